@@ -1,0 +1,109 @@
+"""TrainConfig: every setting of one training run, with the lesson's values as defaults."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+from regui.core.errors import ConfigError
+from regui.core.images import ImageSettings
+
+LOSSES = ("log_loss", "hinge")
+LOSS_LABELS = {"log_loss": "cross-entropy (log loss)", "hinge": "hinge (linear SVM)"}
+PENALTIES = ("none", "l1", "l2", "elasticnet")
+PENALTY_LABELS = {"none": "none", "l1": "L1", "l2": "L2", "elasticnet": "elastic net"}
+# 'adaptive' is left out on purpose: under partial_fit (one call per epoch) it never adapts.
+SCHEDULES = ("constant", "optimal", "invscaling")
+SCALINGS = ("raw", "unit", "standard")
+SCALING_LABELS = {"raw": "raw 0-255", "unit": "[0, 1]", "standard": "standardized"}
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How the loaded images become train and test arrays."""
+
+    test_size: float = 0.25
+    split_seed: int = 42
+    stratify: bool = True
+    scaling: str = "raw"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One run. Defaults are the lesson's: log loss, lambda 1e-4, 10 epochs, constant lr 0.01,
+    model seed 12, 32x32 colour images, raw pixels, 25% test split with seed 42."""
+
+    penalty: str = "none"
+    alpha: float = 1e-4
+    l1_ratio: float = 0.15
+    loss: str = "log_loss"
+    epochs: int = 10
+    eta0: float = 0.01
+    learning_rate: str = "constant"
+    seed: int = 12
+    width: int = 32
+    height: int = 32
+    color: bool = True
+    scaling: str = "raw"
+    test_size: float = 0.25
+    split_seed: int = 42
+    stratify: bool = True
+
+    @property
+    def image(self) -> ImageSettings:
+        return ImageSettings(width=self.width, height=self.height, color=self.color)
+
+    @property
+    def split(self) -> SplitSettings:
+        return SplitSettings(
+            test_size=self.test_size, split_seed=self.split_seed, stratify=self.stratify, scaling=self.scaling
+        )
+
+    def with_(self, **changes) -> TrainConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def describe(self) -> str:
+        """A short label such as "L2, lambda=0.0001, lr=0.01"."""
+        parts = [PENALTY_LABELS.get(self.penalty, self.penalty)]
+        if self.penalty != "none":
+            parts.append(f"lambda={self.alpha:g}")
+        if self.penalty == "elasticnet":
+            parts.append(f"l1_ratio={self.l1_ratio:g}")
+        parts.append(f"lr={self.eta0:g}")
+        return ", ".join(parts)
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting that is out of range or does not combine."""
+        _choice("penalty", self.penalty, PENALTIES)
+        _choice("loss", self.loss, LOSSES)
+        _choice("learning-rate schedule", self.learning_rate, SCHEDULES)
+        _choice("pixel scaling", self.scaling, SCALINGS)
+        if not (math.isfinite(self.alpha) and self.alpha >= 0):
+            raise ConfigError(f"lambda (alpha) must be a number >= 0 (got {self.alpha}).")
+        if self.learning_rate == "optimal" and self.alpha <= 0:
+            raise ConfigError("The 'optimal' learning-rate schedule needs lambda > 0 (it sets the step size from it).")
+        if not (0.0 <= self.l1_ratio <= 1.0):
+            raise ConfigError(f"l1_ratio must be between 0 and 1 (got {self.l1_ratio}).")
+        if not (isinstance(self.epochs, int) and 1 <= self.epochs <= 100_000):
+            raise ConfigError(f"epochs must be a whole number from 1 to 100000 (got {self.epochs}).")
+        if not (math.isfinite(self.eta0) and self.eta0 > 0):
+            raise ConfigError(f"The learning rate must be > 0 (got {self.eta0}).")
+        if not (0.0 < self.test_size < 1.0):
+            raise ConfigError(f"The test fraction must be between 0 and 1, exclusive (got {self.test_size}).")
+        for name, seed in (("seed", self.seed), ("split seed", self.split_seed)):
+            if not (isinstance(seed, int) and 0 <= seed < 2**32):
+                raise ConfigError(f"The {name} must be a whole number from 0 to 4294967295 (got {seed}).")
+        self.image.validate()
+
+
+def _choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"Unknown {what} '{value}'; choose one of: {', '.join(allowed)}.")

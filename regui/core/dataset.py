@@ -1,0 +1,222 @@
+"""From a folder to arrays: scan, decode (cached), then split and scale for training.
+
+    load_dataset(folder, ImageSettings)  -> Dataset       uint8 pixels, labels, what was skipped
+    prepare(dataset, SplitSettings)      -> PreparedData  float train/test arrays
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from regui.core import cache
+from regui.core.config import SCALINGS, SplitSettings
+from regui.core.errors import ConfigError, DatasetError
+from regui.core.images import ImageSettings, ProgressCallback, StopCheck, decode_files
+from regui.core.locations import default_cache_dir
+from regui.core.scan import Skipped, scan_folder
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """The decoded images of one folder: one row of ``X`` per image, in scan order."""
+
+    root: Path
+    class_names: tuple[str, ...]
+    X: np.ndarray  # uint8, (n_images, n_features), read-only
+    y: np.ndarray  # int64 class index per row
+    paths: tuple[str, ...]  # relative path of each row's file
+    skipped: tuple[Skipped, ...]  # files left out, with reasons
+    image: ImageSettings
+    fingerprint: str  # hash of the file list with sizes and times
+    from_cache: bool = False
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())  # e.g. why the cache could not be written
+
+    @property
+    def n_images(self) -> int:
+        return int(self.X.shape[0])
+
+    def counts(self) -> list[int]:
+        return np.bincount(self.y, minlength=len(self.class_names)).tolist()
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{name}: {n}" for name, n in zip(self.class_names, self.counts()))
+        return f"{self.n_images} images in {len(self.class_names)} classes ({counts}), {len(self.skipped)} skipped"
+
+    def summary(self) -> dict:
+        """What a results file records about the data a run used."""
+        return {
+            "folder": str(self.root),
+            "n_images": self.n_images,
+            "class_names": list(self.class_names),
+            "class_counts": self.counts(),
+            "n_skipped": len(self.skipped),
+            "fingerprint": self.fingerprint,
+            "image": f"{self.image.width}x{self.image.height}x{self.image.channels}",
+        }
+
+
+def load_dataset(
+    folder: str | os.PathLike,
+    image: ImageSettings = ImageSettings(),
+    *,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCheck | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    workers: int | None = None,
+) -> Dataset:
+    """Scan ``folder`` and decode its images (from the cache when nothing changed).
+
+    Raises DatasetError for an unusable folder and Cancelled if ``should_stop()`` turns true.
+    ``progress(done, total)`` counts files decoded (it jumps to total on a cache hit).
+    """
+    import cv2
+
+    image.validate()
+    started = time.perf_counter()
+    scan = scan_folder(folder)
+    fingerprint = scan.fingerprint()
+    n_files = len(scan.files)
+    notes: list[str] = []
+
+    key = None
+    cached = None
+    if use_cache:
+        cache_dir = cache_dir or default_cache_dir()
+        settings_text = f"{image.width}x{image.height} color={image.color} INTER_AREA"
+        key = cache.cache_key(scan.root, fingerprint, settings_text, cv2.__version__)
+        cached = cache.read(cache_dir, key, n_files, image.n_features)
+
+    if cached is not None:
+        X_all, failures = cached.X, cached.failures
+        if progress:
+            progress(n_files, n_files)
+    else:
+        paths = [scan.root / f.relpath for f in scan.files]
+        X_all, failures = decode_files(paths, image, progress=progress, should_stop=should_stop, workers=workers)
+        if key is not None:
+            problem = cache.write(cache_dir, key, cache.CachedImages(X_all, failures))
+            if problem:
+                notes.append(problem)
+
+    keep = np.ones(n_files, dtype=bool)
+    keep[list(failures)] = False
+    labels = np.fromiter((f.label for f in scan.files), dtype=np.int64, count=n_files)
+    skipped = list(scan.skipped) + [Skipped(scan.files[i].relpath, reason) for i, reason in sorted(failures.items())]
+
+    y = labels[keep]
+    counts = np.bincount(y, minlength=len(scan.class_names))
+    for label, count in enumerate(counts):
+        if count == 0:
+            name = scan.class_names[label]
+            reasons = [failures[i] for i in sorted(failures) if scan.files[i].label == label]
+            raise DatasetError(
+                f"None of the images in class '{name}' could be read (for example: {reasons[0]})."
+            )
+
+    X = X_all[keep] if not keep.all() else X_all
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return Dataset(
+        root=scan.root,
+        class_names=scan.class_names,
+        X=X,
+        y=y,
+        paths=tuple(f.relpath for f, k in zip(scan.files, keep) if k),
+        skipped=tuple(sorted(skipped, key=lambda s: s.relpath)),
+        image=image,
+        fingerprint=fingerprint,
+        from_cache=cached is not None,
+        seconds=time.perf_counter() - started,
+        notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    """Train and test arrays ready for SGD, with the indices of their rows in the Dataset."""
+
+    X_train: np.ndarray  # float64
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
+    class_names: tuple[str, ...]
+    image: ImageSettings
+    split: SplitSettings
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> PreparedData:
+    """Split (seeded, stratified unless told otherwise) and scale pixels.
+
+    Scaling: ``raw`` keeps 0-255 (the lesson), ``unit`` divides by 255, ``standard``
+    standardizes each feature with mean and std fitted on the training part only.
+    """
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    if split.scaling not in SCALINGS:
+        raise ConfigError(f"Unknown pixel scaling '{split.scaling}'; choose one of: {', '.join(SCALINGS)}.")
+    if not 0.0 < split.test_size < 1.0:
+        raise ConfigError(f"The test fraction must be between 0 and 1, exclusive (got {split.test_size}).")
+    n = dataset.n_images
+    n_classes = len(dataset.class_names)
+    n_test = int(np.ceil(split.test_size * n))
+    if split.stratify and (n_test < n_classes or n - n_test < n_classes):
+        raise DatasetError(
+            f"A stratified split of {n} images with test fraction {split.test_size:g} leaves fewer than "
+            f"one image per class ({n_classes} classes) on one side; change the test fraction or turn off stratify."
+        )
+    if n_test < 1 or n - n_test < 1:
+        raise DatasetError(f"Test fraction {split.test_size:g} leaves no image on one side of the split ({n} images).")
+
+    counts = np.bincount(dataset.y, minlength=n_classes)
+    if split.stratify and counts.min() < 2:
+        small = dataset.class_names[int(np.argmin(counts))]
+        raise DatasetError(
+            f"Class '{small}' has only {counts.min()} image; a stratified split needs at least 2 per class "
+            "(add images or turn off stratify)."
+        )
+
+    index = np.arange(n)
+    train_index, test_index = train_test_split(
+        index,
+        test_size=split.test_size,
+        random_state=split.split_seed,
+        stratify=dataset.y if split.stratify else None,
+    )
+    X_train = dataset.X[train_index].astype(np.float64)
+    X_test = dataset.X[test_index].astype(np.float64)
+    if split.scaling == "unit":
+        X_train /= 255.0
+        X_test /= 255.0
+    elif split.scaling == "standard":
+        scaler = StandardScaler().fit(X_train)
+        X_train = scaler.transform(X_train)
+        X_test = scaler.transform(X_test)
+    for array in (X_train, X_test, train_index, test_index):
+        array.setflags(write=False)
+    y_train = dataset.y[train_index]
+    y_test = dataset.y[test_index]
+    return PreparedData(
+        X_train=X_train,
+        X_test=X_test,
+        y_train=y_train,
+        y_test=y_test,
+        train_index=train_index,
+        test_index=test_index,
+        class_names=dataset.class_names,
+        image=dataset.image,
+        split=split,
+    )

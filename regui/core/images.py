@@ -1,0 +1,159 @@
+"""Decoding and resizing image files with OpenCV, one file at a time or many in parallel.
+
+One documented behaviour for every kind of file:
+- colour mode gives 3 channels in OpenCV's BGR order (as the lesson's script); grayscale, palette
+  and 16-bit images are converted (16-bit scaled down to 8-bit), an alpha channel is dropped;
+- grayscale mode gives 1 channel: the colour image converted with ``cv2.cvtColor(BGR2GRAY)``
+  (decoders' own grayscale paths round differently from one format to another);
+- EXIF orientation is applied, so a photo is used the way a viewer shows it;
+- every image is resized to exactly width x height with ``INTER_AREA`` (aspect ratio not kept,
+  as in the lesson) and flattened row by row: feature index = (row * width + col) * channels + c.
+A file that cannot be decoded raises :class:`UnreadableImage` with a reason meant for a person.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+
+from regui.core.errors import Cancelled, ConfigError
+
+# OpenCV reads these once, on first use, so they are set before it is imported.
+# A decompression bomb fails on its header instead of allocating gigabytes per thread.
+MAX_IMAGE_PIXELS = 1 << 28
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
+# Bad files are reported per file by regui; OpenCV's own stderr warnings would only be noise.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+import cv2  # noqa: E402
+
+#: Files larger than this are not read into memory at all.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+ProgressCallback = Callable[[int, int], None]
+StopCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """How each file becomes a feature vector: size and colour. Part of the cache key."""
+
+    width: int = 32
+    height: int = 32
+    color: bool = True
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.color else 1
+
+    @property
+    def n_features(self) -> int:
+        return self.width * self.height * self.channels
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape one flattened row reshapes back to (H, W, C) or (H, W)."""
+        return (self.height, self.width, 3) if self.color else (self.height, self.width)
+
+    def validate(self) -> None:
+        for name, value in (("width", self.width), ("height", self.height)):
+            if not 1 <= value <= 1024:
+                raise ConfigError(f"Image {name} must be between 1 and 1024 pixels (got {value}).")
+
+
+class UnreadableImage(Exception):
+    """One file could not be turned into pixels; ``str(exc)`` is the reason."""
+
+
+def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray:
+    """Read, decode, resize and flatten one file. Returns uint8 of length ``settings.n_features``."""
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            raise UnreadableImage("empty file (0 bytes)")
+        if size > MAX_FILE_BYTES:
+            raise UnreadableImage(f"file too large ({size / 2**20:.0f} MB)")
+        # np.fromfile + imdecode instead of imread: works for non-ASCII paths on Windows too.
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise UnreadableImage(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise UnreadableImage(_describe_cv2_error(exc)) from None
+    if image is None or image.size == 0:
+        raise UnreadableImage("not a readable image (corrupt, truncated or unsupported format)")
+    if not settings.color:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    resized = cv2.resize(image, (settings.width, settings.height), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(resized).reshape(-1)
+
+
+def _describe_cv2_error(exc: cv2.error) -> str:
+    text = str(exc)
+    if "MAX_IMAGE_PIXELS" in text or "pixels" in text.lower() and "limit" in text.lower():
+        return f"image too large (over {MAX_IMAGE_PIXELS:,} pixels)"
+    # OpenCV messages are long and carry source paths; keep the part a person can use.
+    detail = text.strip().splitlines()[-1] if text.strip() else "unknown error"
+    return f"could not decode: {detail[:160]}"
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def decode_files(
+    paths: Sequence[str | os.PathLike],
+    settings: ImageSettings,
+    *,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCheck | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Decode many files on a thread pool (OpenCV releases the GIL).
+
+    Returns ``(X, failures)``: X has one row per path (rows of failed files are zero) and
+    ``failures`` maps the index of each failed path to its reason. ``progress(done, total)``
+    is called from the calling thread. If ``should_stop()`` becomes true, pending files are
+    cancelled and :class:`~regui.core.errors.Cancelled` is raised within a file or two.
+    """
+    total = len(paths)
+    X = np.zeros((total, settings.n_features), dtype=np.uint8)
+    failures: dict[int, str] = {}
+    if progress:
+        progress(0, total)
+    if total == 0:
+        return X, failures
+
+    def work(index: int) -> None:
+        try:
+            X[index] = decode_image(paths[index], settings)
+        except UnreadableImage as exc:
+            failures[index] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one odd file must never stop the load
+            failures[index] = f"could not decode: {type(exc).__name__}: {exc}"
+
+    workers = workers or default_workers()
+    last_reported = 0
+    report_every = max(1, total // 200)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regui-decode") as pool:
+        futures = [pool.submit(work, i) for i in range(total)]
+        try:
+            for done, _ in enumerate(as_completed(futures), start=1):
+                if should_stop and should_stop():
+                    raise Cancelled("Loading cancelled.")
+                if progress and (done - last_reported >= report_every or done == total):
+                    last_reported = done
+                    progress(done, total)
+        finally:
+            # On cancel (or any error) drop the queue; only files already being decoded finish.
+            for future in futures:
+                future.cancel()
+    return X, failures

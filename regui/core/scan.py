@@ -1,0 +1,172 @@
+"""Scanning a class-per-folder image tree into a sorted file list.
+
+The rules are the ones users of torchvision, Keras and Orange expect:
+- the classes are the sorted, non-hidden top-level sub-folders;
+- image files anywhere below a class folder belong to that class;
+- dot-files, dot-folders and ``Thumbs.db`` are ignored without comment;
+- other files (wrong extension, top-level files, unreadable folders) are listed as skipped,
+  with the reason, so nothing disappears silently;
+- files are taken in one sorted order (class, then relative path), so the same folder gives
+  the same arrays and the same split on every machine and filesystem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from regui.core.errors import DatasetError
+
+#: Extensions OpenCV decodes (matched case-insensitively).
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".avif", ".bmp", ".dib", ".gif", ".jpe", ".jpeg", ".jpg", ".pbm", ".pgm",
+        ".png", ".pnm", ".ppm", ".tif", ".tiff", ".webp",
+    }
+)  # fmt: skip
+
+_IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One image found by the scan. ``relpath`` uses forward slashes on every platform."""
+
+    relpath: str
+    label: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or folder) left out of the dataset, and why."""
+
+    relpath: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    root: Path
+    class_names: tuple[str, ...]
+    files: tuple[ImageFile, ...]
+    skipped: tuple[Skipped, ...]
+
+    def fingerprint(self) -> str:
+        """A hash of the file list with sizes and modification times: changes when any file does."""
+        digest = hashlib.sha256()
+        for name in self.class_names:
+            digest.update(f"class\0{name}\n".encode("utf-8", "surrogateescape"))
+        for f in self.files:
+            digest.update(f"{f.relpath}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
+
+    def counts(self) -> list[int]:
+        counts = [0] * len(self.class_names)
+        for f in self.files:
+            counts[f.label] += 1
+        return counts
+
+
+def _ignored(name: str) -> bool:
+    return name.startswith(".") or name.lower() in _IGNORED_NAMES
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def scan_folder(root: str | os.PathLike) -> ScanResult:
+    """List the classes and image files under ``root``; raise DatasetError if it is unusable."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DatasetError(f"Dataset folder not found: {root}")
+    if not root.is_dir():
+        raise DatasetError(f"Not a folder: {root} (choose the folder that holds one sub-folder per class)")
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        raise DatasetError(f"Cannot read folder {root}: {exc.strerror or exc}") from exc
+
+    class_names: list[str] = []
+    skipped: list[Skipped] = []
+    for entry in entries:
+        if _ignored(entry.name):
+            continue
+        if _is_dir(entry):
+            class_names.append(entry.name)
+        else:
+            skipped.append(Skipped(entry.name, "not inside a class folder"))
+
+    if len(class_names) < 2:
+        found = f"only '{class_names[0]}'" if class_names else "none"
+        raise DatasetError(
+            f"{root} needs at least two class sub-folders (one per class, images inside); found {found}."
+        )
+
+    files: list[ImageFile] = []
+    for label, name in enumerate(class_names):
+        found = _scan_class(root, name, label, skipped)
+        if not found:
+            raise DatasetError(f"Class folder '{name}' has no image files ({root / name}).")
+        files.extend(found)
+
+    skipped.sort(key=lambda s: s.relpath)
+    return ScanResult(root=root, class_names=tuple(class_names), files=tuple(files), skipped=tuple(skipped))
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows symlinks: a linked class folder is a class
+    except OSError:
+        return False
+
+
+def _scan_class(root: Path, class_name: str, label: int, skipped: list[Skipped]) -> list[ImageFile]:
+    found: list[ImageFile] = []
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def on_error(exc: OSError) -> None:
+        rel = _relpath(root, exc.filename) if exc.filename else class_name
+        skipped.append(Skipped(rel, f"cannot read folder: {exc.strerror or exc}"))
+
+    # followlinks: linked sub-folders count, but each real folder is visited once (no loops).
+    for dirpath, dirnames, filenames in os.walk(root / class_name, onerror=on_error, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+            ident = (st.st_dev, st.st_ino)
+        except OSError:
+            ident = None
+        if ident is not None and ident in seen_dirs:
+            dirnames[:] = []
+            continue
+        if ident is not None:
+            seen_dirs.add(ident)
+        dirnames[:] = [d for d in dirnames if not _ignored(d)]
+        for name in filenames:
+            if _ignored(name):
+                continue
+            path = os.path.join(dirpath, name)
+            rel = _relpath(root, path)
+            if not is_image_name(name):
+                skipped.append(Skipped(rel, "not an image file (unsupported extension)"))
+                continue
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                skipped.append(Skipped(rel, f"cannot read: {exc.strerror or exc}"))
+                continue
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+                skipped.append(Skipped(rel, "not a regular file"))
+                continue
+            found.append(ImageFile(rel, label, st.st_size, st.st_mtime_ns))
+    found.sort(key=lambda f: f.relpath)
+    return found
+
+
+def _relpath(root: Path, path: str) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
