@@ -1,0 +1,113 @@
+"""Writing results to CSV and JSON files, safely.
+
+- CSV opens cleanly in Excel (UTF-8 with BOM) and text cells that a spreadsheet would run as a
+  formula (starting with = + - @, tab or CR; class and folder names are user text) get a
+  leading apostrophe. Numbers are written untouched.
+- JSON has no bare NaN/Infinity (they become null) and numpy scalars become plain numbers.
+- Files are written to a temporary name and renamed, so a failed write never leaves half a file;
+  an unwritable destination raises ExportError with a message for a person.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from regui.core.errors import ReguiError
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportError(ReguiError):
+    pass
+
+
+def safe_cell(value):
+    """A CSV cell value with spreadsheet formulas neutralized; numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    if value is None:
+        return ""
+    return value
+
+
+def csv_text(rows: Iterable[Mapping], columns: list[str] | None = None) -> str:
+    rows = list(rows)
+    if columns is None:
+        columns = list(rows[0]) if rows else []
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow([safe_cell(c) for c in columns])
+    for row in rows:
+        writer.writerow([safe_cell(_plain(row.get(c))) for c in columns])
+    return buffer.getvalue()
+
+
+def write_csv(path: str | os.PathLike, rows: Iterable[Mapping], columns: list[str] | None = None) -> None:
+    # utf-8-sig: Excel only reads UTF-8 (e.g. non-ASCII class names) when the BOM is there.
+    write_text_atomic(path, csv_text(rows, columns), encoding="utf-8-sig")
+
+
+def json_text(data) -> str:
+    return json.dumps(_plain(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(path: str | os.PathLike, data) -> None:
+    write_text_atomic(path, json_text(data), encoding="utf-8")
+
+
+def _plain(value):
+    """Numpy scalars to Python numbers, non-finite floats to None, recursively."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise ExportError now if ``path`` clearly cannot be written (before hours of work)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ExportError(f"Cannot write {path}: it is a folder.")
+    if not folder.is_dir():
+        raise ExportError(f"Cannot write {path}: folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ExportError(f"Cannot write {path}: permission denied.")
+
+
+def write_text_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    path = Path(path)
+    tmp_name = None
+    try:
+        folder = path.parent if str(path.parent) else Path(".")
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
+            fh.write(text)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(tmp_name, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as exc:
+        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+    finally:
+        if tmp_name:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass

@@ -1,0 +1,258 @@
+"""The training engine: scikit-learn's SGDClassifier, one ``partial_fit`` per epoch.
+
+scikit-learn keeps no loss history, so after each epoch the objective is computed as the
+lesson writes it and scikit-learn defines it:
+
+    L = mean data loss + alpha * R(W)
+    R(W) = 0.5 * ||W||^2 (L2),  ||W||_1 (L1),  (1 - r)/2 * ||W||^2 + r * ||W||_1 (elastic net)
+
+with the data loss the cross-entropy of ``predict_proba`` (log loss) or the multi-class hinge
+loss of ``decision_function`` (hinge), and R summed over every class's weights (the intercepts
+are not penalized). Multi-class problems are one-vs-rest, as in scikit-learn.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn import config_context
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import hinge_loss
+
+from regui.core.config import TrainConfig
+from regui.core.dataset import PreparedData
+from regui.core.errors import ConfigError, TrainingDiverged
+
+StopCheck = Callable[[], bool]
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_BLAS_LIMIT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """What one epoch produced. Frozen values only, safe to hand to another thread.
+
+    Equality compares the numbers; ``elapsed`` (wall time) and the weight arrays are left out
+    of it (compare those with ``np.array_equal``).
+    """
+
+    epoch: int
+    train_loss: float  # mean data loss on the training part
+    test_loss: float  # mean data loss on the test part
+    penalty: float  # alpha * R(W)
+    objective: float  # train_loss + penalty: what SGD minimizes
+    train_accuracy: float  # fraction correct, 0..1
+    test_accuracy: float
+    weight_l2: float  # sqrt(sum W^2), intercepts excluded
+    weight_l1: float  # sum |W|
+    zero_fraction: float  # share of weights exactly 0
+    elapsed: float = field(compare=False)  # seconds since the run started
+    coef: np.ndarray = field(compare=False, repr=False)  # float32 copy of W, (n_classes or 1, n_features)
+    intercept: np.ndarray = field(compare=False, repr=False)  # float64 copy
+
+    METRICS = (
+        "train_loss", "test_loss", "penalty", "objective", "train_accuracy", "test_accuracy",
+        "weight_l2", "weight_l1", "zero_fraction",
+    )  # fmt: skip
+
+    def metrics(self) -> dict[str, float]:
+        """The per-epoch numbers (no weights), e.g. for a history file."""
+        values = {"epoch": self.epoch}
+        values.update({name: getattr(self, name) for name in self.METRICS})
+        values["elapsed"] = self.elapsed
+        return values
+
+
+def penalty_term(coef: np.ndarray, config: TrainConfig) -> float:
+    """alpha * R(W) with R as scikit-learn defines it for ``config.penalty``."""
+    if config.penalty == "none":
+        return 0.0
+    sq = float(np.sum(np.square(coef, dtype=np.float64)))
+    ab = float(np.sum(np.abs(coef), dtype=np.float64))
+    if config.penalty == "l2":
+        r = 0.5 * sq
+    elif config.penalty == "l1":
+        r = ab
+    else:
+        r = (1.0 - config.l1_ratio) * 0.5 * sq + config.l1_ratio * ab
+    return config.alpha * r
+
+
+def ovr_log_proba(decision: np.ndarray) -> np.ndarray:
+    """log of ``predict_proba`` of a one-vs-rest linear model, from its decision values.
+
+    scikit-learn normalizes the per-class sigmoids (sigma(d_k) / sum_j sigma(d_j)); with raw
+    pixels every sigmoid can underflow to 0 and its ``predict_proba`` turns NaN. The same
+    quantity in log space stays finite and equals it wherever scikit-learn's is finite.
+    """
+    if decision.ndim == 1:  # binary: p(class 1) = sigma(d), p(class 0) = sigma(-d)
+        return -np.logaddexp(0.0, -np.column_stack([-decision, decision]))
+    log_sigmoid = -np.logaddexp(0.0, -decision)
+    return log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
+
+
+def predict_from_decision(decision: np.ndarray) -> np.ndarray:
+    """Class index per row, as ``SGDClassifier.predict`` with classes 0..K-1."""
+    if decision.ndim == 1:
+        return (decision > 0).astype(np.int64)
+    return decision.argmax(axis=1)
+
+
+# scikit-learn's log_loss clips probabilities to [eps, 1 - eps]; so does regui, so one badly
+# wrong sample adds at most -log(eps) ~ 36 to the sum, and the numbers agree with it.
+_EPS = np.finfo(np.float64).eps
+
+
+def data_loss(decision: np.ndarray, y: np.ndarray, n_classes: int, loss: str) -> float:
+    """Mean data loss: cross-entropy of the OvR probabilities, or the multi-class hinge loss."""
+    if loss == "log_loss":
+        log_p = ovr_log_proba(decision)[np.arange(len(y)), y]
+        return float(-np.mean(np.clip(log_p, np.log(_EPS), np.log1p(-_EPS))))
+    return float(hinge_loss(y, decision, labels=np.arange(n_classes)))
+
+
+def make_classifier(config: TrainConfig, n_jobs: int | None = None) -> SGDClassifier:
+    """The scikit-learn model for ``config``.
+
+    The seed goes in as a RandomState *instance*: with a plain int, every ``partial_fit`` call
+    re-seeds and visits the samples in the same order each epoch; an instance advances, so each
+    epoch is shuffled afresh (as ``fit`` does), and the run is still reproducible from the seed.
+    """
+    return SGDClassifier(
+        loss=config.loss,
+        penalty=None if config.penalty == "none" else config.penalty,
+        alpha=config.alpha,
+        l1_ratio=config.l1_ratio,
+        learning_rate=config.learning_rate,
+        eta0=config.eta0,
+        random_state=np.random.RandomState(config.seed),
+        n_jobs=n_jobs,
+    )
+
+
+def train_epochs(
+    data: PreparedData,
+    config: TrainConfig,
+    should_stop: StopCheck | None = None,
+    *,
+    n_jobs: int | None = None,
+) -> Iterator[EpochResult]:
+    """Train ``config.epochs`` epochs, yielding an EpochResult after each.
+
+    ``should_stop()`` is checked between epochs: when it turns true the generator ends after
+    the epoch in progress. Divergence raises TrainingDiverged (with what to change).
+    ``n_jobs`` sets the threads for the one-vs-rest sub-problems; it does not change the numbers.
+
+    While epoch k's metrics are computed here, epoch k+1's SGD pass already runs on a helper
+    thread (scikit-learn's SGD loop releases the GIL), so the metrics cost little wall time.
+    Each pass hands over a copy of the weights it produced, so the overlap cannot mix epochs.
+    """
+    config.validate()
+    if config.image != data.image or config.split != data.split:
+        raise ConfigError("The prepared data was made with other image or split settings than this run's.")
+    classes = np.arange(data.n_classes)
+    clf = make_classifier(config, n_jobs)
+
+    def sgd_pass() -> tuple[np.ndarray, np.ndarray]:
+        # The arrays are finite (they come from pixels); skip scikit-learn's per-call scan of them.
+        with config_context(assume_finite=True):
+            clf.partial_fit(data.X_train, data.y_train, classes=classes)
+        return clf.coef_.copy(), clf.intercept_.copy()
+
+    def stop_requested() -> bool:
+        return should_stop is not None and bool(should_stop())
+
+    if stop_requested():
+        return
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="regui-sgd") as trainer:
+        pending = trainer.submit(sgd_pass)
+        for epoch in range(1, config.epochs + 1):
+            try:
+                coef, intercept = pending.result()
+            except ValueError as exc:
+                if "overflow" not in str(exc).lower():
+                    raise
+                raise TrainingDiverged(_divergence_advice(config, epoch), epoch) from None
+            pending = None
+            if epoch < config.epochs and not stop_requested():
+                pending = trainer.submit(sgd_pass)
+            # One core is busy with SGD: keep BLAS off it (oversubscribed, both run slower). The
+            # same thread count every epoch, as BLAS results can differ in the last bit with it.
+            # The limit is process-wide, hence the lock when several runs train at once.
+            with _BLAS_LIMIT_LOCK, _blas_controller().limit(limits=max(1, _cores() - 1), user_api="blas"):
+                record = _measure(epoch, coef, intercept, data, config, started)
+            yield record
+            if pending is None or stop_requested():
+                # A pass already started is left to finish and dropped: the run ends here.
+                return
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@functools.cache
+def _cores() -> int:
+    from regui.core.images import default_workers
+
+    return default_workers()
+
+
+def _measure(
+    epoch: int, coef: np.ndarray, intercept: np.ndarray, data: PreparedData, config: TrainConfig, started: float
+) -> EpochResult:
+    """The EpochResult for weights ``coef``/``intercept``; raises TrainingDiverged if they blew up."""
+    # Weights beyond float32's range are as good as infinite (and could not be snapshotted).
+    if not (np.all(np.abs(coef) <= _FLOAT32_MAX) and np.all(np.isfinite(intercept))):
+        raise TrainingDiverged(_divergence_advice(config, epoch), epoch)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Exactly SGDClassifier.decision_function: X @ coef.T + intercept.
+        d_train = data.X_train @ coef.T + intercept
+        d_test = data.X_test @ coef.T + intercept
+        if d_train.shape[1] == 1:  # binary problems have one decision value per sample
+            d_train, d_test = d_train.ravel(), d_test.ravel()
+        train_loss = data_loss(d_train, data.y_train, data.n_classes, config.loss)
+        test_loss = data_loss(d_test, data.y_test, data.n_classes, config.loss)
+        penalty = penalty_term(coef, config)
+        objective = train_loss + penalty
+        weight_l2 = float(np.sqrt(np.sum(np.square(coef))))
+    if not all(np.isfinite(v) for v in (objective, test_loss, weight_l2)):
+        raise TrainingDiverged(_divergence_advice(config, epoch), epoch)
+
+    frozen_coef = coef.astype(np.float32)
+    frozen_coef.setflags(write=False)
+    intercept.setflags(write=False)
+    return EpochResult(
+        epoch=epoch,
+        train_loss=train_loss,
+        test_loss=test_loss,
+        penalty=penalty,
+        objective=objective,
+        train_accuracy=float(np.mean(predict_from_decision(d_train) == data.y_train)),
+        test_accuracy=float(np.mean(predict_from_decision(d_test) == data.y_test)),
+        weight_l2=weight_l2,
+        weight_l1=float(np.sum(np.abs(coef))),
+        zero_fraction=float(np.mean(coef == 0)),
+        elapsed=time.perf_counter() - started,
+        coef=frozen_coef,
+        intercept=intercept,
+    )
+
+
+def _divergence_advice(config: TrainConfig, epoch: int) -> str:
+    advice = f"lower the learning rate (now {config.eta0:g})"
+    if config.scaling == "raw":
+        advice += ", or scale pixels to [0, 1] or standardize them"
+    return f"Training diverged at epoch {epoch}: the weights or the loss became infinite or NaN. Try to {advice}."
