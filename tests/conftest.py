@@ -1,0 +1,39 @@
+"""Shared test set-up: offscreen Qt, a private image cache, and tiny image folders."""
+
+import os
+
+# Before anything can create a QApplication: tests never need (or have) a display.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.helpers import write_png  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test gets its own decoded-image cache, never the user's."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("REGUI_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture
+def make_folder(tmp_path):
+    """make_folder({"cats": 6, "dogs": 5}) -> a folder of random 12x10 colour PNGs per class.
+
+    Each class has its own mean brightness, so a linear model can learn something.
+    """
+
+    def make(spec: dict[str, int], root=None, size=(12, 10), seed: int = 0):
+        root = root or tmp_path / "data"
+        rng = np.random.default_rng(seed)
+        for label, (name, count) in enumerate(spec.items()):
+            for i in range(count):
+                base = 40 + 60 * label
+                pixels = np.clip(rng.normal(base, 30, size=(size[1], size[0], 3)), 0, 255).astype(np.uint8)
+                write_png(root / name / f"img_{i:03d}.png", pixels)
+        return root
+
+    return make

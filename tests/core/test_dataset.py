@@ -1,0 +1,226 @@
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from regui.core import cache
+from regui.core.config import SplitSettings
+from regui.core.dataset import load_dataset, prepare
+from regui.core.errors import Cancelled, ConfigError, DatasetError
+from regui.core.images import ImageSettings, decode_image
+from regui.core.locations import sample_dataset_dir
+from tests.helpers import write_png
+
+SMALL = ImageSettings(width=6, height=5)
+
+
+def test_loads_every_image_in_scan_order_with_labels(make_folder):
+    root = make_folder({"cats": 4, "dogs": 3})
+    ds = load_dataset(root, SMALL)
+    assert ds.class_names == ("cats", "dogs")
+    assert ds.paths == tuple(f"cats/img_{i:03d}.png" for i in range(4)) + tuple(
+        f"dogs/img_{i:03d}.png" for i in range(3)
+    )
+    assert ds.y.tolist() == [0, 0, 0, 0, 1, 1, 1]
+    assert ds.X.shape == (7, 6 * 5 * 3) and ds.X.dtype == np.uint8
+    for row, rel in zip(ds.X, ds.paths):
+        assert np.array_equal(row, decode_image(root / rel, SMALL))
+    assert ds.counts() == [4, 3]
+    assert not ds.X.flags.writeable
+
+
+def test_bad_files_are_skipped_with_reasons_and_the_rest_loads(make_folder):
+    root = make_folder({"a": 3, "b": 3})
+    (root / "a" / "empty.png").write_bytes(b"")
+    (root / "b" / "garbage.jpg").write_bytes(b"\x00\x01" * 50)
+    (root / "b" / "notes.txt").write_text("hi")
+    ds = load_dataset(root, SMALL)
+    assert ds.n_images == 6
+    reasons = {s.relpath: s.reason for s in ds.skipped}
+    assert set(reasons) == {"a/empty.png", "b/garbage.jpg", "b/notes.txt"}
+    assert "empty" in reasons["a/empty.png"]
+    assert "not a readable image" in reasons["b/garbage.jpg"]
+    assert ds.y.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_a_class_whose_files_all_fail_is_a_clear_error(make_folder):
+    root = make_folder({"a": 3})
+    (root / "b").mkdir()
+    (root / "b" / "x.png").write_bytes(b"junk")
+    with pytest.raises(DatasetError, match="class 'b' could be read"):
+        load_dataset(root, SMALL)
+
+
+def test_progress_ends_at_total(make_folder):
+    root = make_folder({"a": 5, "b": 5})
+    calls = []
+    load_dataset(root, SMALL, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (10, 10)
+
+
+def test_cancel_raises_cancelled(make_folder):
+    root = make_folder({"a": 30, "b": 30})
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        load_dataset(root, SMALL, should_stop=stop.is_set)
+
+
+def test_second_load_comes_from_cache_with_equal_arrays(make_folder, private_cache):
+    root = make_folder({"a": 4, "b": 4})
+    (root / "a" / "bad.png").write_bytes(b"bad")
+    first = load_dataset(root, SMALL)
+    second = load_dataset(root, SMALL)
+    assert not first.from_cache and second.from_cache
+    assert np.array_equal(first.X, second.X) and np.array_equal(first.y, second.y)
+    assert first.paths == second.paths and first.skipped == second.skipped
+    assert len(list(private_cache.glob("*.npz"))) == 1
+
+
+def test_cache_is_not_used_when_told_not_to(make_folder, private_cache):
+    root = make_folder({"a": 2, "b": 2})
+    load_dataset(root, SMALL)
+    assert not load_dataset(root, SMALL, use_cache=False).from_cache
+
+
+def test_changed_file_or_settings_miss_the_cache(make_folder):
+    root = make_folder({"a": 3, "b": 3})
+    load_dataset(root, SMALL)
+    assert not load_dataset(root, ImageSettings(width=6, height=5, color=False)).from_cache
+    assert not load_dataset(root, ImageSettings(width=7, height=5)).from_cache
+    # Rewrite one file with new pixels (new size and time): the new pixels must be used.
+    write_png(root / "a" / "img_000.png", np.full((10, 12, 3), 200, np.uint8))
+    later = time.time() + 5
+    os.utime(root / "a" / "img_000.png", (later, later))
+    reloaded = load_dataset(root, SMALL)
+    assert not reloaded.from_cache
+    assert (reloaded.X[0] == 200).all()
+
+
+def test_added_file_misses_the_cache(make_folder):
+    root = make_folder({"a": 3, "b": 3})
+    load_dataset(root, SMALL)
+    write_png(root / "b" / "new.png", np.zeros((4, 4, 3), np.uint8))
+    reloaded = load_dataset(root, SMALL)
+    assert not reloaded.from_cache and reloaded.n_images == 7
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncate", "wrong_shape"])
+def test_corrupt_cache_entry_is_rebuilt_not_trusted(make_folder, private_cache, damage):
+    root = make_folder({"a": 3, "b": 3})
+    good = load_dataset(root, SMALL)
+    [entry] = list(private_cache.glob("*.npz"))
+    if damage == "garbage":
+        entry.write_bytes(b"not a zip file")
+    elif damage == "truncate":
+        entry.write_bytes(entry.read_bytes()[:200])
+    else:
+        with np.load(entry) as archive:
+            key = str(archive["key"])
+        np.savez(entry, key=np.array(key), X=np.zeros((2, 3), np.uint8),
+                 failed_index=np.zeros(0, np.int64), failed_reason=np.zeros(0, np.str_))  # fmt: skip
+    rebuilt = load_dataset(root, SMALL)
+    assert not rebuilt.from_cache
+    assert np.array_equal(rebuilt.X, good.X)
+    assert load_dataset(root, SMALL).from_cache  # and the rebuilt entry is good again
+
+
+def test_unwritable_cache_is_a_note_not_a_failure(make_folder, tmp_path):
+    root = make_folder({"a": 2, "b": 2})
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where the cache folder should be")
+    ds = load_dataset(root, SMALL, cache_dir=blocker / "cache")
+    assert ds.n_images == 4
+    assert ds.notes and "could not write the image cache" in ds.notes[0]
+
+
+def test_cache_prunes_least_recently_used(tmp_path):
+    for i in range(5):
+        path = tmp_path / f"{i}.npz"
+        path.write_bytes(b"x" * 10)
+        os.utime(path, (1000 + i, 1000 + i))
+    cache.prune(tmp_path, max_entries=3)
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == ["2.npz", "3.npz", "4.npz"]
+
+
+def test_bundled_sample_loads_whole():
+    ds = load_dataset(sample_dataset_dir(), ImageSettings(8, 8, color=False))
+    assert ds.class_names == tuple(str(d) for d in range(10))
+    assert ds.n_images == 1797 and ds.skipped == ()
+
+
+def test_sample_script_reproduces_the_bundled_pixels(tmp_path):
+    import runpy
+
+    from regui.core.locations import resources_dir
+
+    script = runpy.run_path(str(resources_dir() / "make_sample_dataset.py"))
+    script["main"](tmp_path / "sample")
+    settings = ImageSettings(8, 8, color=False)
+    ours = load_dataset(sample_dataset_dir(), settings, use_cache=False)
+    made = load_dataset(tmp_path / "sample", settings, use_cache=False)
+    assert ours.paths == made.paths
+    assert np.array_equal(ours.X, made.X)
+
+
+# --- split and scaling -------------------------------------------------------------------
+
+
+@pytest.fixture
+def ds(make_folder):
+    return load_dataset(make_folder({"a": 12, "b": 8, "c": 4}), SMALL)
+
+
+def test_split_is_seeded_disjoint_and_complete(ds):
+    one = prepare(ds, SplitSettings(test_size=0.25, split_seed=3))
+    two = prepare(ds, SplitSettings(test_size=0.25, split_seed=3))
+    other = prepare(ds, SplitSettings(test_size=0.25, split_seed=4))
+    assert np.array_equal(one.test_index, two.test_index)
+    assert not np.array_equal(one.test_index, other.test_index)
+    assert len(one.test_index) == 6 and len(one.train_index) == 18
+    assert sorted(np.concatenate([one.train_index, one.test_index]).tolist()) == list(range(24))
+    assert np.array_equal(one.y_test, ds.y[one.test_index])
+    assert np.array_equal(one.X_test, ds.X[one.test_index].astype(float))
+
+
+def test_stratified_split_keeps_class_proportions(ds):
+    data = prepare(ds, SplitSettings(test_size=0.25, split_seed=0, stratify=True))
+    assert np.bincount(data.y_test).tolist() == [3, 2, 1]
+
+
+def test_stratify_needs_two_images_per_class(make_folder):
+    ds = load_dataset(make_folder({"a": 5, "b": 1}), SMALL)
+    with pytest.raises(DatasetError, match="Class 'b' has only 1"):
+        prepare(ds, SplitSettings(test_size=0.4))
+    assert len(prepare(ds, SplitSettings(test_size=0.4, stratify=False)).y_test) == 3
+
+
+def test_unit_scaling_divides_by_255(ds):
+    raw = prepare(ds, SplitSettings(scaling="raw"))
+    unit = prepare(ds, SplitSettings(scaling="unit"))
+    assert raw.X_train.max() > 1.0
+    assert np.array_equal(unit.X_train, raw.X_train / 255.0)
+    assert np.array_equal(unit.X_test, raw.X_test / 255.0)
+
+
+def test_standard_scaling_uses_training_statistics_only(ds):
+    raw = prepare(ds, SplitSettings(scaling="raw"))
+    std = prepare(ds, SplitSettings(scaling="standard"))
+    mean = raw.X_train.mean(axis=0)
+    scale = raw.X_train.std(axis=0)
+    scale[scale == 0] = 1.0
+    np.testing.assert_allclose(std.X_train, (raw.X_train - mean) / scale, atol=1e-12)
+    np.testing.assert_allclose(std.X_test, (raw.X_test - mean) / scale, atol=1e-12)
+    np.testing.assert_allclose(std.X_train.mean(axis=0), 0, atol=1e-12)
+    assert np.abs(std.X_test.mean(axis=0)).max() > 1e-3  # the test part was not refitted
+
+
+def test_bad_split_settings_are_clear_errors(ds):
+    with pytest.raises(ConfigError, match="scaling"):
+        prepare(ds, SplitSettings(scaling="minmax"))
+    with pytest.raises(ConfigError, match="test fraction"):
+        prepare(ds, SplitSettings(test_size=1.5))
+    with pytest.raises(DatasetError, match="fewer than one image per class"):
+        prepare(ds, SplitSettings(test_size=0.05))

@@ -1,0 +1,198 @@
+import threading
+
+import numpy as np
+import pytest
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import hinge_loss, log_loss
+
+from regui.core.config import TrainConfig
+from regui.core.dataset import load_dataset, prepare
+from regui.core.errors import ConfigError, TrainingDiverged
+from regui.core.runs import DIVERGED, FINISHED, STOPPED, run_training
+from regui.core.training import train_epochs
+
+SMALL = dict(width=6, height=5)
+
+
+@pytest.fixture
+def dataset(make_folder):
+    from regui.core.images import ImageSettings
+
+    return load_dataset(make_folder({"a": 20, "b": 16, "c": 14}), ImageSettings(**SMALL))
+
+
+def data_for(dataset, config):
+    return prepare(dataset, config.split)
+
+
+def reference_epochs(data, config):
+    """The same training written directly against scikit-learn, epoch by epoch."""
+    clf = SGDClassifier(
+        loss=config.loss,
+        penalty=None if config.penalty == "none" else config.penalty,
+        alpha=config.alpha,
+        l1_ratio=config.l1_ratio,
+        learning_rate=config.learning_rate,
+        eta0=config.eta0,
+        random_state=np.random.RandomState(config.seed),
+    )
+    classes = np.unique(data.y_train)
+    for _ in range(config.epochs):
+        clf.partial_fit(data.X_train, data.y_train, classes=classes)
+        yield clf
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(penalty="none"),
+        dict(penalty="l2", alpha=0.01),
+        dict(penalty="l1", alpha=0.003),
+        dict(penalty="elasticnet", alpha=0.01, l1_ratio=0.3),
+        dict(penalty="l2", alpha=0.001, loss="hinge"),
+        dict(penalty="l2", alpha=0.001, learning_rate="invscaling", scaling="standard"),
+        dict(penalty="l1", alpha=0.001, learning_rate="optimal"),
+    ],
+)
+def test_epoch_records_match_a_direct_scikit_learn_computation(dataset, changes):
+    config = TrainConfig(epochs=6, scaling="unit", eta0=0.05, **SMALL).with_(**changes)
+    data = data_for(dataset, config)
+    records = list(train_epochs(data, config))
+    assert [r.epoch for r in records] == list(range(1, 7))
+    for record, clf in zip(records, reference_epochs(data, config)):
+        W = clf.coef_
+        assert np.array_equal(record.coef, W.astype(np.float32))
+        assert np.array_equal(record.intercept, clf.intercept_)
+        assert record.train_accuracy == clf.score(data.X_train, data.y_train)
+        assert record.test_accuracy == clf.score(data.X_test, data.y_test)
+        if config.loss == "log_loss":
+            train_loss = log_loss(data.y_train, clf.predict_proba(data.X_train), labels=[0, 1, 2])
+            test_loss = log_loss(data.y_test, clf.predict_proba(data.X_test), labels=[0, 1, 2])
+        else:
+            train_loss = hinge_loss(data.y_train, clf.decision_function(data.X_train), labels=[0, 1, 2])
+            test_loss = hinge_loss(data.y_test, clf.decision_function(data.X_test), labels=[0, 1, 2])
+        assert record.train_loss == pytest.approx(train_loss, rel=1e-10)
+        assert record.test_loss == pytest.approx(test_loss, rel=1e-10)
+        r = {
+            "none": 0.0,
+            "l2": 0.5 * np.sum(W**2),
+            "l1": np.sum(np.abs(W)),
+            "elasticnet": 0.5 * (1 - config.l1_ratio) * np.sum(W**2) + config.l1_ratio * np.sum(np.abs(W)),
+        }[config.penalty]
+        assert record.penalty == pytest.approx(config.alpha * r, rel=1e-12)
+        assert record.objective == pytest.approx(record.train_loss + record.penalty, rel=1e-15)
+        assert record.weight_l2 == pytest.approx(np.linalg.norm(W), rel=1e-12)
+        assert record.weight_l1 == pytest.approx(np.abs(W).sum(), rel=1e-12)
+        assert record.zero_fraction == np.count_nonzero(W == 0) / W.size
+
+
+def test_each_epoch_reshuffles(dataset):
+    # With an int seed scikit-learn would replay one order every epoch; check that it does not.
+    config = TrainConfig(epochs=2, scaling="unit", **SMALL)
+    data = data_for(dataset, config)
+    replay = SGDClassifier(loss="log_loss", penalty=None, learning_rate="constant", eta0=0.01, random_state=12)
+    for _ in range(2):
+        replay.partial_fit(data.X_train, data.y_train, classes=[0, 1, 2])
+    ours = list(train_epochs(data, config))[-1]
+    assert not np.array_equal(ours.coef, replay.coef_.astype(np.float32))
+
+
+def test_l1_with_a_large_lambda_zeroes_weights_and_l2_does_not(dataset):
+    base = TrainConfig(epochs=5, scaling="unit", alpha=0.05, **SMALL)
+    l1 = list(train_epochs(data_for(dataset, base), base.with_(penalty="l1")))[-1]
+    l2 = list(train_epochs(data_for(dataset, base), base.with_(penalty="l2")))[-1]
+    assert l1.zero_fraction > 0.5
+    assert l2.zero_fraction == 0.0
+
+
+def test_same_config_and_seed_give_bit_identical_records(dataset):
+    config = TrainConfig(penalty="elasticnet", alpha=0.001, epochs=5, scaling="standard", **SMALL)
+    one = list(train_epochs(data_for(dataset, config), config))
+    two = list(train_epochs(data_for(dataset, config), config, n_jobs=2))
+    assert one == two  # every metric, exactly (wall time and weights are compared below)
+    for a, b in zip(one, two):
+        assert np.array_equal(a.coef, b.coef) and np.array_equal(a.intercept, b.intercept)
+    other_seed = list(train_epochs(data_for(dataset, config), config.with_(seed=13)))
+    assert not np.array_equal(other_seed[-1].coef, one[-1].coef)
+
+
+def test_records_are_frozen_snapshots(dataset):
+    config = TrainConfig(epochs=3, scaling="unit", **SMALL)
+    records = list(train_epochs(data_for(dataset, config), config))
+    assert not np.array_equal(records[0].coef, records[-1].coef)  # not one shared array
+    assert records[0].coef.dtype == np.float32 and not records[0].coef.flags.writeable
+    with pytest.raises(AttributeError):
+        records[0].test_accuracy = 1.0
+
+
+def test_stop_ends_after_the_current_epoch(dataset):
+    config = TrainConfig(epochs=50, scaling="unit", **SMALL)
+    stop = threading.Event()
+    record = run_training(
+        data_for(dataset, config), config, should_stop=stop.is_set,
+        on_epoch=lambda e: stop.set() if e.epoch == 3 else None,
+    )  # fmt: skip
+    assert record.status == STOPPED and len(record.epochs) == 3
+    assert "after epoch 3 of 50" in record.message
+    assert record.status_text() == "stopped at epoch 3"
+
+
+def test_divergence_ends_the_run_with_advice(dataset):
+    config = TrainConfig(epochs=20, eta0=1e150, loss="hinge", scaling="raw", **SMALL)
+    with pytest.raises(TrainingDiverged) as info:
+        list(train_epochs(data_for(dataset, config), config))
+    assert "learning rate" in str(info.value) and "scale pixels" in str(info.value)
+    record = run_training(data_for(dataset, config), config)
+    assert record.status == DIVERGED and "diverged at epoch" in record.message
+    assert len(record.epochs) == info.value.epoch - 1
+
+
+def test_a_finished_run_record(dataset):
+    config = TrainConfig(epochs=4, scaling="unit", penalty="l2", alpha=0.01, **SMALL)
+    record = run_training(data_for(dataset, config), config, name="x", dataset_summary=dataset.summary())
+    assert record.status == FINISHED and len(record.epochs) == 4
+    row = record.summary_row()
+    assert row["test_accuracy"] == record.final.test_accuracy
+    assert row["penalty_term"] == record.final.penalty and row["penalty"] == "l2"
+    best = max(record.epochs, key=lambda e: e.test_accuracy)
+    assert row["best_test_accuracy"] == best.test_accuracy
+    assert row["n_train"] + row["n_test"] == dataset.n_images
+
+
+def test_binary_problem(make_folder):
+    from regui.core.images import ImageSettings
+
+    ds = load_dataset(make_folder({"neg": 12, "pos": 12}), ImageSettings(**SMALL))
+    config = TrainConfig(epochs=3, scaling="unit", penalty="l2", **SMALL)
+    data = data_for(ds, config)
+    records = list(train_epochs(data, config))
+    clf = list(reference_epochs(data, config))[-1]
+    assert records[-1].coef.shape == (1, 90)
+    assert records[-1].test_accuracy == clf.score(data.X_test, data.y_test)
+    assert records[-1].test_loss == pytest.approx(log_loss(data.y_test, clf.predict_proba(data.X_test)), rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(penalty="l3"), "Unknown penalty"),
+        (dict(alpha=-1.0), "lambda"),
+        (dict(alpha=float("nan")), "lambda"),
+        (dict(epochs=0), "epochs"),
+        (dict(eta0=0.0), "learning rate"),
+        (dict(l1_ratio=1.5), "l1_ratio"),
+        (dict(learning_rate="adaptive"), "schedule"),
+        (dict(learning_rate="optimal", alpha=0.0), "needs lambda > 0"),
+        (dict(test_size=0.0), "test fraction"),
+        (dict(width=0), "width"),
+    ],
+)
+def test_invalid_settings_are_explained(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig().with_(**changes).validate()
+
+
+def test_data_prepared_for_other_settings_is_refused(dataset):
+    config = TrainConfig(epochs=1, scaling="unit", **SMALL)
+    with pytest.raises(ConfigError, match="other image or split settings"):
+        list(train_epochs(data_for(dataset, config), config.with_(scaling="raw")))

@@ -1,0 +1,127 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from regui.cli import main
+from regui.core.config import TrainConfig
+from regui.core.dataset import load_dataset, prepare
+from regui.core.runs import run_training
+
+SMALL_ARGS = ["--size", "6x5", "--epochs", "4", "--scaling", "unit"]
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_run_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
+    root = make_folder({"cats": 14, "dogs": 12, "panda": 10})
+    out, history = tmp_path / "results.csv", tmp_path / "history.json"
+    code = main(["run", "--dataset", str(root), "--penalty", "none", "l1", "l2", "--alpha", "0.01",
+                 "--lr", "0.02", *SMALL_ARGS, "--out", str(out), "--history", str(history)])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    rows = read_csv(out)
+    assert [r["penalty"] for r in rows] == ["none", "l1", "l2"]
+
+    base = TrainConfig(width=6, height=5, epochs=4, scaling="unit", alpha=0.01, eta0=0.02)
+    ds = load_dataset(root, base.image)
+    data = prepare(ds, base.split)
+    runs = json.loads(history.read_text(encoding="utf-8"))["runs"]
+    for row, run in zip(rows, runs):
+        expected = run_training(data, base.with_(penalty=row["penalty"]))
+        final = expected.final
+        # The CSV holds the engine's numbers exactly (repr round-trips floats).
+        assert float(row["test_accuracy"]) == final.test_accuracy
+        assert float(row["train_accuracy"]) == final.train_accuracy
+        assert float(row["objective"]) == final.objective
+        assert float(row["weight_l2"]) == final.weight_l2
+        assert float(row["zero_fraction"]) == final.zero_fraction
+        assert row["status"] == "finished" and row["epochs_done"] == "4"
+        assert int(row["n_train"]) + int(row["n_test"]) == 36
+        assert [e["test_accuracy"] for e in run["history"]] == [e.test_accuracy for e in expected.epochs]
+        assert run["config"]["penalty"] == row["penalty"]
+        # ... and the lesson-style line shows the same accuracy.
+        assert f"'{row['penalty']}' penalty accuracy: {final.test_accuracy * 100:.2f}%" in printed
+    assert printed.count("  epoch ") == 12
+
+
+def test_several_values_give_one_run_each(make_folder, tmp_path):
+    root = make_folder({"a": 8, "b": 8})
+    out = tmp_path / "r.csv"
+    assert main(["run", "--dataset", str(root), "--penalty", "l2", "--alpha", "0.1", "0.001",
+                 "--lr", "0.01", "0.1", *SMALL_ARGS, "--out", str(out), "-q"]) == 0  # fmt: skip
+    rows = read_csv(out)
+    assert [(r["alpha"], r["eta0"]) for r in rows] == [("0.1", "0.01"), ("0.1", "0.1"), ("0.001", "0.01"),
+                                                        ("0.001", "0.1")]  # fmt: skip
+
+
+def test_divergence_is_reported_in_the_table_and_exit_status(make_folder, tmp_path, capsys):
+    root = make_folder({"a": 8, "b": 8})
+    out = tmp_path / "r.csv"
+    code = main(["run", "--dataset", str(root), "--penalty", "none", "--lr", "1e150", "--loss", "hinge",
+                 "--size", "6x5", "--epochs", "30", "--out", str(out)])  # fmt: skip
+    assert code == 1
+    [row] = read_csv(out)
+    assert row["status"] == "diverged" and "learning rate" in row["message"]
+    assert "diverged" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        ("missing", [], "not found"),
+        ("one_class", [], "at least two class"),
+        ("empty_class", [], "has no image files"),
+        ("ok", ["--alpha", "-1"], "lambda"),
+        ("ok", ["--test-size", "2"], "test fraction"),
+        ("ok", ["--out", "{tmp}/no/such/dir/r.csv"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(make_folder, tmp_path, capsys, setup, args, message):
+    root = tmp_path / "data"
+    if setup == "one_class":
+        make_folder({"only": 3})
+    elif setup == "empty_class":
+        make_folder({"a": 3})
+        (root / "b").mkdir()
+    elif setup == "ok":
+        make_folder({"a": 3, "b": 3})
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    assert main(["run", "--dataset", str(root), *SMALL_ARGS, *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("regui: error:") and message in err[0]
+
+
+def test_console_entry_point_runs_on_the_bundled_sample_without_traceback(tmp_path):
+    env = dict(os.environ, REGUI_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run(
+        [sys.executable, "-m", "regui", "run", "--penalty", "l2", "--epochs", "2", "--size", "8", "--grayscale",
+         "--out", str(tmp_path / "r.csv")],  # fmt: skip
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1797 images in 10 classes" in done.stdout
+    assert "'l2' penalty accuracy:" in done.stdout
+    [row] = read_csv(tmp_path / "r.csv")
+    assert float(row["test_accuracy"]) > 0.8  # digits are easy: a real model, not a stub
+
+    broken = subprocess.run([sys.executable, "-m", "regui", "run", "--dataset", str(tmp_path / "nope")],
+                            capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert broken.returncode == 2
+    assert "Traceback" not in broken.stderr and "not found" in broken.stderr
+
+
+def test_core_and_cli_import_no_qt():
+    code = (
+        "import sys, regui.cli, regui.core.dataset, regui.core.training, regui.core.runs, regui.core.export;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6')];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
