@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
-import time
 from pathlib import Path
 
 from regui import __version__
 from regui.core.config import LOSSES, PENALTIES, SCALINGS, SCHEDULES, TrainConfig
 from regui.core.errors import ReguiError
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _image_size(text: str) -> tuple[int, int]:
@@ -98,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nregui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug, or a system fault such as a full disk: still one line
+        if os.environ.get("REGUI_DEBUG"):
+            raise
+        print(f"regui: unexpected error: {type(exc).__name__}: {exc} (set REGUI_DEBUG=1 for details)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_UNEXPECTED
 
 
 def _configs(args) -> list[TrainConfig]:
@@ -189,7 +195,7 @@ def _settings_text(config: TrainConfig) -> str:
         parts.append(f"lambda={config.alpha:g}")
     if config.penalty == "elasticnet":
         parts.append(f"l1_ratio={config.l1_ratio:g}")
-    parts += [f"lr={config.eta0:g} {config.learning_rate}", f"{config.epochs} epochs", config.loss, f"seed={config.seed}"]
+    parts += [f"lr={config.eta0:g} {config.learning_rate}", f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}", config.loss, f"seed={config.seed}"]
     return ", ".join(parts)
 
 
