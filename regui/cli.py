@@ -134,7 +134,8 @@ def _cmd_run(args) -> int:
     from regui.core import export
     from regui.core.dataset import load_dataset, prepare
     from regui.core.locations import sample_dataset_dir
-    from regui.core.runs import FINISHED, STOPPED, run_training
+    from regui.core.records import FINISHED, STOPPED
+    from regui.core.runs import run_training
 
     configs = _configs(args)
     for path in (args.out, args.history):

@@ -1,4 +1,7 @@
-"""TrainConfig: every setting of one training run, with the lesson's values as defaults."""
+"""TrainConfig: every setting of one training run, with the lesson's values as defaults.
+
+Plain values only (no numpy, OpenCV or scikit-learn), so any front end can import it cheaply.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from regui.core.errors import ConfigError
-from regui.core.images import ImageSettings
 
 LOSSES = ("log_loss", "hinge")
 LOSS_LABELS = {"log_loss": "cross-entropy (log loss)", "hinge": "hinge (linear SVM)"}
@@ -16,6 +18,33 @@ PENALTY_LABELS = {"none": "none", "l1": "L1", "l2": "L2", "elasticnet": "elastic
 SCHEDULES = ("constant", "optimal", "invscaling")
 SCALINGS = ("raw", "unit", "standard")
 SCALING_LABELS = {"raw": "raw 0-255", "unit": "[0, 1]", "standard": "standardized"}
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """How each file becomes a feature vector: size and colour. Part of the cache key."""
+
+    width: int = 32
+    height: int = 32
+    color: bool = True
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.color else 1
+
+    @property
+    def n_features(self) -> int:
+        return self.width * self.height * self.channels
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape one flattened row reshapes back to (H, W, C) or (H, W)."""
+        return (self.height, self.width, 3) if self.color else (self.height, self.width)
+
+    def validate(self) -> None:
+        for name, value in (("width", self.width), ("height", self.height)):
+            if not 1 <= value <= 1024:
+                raise ConfigError(f"Image {name} must be between 1 and 1024 pixels (got {value}).")
 
 
 @dataclass(frozen=True)

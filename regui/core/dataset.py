@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from regui.core import cache
-from regui.core.config import SCALINGS, SplitSettings
+from regui.core.config import SCALINGS, ImageSettings, SplitSettings
 from regui.core.errors import ConfigError, DatasetError
-from regui.core.images import ImageSettings, ProgressCallback, StopCheck, decode_files
+from regui.core.images import ProgressCallback, StopCheck, decode_files
 from regui.core.locations import default_cache_dir
 from regui.core.scan import Skipped, scan_folder
 

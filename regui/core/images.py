@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 
 import numpy as np
 
-from regui.core.errors import Cancelled, ConfigError
+from regui.core.config import ImageSettings
+from regui.core.errors import Cancelled
 
 # OpenCV reads these once, on first use, so they are set before it is imported.
 # A decompression bomb fails on its header instead of allocating gigabytes per thread.
@@ -36,33 +36,6 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class ImageSettings:
-    """How each file becomes a feature vector: size and colour. Part of the cache key."""
-
-    width: int = 32
-    height: int = 32
-    color: bool = True
-
-    @property
-    def channels(self) -> int:
-        return 3 if self.color else 1
-
-    @property
-    def n_features(self) -> int:
-        return self.width * self.height * self.channels
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The shape one flattened row reshapes back to (H, W, C) or (H, W)."""
-        return (self.height, self.width, 3) if self.color else (self.height, self.width)
-
-    def validate(self) -> None:
-        for name, value in (("width", self.width), ("height", self.height)):
-            if not 1 <= value <= 1024:
-                raise ConfigError(f"Image {name} must be between 1 and 1024 pixels (got {value}).")
 
 
 class UnreadableImage(Exception):

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import logsumexp
@@ -29,46 +28,12 @@ from sklearn.metrics import hinge_loss
 from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import ConfigError, TrainingDiverged
+from regui.core.records import EpochResult
 
 StopCheck = Callable[[], bool]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _BLAS_LIMIT_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class EpochResult:
-    """What one epoch produced. Frozen values only, safe to hand to another thread.
-
-    Equality compares the numbers; ``elapsed`` (wall time) and the weight arrays are left out
-    of it (compare those with ``np.array_equal``).
-    """
-
-    epoch: int
-    train_loss: float  # mean data loss on the training part
-    test_loss: float  # mean data loss on the test part
-    penalty: float  # alpha * R(W)
-    objective: float  # train_loss + penalty: what SGD minimizes
-    train_accuracy: float  # fraction correct, 0..1
-    test_accuracy: float
-    weight_l2: float  # sqrt(sum W^2), intercepts excluded
-    weight_l1: float  # sum |W|
-    zero_fraction: float  # share of weights exactly 0
-    elapsed: float = field(compare=False)  # seconds since the run started
-    coef: np.ndarray = field(compare=False, repr=False)  # float32 copy of W, (n_classes or 1, n_features)
-    intercept: np.ndarray = field(compare=False, repr=False)  # float64 copy
-
-    METRICS = (
-        "train_loss", "test_loss", "penalty", "objective", "train_accuracy", "test_accuracy",
-        "weight_l2", "weight_l1", "zero_fraction",
-    )  # fmt: skip
-
-    def metrics(self) -> dict[str, float]:
-        """The per-epoch numbers (no weights), e.g. for a history file."""
-        values = {"epoch": self.epoch}
-        values.update({name: getattr(self, name) for name in self.METRICS})
-        values["elapsed"] = self.elapsed
-        return values
 
 
 def penalty_term(coef: np.ndarray, config: TrainConfig) -> float:

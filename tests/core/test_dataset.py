@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from regui.core import cache
-from regui.core.config import SplitSettings
 from regui.core.dataset import load_dataset, prepare
 from regui.core.errors import Cancelled, ConfigError, DatasetError
-from regui.core.images import ImageSettings, decode_image
+from regui.core.config import ImageSettings, SplitSettings
+from regui.core.images import decode_image
 from regui.core.locations import sample_dataset_dir
 from tests.helpers import write_png
 

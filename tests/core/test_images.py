@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from regui.core.errors import Cancelled
-from regui.core.images import ImageSettings, UnreadableImage, decode_files, decode_image
+from regui.core.config import ImageSettings
+from regui.core.images import UnreadableImage, decode_files, decode_image
 from tests.helpers import write_png
 
 

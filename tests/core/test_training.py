@@ -8,7 +8,8 @@ from sklearn.metrics import hinge_loss, log_loss
 from regui.core.config import TrainConfig
 from regui.core.dataset import load_dataset, prepare
 from regui.core.errors import ConfigError, TrainingDiverged
-from regui.core.runs import DIVERGED, FINISHED, STOPPED, run_training
+from regui.core.records import DIVERGED, FINISHED, STOPPED
+from regui.core.runs import run_training
 from regui.core.training import train_epochs
 
 SMALL = dict(width=6, height=5)
@@ -16,7 +17,7 @@ SMALL = dict(width=6, height=5)
 
 @pytest.fixture
 def dataset(make_folder):
-    from regui.core.images import ImageSettings
+    from regui.core.config import ImageSettings
 
     return load_dataset(make_folder({"a": 20, "b": 16, "c": 14}), ImageSettings(**SMALL))
 
@@ -160,7 +161,7 @@ def test_a_finished_run_record(dataset):
 
 
 def test_binary_problem(make_folder):
-    from regui.core.images import ImageSettings
+    from regui.core.config import ImageSettings
 
     ds = load_dataset(make_folder({"neg": 12, "pos": 12}), ImageSettings(**SMALL))
     config = TrainConfig(epochs=3, scaling="unit", penalty="l2", **SMALL)
