@@ -1,5 +1,6 @@
 """The ``regui`` command line.
 
+    regui [DIR]                 open the app (on the bundled sample, or on DIR)
     regui run --dataset DIR [--penalty none l1 l2] [--alpha ...] [--epochs N] [--lr ...] ...
 
 Errors in the input are one line on stderr and exit status 2, never a traceback.
@@ -17,6 +18,7 @@ from regui import __version__
 from regui.core.config import LOSSES, PENALTIES, SCALINGS, SCHEDULES, TrainConfig
 from regui.core.errors import ReguiError
 
+COMMANDS = ("run",)
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
@@ -37,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(
         prog="regui",
-        description="Explore how regularization shapes a linear (SGD) image classifier.",
+        description="Explore how regularization shapes a linear (SGD) image classifier. "
+        "'regui' alone opens the app on the bundled sample; 'regui DIR' opens it on DIR.",
     )
     parser.add_argument("--version", action="version", version=f"regui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -85,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
+    if not argv or (len(argv) == 1 and argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        return _open_app(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -104,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"regui: unexpected error: {type(exc).__name__}: {exc} (set REGUI_DEBUG=1 for details)",
               file=sys.stderr)  # fmt: skip
         return EXIT_UNEXPECTED
+
+
+def _open_app(folder: str | None) -> int:
+    """``regui`` opens the app on the bundled sample; ``regui DIR`` opens it on DIR."""
+    from regui.gui.app import run_app
+
+    return run_app(folder)
 
 
 def _configs(args) -> list[TrainConfig]:
@@ -182,7 +195,7 @@ def _cmd_run(args) -> int:
         export.write_csv(args.out, [r.summary_row() for r in records])
         print(f"[INFO] results written to {args.out}")
     if args.history is not None:
-        export.write_json(args.history, _history(dataset, records))
+        export.write_json(args.history, export.results_document(records, dataset.summary()))
         print(f"[INFO] per-epoch history written to {args.history}")
     if interrupted:
         print("regui: interrupted; the runs so far are saved above", file=sys.stderr)
@@ -238,17 +251,6 @@ def _print_table(records) -> None:
         best = f"{b.test_accuracy:.2%} ({b.epoch})"
         print(f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {f.train_accuracy:>9.2%} {f.test_accuracy:>9.2%} "
               f"{best:>13} {f.zero_fraction:>6.1%}  {r.status_text()}")  # fmt: skip
-
-
-def _history(dataset, records) -> dict:
-    import sklearn
-
-    return {
-        "regui_version": __version__,
-        "sklearn_version": sklearn.__version__,
-        "dataset": dataset.summary(),
-        "runs": [r.to_dict() for r in records],
-    }
 
 
 class _ProgressLine:

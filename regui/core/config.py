@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from regui.core.errors import ConfigError
+from regui.core.errors import ConfigError, DatasetError
 
 LOSSES = ("log_loss", "hinge")
 LOSS_LABELS = {"log_loss": "cross-entropy (log loss)", "hinge": "hinge (linear SVM)"}
@@ -131,6 +131,33 @@ class TrainConfig:
             if not (isinstance(seed, int) and 0 <= seed < 2**32):
                 raise ConfigError(f"The {name} must be a whole number from 0 to 4294967295 (got {seed}).")
         self.image.validate()
+
+
+def check_split(class_names: tuple[str, ...] | list[str], counts: list[int], split: SplitSettings) -> None:
+    """Raise (before any work) if ``split`` cannot divide classes with these image counts.
+
+    ConfigError for a setting out of range, DatasetError when the data is too small for it.
+    """
+    _choice("pixel scaling", split.scaling, SCALINGS)
+    if not 0.0 < split.test_size < 1.0:
+        raise ConfigError(f"The test fraction must be between 0 and 1, exclusive (got {split.test_size}).")
+    n, n_classes = sum(counts), len(counts)
+    n_test = math.ceil(split.test_size * n)  # as scikit-learn's train_test_split rounds
+    if n_test < 1 or n - n_test < 1:
+        raise DatasetError(f"Test fraction {split.test_size:g} leaves no image on one side of the split ({n} images).")
+    if not split.stratify:
+        return
+    smallest = min(range(n_classes), key=lambda i: counts[i])
+    if counts[smallest] < 2:
+        raise DatasetError(
+            f"Class '{class_names[smallest]}' has only {counts[smallest]} image; a stratified split needs at least "
+            "2 per class (add images or turn off stratify)."
+        )
+    if n_test < n_classes or n - n_test < n_classes:
+        raise DatasetError(
+            f"A stratified split of {n} images with test fraction {split.test_size:g} leaves fewer than "
+            f"one image per class ({n_classes} classes) on one side; change the test fraction or turn off stratify."
+        )
 
 
 def _choice(what: str, value: str, allowed: tuple[str, ...]) -> None:

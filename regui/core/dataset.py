@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from regui.core import cache
-from regui.core.config import SCALINGS, ImageSettings, SplitSettings
-from regui.core.errors import ConfigError, DatasetError
+from regui.core.config import ImageSettings, SplitSettings, check_split
+from regui.core.errors import DatasetError
 from regui.core.images import ProgressCallback, StopCheck, decode_files
 from regui.core.locations import default_cache_dir
 from regui.core.scan import Skipped, scan_folder
@@ -166,29 +166,8 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    if split.scaling not in SCALINGS:
-        raise ConfigError(f"Unknown pixel scaling '{split.scaling}'; choose one of: {', '.join(SCALINGS)}.")
-    if not 0.0 < split.test_size < 1.0:
-        raise ConfigError(f"The test fraction must be between 0 and 1, exclusive (got {split.test_size}).")
+    check_split(dataset.class_names, dataset.counts(), split)
     n = dataset.n_images
-    n_classes = len(dataset.class_names)
-    n_test = int(np.ceil(split.test_size * n))
-    if split.stratify and (n_test < n_classes or n - n_test < n_classes):
-        raise DatasetError(
-            f"A stratified split of {n} images with test fraction {split.test_size:g} leaves fewer than "
-            f"one image per class ({n_classes} classes) on one side; change the test fraction or turn off stratify."
-        )
-    if n_test < 1 or n - n_test < 1:
-        raise DatasetError(f"Test fraction {split.test_size:g} leaves no image on one side of the split ({n} images).")
-
-    counts = np.bincount(dataset.y, minlength=n_classes)
-    if split.stratify and counts.min() < 2:
-        small = dataset.class_names[int(np.argmin(counts))]
-        raise DatasetError(
-            f"Class '{small}' has only {counts.min()} image; a stratified split needs at least 2 per class "
-            "(add images or turn off stratify)."
-        )
-
     index = np.arange(n)
     train_index, test_index = train_test_split(
         index,

@@ -64,6 +64,42 @@ def write_json(path: str | os.PathLike, data) -> None:
     write_text_atomic(path, json_text(data), encoding="utf-8")
 
 
+def markdown_text(rows: Iterable[Mapping], columns: list[str] | None = None) -> str:
+    """A GitHub-style Markdown table; cells are shown as given (format numbers beforehand)."""
+    rows = list(rows)
+    if columns is None:
+        columns = list(rows[0]) if rows else []
+
+    def cell(value) -> str:
+        text = "" if value is None else str(value)
+        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: str | os.PathLike, rows: Iterable[Mapping], columns: list[str] | None = None) -> None:
+    write_text_atomic(path, markdown_text(rows, columns))
+
+
+def results_document(records, dataset_summary: dict | None = None) -> dict:
+    """Settings plus full per-epoch history of each run, with the versions that produced them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from regui import __version__
+
+    try:
+        sklearn_version = version("scikit-learn")
+    except PackageNotFoundError:  # pragma: no cover - scikit-learn is a dependency
+        sklearn_version = None
+    document = {"regui_version": __version__, "sklearn_version": sklearn_version}
+    if dataset_summary is not None:
+        document["dataset"] = dataset_summary
+    document["runs"] = [r.to_dict() for r in records]
+    return document
+
+
 def _plain(value):
     """Numpy scalars to Python numbers, non-finite floats to None, recursively."""
     if isinstance(value, Mapping):

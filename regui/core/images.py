@@ -42,8 +42,8 @@ class UnreadableImage(Exception):
     """One file could not be turned into pixels; ``str(exc)`` is the reason."""
 
 
-def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray:
-    """Read, decode, resize and flatten one file. Returns uint8 of length ``settings.n_features``."""
+def read_bytes(path: str | os.PathLike) -> np.ndarray:
+    """A file's bytes for ``cv2.imdecode``; raises UnreadableImage for empty, huge or unreadable files."""
     try:
         size = os.path.getsize(path)
         if size == 0:
@@ -51,9 +51,14 @@ def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray
         if size > MAX_FILE_BYTES:
             raise UnreadableImage(f"file too large ({size / 2**20:.0f} MB)")
         # np.fromfile + imdecode instead of imread: works for non-ASCII paths on Windows too.
-        data = np.fromfile(path, dtype=np.uint8)
+        return np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise UnreadableImage(f"cannot read: {exc.strerror or exc}") from None
+
+
+def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray:
+    """Read, decode, resize and flatten one file. Returns uint8 of length ``settings.n_features``."""
+    data = read_bytes(path)
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as exc:

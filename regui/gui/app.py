@@ -1,0 +1,32 @@
+"""Starting the desktop app."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def run_app(folder: str | Path | None = None) -> int:
+    """Open the main window on ``folder`` (default: the bundled sample) and run until it closes."""
+    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from regui.core.locations import resources_dir, sample_dataset_dir
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("regui")
+    app.setApplicationName("regui")
+    icon = resources_dir() / "regui.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+
+    from regui.gui.main_window import MainWindow
+
+    window = MainWindow(initial_folder=folder if folder is not None else sample_dataset_dir())
+    window.show()
+    if os.environ.get("REGUI_EXIT_WHEN_SHOWN"):  # for the start-up benchmark
+        QTimer.singleShot(0, window.close)
+    return app.exec()

@@ -1,0 +1,184 @@
+"""The controller: owns every worker thread and re-emits their results in the GUI thread.
+
+Pattern (each fact here aborts or hangs the process when ignored):
+- a worker is a parentless QObject moved to its own QThread; the controller keeps Python
+  references to both until the thread has finished;
+- worker signals connect only to this controller's slots (a QObject living in the GUI thread),
+  so everything downstream runs in the GUI thread;
+- ``done`` quits the thread through a direct connection (it runs in the worker thread), so
+  a GUI thread blocked in ``wait()`` cannot deadlock it;
+- ``shutdown()`` sets every stop event, quits and waits for every thread: no QThread is ever
+  destroyed while running.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from regui.core.config import ImageSettings, TrainConfig
+from regui.gui.workers import LoadWorker, TrainWorker
+
+
+@dataclass
+class _Job:
+    thread: QThread
+    worker: QObject
+    stop: threading.Event
+    kind: str  # "load" or "train"
+
+
+class Controller(QObject):
+    load_started = Signal(str)  # folder
+    load_progress = Signal(int, int)  # done, total
+    loaded = Signal(object)  # LoadResult
+    load_failed = Signal(str)
+    load_cancelled = Signal()
+    run_epoch = Signal(int, object)  # run id, EpochResult
+    run_finished = Signal(int, object)  # run id, RunRecord
+    run_failed = Signal(int, str)  # run id, message
+    activity_changed = Signal()  # a load or a run started or ended
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: dict[int, _Job] = {}
+        self._ids = itertools.count(1)
+        self._current_load: int | None = None
+        self._closing = False
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def load(self, folder: str, image: ImageSettings) -> int:
+        """Start loading ``folder``; a load already running is cancelled (its result dropped)."""
+        self.cancel_load()
+        job_id = next(self._ids)
+        stop = threading.Event()
+        worker = LoadWorker(job_id, str(folder), image, stop)
+        worker.progress.connect(self._on_load_progress)
+        worker.loaded.connect(self._on_loaded)
+        worker.failed.connect(self._on_load_failed)
+        worker.cancelled.connect(self._on_load_cancelled)
+        self._current_load = job_id
+        self._start(job_id, worker, stop, "load")
+        self.load_started.emit(str(folder))
+        return job_id
+
+    def cancel_load(self) -> None:
+        if self._current_load is not None:
+            job = self._jobs.get(self._current_load)
+            if job is not None:
+                job.stop.set()
+            self._current_load = None
+            self.load_cancelled.emit()
+            self.activity_changed.emit()
+
+    def is_loading(self) -> bool:
+        return self._current_load is not None
+
+    @Slot(int, int, int)
+    def _on_load_progress(self, job_id: int, done: int, total: int) -> None:
+        if job_id == self._current_load:
+            self.load_progress.emit(done, total)
+
+    @Slot(int, object)
+    def _on_loaded(self, job_id: int, result) -> None:
+        if job_id == self._current_load:
+            self._current_load = None
+            self.loaded.emit(result)
+            self.activity_changed.emit()
+
+    @Slot(int, str)
+    def _on_load_failed(self, job_id: int, message: str) -> None:
+        if job_id == self._current_load:
+            self._current_load = None
+            self.load_failed.emit(message)
+            self.activity_changed.emit()
+
+    @Slot(int)
+    def _on_load_cancelled(self, job_id: int) -> None:
+        pass  # cancel_load() already told the window
+
+    # --- training ---------------------------------------------------------------------------
+
+    def start_run(self, run_id: int, dataset, config: TrainConfig, name: str) -> None:
+        """Train ``config`` on ``dataset`` on a new thread; results arrive as run_* signals."""
+        if self._closing:
+            return
+        stop = threading.Event()
+        worker = TrainWorker(run_id, dataset, config, name, stop)
+        worker.epoch.connect(self._on_epoch)
+        worker.finished.connect(self._on_run_finished)
+        worker.failed.connect(self._on_run_failed)
+        self._start(-run_id, worker, stop, "train")  # runs use negative keys: ids come from the window
+        self.activity_changed.emit()
+
+    def stop_run(self, run_id: int) -> None:
+        job = self._jobs.get(-run_id)
+        if job is not None:
+            job.stop.set()
+
+    def stop_all_runs(self) -> None:
+        for job in self._jobs.values():
+            if job.kind == "train":
+                job.stop.set()
+
+    def running_runs(self) -> list[int]:
+        return [-key for key, job in self._jobs.items() if job.kind == "train"]
+
+    @Slot(int, object)
+    def _on_epoch(self, run_id: int, result) -> None:
+        self.run_epoch.emit(run_id, result)
+
+    @Slot(int, object)
+    def _on_run_finished(self, run_id: int, record) -> None:
+        self.run_finished.emit(run_id, record)
+
+    @Slot(int, str)
+    def _on_run_failed(self, run_id: int, message: str) -> None:
+        self.run_failed.emit(run_id, message)
+
+    # --- threads ----------------------------------------------------------------------------
+
+    def _start(self, key: int, worker: QObject, stop: threading.Event, kind: str) -> None:
+        thread = QThread()
+        thread.setObjectName(f"regui-{kind}-{abs(key)}")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        # Direct: quit() is called from the worker thread as run() ends, even if the GUI thread is
+        # blocked in shutdown()'s wait().
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        # A method of this GUI-thread object, so it runs queued in the GUI thread (a lambda would
+        # run in the ending thread and race with the GUI over self._jobs).
+        thread.finished.connect(self._on_thread_finished)
+        self._jobs[key] = _Job(thread, worker, stop, kind)
+        thread.start()
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread = self.sender()
+        key = next((k for k, job in self._jobs.items() if job.thread is thread), None)
+        if key is None:  # already collected by shutdown()
+            return
+        job = self._jobs.pop(key)
+        job.worker.deleteLater()
+        job.thread.deleteLater()
+        if job.kind == "train":
+            self.activity_changed.emit()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop everything and wait for every thread to end. Returns False if one would not."""
+        self._closing = True
+        self._current_load = None
+        for job in self._jobs.values():
+            job.stop.set()
+        all_ended = True
+        for key, job in list(self._jobs.items()):
+            job.thread.quit()
+            if not job.thread.wait(timeout_ms):
+                all_ended = False
+                continue
+            self._jobs.pop(key, None)
+        return all_ended

@@ -1,0 +1,466 @@
+"""The main window: dataset and settings on the left, live curves and the results table on the right."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from regui import __version__
+from regui.core import export
+from regui.core.config import TrainConfig, check_split
+from regui.core.errors import ReguiError
+from regui.core.records import DIVERGED, RUNNING, STOPPED, RunRecord
+from regui.gui.controller import Controller
+from regui.gui.dataset_panel import DatasetPanel
+from regui.gui.params_panel import ParamsPanel
+from regui.gui.plots import PlotsPanel
+from regui.gui.results_model import COLUMNS, SORT_ROLE, RunEntry, RunsModel
+
+MAX_RECENT = 10
+EXPORT_FILTERS = {
+    "CSV table (*.csv)": ".csv",
+    "JSON with every epoch (*.json)": ".json",
+    "Markdown table (*.md)": ".md",
+}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, initial_folder: str | Path | None = None, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("regui: regularization explorer")
+        self.settings = settings if settings is not None else QSettings()
+        self.controller = Controller(self)
+        self.dataset = None  # the loaded regui.core.dataset.Dataset
+        self.last_message = ""  # the last error or warning shown (tests read it)
+        self._run_ids = itertools.count(1)
+        self._pending_folder: str | None = None
+
+        self.dataset_panel = DatasetPanel()
+        self.params = ParamsPanel()
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Train with these settings (Ctrl+R)")
+        self.run_button.setDefault(True)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the selected running runs, or all of them, after their current epoch (Esc)")
+        self.ready = QLabel()
+        self.ready.setWordWrap(True)
+
+        self.runs = RunsModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.runs)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.plots = PlotsPanel()
+
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        self._restore_settings()
+        self.setAcceptDrops(True)
+        self._update_state()
+        if initial_folder is not None:
+            # After the window is up: the first paint must not wait for anything.
+            QTimer.singleShot(0, lambda: self.load_folder(str(initial_folder)))
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button, 1)
+        buttons.addWidget(self.stop_button)
+        form = QWidget()
+        form_layout = QVBoxLayout(form)
+        form_layout.addWidget(self.dataset_panel)
+        form_layout.addWidget(self.params)
+        form_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(form)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Never narrower than the form needs: with no horizontal scroll bar it would be cut off.
+        scroll.setMinimumWidth(form.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 6)
+        # Run and Stop stay in view below the scrolling form.
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 6)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.ready)
+
+        self.right_split = QSplitter(Qt.Orientation.Vertical)
+        self.right_split.addWidget(self.plots)
+        self.right_split.addWidget(self.table)
+        self.right_split.setStretchFactor(0, 3)
+        self.right_split.setStretchFactor(1, 2)
+        self.main_split = QSplitter(Qt.Orientation.Horizontal)
+        self.main_split.addWidget(left)
+        self.main_split.addWidget(self.right_split)
+        self.main_split.setStretchFactor(1, 1)
+        self.main_split.setSizes([scroll.minimumWidth(), 1000])
+        self.setCentralWidget(self.main_split)
+        self.activity = QLabel()
+        self.statusBar().addPermanentWidget(self.activity)
+        self.resize(1400, 860)
+
+    def _build_actions(self) -> None:
+        def action(text, slot, shortcut=None, tip=None) -> QAction:
+            act = QAction(text, self)
+            act.triggered.connect(slot)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            if tip:
+                act.setStatusTip(tip)
+            return act
+
+        self.open_action = action("&Open dataset folder…", self.dataset_panel.browse, QKeySequence.StandardKey.Open)
+        self.export_action = action("&Export results…", lambda: self.export_results(), "Ctrl+E",
+                                    "Save the results table as CSV or Markdown, or every epoch as JSON")
+        self.export_plots_action = action("Export &plots as PNG…", lambda: self.export_plots(), "Ctrl+Shift+E")
+        self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.run_action = action("&Run", self.start_run, "Ctrl+R")
+        self.stop_action = action("&Stop", self.stop_runs, "Esc")
+        about = action("&About regui", self._about)
+
+        menu = self.menuBar().addMenu("&File")
+        menu.addActions([self.open_action])
+        menu.addSeparator()
+        menu.addActions([self.export_action, self.export_plots_action])
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        menu = self.menuBar().addMenu("&Run")
+        menu.addActions([self.run_action, self.stop_action])
+        self.menuBar().addMenu("&Help").addAction(about)
+        self.addActions([self.run_action, self.stop_action])
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.load_progress.connect(self.dataset_panel.show_progress)
+        c.loaded.connect(self._on_loaded)
+        c.load_failed.connect(self._on_load_failed)
+        c.load_cancelled.connect(self._on_load_cancelled)
+        c.run_epoch.connect(self._on_epoch)
+        c.run_finished.connect(self._on_run_finished)
+        c.run_failed.connect(self._on_run_failed)
+        c.activity_changed.connect(self._update_state)
+        self.dataset_panel.folder_chosen.connect(self.load_folder)
+        self.dataset_panel.cancel_requested.connect(c.cancel_load)
+        self.params.changed.connect(self._update_state)
+        self.params.image_changed.connect(self._on_image_settings_changed)
+        self.run_button.clicked.connect(self.start_run)
+        self.stop_button.clicked.connect(self.stop_runs)
+        self.runs.visibility_changed.connect(self.plots.set_visible)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        self.plots.options_changed.connect(self._save_plot_options)
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def load_folder(self, folder: str) -> None:
+        """Load ``folder`` (typed, browsed, dropped or recent) with the current image settings."""
+        folder = str(Path(folder).expanduser())
+        self._pending_folder = folder
+        self.dataset_panel.show_loading(folder)
+        self.controller.load(folder, self.params.config().image)
+        self.statusBar().showMessage(f"Loading {folder}…")
+        self._update_state()
+
+    def _on_loaded(self, result) -> None:
+        self.dataset = result.dataset
+        self._pending_folder = None
+        self.dataset_panel.show_loaded(result)
+        self._remember_folder(str(self.dataset.root))
+        self.statusBar().showMessage(f"Loaded {self.dataset.root}: {self.dataset.describe()}", 10_000)
+        self._update_state()
+
+    def _on_load_failed(self, message: str) -> None:
+        self._pending_folder = None
+        if self.dataset is not None:
+            message += f"\nStill using {self.dataset.root}."
+            self.dataset_panel.path.setText(str(self.dataset.root))
+        self.dataset_panel.show_error(message)
+        self._show_message(message.splitlines()[0])
+        self._update_state()
+
+    def _on_load_cancelled(self) -> None:
+        self._pending_folder = None
+        self.dataset_panel.show_cancelled()
+        if self.dataset is not None:
+            self.dataset_panel.path.setText(str(self.dataset.root))
+        self.statusBar().showMessage("Loading cancelled.", 5000)
+        self._update_state()
+
+    def _on_image_settings_changed(self) -> None:
+        folder = self._pending_folder or (str(self.dataset.root) if self.dataset is not None else None)
+        if folder is not None:
+            self.load_folder(folder)  # decoded again (or read from the cache) at the new size
+
+    # --- training ---------------------------------------------------------------------------
+
+    def run_problem(self, config: TrainConfig) -> str | None:
+        """Why ``config`` cannot be run now, or None. Checked before Run, not after."""
+        if self.controller.is_loading():
+            return "Loading images…"
+        if self.dataset is None:
+            return "Load a dataset to start (a folder with one sub-folder per class)."
+        try:
+            config.validate()
+            check_split(self.dataset.class_names, self.dataset.counts(), config.split)
+        except ReguiError as exc:
+            return str(exc)
+        if config.image != self.dataset.image:
+            return "The image settings changed: load the folder again to decode it at the new size."
+        return None
+
+    def start_run(self) -> int | None:
+        """Start a run with the current settings; returns its id (None if it cannot start)."""
+        config = self.params.config()
+        problem = self.run_problem(config)
+        if problem is not None:
+            self._show_message(problem)
+            return None
+        run_id = next(self._run_ids)
+        n_test = math.ceil(config.test_size * self.dataset.n_images)
+        summary = dict(self.dataset.summary(), n_train=self.dataset.n_images - n_test, n_test=n_test)
+        record = RunRecord(config=config, status=RUNNING, dataset=summary)
+        entry = RunEntry(run_id, record, self.runs.next_color())
+        record.name = entry.label
+        self.runs.add(entry)
+        self.plots.add_run(entry)
+        self.controller.start_run(run_id, self.dataset, config, entry.label)
+        self.settings.setValue("config", json.dumps(config.to_dict()))
+        self.statusBar().showMessage(f"Run #{run_id} started: {config.describe()}", 5000)
+        self._update_state()
+        return run_id
+
+    def stop_runs(self) -> None:
+        """Stop the selected running runs, or every running run if none is selected."""
+        running = set(self.controller.running_runs())
+        chosen = self.selected_run_ids() & running or running
+        for run_id in chosen:
+            self.controller.stop_run(run_id)
+        if chosen:
+            self.statusBar().showMessage(f"Stopping {len(chosen)} run(s) after their current epoch…", 5000)
+
+    def _on_epoch(self, run_id: int, result) -> None:
+        self.runs.add_epoch(run_id, result)
+        self.plots.update_run(run_id)
+
+    def _on_run_finished(self, run_id: int, record) -> None:
+        entry = self.runs.entry(run_id)
+        if entry is None:
+            return
+        record.name = entry.label
+        self.runs.finish(run_id, record)
+        self.plots.update_run(run_id, now=True)
+        if record.status == DIVERGED:
+            self._show_message(f"Run #{run_id}: {record.message}")
+        elif record.status == STOPPED:
+            self.statusBar().showMessage(f"Run #{run_id} {record.status_text()}.", 8000)
+        elif record.final is not None:
+            self.statusBar().showMessage(
+                f"Run #{run_id} finished: test accuracy {record.final.test_accuracy:.2%}", 8000
+            )
+
+    def _on_run_failed(self, run_id: int, message: str) -> None:
+        self.runs.fail(run_id, message)
+        self._show_message(f"Run #{run_id} failed: {message}")
+
+    # --- state --------------------------------------------------------------------------------
+
+    def _update_state(self) -> None:
+        problem = self.run_problem(self.params.config())
+        self.run_button.setEnabled(problem is None)
+        self.run_action.setEnabled(problem is None)
+        if problem is None:
+            n_test = math.ceil(self.params.config().test_size * self.dataset.n_images)
+            self.ready.setText(f"Ready: {self.dataset.n_images - n_test:,} training and {n_test:,} test images.")
+            self.ready.setStyleSheet("color: #2e7d32;")
+        else:
+            self.ready.setText(problem)
+            self.ready.setStyleSheet("color: #666;" if self.dataset is None or "Loading" in problem else
+                                     "color: #c62828;")  # fmt: skip
+        running = len(self.controller.running_runs())
+        self.stop_button.setEnabled(running > 0)
+        self.stop_action.setEnabled(running > 0)
+        parts = []
+        if self.controller.is_loading():
+            parts.append("loading")
+        if running:
+            parts.append(f"{running} run{'s' if running > 1 else ''} training")
+        self.activity.setText(" · ".join(parts) if parts else "idle")
+
+    def selected_run_ids(self) -> set[int]:
+        rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
+        return {self.runs.entry_at(r).run_id for r in rows}
+
+    def _on_selection(self, *_) -> None:
+        self.plots.highlight(self.selected_run_ids())
+
+    def _show_message(self, message: str) -> None:
+        self.last_message = message
+        self.statusBar().showMessage(message, 15_000)
+
+    # --- export -------------------------------------------------------------------------------
+
+    def export_results(self, path: str | None = None) -> bool:
+        """Write the results table (CSV, Markdown) or every run with its epochs (JSON), by extension."""
+        if path is None:
+            path, chosen = QFileDialog.getSaveFileName(self, "Export results", "results.csv",
+                                                       ";;".join(EXPORT_FILTERS))  # fmt: skip
+            if not path:
+                return False
+            if not Path(path).suffix:
+                path += EXPORT_FILTERS.get(chosen, ".csv")
+        suffix = Path(path).suffix.lower()
+        entries = self._entries_in_view_order()
+        records = [e.record for e in entries]
+        try:
+            if suffix == ".json":
+                export.write_json(path, export.results_document(records))
+            elif suffix in (".md", ".markdown"):
+                rows = [self.runs_display_row(e) for e in entries]
+                export.write_markdown(path, rows, [c.header for c in COLUMNS])
+            else:
+                export.write_csv(path, [r.summary_row() for r in records])
+        except ReguiError as exc:
+            self._export_failed(str(exc))
+            return False
+        self.statusBar().showMessage(f"Exported {len(records)} run(s) to {path}", 8000)
+        return True
+
+    def _entries_in_view_order(self) -> list[RunEntry]:
+        rows = [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
+        return [self.runs.entry_at(r) for r in rows]
+
+    @staticmethod
+    def runs_display_row(entry: RunEntry) -> dict:
+        return {c.header: c.text(entry) for c in COLUMNS}
+
+    def export_plots(self, path: str | None = None) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export plots", "plots.png", "PNG image (*.png)")
+            if not path:
+                return False
+            if not Path(path).suffix:
+                path += ".png"
+        try:
+            export.check_writable(path)
+            self.plots.export_png(path)
+        except ReguiError as exc:
+            self._export_failed(str(exc))
+            return False
+        self.statusBar().showMessage(f"Plots saved to {path}", 8000)
+        return True
+
+    def _export_failed(self, message: str) -> None:
+        self._show_message(message)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Export failed",
+                          f"{message}\n\nNothing was lost: the runs are still here; choose another place.",
+                          QMessageBox.StandardButton.Ok, self)  # fmt: skip
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not exec(): the app (and any training) carries on
+
+    # --- settings, drops, close ----------------------------------------------------------------
+
+    def _remember_folder(self, folder: str) -> None:
+        recent = [f for f in self._recent() if f != folder]
+        recent.insert(0, folder)
+        recent = recent[:MAX_RECENT]
+        self.settings.setValue("recent", json.dumps(recent))
+        self.dataset_panel.set_recent(recent)
+
+    def _recent(self) -> list[str]:
+        try:
+            value = json.loads(self.settings.value("recent", "[]", type=str))
+            return [str(f) for f in value] if isinstance(value, list) else []
+        except (TypeError, ValueError):
+            return []
+
+    def _restore_settings(self) -> None:
+        try:
+            saved = json.loads(self.settings.value("config", "{}", type=str))
+            config = TrainConfig.from_dict(saved) if isinstance(saved, dict) else TrainConfig()
+            config.validate()
+        except (TypeError, ValueError, ReguiError):
+            config = TrainConfig()  # a damaged or outdated entry falls back to the defaults
+        self.params.set_config(config)
+        self.dataset_panel.set_recent(self._recent())
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        for key, splitter in (("split/main", self.main_split), ("split/right", self.right_split)):
+            state = self.settings.value(key)
+            if state is not None:
+                splitter.restoreState(state)
+        self.plots.show_parts.setChecked(self.settings.value("plots/parts", False, type=bool))
+        self.plots.show_train.setChecked(self.settings.value("plots/train", True, type=bool))
+        self.plots.log_loss.setChecked(self.settings.value("plots/log", False, type=bool))
+
+    def _save_plot_options(self) -> None:
+        self.settings.setValue("plots/parts", self.plots.show_parts.isChecked())
+        self.settings.setValue("plots/train", self.plots.show_train.isChecked())
+        self.settings.setValue("plots/log", self.plots.log_loss.isChecked())
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_folder(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        folder = self._dropped_folder(event)
+        if folder is not None:
+            event.acceptProposedAction()
+            self.load_folder(folder)
+
+    @staticmethod
+    def _dropped_folder(event) -> str | None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        for url in urls:
+            if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+                return url.toLocalFile()
+        return None
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("config", json.dumps(self.params.config().to_dict()))
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("split/main", self.main_split.saveState())
+        self.settings.setValue("split/right", self.right_split.saveState())
+        self.settings.sync()
+        if self.controller.running_runs():
+            self.statusBar().showMessage("Stopping the running runs…")
+        self.controller.shutdown()
+        event.accept()
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self, "About regui",
+            f"<b>regui {__version__}</b><p>Watch regularization shape a linear image classifier: "
+            "scikit-learn's SGDClassifier, one epoch at a time.</p>",
+        )  # fmt: skip

@@ -1,0 +1,207 @@
+"""The settings form: every field of a TrainConfig, with the lesson's values as defaults."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from regui.core.config import LOSS_LABELS, PENALTY_LABELS, SCALING_LABELS, SCHEDULES, TrainConfig
+from regui.gui.widgets import LogValueEdit
+
+_SCHEDULE_LABELS = {
+    "constant": "constant",
+    "optimal": "optimal (from λ)",
+    "invscaling": "inverse scaling",
+}
+
+
+def _combo(items: dict[str, str]) -> QComboBox:
+    combo = QComboBox()
+    for key, label in items.items():
+        combo.addItem(label, key)
+    return combo
+
+
+def _select(combo: QComboBox, key) -> None:
+    index = combo.findData(key)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+
+
+class ParamsPanel(QWidget):
+    changed = Signal()  # any setting
+    image_changed = Signal()  # image size or colour: the images must be decoded again
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.penalty = _combo(PENALTY_LABELS)
+        self.penalty.setToolTip("R(W): L2 = ½·Σw², L1 = Σ|w|, elastic net mixes both")
+        self.alpha = LogValueEdit(1e-7, 10.0)
+        self.alpha.setToolTip("λ (alpha): how strongly the penalty pulls the weights towards 0")
+        self.l1_ratio = QDoubleSpinBox()
+        self.l1_ratio.setRange(0.0, 1.0)
+        self.l1_ratio.setSingleStep(0.05)
+        self.l1_ratio.setDecimals(2)
+        self.l1_ratio.setToolTip("Elastic net only: 0 is pure L2, 1 is pure L1")
+        self.loss = _combo(LOSS_LABELS)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100_000)
+        self.eta0 = LogValueEdit(1e-6, 10.0)
+        self.eta0.setToolTip("Initial step size of SGD (eta0)")
+        self.schedule = _combo({k: _SCHEDULE_LABELS[k] for k in SCHEDULES})
+        self.schedule.setToolTip(
+            "constant: every step is eta0 (the lesson)\n"
+            "optimal: 1/(λ·(t + t0)), ignores eta0\n"
+            "inverse scaling: eta0 / t^0.5"
+        )
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Model seed: the order SGD visits the samples in")
+
+        self.width_ = QSpinBox()
+        self.height_ = QSpinBox()
+        for spin in (self.width_, self.height_):
+            spin.setRange(1, 1024)
+            spin.setSuffix(" px")
+        self.color = _combo({True: "colour (3 channels)", False: "grayscale"})
+        self.scaling = _combo(SCALING_LABELS)
+        self.scaling.setItemText(self.scaling.findData("raw"), "raw 0-255 (the lesson)")
+        self.scaling.setToolTip("Standardized: each pixel centred and scaled with training-part statistics")
+        self.test_size = QDoubleSpinBox()
+        self.test_size.setRange(0.01, 0.99)
+        self.test_size.setSingleStep(0.05)
+        self.test_size.setDecimals(2)
+        self.split_seed = QSpinBox()
+        self.split_seed.setRange(0, 2**31 - 1)
+        self.stratify = QCheckBox("stratified (same class shares in train and test)")
+
+        model = QFormLayout()
+        model.addRow("Penalty", self.penalty)
+        model.addRow("λ (lambda)", self.alpha)
+        model.addRow("L1 ratio", self.l1_ratio)
+        model.addRow("Loss", self.loss)
+        model.addRow("Epochs", self.epochs)
+        model.addRow("Learning rate", self.eta0)
+        model.addRow("Schedule", self.schedule)
+        model.addRow("Seed", self.seed)
+        model_box = QGroupBox("Model")
+        model_box.setLayout(model)
+
+        size = QHBoxLayout()
+        size.addWidget(self.width_)
+        size.addWidget(QLabel("×"))
+        size.addWidget(self.height_)
+        data = QFormLayout()
+        data.addRow("Image size", size)
+        data.addRow("Channels", self.color)
+        data.addRow("Pixels", self.scaling)
+        data.addRow("Test fraction", self.test_size)
+        data.addRow("Split seed", self.split_seed)
+        data.addRow("", self.stratify)
+        data_box = QGroupBox("Data")
+        data_box.setLayout(data)
+
+        self.reset_button = QPushButton("Lesson defaults")
+        self.reset_button.setToolTip("The lesson's settings: no penalty, λ=1e-4, 10 epochs, constant lr 0.01, seed 12")
+        self.reset_button.clicked.connect(lambda: self.set_config(TrainConfig()))
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(model_box)
+        layout.addWidget(data_box)
+        layout.addWidget(self.reset_button)
+
+        self._updating = False
+        for combo in (self.penalty, self.loss, self.schedule, self.color, self.scaling):
+            combo.currentIndexChanged.connect(self._on_change)
+        for editor in (self.alpha, self.eta0):
+            editor.valueChanged.connect(self._on_change)
+        for spin in (self.l1_ratio, self.epochs, self.seed, self.test_size, self.split_seed):
+            spin.valueChanged.connect(self._on_change)
+        self.stratify.toggled.connect(self._on_change)
+        for widget in (self.width_, self.height_):
+            widget.setKeyboardTracking(False)  # decode again once the number is typed, not per digit
+            widget.valueChanged.connect(self._on_image_change)
+        self.color.currentIndexChanged.connect(self._on_image_change)
+        self.set_config(TrainConfig())
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(
+            penalty=self.penalty.currentData(),
+            alpha=self.alpha.value(),
+            l1_ratio=round(self.l1_ratio.value(), 4),
+            loss=self.loss.currentData(),
+            epochs=self.epochs.value(),
+            eta0=self.eta0.value(),
+            learning_rate=self.schedule.currentData(),
+            seed=self.seed.value(),
+            width=self.width_.value(),
+            height=self.height_.value(),
+            color=bool(self.color.currentData()),
+            scaling=self.scaling.currentData(),
+            test_size=round(self.test_size.value(), 4),
+            split_seed=self.split_seed.value(),
+            stratify=self.stratify.isChecked(),
+        )
+
+    def set_config(self, config: TrainConfig) -> None:
+        image_before = self.config().image
+        self._updating = True
+        try:
+            _select(self.penalty, config.penalty)
+            self.alpha.setValue(config.alpha)
+            self.l1_ratio.setValue(config.l1_ratio)
+            _select(self.loss, config.loss)
+            self.epochs.setValue(config.epochs)
+            self.eta0.setValue(config.eta0)
+            _select(self.schedule, config.learning_rate)
+            self.seed.setValue(min(config.seed, self.seed.maximum()))
+            self.width_.setValue(config.width)
+            self.height_.setValue(config.height)
+            _select(self.color, config.color)
+            _select(self.scaling, config.scaling)
+            self.test_size.setValue(config.test_size)
+            self.split_seed.setValue(min(config.split_seed, self.split_seed.maximum()))
+            self.stratify.setChecked(config.stratify)
+        finally:
+            self._updating = False
+        self._update_enabled()
+        self.changed.emit()
+        if image_before != config.image:
+            self.image_changed.emit()
+
+    def _on_change(self, *_) -> None:
+        if self._updating:
+            return
+        self._update_enabled()
+        self.changed.emit()
+
+    def _on_image_change(self, *_) -> None:
+        if not self._updating:
+            self.image_changed.emit()
+
+    def _update_enabled(self) -> None:
+        """Settings that have no effect with the others are greyed out, and say why."""
+        penalty = self.penalty.currentData()
+        schedule = self.schedule.currentData()
+        self.l1_ratio.setEnabled(penalty == "elasticnet")
+        uses_alpha = penalty != "none" or schedule == "optimal"
+        self.alpha.setEnabled(uses_alpha)
+        self.alpha.setToolTip(
+            "λ (alpha): how strongly the penalty pulls the weights towards 0"
+            if uses_alpha
+            else "No penalty: λ has no effect (unless the schedule is 'optimal', which derives the step from it)"
+        )
+        self.eta0.setEnabled(schedule != "optimal")

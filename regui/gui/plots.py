@@ -1,0 +1,185 @@
+"""Live loss and accuracy curves for every run (pyqtgraph).
+
+Each run gets its curves once; new epochs only call ``setData`` (coalesced by a short timer, so
+a fast run does not redraw for every epoch). All of it runs in the GUI thread.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before pyqtgraph picks a binding
+
+import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
+from PySide6.QtCore import Qt, QTimer, Signal  # noqa: E402
+from PySide6.QtGui import QColor  # noqa: E402
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget  # noqa: E402
+
+from regui.core.export import ExportError  # noqa: E402
+from regui.gui.results_model import RunEntry  # noqa: E402
+
+# Style per curve: objective/test are the main (solid) lines.
+_STYLES = {
+    "objective": Qt.PenStyle.SolidLine,
+    "data": Qt.PenStyle.DashLine,
+    "penalty": Qt.PenStyle.DotLine,
+    "test": Qt.PenStyle.SolidLine,
+    "train": Qt.PenStyle.DashLine,
+}
+_NORMAL_WIDTH, _HIGHLIGHT_WIDTH = 1.6, 3.2
+_REFRESH_MS = 40
+
+
+class PlotsPanel(QWidget):
+    options_changed = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.show_parts = QCheckBox("Data loss and penalty parts")
+        self.show_parts.setToolTip("Dashed: mean data loss on the training part. Dotted: the penalty term λ·R(W).")
+        self.show_train = QCheckBox("Train accuracy")
+        self.show_train.setToolTip("Dashed: accuracy on the training part. Solid: on the test part.")
+        self.show_train.setChecked(True)
+        self.log_loss = QCheckBox("Log scale for loss")
+        for box in (self.show_parts, self.show_train, self.log_loss):
+            box.toggled.connect(self._options_toggled)
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground("w")
+        self.loss_plot = self.canvas.addPlot(row=0, col=0)
+        self.acc_plot = self.canvas.addPlot(row=0, col=1)
+        for plot, ylabel, units in ((self.loss_plot, "Loss", None), (self.acc_plot, "Accuracy", "%")):
+            plot.setLabel("bottom", "Epoch")
+            plot.setLabel("left", ylabel, units=units)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setTextPen("k")
+                plot.getAxis(axis).setPen("k")
+        self.acc_plot.getAxis("left").enableAutoSIPrefix(False)
+        # One legend for both plots (they show the same runs); it can be dragged out of the way.
+        self.legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="k")
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 215))  # readable over the curves behind it
+        self.legend.setPen(pg.mkPen(200, 200, 200))
+        self._titles()
+
+        options = QHBoxLayout()
+        for box in (self.show_parts, self.log_loss, self.show_train):
+            options.addWidget(box)
+        options.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(options)
+        layout.addWidget(self.canvas, 1)
+
+        self._entries: dict[int, RunEntry] = {}
+        self._curves: dict[int, dict[str, pg.PlotDataItem]] = {}
+        self._highlighted: set[int] = set()
+        self._dirty: set[int] = set()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(_REFRESH_MS)
+        self._timer.timeout.connect(self._refresh)
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def add_run(self, entry: RunEntry) -> None:
+        curves = {}
+        for key in ("objective", "data", "penalty"):
+            curves[key] = self.loss_plot.plot(name=entry.label if key == "objective" else None)
+        for key in ("test", "train"):
+            curves[key] = self.acc_plot.plot()
+        self._entries[entry.run_id] = entry
+        self._curves[entry.run_id] = curves
+        self._restyle(entry.run_id)
+        self.update_run(entry.run_id, now=True)
+
+    def update_run(self, run_id: int, now: bool = False) -> None:
+        """New epochs for ``run_id``: redraw it soon (or now)."""
+        self._dirty.add(run_id)
+        if now:
+            self._refresh()
+        elif not self._timer.isActive():
+            self._timer.start()
+
+    def set_visible(self, run_id: int, visible: bool) -> None:
+        self._restyle(run_id)
+
+    def highlight(self, run_ids: set[int]) -> None:
+        self._highlighted = set(run_ids)
+        for run_id in self._curves:
+            self._restyle(run_id)
+
+    def curves(self, run_id: int) -> dict[str, pg.PlotDataItem]:
+        return self._curves[run_id]
+
+    def export_png(self, path: str, width: int = 1800) -> None:
+        """Both plots, as shown, into one PNG. Raises ExportError if it cannot be written."""
+        from pyqtgraph.exporters import ImageExporter
+
+        self._refresh()
+        exporter = ImageExporter(self.canvas.ci)
+        exporter.parameters()["width"] = width
+        image = exporter.export(toBytes=True)
+        if image is None or image.isNull() or not image.save(str(path), "PNG"):
+            raise ExportError(f"Cannot write {path}: the image could not be saved there.")
+
+    # --- drawing ----------------------------------------------------------------------------
+
+    def _options_toggled(self) -> None:
+        self.loss_plot.setLogMode(y=self.log_loss.isChecked())
+        self._titles()
+        for run_id in self._curves:
+            self._restyle(run_id)
+            self._dirty.add(run_id)
+        self._refresh()
+        self.options_changed.emit()
+
+    def _titles(self) -> None:
+        loss = "Loss: objective (solid)"
+        if self.show_parts.isChecked():
+            loss += ", data loss (dashed), λ·R(W) (dotted)"
+        acc = "Accuracy: test (solid)" + (", train (dashed)" if self.show_train.isChecked() else "")
+        self.loss_plot.setTitle(loss, color="k", size="10pt")
+        self.acc_plot.setTitle(acc, color="k", size="10pt")
+
+    def _restyle(self, run_id: int) -> None:
+        entry = self._entries[run_id]
+        color = QColor(entry.color)
+        if self._highlighted and run_id not in self._highlighted:
+            color.setAlpha(90)  # let the selected runs stand out
+        width = _HIGHLIGHT_WIDTH if run_id in self._highlighted else _NORMAL_WIDTH
+        shown = {
+            "objective": True,
+            "data": self.show_parts.isChecked(),
+            "penalty": self.show_parts.isChecked() and entry.record.config.penalty != "none",
+            "test": True,
+            "train": self.show_train.isChecked(),
+        }
+        for key, curve in self._curves[run_id].items():
+            curve.setPen(pg.mkPen(color, width=width, style=_STYLES[key]))
+            curve.setVisible(entry.visible and shown[key])
+            curve.setZValue(10 if run_id in self._highlighted else 0)
+
+    def _refresh(self) -> None:
+        self._timer.stop()
+        dirty, self._dirty = self._dirty, set()
+        log_y = self.log_loss.isChecked()
+        for run_id in dirty:
+            curves = self._curves.get(run_id)
+            if curves is None:
+                continue
+            epochs = self._entries[run_id].record.epochs
+            x = np.fromiter((e.epoch for e in epochs), dtype=float, count=len(epochs))
+
+            def values(attr: str, scale: float = 1.0) -> np.ndarray:
+                y = np.fromiter((getattr(e, attr) for e in epochs), dtype=float, count=len(epochs)) * scale
+                if log_y and attr in ("objective", "train_loss", "penalty"):
+                    y[y <= 0] = np.nan  # no log of 0 (a run without penalty has a 0 penalty term)
+                return y
+
+            curves["objective"].setData(x, values("objective"))
+            curves["data"].setData(x, values("train_loss"))
+            curves["penalty"].setData(x, values("penalty"))
+            curves["test"].setData(x, values("test_accuracy", 100.0))
+            curves["train"].setData(x, values("train_accuracy", 100.0))

@@ -1,0 +1,261 @@
+"""The results table: one row per run, its settings and results, updating live.
+
+The model owns the app's runs (``RunEntry``: the run's record plus its colour and whether
+its curves are shown); plots and exports read them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPixmap
+
+from regui.core.config import PENALTY_LABELS, SCALING_LABELS
+from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, RunRecord
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+# A qualitative palette (matplotlib's tab10): distinct, and readable on white.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]  # fmt: skip
+
+
+@dataclass(eq=False)
+class RunEntry:
+    run_id: int
+    record: RunRecord
+    color: QColor
+    visible: bool = True
+
+    @property
+    def label(self) -> str:
+        """Short, for legends: "#3 L2 λ=0.0001 lr=0.01"."""
+        c = self.record.config
+        parts = [f"#{self.run_id}", PENALTY_LABELS[c.penalty]]
+        if c.penalty != "none":
+            parts.append(f"λ={c.alpha:g}")
+        if c.penalty == "elasticnet":
+            parts.append(f"r={c.l1_ratio:g}")
+        parts.append(f"lr={c.eta0:g}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    text: Callable[[RunEntry], str]
+    sort: Callable[[RunEntry], object]
+    tip: str = ""
+    numeric: bool = True
+
+
+def _final(entry: RunEntry, attr: str):
+    final = entry.record.final
+    return getattr(final, attr) if final is not None else None
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{value * 100:.2f}%"
+
+
+def _num(value, fmt: str = ".4g") -> str:
+    return "" if value is None else format(value, fmt)
+
+
+def _sortable(value) -> float:
+    return float("-inf") if value is None else value
+
+
+def _best(entry: RunEntry) -> str:
+    best = entry.record.best_test()
+    return "" if best is None else f"{best.test_accuracy * 100:.2f}% ({best.epoch})"
+
+
+def _lambda(entry: RunEntry) -> str:
+    c = entry.record.config
+    return "–" if c.penalty == "none" else f"{c.alpha:g}"
+
+
+COLUMNS = [
+    Column("run", "Run", lambda e: f"#{e.run_id}", lambda e: e.run_id, "Tick to show the run's curves"),
+    Column("status", "Status", lambda e: e.record.status_text(), lambda e: e.record.status_text(), numeric=False),
+    Column("penalty", "Penalty", lambda e: PENALTY_LABELS[e.record.config.penalty],
+           lambda e: e.record.config.penalty, numeric=False),
+    Column("alpha", "λ", _lambda, lambda e: e.record.config.alpha, "Regularization strength (alpha)"),
+    Column("l1_ratio", "L1 ratio",
+           lambda e: f"{e.record.config.l1_ratio:g}" if e.record.config.penalty == "elasticnet" else "–",
+           lambda e: e.record.config.l1_ratio, "Elastic-net mix: 0 is pure L2, 1 pure L1"),
+    Column("eta0", "Learning rate", lambda e: f"{e.record.config.eta0:g} {e.record.config.learning_rate}",
+           lambda e: e.record.config.eta0),
+    Column("epochs", "Epochs", lambda e: f"{len(e.record.epochs)}/{e.record.config.epochs}",
+           lambda e: len(e.record.epochs), "Epochs done / asked for"),
+    Column("loss", "Loss", lambda e: "cross-entropy" if e.record.config.loss == "log_loss" else "hinge",
+           lambda e: e.record.config.loss, numeric=False),
+    Column("seed", "Seed", lambda e: str(e.record.config.seed), lambda e: e.record.config.seed,
+           "Model seed (shuffling); the split seed is in the tooltip"),
+    Column("scaling", "Pixels", lambda e: SCALING_LABELS[e.record.config.scaling],
+           lambda e: e.record.config.scaling, numeric=False),
+    Column("test_accuracy", "Test acc", lambda e: _pct(_final(e, "test_accuracy")),
+           lambda e: _sortable(_final(e, "test_accuracy")), "Test accuracy after the last epoch"),
+    Column("best_test_accuracy", "Best test acc (epoch)", _best,
+           lambda e: _sortable(getattr(e.record.best_test(), "test_accuracy", None))),
+    Column("train_accuracy", "Train acc", lambda e: _pct(_final(e, "train_accuracy")),
+           lambda e: _sortable(_final(e, "train_accuracy"))),
+    Column("objective", "Final loss", lambda e: _num(_final(e, "objective")),
+           lambda e: _sortable(_final(e, "objective")), "Objective: mean data loss + λ·R(W), on the training part"),
+    Column("weight_l2", "‖W‖", lambda e: _num(_final(e, "weight_l2")),
+           lambda e: _sortable(_final(e, "weight_l2")), "L2 norm of the weights (intercepts excluded)"),
+    Column("zero_fraction", "Zero weights", lambda e: _num(_final(e, "zero_fraction"), ".1%"),
+           lambda e: _sortable(_final(e, "zero_fraction")), "Share of weights exactly 0 (sparsity)"),
+    Column("seconds", "Time", lambda e: f"{_elapsed(e):.1f} s" if _elapsed(e) is not None else "",
+           lambda e: _sortable(_elapsed(e))),
+]  # fmt: skip
+COLUMN_INDEX = {c.key: i for i, c in enumerate(COLUMNS)}
+
+
+def _elapsed(entry: RunEntry):
+    if entry.record.status != RUNNING:
+        return entry.record.seconds
+    final = entry.record.final
+    return final.elapsed if final is not None else None
+
+
+def _swatch(color: QColor) -> QPixmap:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(color)
+    return pixmap
+
+
+class RunsModel(QAbstractTableModel):
+    visibility_changed = Signal(int, bool)  # run id, shown
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._entries: list[RunEntry] = []
+        self._rows: dict[int, int] = {}  # run id -> row
+        self._swatches: dict[int, QPixmap] = {}
+
+    # --- the runs -------------------------------------------------------------------------
+
+    def entries(self) -> list[RunEntry]:
+        return list(self._entries)
+
+    def entry(self, run_id: int) -> RunEntry | None:
+        row = self._rows.get(run_id)
+        return None if row is None else self._entries[row]
+
+    def entry_at(self, row: int) -> RunEntry:
+        return self._entries[row]
+
+    def next_color(self) -> QColor:
+        return QColor(PALETTE[len(self._entries) % len(PALETTE)])
+
+    def add(self, entry: RunEntry) -> None:
+        row = len(self._entries)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._entries.append(entry)
+        self._rows[entry.run_id] = row
+        self.endInsertRows()
+
+    def add_epoch(self, run_id: int, result) -> None:
+        entry = self.entry(run_id)
+        if entry is not None and entry.record.status == RUNNING:
+            entry.record.epochs.append(result)
+            self._row_changed(run_id)
+
+    def finish(self, run_id: int, record: RunRecord) -> None:
+        """Replace the live record by the worker's final one (the same epochs, plus the outcome)."""
+        entry = self.entry(run_id)
+        if entry is not None:
+            entry.record = record
+            self._row_changed(run_id)
+
+    def fail(self, run_id: int, message: str) -> None:
+        entry = self.entry(run_id)
+        if entry is not None:
+            entry.record.status, entry.record.message = FAILED, message
+            self._row_changed(run_id)
+
+    def set_visible(self, run_id: int, visible: bool) -> None:
+        entry = self.entry(run_id)
+        if entry is not None and entry.visible != visible:
+            entry.visible = visible
+            self._row_changed(run_id)
+            self.visibility_changed.emit(run_id, visible)
+
+    def _row_changed(self, run_id: int) -> None:
+        row = self._rows[run_id]
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    # --- Qt model interface -----------------------------------------------------------------
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section].header
+            if role == Qt.ItemDataRole.ToolTipRole and COLUMNS[section].tip:
+                return COLUMNS[section].tip
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        entry = self._entries[index.row()]
+        column = COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.text(entry)
+        if role == SORT_ROLE:
+            return column.sort(entry)
+        if role == Qt.ItemDataRole.CheckStateRole and column.key == "run":
+            return Qt.CheckState.Checked if entry.visible else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.DecorationRole and column.key == "run":
+            if entry.run_id not in self._swatches:
+                self._swatches[entry.run_id] = _swatch(entry.color)
+            return self._swatches[entry.run_id]
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric and column.key != "run":
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and column.key == "status":
+            if entry.record.status in (DIVERGED, FAILED):
+                return QBrush(QColor("#c62828"))
+            if entry.record.status == STOPPED:
+                return QBrush(QColor("#8d6e00"))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(entry)
+        return None
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if index.isValid() and role == Qt.ItemDataRole.CheckStateRole and COLUMNS[index.column()].key == "run":
+            checked = Qt.CheckState(value) == Qt.CheckState.Checked
+            self.set_visible(self._entries[index.row()].run_id, checked)
+            return True
+        return False
+
+    def flags(self, index):
+        flags = super().flags(index)
+        if index.isValid() and COLUMNS[index.column()].key == "run":
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    @staticmethod
+    def _tooltip(entry: RunEntry) -> str:
+        record, c = entry.record, entry.record.config
+        lines = [entry.label]
+        if record.message:
+            lines.append(record.message)
+        lines.append(
+            f"image {c.width}x{c.height} {'colour' if c.color else 'grayscale'}, test fraction {c.test_size:g}, "
+            f"split seed {c.split_seed}{'' if c.stratify else ', not stratified'}"
+        )
+        if record.dataset.get("folder"):
+            lines.append(f"dataset {record.dataset['folder']} ({record.dataset.get('n_train')} train / "
+                         f"{record.dataset.get('n_test')} test)")  # fmt: skip
+        return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""QObject workers that run engine calls on a QThread and report through signals.
+
+Each worker has no parent, is moved to its own QThread by the controller, and checks a
+``threading.Event`` so it can be stopped between files (loading) or epochs (training).
+Signals carry frozen values (EpochResult, Dataset with read-only arrays) or a RunRecord the
+worker never touches again after emitting it. ``done`` is always the last signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from regui.core.config import ImageSettings, TrainConfig
+from regui.core.errors import Cancelled, ReguiError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadResult:
+    dataset: object  # regui.core.dataset.Dataset
+    thumbnails: list  # per class, a list of RGB uint8 arrays
+
+
+class LoadWorker(QObject):
+    progress = Signal(int, int, int)  # job id, done, total
+    loaded = Signal(int, object)  # job id, LoadResult
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+    done = Signal()
+
+    def __init__(self, job_id: int, folder: str, image: ImageSettings, stop: threading.Event) -> None:
+        super().__init__()
+        self.job_id, self.folder, self.image, self.stop = job_id, folder, image, stop
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            # Heavy modules are imported here, on the worker thread, never on the GUI thread.
+            from regui.core.dataset import load_dataset
+            from regui.core.thumbnails import class_thumbnails
+
+            dataset = load_dataset(
+                self.folder, self.image, should_stop=self.stop.is_set,
+                progress=lambda done, total: self.progress.emit(self.job_id, done, total),
+            )  # fmt: skip
+            if self.stop.is_set():
+                raise Cancelled()
+            thumbs = class_thumbnails(dataset.root, dataset.class_names, dataset.paths, dataset.y)
+            self.loaded.emit(self.job_id, LoadResult(dataset, thumbs))
+        except Cancelled:
+            self.cancelled.emit(self.job_id)
+        except ReguiError as exc:
+            self.failed.emit(self.job_id, str(exc))
+        except Exception as exc:  # a fault must reach the window, not kill the thread silently
+            log.exception("loading %s failed", self.folder)
+            self.failed.emit(self.job_id, f"Could not load {self.folder}: {type(exc).__name__}: {exc}")
+        finally:
+            self.done.emit()
+
+
+class TrainWorker(QObject):
+    epoch = Signal(int, object)  # run id, EpochResult
+    finished = Signal(int, object)  # run id, RunRecord
+    failed = Signal(int, str)
+    done = Signal()
+
+    def __init__(self, run_id: int, dataset, config: TrainConfig, name: str, stop: threading.Event) -> None:
+        super().__init__()
+        self.run_id, self.dataset, self.config, self.name, self.stop = run_id, dataset, config, name, stop
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from regui.core.dataset import prepare
+            from regui.core.runs import run_training
+
+            data = prepare(self.dataset, self.config.split)
+            record = run_training(
+                data, self.config, name=self.name, dataset_summary=self.dataset.summary(),
+                should_stop=self.stop.is_set, on_epoch=lambda e: self.epoch.emit(self.run_id, e),
+            )  # fmt: skip
+            self.finished.emit(self.run_id, record)
+        except ReguiError as exc:
+            self.failed.emit(self.run_id, str(exc))
+        except Exception as exc:
+            log.exception("run %s failed", self.name)
+            self.failed.emit(self.run_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            self.dataset = None  # let the arrays go as soon as the run ends
+            self.done.emit()

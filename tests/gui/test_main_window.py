@@ -1,0 +1,356 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QImage
+
+from regui.cli import main as cli_main
+from regui.core.config import TrainConfig
+from regui.core.dataset import load_dataset, prepare
+from regui.core.records import DIVERGED, FINISHED, STOPPED
+from regui.core.runs import run_training
+from regui.gui.results_model import COLUMN_INDEX
+
+SMALL = TrainConfig(width=6, height=5, scaling="unit", epochs=5, eta0=0.02)
+
+
+def set_config(win, config):
+    win.params.set_config(config)
+
+
+def cell(win, row, key):
+    return win.proxy.index(row, COLUMN_INDEX[key]).data()
+
+
+def run_and_wait(qtbot, win, timeout=30_000):
+    with qtbot.waitSignal(win.controller.run_finished, timeout=timeout) as blocker:
+        qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
+    return blocker.args[1]
+
+
+@pytest.fixture
+def folder(make_folder):
+    return make_folder({"cats": 14, "dogs": 12, "panda": 10})
+
+
+def test_whole_flow_load_run_check_export(qtbot, window, load, folder, tmp_path):
+    set_config(window, SMALL)
+    dataset = load(window, folder)
+    assert dataset.n_images == 36
+    assert "36 images" in window.dataset_panel.summary.text()
+    assert window.run_button.isEnabled()
+
+    # Set penalty and lambda the way a person does: pick from the list, type the number.
+    window.params.penalty.setCurrentIndex(window.params.penalty.findData("l2"))
+    spin = window.params.alpha.spin
+    spin.clear()
+    qtbot.keyClicks(spin, "0.003")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert window.params.config().alpha == 0.003
+
+    record = run_and_wait(qtbot, window)
+    assert record.status == FINISHED and len(record.epochs) == 5
+
+    # The table shows the engine's numbers for the same config, exactly.
+    config = SMALL.with_(penalty="l2", alpha=0.003)
+    expected = run_training(prepare(load_dataset(folder, config.image), config.split), config)
+    entry = window.runs.entry_at(0)
+    assert [e.test_accuracy for e in entry.record.epochs] == [e.test_accuracy for e in expected.epochs]
+    assert [e.objective for e in entry.record.epochs] == [e.objective for e in expected.epochs]
+    assert cell(window, 0, "test_accuracy") == f"{expected.final.test_accuracy * 100:.2f}%"
+    assert cell(window, 0, "status") == "finished"
+    assert cell(window, 0, "epochs") == "5/5"
+    assert cell(window, 0, "penalty") == "L2" and cell(window, 0, "alpha") == "0.003"
+
+    # The curves hold the same numbers.
+    curves = window.plots.curves(entry.run_id)
+    x, y = curves["test"].getData()
+    assert list(x) == [1, 2, 3, 4, 5]
+    assert list(y) == [e.test_accuracy * 100 for e in expected.epochs]
+
+    # Export: CSV, JSON and Markdown read back; PNG is a real image.
+    assert window.export_results(str(tmp_path / "r.csv"))
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8-sig") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert float(row["test_accuracy"]) == expected.final.test_accuracy
+    assert row["penalty"] == "l2" and float(row["alpha"]) == 0.003
+    assert window.export_results(str(tmp_path / "r.json"))
+    document = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [e["objective"] for e in document["runs"][0]["history"]] == [e.objective for e in expected.epochs]
+    assert window.export_results(str(tmp_path / "r.md"))
+    markdown = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert f"{expected.final.test_accuracy * 100:.2f}%" in markdown and markdown.startswith("| Run |")
+    assert window.export_plots(str(tmp_path / "plots.png"))
+    image = QImage(str(tmp_path / "plots.png"))
+    assert not image.isNull() and image.width() >= 1000
+
+
+def test_table_numbers_equal_the_command_line(qtbot, window, load, folder, tmp_path, capsys):
+    config = SMALL.with_(penalty="l1", alpha=0.001, epochs=4)
+    set_config(window, config)
+    load(window, folder)
+    record = run_and_wait(qtbot, window)
+    out = tmp_path / "cli.csv"
+    assert cli_main(["run", "--dataset", str(folder), "--penalty", "l1", "--alpha", "0.001", "--epochs", "4",
+                     "--lr", "0.02", "--size", "6x5", "--scaling", "unit", "--out", str(out)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    with open(out, newline="", encoding="utf-8-sig") as fh:
+        [row] = list(csv.DictReader(fh))
+    for key in ("test_accuracy", "train_accuracy", "objective", "weight_l2", "zero_fraction"):
+        assert float(row[key]) == getattr(record.final, key)
+    assert f"accuracy: {cell(window, 0, 'test_accuracy')}" in printed
+
+
+def test_stop_keeps_what_the_run_produced(qtbot, window, load, folder):
+    set_config(window, SMALL.with_(epochs=100_000))
+    load(window, folder)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(window.runs.entry_at(0).record.epochs) >= 3, timeout=20_000)
+    assert window.stop_button.isEnabled()
+    with qtbot.waitSignal(window.controller.run_finished, timeout=20_000) as blocker:
+        qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    record = blocker.args[1]
+    k = len(record.epochs)
+    assert record.status == STOPPED and 3 <= k < 100_000
+    assert cell(window, 0, "status") == f"stopped at epoch {k}"
+    assert [e.epoch for e in window.runs.entry_at(0).record.epochs] == list(range(1, k + 1))
+    qtbot.waitUntil(lambda: not window.stop_button.isEnabled())
+
+
+def test_closing_mid_run_stops_cleanly(qtbot, settings, load, folder):
+    from regui.gui.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    win.show()
+    set_config(win, SMALL.with_(epochs=100_000))
+    load(win, folder)
+    win.start_run()
+    win.load_folder(str(folder))  # a load in flight too
+    qtbot.waitUntil(lambda: len(win.runs.entry_at(0).record.epochs) >= 2, timeout=20_000)
+    assert win.close()
+    assert win.controller.running_runs() == [] and not win.controller.is_loading()
+    # the no_dangling_qthreads fixture checks that no thread is left
+
+
+def test_a_second_run_while_one_is_active_keeps_both(qtbot, window, load, folder):
+    set_config(window, SMALL.with_(epochs=100_000))
+    load(window, folder)
+    first = window.start_run()
+    qtbot.waitUntil(lambda: len(window.runs.entry(first).record.epochs) >= 2, timeout=20_000)
+    set_config(window, SMALL.with_(penalty="l2", alpha=0.01, epochs=3))
+    with qtbot.waitSignal(window.controller.run_finished, timeout=20_000,
+                          check_params_cb=lambda run_id, record: run_id != first):  # fmt: skip
+        second = window.start_run()
+    assert window.runs.rowCount() == 2
+    assert window.runs.entry(second).record.status == FINISHED
+    assert window.runs.entry(first).record.status == "running"
+    with qtbot.waitSignal(window.controller.run_finished, timeout=20_000):
+        window.stop_runs()
+    assert window.runs.entry(first).record.status == STOPPED
+    assert len(window.runs.entry(second).record.epochs) == 3
+
+
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        (None, "not found"),
+        ({"only": 3}, "at least two class"),
+    ],
+)
+def test_load_errors_are_shown_and_the_app_carries_on(qtbot, window, make_folder, tmp_path, layout, message):
+    target = make_folder(layout) if layout else tmp_path / "missing"
+    with qtbot.waitSignal(window.controller.load_failed, timeout=20_000):
+        window.load_folder(str(target))
+    assert message in window.dataset_panel.error.text()
+    assert window.dataset_panel.error.isVisible()
+    assert message in window.last_message
+    assert not window.run_button.isEnabled()
+
+
+def test_a_failed_load_keeps_the_loaded_dataset_and_runs(qtbot, window, load, folder, tmp_path):
+    set_config(window, SMALL)
+    load(window, folder)
+    run_and_wait(qtbot, window)
+    with qtbot.waitSignal(window.controller.load_failed, timeout=20_000):
+        window.load_folder(str(tmp_path / "nope"))
+    assert window.dataset is not None and window.dataset.root == folder
+    assert "Still using" in window.dataset_panel.error.text()
+    assert window.run_button.isEnabled() and window.runs.rowCount() == 1
+
+
+def test_broken_images_are_listed_with_reasons(qtbot, window, load, folder):
+    (folder / "cats" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (folder / "dogs" / "empty.png").write_bytes(b"")
+    set_config(window, SMALL)
+    load(window, folder)
+    panel = window.dataset_panel
+    assert panel.skipped_toggle.isVisible() and panel.skipped_toggle.text() == "Skipped files (2)"
+    rows = {panel.skipped.topLevelItem(i).text(0): panel.skipped.topLevelItem(i).text(1) for i in range(2)}
+    assert set(rows) == {"cats/broken.jpg", "dogs/empty.png"} and "empty" in rows["dogs/empty.png"]
+    assert not panel.skipped.isVisible()
+    qtbot.mouseClick(panel.skipped_toggle, Qt.MouseButton.LeftButton)
+    assert panel.skipped.isVisible()
+
+
+def test_divergence_is_explained_and_earlier_runs_stay(qtbot, window, load, folder):
+    set_config(window, SMALL)
+    load(window, folder)
+    good = run_and_wait(qtbot, window)
+    set_config(window, SMALL.with_(loss="hinge", scaling="raw", eta0=9.0, epochs=50))
+    window.params.eta0.spin.setMaximum(1e300)
+    window.params.eta0.setValue(1e150)
+    record = run_and_wait(qtbot, window)
+    assert record.status == DIVERGED
+    assert "diverged" in window.last_message and "learning rate" in window.last_message
+    assert cell(window, 1, "status").startswith("diverged at epoch")
+    assert window.runs.entry_at(0).record is good and window.run_button.isEnabled()
+
+
+def test_thousands_of_epoch_signals(qtbot, window, load, make_folder):
+    """Streams a few thousand signals: a PySide6 release with the emit fault aborts here."""
+    tiny = make_folder({"a": 4, "b": 4}, size=(2, 2))
+    set_config(window, TrainConfig(width=2, height=2, scaling="unit", epochs=3000, test_size=0.5))
+    load(window, tiny)
+    record = run_and_wait(qtbot, window, timeout=120_000)
+    assert record.status == FINISHED and len(record.epochs) == 3000
+    assert len(window.runs.entry_at(0).record.epochs) == 3000
+
+
+def test_settings_panel_prevents_or_explains_bad_combinations(qtbot, window, load, make_folder):
+    params = window.params
+    params.penalty.setCurrentIndex(params.penalty.findData("l2"))
+    assert not params.l1_ratio.isEnabled()
+    params.penalty.setCurrentIndex(params.penalty.findData("elasticnet"))
+    assert params.l1_ratio.isEnabled()
+    params.penalty.setCurrentIndex(params.penalty.findData("none"))
+    assert not params.alpha.isEnabled()
+    params.schedule.setCurrentIndex(params.schedule.findData("optimal"))
+    assert params.alpha.isEnabled() and not params.eta0.isEnabled()
+
+    small = make_folder({"a": 3, "b": 3})
+    set_config(window, SMALL)
+    load(window, small)
+    assert window.run_button.isEnabled()
+    params.test_size.setValue(0.1)  # 1 test image for 2 classes: stratify cannot work
+    assert not window.run_button.isEnabled()
+    assert "fewer than one image per class" in window.ready.text()
+    params.stratify.setChecked(False)
+    assert window.run_button.isEnabled()
+
+
+def test_lambda_box_is_logarithmic(qtbot, window):
+    window.params.penalty.setCurrentIndex(window.params.penalty.findData("l2"))  # λ is greyed out for none
+    spin = window.params.alpha.spin
+    spin.setValue(1e-4)
+    spin.stepBy(1)
+    assert spin.value() == pytest.approx(2e-4)
+    spin.stepBy(1)
+    assert spin.value() == pytest.approx(5e-4)
+    spin.stepBy(-3)
+    assert spin.value() == pytest.approx(5e-5)
+    spin.clear()
+    qtbot.keyClicks(spin, "3e-6")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert spin.value() == pytest.approx(3e-6)
+    assert window.params.alpha.slider.value() == -55  # log10(3e-6) = -5.52, in tenths of a decade
+    window.params.alpha.slider.setValue(-20)  # 10^-2
+    assert spin.value() == pytest.approx(0.01)
+
+
+def test_settings_and_recent_folders_persist(qtbot, settings, load, folder):
+    from regui.gui.main_window import MainWindow
+
+    first = MainWindow(settings=settings)
+    qtbot.addWidget(first)
+    set_config(first, SMALL.with_(penalty="elasticnet", l1_ratio=0.4, seed=7))
+    load(first, folder)
+    first.close()
+
+    second = MainWindow(settings=settings)
+    qtbot.addWidget(second)
+    assert second.params.config() == SMALL.with_(penalty="elasticnet", l1_ratio=0.4, seed=7)
+    actions = second.dataset_panel.recent.menu().actions()
+    assert [a.text() for a in actions] == [str(folder)]
+    with qtbot.waitSignal(second.controller.loaded, timeout=20_000):
+        actions[0].trigger()
+    assert second.dataset.root == folder
+
+
+def test_damaged_settings_fall_back_to_defaults(qtbot, settings):
+    from regui.gui.main_window import MainWindow
+
+    settings.setValue("config", "{not json")
+    settings.setValue("recent", "42")
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    assert win.params.config() == TrainConfig()
+    assert not win.dataset_panel.recent.isEnabled()
+
+
+def test_unwritable_export_is_a_message_and_nothing_is_lost(qtbot, window, load, folder, tmp_path):
+    set_config(window, SMALL)
+    load(window, folder)
+    run_and_wait(qtbot, window)
+    assert not window.export_results(str(tmp_path / "no" / "such" / "dir" / "r.csv"))
+    assert "Cannot write" in window.last_message
+    assert not window.export_plots(str(tmp_path / "no" / "plots.png"))
+    assert window.runs.rowCount() == 1
+    assert window.export_results(str(tmp_path / "r.csv"))  # and a good place still works
+
+
+def test_dropping_a_folder_loads_it(qtbot, window, folder):
+    set_config(window, SMALL)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
+        window.dropEvent(event)
+    assert window.dataset.root == folder
+
+
+def test_new_image_size_decodes_again(qtbot, window, load, folder):
+    set_config(window, SMALL)
+    load(window, folder)
+    with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
+        window.params.width_.setValue(4)
+    assert window.dataset.image.width == 4 and window.dataset.X.shape[1] == 4 * 5 * 3
+    assert window.run_button.isEnabled()
+
+
+def test_cancel_loading(qtbot, window, make_folder):
+    big = make_folder({"a": 300, "b": 300}, size=(64, 64))
+    set_config(window, SMALL)
+    with qtbot.waitSignal(window.controller.load_cancelled, timeout=20_000):
+        window.load_folder(str(big))
+        qtbot.mouseClick(window.dataset_panel.cancel, Qt.MouseButton.LeftButton)
+    assert window.dataset is None and not window.dataset_panel.loading.isVisible()
+    qtbot.waitUntil(lambda: window.controller._jobs == {}, timeout=20_000)
+
+
+def test_hiding_and_highlighting_runs(qtbot, window, load, folder):
+    set_config(window, SMALL)
+    load(window, folder)
+    first = run_and_wait(qtbot, window)
+    run_and_wait(qtbot, window)
+    entry = window.runs.entry_at(0)
+    curves = window.plots.curves(entry.run_id)
+    assert curves["test"].isVisible()
+    window.runs.setData(window.runs.index(0, 0), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+    assert not curves["test"].isVisible() and not curves["objective"].isVisible()
+    window.table.selectRow(1)
+    other = window.plots.curves(window.runs.entry_at(1).run_id)
+    assert other["test"].opts["pen"].widthF() > curves["test"].opts["pen"].widthF()
+    assert first.status == FINISHED
+
+
+def test_app_opens_on_the_bundled_sample(tmp_path):
+    env = dict(os.environ, REGUI_EXIT_WHEN_SHOWN="1", QT_QPA_PLATFORM="offscreen",
+               XDG_CONFIG_HOME=str(tmp_path), REGUI_CACHE_DIR=str(tmp_path / "cache"))  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "regui"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
