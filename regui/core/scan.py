@@ -17,6 +17,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from regui.core.errors import DatasetError
 
@@ -31,8 +32,7 @@ IMAGE_EXTENSIONS = frozenset(
 _IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 
 
-@dataclass(frozen=True)
-class ImageFile:
+class ImageFile(NamedTuple):  # a NamedTuple: one is made per file, and it is quicker to build
     """One image found by the scan. ``relpath`` uses forward slashes on every platform."""
 
     relpath: str
@@ -127,36 +127,42 @@ def _is_dir(entry: os.DirEntry) -> bool:
 
 
 def _scan_class(root: Path, class_name: str, label: int, skipped: list[Skipped]) -> list[ImageFile]:
+    """Every image file below one class folder, sorted by relative path.
+
+    Plain strings and os.scandir rather than pathlib: this loop runs once per file, and a slow,
+    GIL-holding loop here would stall the app's window while a big folder is scanned.
+    """
     found: list[ImageFile] = []
     seen_dirs: set[tuple[int, int]] = set()
-
-    def on_error(exc: OSError) -> None:
-        rel = _relpath(root, exc.filename) if exc.filename else class_name
-        skipped.append(Skipped(rel, f"cannot read folder: {exc.strerror or exc}"))
-
-    # followlinks: linked sub-folders count, but each real folder is visited once (no loops).
-    for dirpath, dirnames, filenames in os.walk(root / class_name, onerror=on_error, followlinks=True):
+    pending = [(os.path.join(root, class_name), class_name)]  # (path, relative path with "/")
+    while pending:
+        folder, rel_folder = pending.pop()
         try:
-            st = os.stat(dirpath)
-            ident = (st.st_dev, st.st_ino)
-        except OSError:
-            ident = None
-        if ident is not None and ident in seen_dirs:
-            dirnames[:] = []
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink back up the tree: visit once
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            skipped.append(Skipped(rel_folder, f"cannot read folder: {exc.strerror or exc}"))
             continue
-        if ident is not None:
-            seen_dirs.add(ident)
-        dirnames[:] = [d for d in dirnames if not _ignored(d)]
-        for name in filenames:
+        for entry in entries:
+            name = entry.name
             if _ignored(name):
                 continue
-            path = os.path.join(dirpath, name)
-            rel = _relpath(root, path)
+            rel = f"{rel_folder}/{name}"
+            try:
+                is_dir = entry.is_dir()  # follows symlinks: linked sub-folders count
+            except OSError:
+                is_dir = False
+            if is_dir:
+                pending.append((entry.path, rel))
+                continue
             if not is_image_name(name):
                 skipped.append(Skipped(rel, "not an image file (unsupported extension)"))
                 continue
             try:
-                st = os.stat(path)
+                st = entry.stat()
             except OSError as exc:
                 skipped.append(Skipped(rel, f"cannot read: {exc.strerror or exc}"))
                 continue
@@ -166,7 +172,3 @@ def _scan_class(root: Path, class_name: str, label: int, skipped: list[Skipped])
             found.append(ImageFile(rel, label, st.st_size, st.st_mtime_ns))
     found.sort(key=lambda f: f.relpath)
     return found
-
-
-def _relpath(root: Path, path: str) -> str:
-    return Path(os.path.relpath(path, root)).as_posix()

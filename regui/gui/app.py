@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -27,6 +28,10 @@ def run_app(folder: str | Path | None = None) -> int:
 
     window = MainWindow(initial_folder=folder if folder is not None else sample_dataset_dir())
     window.show()
-    if os.environ.get("REGUI_EXIT_WHEN_SHOWN"):  # for the start-up benchmark
-        QTimer.singleShot(0, window.close)
+    if os.environ.get("REGUI_EXIT_WHEN_SHOWN"):  # for the start-up benchmark and a smoke test
+        def shown() -> None:
+            print(f"regui: window shown at {time.time():.6f}", flush=True)
+            window.close()
+
+        QTimer.singleShot(0, shown)
     return app.exec()

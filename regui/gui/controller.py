@@ -78,6 +78,10 @@ class Controller(QObject):
     def is_loading(self) -> bool:
         return self._current_load is not None
 
+    def is_idle(self) -> bool:
+        """No worker thread alive (a cancelled load or stopped run may still be winding down)."""
+        return not self._jobs
+
     @Slot(int, int, int)
     def _on_load_progress(self, job_id: int, done: int, total: int) -> None:
         if job_id == self._current_load:

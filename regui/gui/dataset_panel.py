@@ -98,6 +98,11 @@ class DatasetPanel(QWidget):
         self.loading = QWidget()
         self.loading.setLayout(loading)
         loading.setContentsMargins(0, 0, 0, 0)
+        # Its room is kept while hidden: showing it then relays out nothing else, which matters
+        # because a relayout calls Python code (the spin boxes) while a busy loader holds the GIL.
+        policy = self.loading.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.loading.setSizePolicy(policy)
         self.loading.hide()
 
         layout = QVBoxLayout(self)

@@ -56,6 +56,9 @@ class PlotsPanel(QWidget):
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setTextPen("k")
                 plot.getAxis(axis).setPen("k")
+                # Grid lines at major ticks only: the minor levels cost ~20 ms a repaint in software
+                # rendering, which freezes the window while curves stream in.
+                plot.getAxis(axis).setStyle(maxTickLevel=0)
         self.acc_plot.getAxis("left").enableAutoSIPrefix(False)
         # One legend for both plots (they show the same runs); it can be dragged out of the way.
         self.legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="k")

@@ -8,6 +8,7 @@ worker never touches again after emitting it. ``done`` is always the last signal
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass
@@ -52,6 +53,16 @@ class LoadWorker(QObject):
                 raise Cancelled()
             thumbs = class_thumbnails(dataset.root, dataset.class_names, dataset.paths, dataset.y)
             self.loaded.emit(self.job_id, LoadResult(dataset, thumbs))
+            # Import the training stack now, while the person looks at what loaded: importing
+            # scikit-learn holds the GIL in long stretches, which would stall the window if the
+            # first run did it while curves are drawn. (Only the first load pays; later it is a no-op.)
+            import regui.core.runs  # noqa: F401
+
+            # Everything alive now (modules, widgets, the data) lives for the session: take it out
+            # of the cyclic garbage collector's reach. Otherwise a full collection, triggered by
+            # the next burst of allocations on a worker, walks it all while holding the GIL and
+            # freezes the window for 50-100 ms.
+            gc.freeze()
         except Cancelled:
             self.cancelled.emit(self.job_id)
         except ReguiError as exc:

@@ -329,7 +329,7 @@ def test_cancel_loading(qtbot, window, make_folder):
         window.load_folder(str(big))
         qtbot.mouseClick(window.dataset_panel.cancel, Qt.MouseButton.LeftButton)
     assert window.dataset is None and not window.dataset_panel.loading.isVisible()
-    qtbot.waitUntil(lambda: window.controller._jobs == {}, timeout=20_000)
+    qtbot.waitUntil(window.controller.is_idle, timeout=20_000)
 
 
 def test_hiding_and_highlighting_runs(qtbot, window, load, folder):

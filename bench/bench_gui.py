@@ -1,0 +1,127 @@
+"""App responsiveness: start-up time and the GUI thread's longest stall during real work.
+
+    python bench/bench_gui.py [--dataset DIR] [--epochs 20] [--repeat 3]
+
+1. Start-up: wall time from starting `python -m regui` to its window shown, next to the time of
+   a process that only imports PySide6, pyqtgraph, scikit-learn and cv2 (same run, best of N).
+   Target: <= 1.3x.
+2. Heartbeat: with the real main window, opened as `regui` opens it (on the bundled sample), a
+   10 ms QTimer records when the GUI thread gets to run while DIR is loaded cold (empty cache)
+   and then a run of E epochs trains on it. The largest
+   gap between beats is the longest the window froze. Target: no gap over 50 ms.
+Runs offscreen unless a display is set (QT_QPA_PLATFORM=xcb under xvfb-run for a real one).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+IMPORTS = "import PySide6.QtWidgets, pyqtgraph, sklearn.linear_model, cv2; import time; print(f'{time.time():.6f}')"
+
+
+def startup(repeat: int) -> tuple[float, float]:
+    base, ours = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, REGUI_EXIT_WHEN_SHOWN="1", XDG_CONFIG_HOME=tmp, REGUI_CACHE_DIR=tmp,
+                   PYTHONPATH=str(ROOT))  # fmt: skip
+        for _ in range(repeat):
+            started = time.time()
+            out = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True, env=env, check=True)
+            base.append(float(out.stdout.split()[-1]) - started)
+            started = time.time()
+            out = subprocess.run([sys.executable, "-m", "regui"], capture_output=True, text=True, env=env, check=True)
+            shown = [line for line in out.stdout.splitlines() if "window shown at" in line]
+            ours.append(float(shown[0].split()[-1]) - started)
+    return min(base), min(ours)
+
+
+def heartbeat(dataset: Path, epochs: int) -> dict:
+    cache = tempfile.mkdtemp(prefix="regui-bench-cache-")
+    os.environ["REGUI_CACHE_DIR"] = cache  # cold: nothing decoded yet
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from regui.core.config import TrainConfig
+    from regui.gui.main_window import MainWindow
+
+    from regui.core.locations import sample_dataset_dir
+
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(str(Path(cache) / "bench.ini"), QSettings.Format.IniFormat)
+    # As a person meets it: `regui` opens on the bundled sample; then they load their folder.
+    window = MainWindow(initial_folder=sample_dataset_dir(), settings=settings)
+    window.params.set_config(TrainConfig(epochs=epochs))
+    window.show()
+
+    beats: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: beats.append(clock.nsecsElapsed() / 1e6))
+    timer.start()
+
+    def wait(condition, seconds=600):
+        loop = QEventLoop()
+        check = QTimer()
+        check.setInterval(20)
+        deadline = time.time() + seconds
+        check.timeout.connect(lambda: loop.quit() if condition() or time.time() > deadline else None)
+        check.start()
+        loop.exec()
+        check.stop()
+
+    wait(lambda: window.dataset is not None and window.controller.is_idle())  # the sample, at start-up
+    window.dataset = None
+    phases = {}
+    for name, start, done in (
+        ("load (cold)", lambda: window.load_folder(str(dataset)), lambda: window.dataset is not None),
+        (f"train ({epochs} epochs)", window.start_run,
+         lambda: window.runs.rowCount() and window.runs.entry_at(0).record.status != "running"),
+    ):  # fmt: skip
+        first = len(beats)
+        t0 = time.perf_counter()
+        start()
+        wait(done)
+        seconds = time.perf_counter() - t0
+        gaps = [b - a for a, b in zip(beats[first:], beats[first + 1:])]
+        phases[name] = (seconds, max(gaps), sorted(gaps)[int(0.99 * (len(gaps) - 1))], sum(g > 50 for g in gaps))
+    record = window.runs.entry_at(0).record
+    timer.stop()
+    window.close()
+    return {"phases": phases, "status": record.status, "test_accuracy": record.final.test_accuracy,
+            "n_images": window.dataset.n_images}  # fmt: skip
+
+
+def main() -> None:
+    from regui.core.locations import sample_dataset_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=sample_dataset_dir())
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    base, ours = startup(args.repeat)
+    print(f"start-up (best of {args.repeat}, platform {os.environ['QT_QPA_PLATFORM']})")
+    print(f"  import PySide6+pyqtgraph+sklearn+cv2 : {base:6.2f} s   1.00x")
+    print(f"  regui launch -> window shown         : {ours:6.2f} s   {ours / base:.2f}x   target <= 1.3x")
+
+    result = heartbeat(args.dataset, args.epochs)
+    print(f"heartbeat on {args.dataset} ({result['n_images']} images), 10 ms timer in the GUI thread")
+    for name, (seconds, worst, p99, over) in result["phases"].items():
+        print(f"  {name:<18}: {seconds:6.2f} s   largest gap {worst:5.1f} ms   99th pct {p99:5.1f} ms   "
+              f"gaps > 50 ms: {over}   target: none over 50 ms")  # fmt: skip
+    print(f"  run {result['status']}, test accuracy {result['test_accuracy']:.2%}")
+
+
+if __name__ == "__main__":
+    main()
