@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QStackedWidget,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -98,19 +99,18 @@ class DatasetPanel(QWidget):
         self.loading = QWidget()
         self.loading.setLayout(loading)
         loading.setContentsMargins(0, 0, 0, 0)
-        # Its room is kept while hidden: showing it then relays out nothing else, which matters
-        # because a relayout calls Python code (the spin boxes) while a busy loader holds the GIL.
-        policy = self.loading.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)
-        self.loading.setSizePolicy(policy)
-        self.loading.hide()
+        # The progress row takes the summary's place while loading, in a stack that keeps its
+        # size: nothing else is laid out again, which matters because a relayout calls Python
+        # code (the spin boxes) while a busy loader competes for the GIL.
+        self.status = QStackedWidget()
+        self.status.addWidget(self.summary)
+        self.status.addWidget(self.loading)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.loading)
         layout.addWidget(self.error)
-        layout.addWidget(self.summary)
+        layout.addWidget(self.status)
         layout.addWidget(self.classes_area)
         layout.addWidget(self.skipped_toggle)
         layout.addWidget(self.skipped)
@@ -132,14 +132,14 @@ class DatasetPanel(QWidget):
         self.path.setText(folder)
         self.error.hide()
         self.progress.setRange(0, 0)  # busy until the first count arrives
-        self.loading.show()
+        self.status.setCurrentWidget(self.loading)
 
     def show_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
 
     def show_loaded(self, result) -> None:
-        self.loading.hide()
+        self.status.setCurrentWidget(self.summary)
         self.error.hide()
         ds = result.dataset
         counts = ds.counts()
@@ -157,12 +157,12 @@ class DatasetPanel(QWidget):
 
     def show_error(self, message: str) -> None:
         """Shown under the path; whatever dataset was loaded before stays loaded and shown."""
-        self.loading.hide()
+        self.status.setCurrentWidget(self.summary)
         self.error.setText(message)
         self.error.show()
 
     def show_cancelled(self) -> None:
-        self.loading.hide()
+        self.status.setCurrentWidget(self.summary)
 
     # --- inside -------------------------------------------------------------------------------
 

@@ -59,7 +59,8 @@ class PlotsPanel(QWidget):
                 # Grid lines at major ticks only: the minor levels cost ~20 ms a repaint in software
                 # rendering, which freezes the window while curves stream in.
                 plot.getAxis(axis).setStyle(maxTickLevel=0)
-        self.acc_plot.getAxis("left").enableAutoSIPrefix(False)
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.getAxis("left").enableAutoSIPrefix(False)  # "0.4", not "400 (x0.001)"
         # One legend for both plots (they show the same runs); it can be dragged out of the way.
         self.legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="k")
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 215))  # readable over the curves behind it

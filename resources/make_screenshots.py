@@ -1,0 +1,77 @@
+"""Render screenshots of the main window after real runs, for the README and docs/.
+
+    python resources/make_screenshots.py [--dataset DIR] [--out docs] [--epochs 30]
+
+Opens the real window (offscreen unless a display is set), loads DIR (default: the bundled
+sample), trains none, L1 and L2 with the given settings, and saves the window and the plots.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def main() -> None:
+    from regui.core.locations import sample_dataset_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=sample_dataset_dir())
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--alpha", type=float, default=0.001)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--scaling", default="unit")
+    parser.add_argument("--name", default="main-window")
+    args = parser.parse_args()
+
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from regui.core.config import TrainConfig
+    from regui.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
+        window.resize(1440, 900)
+        window.show()
+
+        def wait(condition, seconds=600):
+            deadline = time.time() + seconds
+            while not condition() and time.time() < deadline:
+                loop = QEventLoop()
+                QTimer.singleShot(30, loop.quit)
+                loop.exec()
+
+        base = TrainConfig(epochs=args.epochs, alpha=args.alpha, eta0=args.lr, scaling=args.scaling)
+        window.params.set_config(base)
+        window.load_folder(str(args.dataset))
+        wait(lambda: window.dataset is not None and window.controller.is_idle())
+        for penalty in ("none", "l1", "l2"):
+            window.params.set_config(base.with_(penalty=penalty))
+            window.start_run()
+            wait(lambda: not window.controller.running_runs())
+        window.plots.show_parts.setChecked(True)
+        window.table.selectRow(2)
+        wait(lambda: True)
+        QTimer.singleShot(200, app.quit)
+        app.exec()
+        args.out.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(args.out / f"{args.name}.png"))
+        window.plots.export_png(str(args.out / f"{args.name}-plots.png"), width=1600)
+        for entry in window.runs.entries():
+            f = entry.record.final
+            print(f"{entry.label}: test {f.test_accuracy:.2%}, zeros {f.zero_fraction:.1%}")
+        window.close()
+    print(f"saved {args.out / (args.name + '.png')} and the plots")
+
+
+if __name__ == "__main__":
+    main()
