@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from regui import __version__
-from regui.core.config import LOSSES, PENALTIES, SCALINGS, SCHEDULES, TrainConfig
-from regui.core.errors import ReguiError
+from regui.core.config import LOSSES, PENALTIES, SCALINGS, SCHEDULES, TrainConfig, run_label
+from regui.core.errors import ConfigError, ReguiError
 
 COMMANDS = ("run",)
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -35,6 +35,19 @@ def _image_size(text: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows a default only where it tells something (not None, not an on/off flag)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or "default:" in text:
+            return text
+        if action.default in (None, False, True, argparse.SUPPRESS) or action.nargs == 0:
+            return text
+        default = " ".join(map(str, action.default)) if isinstance(action.default, list) else "%(default)s"
+        return f"{text} (default: {default})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(
@@ -50,30 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="train one run per penalty (and per lambda / learning rate given) and print the results",
         description="Load an image folder (one sub-folder per class) once, then train one SGD run per "
         "combination of the values given, printing each epoch and a final accuracy per run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     run.add_argument("--dataset", metavar="DIR", type=Path, default=None,
                      help="image folder with one sub-folder per class (default: the bundled sample)")
     model = run.add_argument_group("model (several values give one run each)")
-    model.add_argument("--penalty", nargs="+", choices=PENALTIES, default=["none", "l1", "l2"])
+    model.add_argument("--penalty", nargs="+", choices=PENALTIES, default=["none", "l1", "l2"],
+                       help="regularization penalty R(W)")
     model.add_argument("--alpha", "--lambda", dest="alpha", nargs="+", type=float, default=[defaults.alpha],
                        metavar="LAMBDA", help="regularization strength")
     model.add_argument("--lr", nargs="+", type=float, default=[defaults.eta0], metavar="ETA0",
                        help="initial learning rate")
     model.add_argument("--l1-ratio", type=float, default=defaults.l1_ratio, help="elastic-net mix (0 = L2, 1 = L1)")
-    model.add_argument("--epochs", type=int, default=defaults.epochs)
+    model.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the training images")
     model.add_argument("--schedule", choices=SCHEDULES, default=defaults.learning_rate,
                        help="learning-rate schedule")
-    model.add_argument("--loss", choices=LOSSES, default=defaults.loss)
+    model.add_argument("--loss", choices=LOSSES, default=defaults.loss,
+                       help="log_loss: cross-entropy (logistic regression); hinge: linear SVM")
     model.add_argument("--seed", type=int, default=defaults.seed, help="model seed (shuffling)")
     data = run.add_argument_group("data")
-    data.add_argument("--size", type=_image_size, default=(defaults.width, defaults.height), metavar="WxH",
+    data.add_argument("--size", type=_image_size, default=f"{defaults.width}x{defaults.height}", metavar="WxH",
                       help="resize every image to this size (N or WxH)")
     data.add_argument("--grayscale", action="store_true", help="one channel instead of three")
     data.add_argument("--scaling", choices=SCALINGS, default=defaults.scaling,
                       help="pixels as raw 0-255, scaled to [0, 1], or standardized on the training part")
     data.add_argument("--test-size", type=float, default=defaults.test_size, help="fraction held out for testing")
-    data.add_argument("--split-seed", type=int, default=defaults.split_seed)
+    data.add_argument("--split-seed", type=int, default=defaults.split_seed, help="seed of the train/test split")
     data.add_argument("--no-stratify", dest="stratify", action="store_false",
                       help="do not keep class proportions equal in train and test")
     data.add_argument("--no-cache", action="store_true", help="decode every image again, ignoring the cache")
@@ -114,12 +129,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def _open_app(folder: str | None) -> int:
     """``regui`` opens the app on the bundled sample; ``regui DIR`` opens it on DIR."""
+    if sys.platform.startswith("linux") and not any(
+        os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    ):
+        print("regui: error: no display to open the app on. Use 'regui run --dataset DIR' for the command "
+              "line, or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
     from regui.gui.app import run_app
 
     return run_app(folder)
 
 
 def _configs(args) -> list[TrainConfig]:
+    """One config per combination of the penalties, lambdas and learning rates given."""
+    if args.jobs is not None and args.jobs != -1 and args.jobs < 1:
+        raise ConfigError(f"--jobs must be -1 (all cores) or a whole number from 1 (got {args.jobs}).")
     base = TrainConfig(
         epochs=args.epochs,
         l1_ratio=args.l1_ratio,
@@ -134,13 +158,26 @@ def _configs(args) -> list[TrainConfig]:
         split_seed=args.split_seed,
         stratify=args.stratify,
     )
-    configs = [
-        base.with_(penalty=penalty, alpha=alpha, eta0=lr)
-        for penalty, alpha, lr in itertools.product(dict.fromkeys(args.penalty), args.alpha, args.lr)
-    ]
+    configs = []
+    for penalty, alpha, lr in itertools.product(dict.fromkeys(args.penalty), args.alpha, args.lr):
+        if penalty == "none" and args.schedule != "optimal":
+            alpha = args.alpha[0]  # lambda does nothing without a penalty: one run, not one per lambda
+        config = base.with_(penalty=penalty, alpha=alpha, eta0=lr)
+        if config not in configs:
+            configs.append(config)
     for config in configs:
         config.validate()
     return configs
+
+
+def _check_outputs(args) -> None:
+    from regui.core import export
+
+    if args.out is not None and args.history is not None and args.out.resolve() == args.history.resolve():
+        raise ConfigError("--out and --history name the same file; give them different names.")
+    for path in (args.out, args.history):
+        if path is not None:
+            export.check_writable(path)
 
 
 def _cmd_run(args) -> int:
@@ -151,9 +188,9 @@ def _cmd_run(args) -> int:
     from regui.core.runs import run_training
 
     configs = _configs(args)
-    for path in (args.out, args.history):
-        if path is not None:
-            export.check_writable(path)
+    _check_outputs(args)
+    if args.dataset is not None and not str(args.dataset).strip():
+        raise ConfigError("--dataset is empty; give the folder that holds one sub-folder per class.")
     folder = args.dataset if args.dataset is not None else sample_dataset_dir()
 
     progress = _ProgressLine(f"[INFO] loading images from {folder}")
@@ -170,22 +207,22 @@ def _cmd_run(args) -> int:
 
     records = []
     interrupted = False
-    for config in configs:
+    for number, config in enumerate(configs, start=1):
         print(f"[INFO] training model with '{config.penalty}' penalty ({_settings_text(config)})")
         stop = _StopOnInterrupt()
         on_epoch = None if args.quiet else _epoch_printer(config)
         with stop:
             record = run_training(
-                data, config, name=config.describe(), dataset_summary=dataset.summary(),
+                data, config, name=run_label(number, config), dataset_summary=dataset.summary(),
                 should_stop=stop.requested, on_epoch=on_epoch, n_jobs=args.jobs,
             )
         records.append(record)
-        if record.final is not None:
+        if record.status in (FINISHED, STOPPED) and record.final is not None:
             acc = record.final.test_accuracy * 100
             print(f"[INFO] '{config.penalty}' penalty accuracy: {acc:.2f}%", end="")
             print("" if record.status == FINISHED else f"  ({record.status_text()})")
-        if record.status not in (FINISHED, STOPPED):
-            print(f"[WARN] '{config.penalty}' penalty: {record.message}", file=sys.stderr)
+        elif record.status != FINISHED:
+            print(f"[WARN] '{config.penalty}' penalty {record.status_text()}: {record.message}", file=sys.stderr)
         if stop.was_requested:
             interrupted = True
             break
@@ -204,13 +241,8 @@ def _cmd_run(args) -> int:
 
 
 def _settings_text(config: TrainConfig) -> str:
-    parts = []
-    if config.penalty != "none":
-        parts.append(f"lambda={config.alpha:g}")
-    if config.penalty == "elasticnet":
-        parts.append(f"l1_ratio={config.l1_ratio:g}")
-    parts += [f"lr={config.eta0:g} {config.learning_rate}", f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}", config.loss, f"seed={config.seed}"]
-    return ", ".join(parts)
+    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    return f"{config.describe(lam='lambda')}, {config.learning_rate} schedule, {epochs}, {config.loss}, seed={config.seed}"
 
 
 def _epoch_printer(config: TrainConfig):
@@ -239,18 +271,18 @@ def _print_table(records) -> None:
     if len(records) < 2:
         return
     print()
-    header = f"{'penalty':<11} {'lambda':>8} {'lr':>8} {'train acc':>9} {'test acc':>9} {'best (epoch)':>13} {'zeros':>6}  status"
+    header = f"{'penalty':<11} {'lambda':>8} {'lr':>8} {'train acc':>9} {'test acc':>9} {'best (epoch)':>16} {'zeros':>6}  status"
     print(header)
     print("-" * len(header))
     for r in records:
         c, f, b = r.config, r.final, r.best_test()
         lam = "-" if c.penalty == "none" else f"{c.alpha:g}"
         if f is None:
-            print(f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {'-':>9} {'-':>9} {'-':>13} {'-':>6}  {r.status_text()}")
+            print(f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {'-':>9} {'-':>9} {'-':>16} {'-':>6}  {r.status_text()}")
             continue
         best = f"{b.test_accuracy:.2%} ({b.epoch})"
         print(f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {f.train_accuracy:>9.2%} {f.test_accuracy:>9.2%} "
-              f"{best:>13} {f.zero_fraction:>6.1%}  {r.status_text()}")  # fmt: skip
+              f"{best:>16} {f.zero_fraction:>6.1%}  {r.status_text()}")  # fmt: skip
 
 
 class _ProgressLine:

@@ -81,6 +81,9 @@ def test_divergence_is_reported_in_the_table_and_exit_status(make_folder, tmp_pa
         ("ok", ["--alpha", "-1"], "lambda"),
         ("ok", ["--test-size", "2"], "test fraction"),
         ("ok", ["--out", "{tmp}/no/such/dir/r.csv"], "does not exist"),
+        ("ok", ["--out", "{tmp}/same.x", "--history", "{tmp}/same.x"], "same file"),
+        ("ok", ["--jobs", "0"], "--jobs"),
+        ("empty_arg", [], "empty"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(make_folder, tmp_path, capsys, setup, args, message):
@@ -93,7 +96,8 @@ def test_bad_input_is_one_line_and_exit_2(make_folder, tmp_path, capsys, setup, 
     elif setup == "ok":
         make_folder({"a": 3, "b": 3})
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    assert main(["run", "--dataset", str(root), *SMALL_ARGS, *args]) == 2
+    dataset = "" if setup == "empty_arg" else str(root)
+    assert main(["run", "--dataset", dataset, *SMALL_ARGS, *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("regui: error:") and message in err[0]
 
@@ -125,3 +129,20 @@ def test_core_and_cli_import_no_qt():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_lambda_values_do_not_multiply_runs_without_a_penalty(make_folder, tmp_path):
+    root = make_folder({"a": 8, "b": 8})
+    out = tmp_path / "r.csv"
+    assert main(["run", "--dataset", str(root), "--penalty", "none", "l1", "--alpha", "0.1", "0.01",
+                 *SMALL_ARGS, "--out", str(out), "-q"]) == 0  # fmt: skip
+    assert [(r["penalty"], r["alpha"]) for r in read_csv(out)] == [("none", "0.1"), ("l1", "0.1"), ("l1", "0.01")]
+    assert [r["run"] for r in read_csv(out)][0].startswith("#1 none")
+
+
+def test_app_without_a_display_says_so(monkeypatch, capsys):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main([]) == 2
+    assert "no display" in capsys.readouterr().err

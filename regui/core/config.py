@@ -18,6 +18,8 @@ PENALTY_LABELS = {"none": "none", "l1": "L1", "l2": "L2", "elasticnet": "elastic
 SCHEDULES = ("constant", "optimal", "invscaling")
 SCALINGS = ("raw", "unit", "standard")
 SCALING_LABELS = {"raw": "raw 0-255", "unit": "[0, 1]", "standard": "standardized"}
+# The largest seed every front end can hold (Qt's spin boxes are 32-bit signed).
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,10 @@ class ImageSettings:
         return (self.height, self.width, 3) if self.color else (self.height, self.width)
 
     def validate(self) -> None:
+        if not isinstance(self.color, bool):
+            raise ConfigError(f"color must be true or false (got {self.color!r}).")
         for name, value in (("width", self.width), ("height", self.height)):
-            if not 1 <= value <= 1024:
+            if not (_is_int(value) and 1 <= value <= 1024):
                 raise ConfigError(f"Image {name} must be between 1 and 1024 pixels (got {value}).")
 
 
@@ -99,15 +103,19 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def describe(self) -> str:
-        """A short label such as "L2, lambda=0.0001, lr=0.01"."""
+    def describe(self, lam: str = "λ") -> str:
+        """A short label such as "L2 λ=0.0001 lr=0.01"; loss and pixels only when not the lesson's."""
         parts = [PENALTY_LABELS.get(self.penalty, self.penalty)]
         if self.penalty != "none":
-            parts.append(f"lambda={self.alpha:g}")
+            parts.append(f"{lam}={self.alpha:g}")
         if self.penalty == "elasticnet":
-            parts.append(f"l1_ratio={self.l1_ratio:g}")
+            parts.append(f"r={self.l1_ratio:g}")
         parts.append(f"lr={self.eta0:g}")
-        return ", ".join(parts)
+        if self.loss != "log_loss":
+            parts.append(self.loss)
+        if self.scaling != "raw":
+            parts.append(f"pixels {SCALING_LABELS[self.scaling]}")
+        return " ".join(parts)
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting that is out of range or does not combine."""
@@ -115,22 +123,46 @@ class TrainConfig:
         _choice("loss", self.loss, LOSSES)
         _choice("learning-rate schedule", self.learning_rate, SCHEDULES)
         _choice("pixel scaling", self.scaling, SCALINGS)
+        for name in ("alpha", "l1_ratio", "eta0", "test_size"):
+            if not _is_number(getattr(self, name)):
+                raise ConfigError(f"{name} must be a number (got {getattr(self, name)!r}).")
+        for name in ("color", "stratify"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false (got {getattr(self, name)!r}).")
         if not (math.isfinite(self.alpha) and self.alpha >= 0):
             raise ConfigError(f"lambda (alpha) must be a number >= 0 (got {self.alpha}).")
         if self.learning_rate == "optimal" and self.alpha <= 0:
             raise ConfigError("The 'optimal' learning-rate schedule needs lambda > 0 (it sets the step size from it).")
         if not (0.0 <= self.l1_ratio <= 1.0):
             raise ConfigError(f"l1_ratio must be between 0 and 1 (got {self.l1_ratio}).")
-        if not (isinstance(self.epochs, int) and 1 <= self.epochs <= 100_000):
+        if not (_is_int(self.epochs) and 1 <= self.epochs <= 100_000):
             raise ConfigError(f"epochs must be a whole number from 1 to 100000 (got {self.epochs}).")
         if not (math.isfinite(self.eta0) and self.eta0 > 0):
             raise ConfigError(f"The learning rate must be > 0 (got {self.eta0}).")
         if not (0.0 < self.test_size < 1.0):
             raise ConfigError(f"The test fraction must be between 0 and 1, exclusive (got {self.test_size}).")
         for name, seed in (("seed", self.seed), ("split seed", self.split_seed)):
-            if not (isinstance(seed, int) and 0 <= seed < 2**32):
-                raise ConfigError(f"The {name} must be a whole number from 0 to 4294967295 (got {seed}).")
+            if not (_is_int(seed) and 0 <= seed <= MAX_SEED):
+                raise ConfigError(f"The {name} must be a whole number from 0 to {MAX_SEED} (got {seed}).")
         self.image.validate()
+
+
+def run_label(run_id: int, config: TrainConfig) -> str:
+    """How a run is named in tables, legends and files: "#3 L2 λ=0.0001 lr=0.01"."""
+    return f"#{run_id} {config.describe()}"
+
+
+def test_count(n_images: int, test_size: float) -> int:
+    """Images in the test part, rounded up as scikit-learn's train_test_split does."""
+    return math.ceil(test_size * n_images)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_split(class_names: tuple[str, ...] | list[str], counts: list[int], split: SplitSettings) -> None:
@@ -142,7 +174,7 @@ def check_split(class_names: tuple[str, ...] | list[str], counts: list[int], spl
     if not 0.0 < split.test_size < 1.0:
         raise ConfigError(f"The test fraction must be between 0 and 1, exclusive (got {split.test_size}).")
     n, n_classes = sum(counts), len(counts)
-    n_test = math.ceil(split.test_size * n)  # as scikit-learn's train_test_split rounds
+    n_test = test_count(n, split.test_size)
     if n_test < 1 or n - n_test < 1:
         raise DatasetError(f"Test fraction {split.test_size:g} leaves no image on one side of the split ({n} images).")
     if not split.stratify:

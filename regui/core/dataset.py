@@ -80,9 +80,10 @@ def load_dataset(
 
     image.validate()
     started = time.perf_counter()
-    scan = scan_folder(folder)
+    scan = scan_folder(folder, should_stop)
     fingerprint = scan.fingerprint()
     n_files = len(scan.files)
+    check_memory(n_files, image)
     notes: list[str] = []
 
     key = None
@@ -99,8 +100,14 @@ def load_dataset(
             progress(n_files, n_files)
     else:
         paths = [scan.root / f.relpath for f in scan.files]
-        X_all, failures = decode_files(paths, image, progress=progress, should_stop=should_stop, workers=workers)
-        if key is not None:
+        decoded = decode_files(paths, image, progress=progress, should_stop=should_stop, workers=workers)
+        X_all, failures = decoded.X, decoded.failures
+        if decoded.transient:
+            # A read error may be gone next time, and sizes and times would not show it: an
+            # entry would remember these files as broken for good. Retry them next load instead.
+            notes.append(f"{len(decoded.transient)} file(s) could not be read this time; they will be tried "
+                         "again on the next load.")  # fmt: skip
+        elif key is not None:
             problem = cache.write(cache_dir, key, cache.CachedImages(X_all, failures))
             if problem:
                 notes.append(problem)
@@ -136,6 +143,31 @@ def load_dataset(
         seconds=time.perf_counter() - started,
         notes=tuple(notes),
     )
+
+
+def memory_needed(n_images: int, image: ImageSettings) -> int:
+    """Bytes a load and one run need: the decoded pixels (1 byte each) and the float64 train and
+    test arrays made from them (8 bytes each), with the decoding work on top."""
+    return int(n_images * image.n_features * (1 + 8) * 1.1)
+
+
+def check_memory(n_images: int, image: ImageSettings) -> None:
+    """Refuse, before decoding anything, a load this machine cannot hold in memory."""
+    total = _physical_memory()
+    needed = memory_needed(n_images, image)
+    if total and needed > 0.8 * total:
+        raise DatasetError(
+            f"{n_images:,} images at {image.width}x{image.height} {'colour' if image.color else 'grayscale'} "
+            f"need about {needed / 2**30:.1f} GB of memory to train on, more than this machine can spare "
+            f"({total / 2**30:.0f} GB in all). Choose a smaller image size, or grayscale."
+        )
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: no check
+        return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,6 +207,14 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
         random_state=split.split_seed,
         stratify=dataset.y if split.stratify else None,
     )
+    y_train = dataset.y[train_index]
+    y_test = dataset.y[test_index]
+    missing = np.flatnonzero(np.bincount(y_train, minlength=len(dataset.class_names)) == 0)
+    if missing.size:  # possible without stratify: the model would never see that class
+        raise DatasetError(
+            f"With this split class '{dataset.class_names[missing[0]]}' has no training image; "
+            "turn on stratify, change the split seed, or lower the test fraction."
+        )
     X_train = dataset.X[train_index].astype(np.float64)
     X_test = dataset.X[test_index].astype(np.float64)
     if split.scaling == "unit":
@@ -186,8 +226,6 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
         X_test = scaler.transform(X_test)
     for array in (X_train, X_test, train_index, test_index):
         array.setflags(write=False)
-    y_train = dataset.y[train_index]
-    y_test = dataset.y[test_index]
     return PreparedData(
         X_train=X_train,
         X_test=X_test,

@@ -128,22 +128,45 @@ def check_writable(path: str | os.PathLike) -> None:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
-    path = Path(path)
-    tmp_name = None
+    """Write ``text`` to ``path`` so that a failure never leaves half a file.
+
+    A regular file (or a symlink to one, whose target is then written) is replaced through a
+    temporary file and a rename; anything else that is not a folder (a pipe, /dev/stdout) is
+    written straight into, since renaming over it would destroy it. Names that are not valid
+    Unicode (undecodable bytes in a folder name) are written escaped rather than failing.
+    """
+    given = Path(path)
+    target = Path(os.path.realpath(given))  # a symlink: write where it points, keep the link
+    data = text.encode(encoding, errors="backslashreplace")
     try:
-        folder = path.parent if str(path.parent) else Path(".")
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
-            fh.write(text)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        os.chmod(tmp_name, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp_name, path)
-        tmp_name = None
+        if target.exists() and not target.is_file():
+            if target.is_dir():
+                raise ExportError(f"Cannot write {given}: it is a folder.")
+            with open(target, "wb") as fh:
+                fh.write(data)
+            return
+        _replace_atomically(target, data)
     except OSError as exc:
-        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}.") from None
-    finally:
-        if tmp_name:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
+        raise ExportError(f"Cannot write {given}: {_describe_os_error(exc, target)}.") from None
+
+
+def _replace_atomically(target: Path, data: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(tmp_name, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        os.replace(tmp_name, target)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+
+
+def _describe_os_error(exc: OSError, target: Path) -> str:
+    if isinstance(exc, FileNotFoundError) and not target.parent.is_dir():
+        return f"folder {target.parent} does not exist"
+    return exc.strerror or str(exc)

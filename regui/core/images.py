@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from regui.core.errors import Cancelled
 
 # OpenCV reads these once, on first use, so they are set before it is imported.
 # A decompression bomb fails on its header instead of allocating gigabytes per thread.
-MAX_IMAGE_PIXELS = 1 << 28
+MAX_IMAGE_PIXELS = 1 << 27  # 134 million pixels (400 MB decoded): more than any camera's photo
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
 # Bad files are reported per file by regui; OpenCV's own stderr warnings would only be noise.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
@@ -39,7 +40,15 @@ StopCheck = Callable[[], bool]
 
 
 class UnreadableImage(Exception):
-    """One file could not be turned into pixels; ``str(exc)`` is the reason."""
+    """One file could not be turned into pixels; ``str(exc)`` is the reason.
+
+    ``transient`` marks failures that may not happen again (a read error, a permission, memory):
+    those are retried next time rather than remembered in the cache.
+    """
+
+    def __init__(self, reason: str, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.transient = transient
 
 
 def read_bytes(path: str | os.PathLike) -> np.ndarray:
@@ -53,7 +62,7 @@ def read_bytes(path: str | os.PathLike) -> np.ndarray:
         # np.fromfile + imdecode instead of imread: works for non-ASCII paths on Windows too.
         return np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
-        raise UnreadableImage(f"cannot read: {exc.strerror or exc}") from None
+        raise UnreadableImage(f"cannot read: {exc.strerror or exc}", transient=True) from None
 
 
 def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray:
@@ -87,6 +96,15 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@dataclass
+class Decoded:
+    """What ``decode_files`` produced: one row of X per path (zeros where a file failed)."""
+
+    X: np.ndarray
+    failures: dict[int, str] = field(default_factory=dict)  # path index -> reason
+    transient: set[int] = field(default_factory=set)  # failures worth retrying next time
+
+
 def decode_files(
     paths: Sequence[str | os.PathLike],
     settings: ImageSettings,
@@ -94,29 +112,30 @@ def decode_files(
     progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     workers: int | None = None,
-) -> tuple[np.ndarray, dict[int, str]]:
+) -> Decoded:
     """Decode many files on a thread pool (OpenCV releases the GIL).
 
-    Returns ``(X, failures)``: X has one row per path (rows of failed files are zero) and
-    ``failures`` maps the index of each failed path to its reason. ``progress(done, total)``
-    is called from the calling thread. If ``should_stop()`` becomes true, pending files are
-    cancelled and :class:`~regui.core.errors.Cancelled` is raised within a file or two.
+    ``progress(done, total)`` is called from the calling thread. If ``should_stop()`` becomes
+    true, pending files are cancelled and :class:`~regui.core.errors.Cancelled` is raised
+    within a file or two.
     """
     total = len(paths)
-    X = np.zeros((total, settings.n_features), dtype=np.uint8)
-    failures: dict[int, str] = {}
+    result = Decoded(np.zeros((total, settings.n_features), dtype=np.uint8))
     if progress:
         progress(0, total)
     if total == 0:
-        return X, failures
+        return result
 
     def work(index: int) -> None:
         try:
-            X[index] = decode_image(paths[index], settings)
+            result.X[index] = decode_image(paths[index], settings)
         except UnreadableImage as exc:
-            failures[index] = str(exc)
+            result.failures[index] = str(exc)
+            if exc.transient:
+                result.transient.add(index)
         except Exception as exc:  # noqa: BLE001 - one odd file must never stop the load
-            failures[index] = f"could not decode: {type(exc).__name__}: {exc}"
+            result.failures[index] = f"could not decode: {type(exc).__name__}: {exc}"
+            result.transient.add(index)
 
     workers = workers or default_workers()
     last_reported = 0
@@ -134,4 +153,4 @@ def decode_files(
             # On cancel (or any error) drop the queue; only files already being decoded finish.
             for future in futures:
                 future.cancel()
-    return X, failures
+    return result

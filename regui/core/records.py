@@ -27,7 +27,7 @@ class EpochResult:
     train_loss: float  # mean data loss on the training part
     test_loss: float  # mean data loss on the test part
     penalty: float  # alpha * R(W)
-    objective: float  # train_loss + penalty: what SGD minimizes
+    objective: float  # train_loss + penalty: the lesson's L (see training.py on one-vs-rest)
     train_accuracy: float  # fraction correct, 0..1
     test_accuracy: float
     weight_l2: float  # sqrt(sum W^2), intercepts excluded

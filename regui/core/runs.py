@@ -14,7 +14,8 @@ from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import TrainingDiverged
 from regui.core.records import DIVERGED, FINISHED, STOPPED, EpochResult, RunRecord
-from regui.core.training import StopCheck, train_epochs
+from regui.core.images import StopCheck
+from regui.core.training import train_epochs
 
 
 def run_training(

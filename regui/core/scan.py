@@ -16,10 +16,11 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from regui.core.errors import DatasetError
+from regui.core.errors import Cancelled, DatasetError
 
 #: Extensions OpenCV decodes (matched case-insensitively).
 IMAGE_EXTENSIONS = frozenset(
@@ -39,6 +40,8 @@ class ImageFile(NamedTuple):  # a NamedTuple: one is made per file, and it is qu
     label: int
     size: int
     mtime_ns: int
+    inode: int  # with ctime: a same-size rewrite that keeps the modification time is still seen
+    ctime_ns: int
 
 
 @dataclass(frozen=True)
@@ -62,14 +65,9 @@ class ScanResult:
         for name in self.class_names:
             digest.update(f"class\0{name}\n".encode("utf-8", "surrogateescape"))
         for f in self.files:
-            digest.update(f"{f.relpath}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
+            line = f"{f.relpath}\0{f.size}\0{f.mtime_ns}\0{f.inode}\0{f.ctime_ns}\n"
+            digest.update(line.encode("utf-8", "surrogateescape"))
         return digest.hexdigest()
-
-    def counts(self) -> list[int]:
-        counts = [0] * len(self.class_names)
-        for f in self.files:
-            counts[f.label] += 1
-        return counts
 
 
 def _ignored(name: str) -> bool:
@@ -80,9 +78,14 @@ def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def scan_folder(root: str | os.PathLike) -> ScanResult:
-    """List the classes and image files under ``root``; raise DatasetError if it is unusable."""
+def scan_folder(root: str | os.PathLike, should_stop: Callable[[], bool] | None = None) -> ScanResult:
+    """List the classes and image files under ``root``; raise DatasetError if it is unusable.
+
+    ``should_stop()`` is checked at every folder: a huge tree picked by mistake can be cancelled.
+    """
     root = Path(root).expanduser()
+    if not str(root).strip():
+        raise DatasetError("No dataset folder given.")
     if not root.exists():
         raise DatasetError(f"Dataset folder not found: {root}")
     if not root.is_dir():
@@ -109,14 +112,23 @@ def scan_folder(root: str | os.PathLike) -> ScanResult:
         )
 
     files: list[ImageFile] = []
+    root_real = os.path.realpath(root)
     for label, name in enumerate(class_names):
-        found = _scan_class(root, name, label, skipped)
+        found = _scan_class(root, root_real, name, label, skipped, should_stop)
         if not found:
             raise DatasetError(f"Class folder '{name}' has no image files ({root / name}).")
         files.extend(found)
 
     skipped.sort(key=lambda s: s.relpath)
     return ScanResult(root=root, class_names=tuple(class_names), files=tuple(files), skipped=tuple(skipped))
+
+
+def _leaves_class(target: str, root_real: str, class_real: str) -> bool:
+    """True if a linked folder resolves to the dataset, one of its parents, or another class."""
+    inside_dataset = target == root_real or target.startswith(root_real + os.sep)
+    contains_dataset = root_real.startswith(target + os.sep)
+    inside_class = target == class_real or target.startswith(class_real + os.sep)
+    return contains_dataset or (inside_dataset and not inside_class)
 
 
 def _is_dir(entry: os.DirEntry) -> bool:
@@ -126,16 +138,23 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return False
 
 
-def _scan_class(root: Path, class_name: str, label: int, skipped: list[Skipped]) -> list[ImageFile]:
+def _scan_class(
+    root: Path, root_real: str, class_name: str, label: int, skipped: list[Skipped], should_stop
+) -> list[ImageFile]:
     """Every image file below one class folder, sorted by relative path.
 
     Plain strings and os.scandir rather than pathlib: this loop runs once per file, and a slow,
     GIL-holding loop here would stall the app's window while a big folder is scanned.
+    Linked sub-folders are followed, except those leading back into the dataset outside this
+    class (that would give the same images two labels) or to the dataset itself.
     """
     found: list[ImageFile] = []
     seen_dirs: set[tuple[int, int]] = set()
+    class_real = os.path.realpath(os.path.join(root, class_name))
     pending = [(os.path.join(root, class_name), class_name)]  # (path, relative path with "/")
     while pending:
+        if should_stop is not None and should_stop():
+            raise Cancelled("Loading cancelled.")
         folder, rel_folder = pending.pop()
         try:
             st = os.stat(folder)
@@ -156,7 +175,10 @@ def _scan_class(root: Path, class_name: str, label: int, skipped: list[Skipped])
             except OSError:
                 is_dir = False
             if is_dir:
-                pending.append((entry.path, rel))
+                if entry.is_symlink() and _leaves_class(os.path.realpath(entry.path), root_real, class_real):
+                    skipped.append(Skipped(rel, "linked folder leads outside its class folder (not followed)"))
+                else:
+                    pending.append((entry.path, rel))
                 continue
             if not is_image_name(name):
                 skipped.append(Skipped(rel, "not an image file (unsupported extension)"))
@@ -169,6 +191,6 @@ def _scan_class(root: Path, class_name: str, label: int, skipped: list[Skipped])
             if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
                 skipped.append(Skipped(rel, "not a regular file"))
                 continue
-            found.append(ImageFile(rel, label, st.st_size, st.st_mtime_ns))
+            found.append(ImageFile(rel, label, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns))
     found.sort(key=lambda f: f.relpath)
     return found

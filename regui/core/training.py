@@ -8,7 +8,12 @@ lesson writes it and scikit-learn defines it:
 
 with the data loss the cross-entropy of ``predict_proba`` (log loss) or the multi-class hinge
 loss of ``decision_function`` (hinge), and R summed over every class's weights (the intercepts
-are not penalized). Multi-class problems are one-vs-rest, as in scikit-learn.
+are not penalized).
+
+This is the lesson's picture of the objective, not literally scikit-learn's: for K classes
+scikit-learn trains K one-vs-rest binary models, each minimizing its own binary loss plus
+alpha * R(w_k). So the curves show how the penalty and the (multi-class) data loss move, but
+their sum is not the quantity each SGD step descends.
 """
 
 from __future__ import annotations
@@ -16,21 +21,19 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import expit
 from sklearn import config_context
 from sklearn.linear_model import SGDClassifier
-from sklearn.metrics import hinge_loss
 
 from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import ConfigError, TrainingDiverged
+from regui.core.images import StopCheck
 from regui.core.records import EpochResult
-
-StopCheck = Callable[[], bool]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _BLAS_LIMIT_LOCK = threading.Lock()
@@ -51,17 +54,20 @@ def penalty_term(coef: np.ndarray, config: TrainConfig) -> float:
     return config.alpha * r
 
 
-def ovr_log_proba(decision: np.ndarray) -> np.ndarray:
-    """log of ``predict_proba`` of a one-vs-rest linear model, from its decision values.
-
-    scikit-learn normalizes the per-class sigmoids (sigma(d_k) / sum_j sigma(d_j)); with raw
-    pixels every sigmoid can underflow to 0 and its ``predict_proba`` turns NaN. The same
-    quantity in log space stays finite and equals it wherever scikit-learn's is finite.
-    """
-    if decision.ndim == 1:  # binary: p(class 1) = sigma(d), p(class 0) = sigma(-d)
-        return -np.logaddexp(0.0, -np.column_stack([-decision, decision]))
-    log_sigmoid = -np.logaddexp(0.0, -decision)
-    return log_sigmoid - logsumexp(log_sigmoid, axis=1, keepdims=True)
+def ovr_proba(decision: np.ndarray) -> np.ndarray:
+    """``predict_proba`` of a one-vs-rest linear model from its decision values, computed exactly
+    as scikit-learn does: the per-class sigmoids normalized to sum to 1, and a row whose
+    sigmoids all underflow to 0 (easy with raw pixels) made uniform."""
+    prob = expit(decision)
+    if prob.ndim == 1:
+        return np.stack([1 - prob, prob], axis=1)
+    prob_sum = prob.sum(axis=1)
+    all_zero = prob_sum == 0
+    if all_zero.any():
+        prob[all_zero, :] = 1
+        prob_sum[all_zero] = prob.shape[1]
+    prob /= prob_sum.reshape((prob.shape[0], -1))
+    return prob
 
 
 def predict_from_decision(decision: np.ndarray) -> np.ndarray:
@@ -71,17 +77,29 @@ def predict_from_decision(decision: np.ndarray) -> np.ndarray:
     return decision.argmax(axis=1)
 
 
-# scikit-learn's log_loss clips probabilities to [eps, 1 - eps]; so does regui, so one badly
-# wrong sample adds at most -log(eps) ~ 36 to the sum, and the numbers agree with it.
+# As scikit-learn's log_loss: probabilities are clipped to [eps, 1 - eps], so one badly wrong
+# sample adds at most -log(eps) ~ 36 to the sum.
 _EPS = np.finfo(np.float64).eps
 
 
-def data_loss(decision: np.ndarray, y: np.ndarray, n_classes: int, loss: str) -> float:
-    """Mean data loss: cross-entropy of the OvR probabilities, or the multi-class hinge loss."""
+def data_loss(decision: np.ndarray, y: np.ndarray, loss: str) -> float:
+    """Mean data loss, as scikit-learn's ``log_loss(y, predict_proba(X))`` or
+    ``hinge_loss(y, decision_function(X))`` compute it.
+
+    Written out rather than calling those: scikit-learn's binary hinge_loss infers the classes
+    from ``y`` alone and gets the signs wrong when a (small) test part holds only one class.
+    """
+    rows = np.arange(len(y))
     if loss == "log_loss":
-        log_p = ovr_log_proba(decision)[np.arange(len(y)), y]
-        return float(-np.mean(np.clip(log_p, np.log(_EPS), np.log1p(-_EPS))))
-    return float(hinge_loss(y, decision, labels=np.arange(n_classes)))
+        p_true = np.clip(ovr_proba(decision)[rows, y], _EPS, 1 - _EPS)
+        return float(-np.mean(np.log(p_true)))
+    if decision.ndim == 1:  # binary: labels 0/1 as -1/+1
+        losses = 1 - (2 * y - 1) * decision
+    else:  # Crammer-Singer: true class score against the best other class
+        others = decision.copy()
+        others[rows, y] = -np.inf
+        losses = 1 - (decision[rows, y] - others.max(axis=1))
+    return float(np.mean(np.clip(losses, 0, None)))
 
 
 def make_classifier(config: TrainConfig, n_jobs: int | None = None) -> SGDClassifier:
@@ -138,7 +156,8 @@ def train_epochs(
     if stop_requested():
         return
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="regui-sgd") as trainer:
+    trainer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regui-sgd")
+    try:
         pending = trainer.submit(sgd_pass)
         for epoch in range(1, config.epochs + 1):
             try:
@@ -157,8 +176,11 @@ def train_epochs(
                 record = _measure(epoch, coef, intercept, data, config, started)
             yield record
             if pending is None or stop_requested():
-                # A pass already started is left to finish and dropped: the run ends here.
                 return
+    finally:
+        # Not waiting: a pass already started for the next epoch finishes on its own and is
+        # dropped, so stopping (or an error) ends the run now rather than one epoch later.
+        trainer.shutdown(wait=False, cancel_futures=True)
 
 
 @functools.cache
@@ -188,8 +210,8 @@ def _measure(
         d_test = data.X_test @ coef.T + intercept
         if d_train.shape[1] == 1:  # binary problems have one decision value per sample
             d_train, d_test = d_train.ravel(), d_test.ravel()
-        train_loss = data_loss(d_train, data.y_train, data.n_classes, config.loss)
-        test_loss = data_loss(d_test, data.y_test, data.n_classes, config.loss)
+        train_loss = data_loss(d_train, data.y_train, config.loss)
+        test_loss = data_loss(d_test, data.y_test, config.loss)
         penalty = penalty_term(coef, config)
         objective = train_loss + penalty
         weight_l2 = float(np.sqrt(np.sum(np.square(coef))))

@@ -194,7 +194,11 @@ def test_stratify_needs_two_images_per_class(make_folder):
     ds = load_dataset(make_folder({"a": 5, "b": 1}), SMALL)
     with pytest.raises(DatasetError, match="Class 'b' has only 1"):
         prepare(ds, SplitSettings(test_size=0.4))
-    assert len(prepare(ds, SplitSettings(test_size=0.4, stratify=False)).y_test) == 3
+    # Without stratify it works when the lone image lands in training...
+    assert len(prepare(ds, SplitSettings(test_size=0.4, stratify=False, split_seed=1)).y_test) == 3
+    # ... and says so when it would not be trained on at all.
+    with pytest.raises(DatasetError, match="class 'b' has no training image"):
+        prepare(ds, SplitSettings(test_size=0.4, stratify=False, split_seed=0))
 
 
 def test_unit_scaling_divides_by_255(ds):
@@ -224,3 +228,54 @@ def test_bad_split_settings_are_clear_errors(ds):
         prepare(ds, SplitSettings(test_size=1.5))
     with pytest.raises(DatasetError, match="fewer than one image per class"):
         prepare(ds, SplitSettings(test_size=0.05))
+
+
+def test_read_errors_are_retried_not_cached(make_folder, private_cache, monkeypatch):
+    import regui.core.images as images
+
+    root = make_folder({"a": 3, "b": 3})
+    real_read = images.read_bytes
+    flaky = str(root / "a" / "img_001.png")
+
+    def failing_once(path):
+        if str(path) == flaky:
+            raise images.UnreadableImage("cannot read: Input/output error", transient=True)
+        return real_read(path)
+
+    monkeypatch.setattr(images, "read_bytes", failing_once)
+    first = load_dataset(root, SMALL)
+    assert [s.relpath for s in first.skipped] == ["a/img_001.png"]
+    assert first.notes and "tried again" in first.notes[0]
+    assert list(private_cache.glob("*.npz")) == []  # nothing remembered
+    monkeypatch.setattr(images, "read_bytes", real_read)
+    second = load_dataset(root, SMALL)
+    assert second.n_images == 6 and second.skipped == () and not second.from_cache
+
+
+def test_same_size_rewrite_with_kept_mtime_misses_the_cache(make_folder):
+    root = make_folder({"a": 3, "b": 3})
+    target = root / "a" / "img_000.png"
+    load_dataset(root, SMALL)
+    st = target.stat()
+    data = bytearray(target.read_bytes())
+    replacement = root / "replacement.tmp"
+    replacement.write_bytes(bytes(data))  # same size, same bytes, but a new file (new inode)
+    os.replace(replacement, target)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # as cp -p / rsync -t would keep it
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
+    assert not load_dataset(root, SMALL).from_cache
+
+
+def test_a_load_too_big_for_memory_is_refused_before_decoding(make_folder, monkeypatch):
+    import regui.core.dataset as dataset_module
+
+    root = make_folder({"a": 3, "b": 3})
+    monkeypatch.setattr(dataset_module, "_physical_memory", lambda: 1_000)
+    with pytest.raises(DatasetError, match="need about .* GB of memory"):
+        load_dataset(root, SMALL)
+
+
+def test_cancel_during_scan(make_folder):
+    root = make_folder({"a": 3, "b": 3})
+    with pytest.raises(Cancelled):
+        load_dataset(root, SMALL, should_stop=lambda: True)

@@ -50,3 +50,46 @@ def test_overwrite_replaces_whole_file(tmp_path):
     assert path.read_text(encoding="utf-8-sig").splitlines() == ["a", "1"]
     assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_symlink_is_written_through_not_replaced(tmp_path):
+    target = tmp_path / "real.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    write_csv(link, [{"a": 1}])
+    assert link.is_symlink()
+    assert target.read_text(encoding="utf-8-sig").splitlines() == ["a", "1"]
+
+
+def test_a_pipe_is_written_into_not_replaced(tmp_path):
+    import os
+    import threading
+
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    received = []
+
+    def read():
+        with open(pipe, "rb") as fh:
+            received.append(fh.read())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    write_csv(pipe, [{"a": 1}])
+    reader.join(5)
+    assert pipe.exists() and not pipe.is_file()  # still a pipe
+    assert received and received[0].decode("utf-8-sig").splitlines() == ["a", "1"]
+
+
+def test_undecodable_names_are_escaped_not_fatal(tmp_path):
+    name = b"caf\xe9".decode("utf-8", "surrogateescape")  # a Latin-1 folder name on a UTF-8 system
+    write_csv(tmp_path / "r.csv", [{"class": name}])
+    write_json(tmp_path / "r.json", {"class": name})
+    assert "caf" in (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["class"].startswith("caf")
+
+
+def test_missing_folder_message_names_the_folder(tmp_path):
+    with pytest.raises(ExportError, match="does not exist"):
+        write_csv(tmp_path / "nope" / "r.csv", [{"a": 1}])

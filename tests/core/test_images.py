@@ -135,9 +135,10 @@ def test_bad_files_raise_with_a_reason(tmp_path, content, reason):
         decode_image(tmp_path / "bad.jpg", SAME_SIZE)
 
 
-def test_missing_file_raises_with_a_reason(tmp_path):
-    with pytest.raises(UnreadableImage, match="cannot read"):
+def test_missing_file_raises_with_a_reason_and_counts_as_transient(tmp_path):
+    with pytest.raises(UnreadableImage, match="cannot read") as info:
         decode_image(tmp_path / "gone.png", SAME_SIZE)
+    assert info.value.transient
 
 
 def test_decode_files_keeps_order_reports_failures_and_progress(tmp_path):
@@ -150,29 +151,41 @@ def test_decode_files_keeps_order_reports_failures_and_progress(tmp_path):
             write_png(path, np.full((2, 4, 3), i, np.uint8))
         paths.append(path)
     calls = []
-    X, failures = decode_files(paths, SAME_SIZE, progress=lambda d, t: calls.append((d, t)), workers=3)
-    assert sorted(failures) == [3, 11]
+    decoded = decode_files(paths, SAME_SIZE, progress=lambda d, t: calls.append((d, t)), workers=3)
+    assert sorted(decoded.failures) == [3, 11] and decoded.transient == set()
     for i in range(20):
         expected = 0 if i in (3, 11) else i
-        assert (X[i] == expected).all()
+        assert (decoded.X[i] == expected).all()
     assert calls[0] == (0, 20) and calls[-1] == (20, 20)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
-def test_decode_files_stops_promptly_when_asked(tmp_path):
+def test_decode_files_stops_promptly_when_asked(tmp_path, monkeypatch):
+    import time
+
+    import regui.core.images as images
+
     paths = []
     for i in range(400):
         path = tmp_path / f"{i:03d}.png"
-        write_png(path, np.full((64, 64, 3), i % 256, np.uint8))
+        write_png(path, np.full((8, 8, 3), i % 256, np.uint8))
         paths.append(path)
+    started = []
+    real_decode = images.decode_image
+
+    def slow_decode(path, settings):
+        started.append(path)
+        time.sleep(0.002)
+        return real_decode(path, settings)
+
+    monkeypatch.setattr(images, "decode_image", slow_decode)
     stop = threading.Event()
-    seen = []
 
     def progress(done, total):
-        seen.append(done)
         if done >= 20:
             stop.set()
 
     with pytest.raises(Cancelled):
         decode_files(paths, SAME_SIZE, progress=progress, should_stop=stop.is_set, workers=2)
-    assert max(seen) < 100  # the rest of the queue was dropped
+    time.sleep(0.1)  # anything still queued would start now
+    assert len(started) < 100  # the rest of the queue was dropped, not decoded

@@ -131,3 +131,26 @@ def test_non_ascii_names(tmp_path):
     result = scan_folder(tmp_path)
     assert result.class_names == ("собака", "猫")
     assert [f.relpath for f in result.files] == ["собака/файл.png", "猫/café ü.png"]
+
+
+def test_a_link_back_into_the_dataset_is_not_followed(tmp_path):
+    touch_image(tmp_path / "a" / "x.png")
+    touch_image(tmp_path / "b" / "y.png")
+    touch_image(tmp_path / "b" / "sub" / "z.png")
+    os.symlink(tmp_path, tmp_path / "a" / "up")  # the dataset root
+    os.symlink(tmp_path / "b" / "sub", tmp_path / "a" / "other")  # another class
+    os.symlink(tmp_path / "a", tmp_path / "b" / "sub" / "loop")  # into class a from class b
+    result = scan_folder(tmp_path)
+    assert [(f.relpath, f.label) for f in result.files] == [("a/x.png", 0), ("b/sub/z.png", 1), ("b/y.png", 1)]
+    assert {s.relpath for s in result.skipped} == {"a/up", "a/other", "b/sub/loop"}
+
+
+def test_a_link_to_a_folder_outside_the_dataset_is_followed(tmp_path):
+    outside = tmp_path / "elsewhere"
+    touch_image(outside / "o.png")
+    root = tmp_path / "data"
+    touch_image(root / "a" / "x.png")
+    touch_image(root / "b" / "y.png")
+    os.symlink(outside, root / "a" / "more")
+    result = scan_folder(root)
+    assert [f.relpath for f in result.files] == ["a/more/o.png", "a/x.png", "b/y.png"]

@@ -53,6 +53,8 @@ def reference_epochs(data, config):
         dict(penalty="l2", alpha=0.001, loss="hinge"),
         dict(penalty="l2", alpha=0.001, learning_rate="invscaling", scaling="standard"),
         dict(penalty="l1", alpha=0.001, learning_rate="optimal"),
+        dict(penalty="none", scaling="raw", eta0=0.01),  # the lesson: sigmoids underflow to 0
+        dict(penalty="l2", scaling="raw", eta0=0.01, loss="hinge"),
     ],
 )
 def test_epoch_records_match_a_direct_scikit_learn_computation(dataset, changes):
@@ -72,8 +74,8 @@ def test_epoch_records_match_a_direct_scikit_learn_computation(dataset, changes)
         else:
             train_loss = hinge_loss(data.y_train, clf.decision_function(data.X_train), labels=[0, 1, 2])
             test_loss = hinge_loss(data.y_test, clf.decision_function(data.X_test), labels=[0, 1, 2])
-        assert record.train_loss == pytest.approx(train_loss, rel=1e-10)
-        assert record.test_loss == pytest.approx(test_loss, rel=1e-10)
+        assert record.train_loss == pytest.approx(train_loss, rel=1e-12)
+        assert record.test_loss == pytest.approx(test_loss, rel=1e-12)
         r = {
             "none": 0.0,
             "l2": 0.5 * np.sum(W**2),
@@ -197,3 +199,73 @@ def test_data_prepared_for_other_settings_is_refused(dataset):
     config = TrainConfig(epochs=1, scaling="unit", **SMALL)
     with pytest.raises(ConfigError, match="other image or split settings"):
         list(train_epochs(data_for(dataset, config), config.with_(scaling="raw")))
+
+
+def test_raw_pixel_runs_reach_the_underflow_case_the_loss_must_match(dataset):
+    """With raw pixels some rows have every one-vs-rest sigmoid at 0; scikit-learn then makes the
+    row uniform. The recorded loss must follow it (checked against log_loss above)."""
+    config = TrainConfig(epochs=3, scaling="raw", eta0=0.01, **SMALL)
+    data = data_for(dataset, config)
+    clf = list(reference_epochs(data, config))[-1]
+    from scipy.special import expit
+
+    assert (expit(clf.decision_function(data.X_train)).sum(axis=1) == 0).any()
+
+
+def test_binary_hinge_loss_with_one_class_in_the_test_part():
+    from regui.core.training import data_loss
+
+    decision = np.array([2.0, 0.5, -1.0])
+    y = np.array([1, 1, 1])  # every test sample is class 1 (+1)
+    assert data_loss(decision, y, "hinge") == pytest.approx((0 + 0.5 + 2.0) / 3)
+    y0 = np.array([0, 0, 0])  # every test sample is class 0 (-1)
+    assert data_loss(decision, y0, "hinge") == pytest.approx((3.0 + 1.5 + 0.0) / 3)
+
+
+def test_scikit_learns_overflow_error_becomes_divergence(dataset, monkeypatch):
+    config = TrainConfig(epochs=5, scaling="unit", **SMALL)
+    calls = []
+
+    def overflowing(self, X, y, classes=None, sample_weight=None):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("Floating-point under-/overflow occurred at epoch #1. Scaling input data ...")
+        return original(self, X, y, classes=classes)
+
+    original = SGDClassifier.partial_fit
+    monkeypatch.setattr(SGDClassifier, "partial_fit", overflowing)
+    record = run_training(data_for(dataset, config), config)
+    assert record.status == DIVERGED and len(record.epochs) == 1
+    assert "diverged at epoch 2" in record.message and "learning rate" in record.message
+
+
+def test_other_value_errors_are_not_mistaken_for_divergence(dataset, monkeypatch):
+    config = TrainConfig(epochs=2, scaling="unit", **SMALL)
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("something else entirely")
+
+    monkeypatch.setattr(SGDClassifier, "partial_fit", broken)
+    with pytest.raises(ValueError, match="something else"):
+        run_training(data_for(dataset, config), config)
+
+
+def test_stop_does_not_wait_for_the_next_pass(dataset, monkeypatch):
+    """Stopping ends the run right after the epoch just reported, even if the next SGD pass
+    (already started on the helper thread) is slow."""
+    import time
+
+    config = TrainConfig(epochs=10, scaling="unit", **SMALL)
+    original = SGDClassifier.partial_fit
+
+    def slow_after_first(self, *args, **kwargs):
+        if getattr(self, "t_", 1.0) > 1.0:
+            time.sleep(3.0)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SGDClassifier, "partial_fit", slow_after_first)
+    stop = threading.Event()
+    started = time.perf_counter()
+    record = run_training(data_for(dataset, config), config, should_stop=stop.is_set, on_epoch=lambda e: stop.set())
+    assert record.status == STOPPED and len(record.epochs) == 1
+    assert time.perf_counter() - started < 1.5
