@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "combination of the values given, printing each epoch and a final accuracy per run.",
         formatter_class=_HelpFormatter,
     )
-    run.add_argument("--dataset", metavar="DIR", type=Path, default=None,
+    run.add_argument("--dataset", metavar="DIR", default=None,
                      help="image folder with one sub-folder per class (default: the bundled sample)")
     model = run.add_argument_group("model (several values give one run each)")
     model.add_argument("--penalty", nargs="+", choices=PENALTIES, default=["none", "l1", "l2"],
@@ -189,9 +189,9 @@ def _cmd_run(args) -> int:
 
     configs = _configs(args)
     _check_outputs(args)
-    if args.dataset is not None and not str(args.dataset).strip():
+    if args.dataset is not None and not args.dataset.strip():
         raise ConfigError("--dataset is empty; give the folder that holds one sub-folder per class.")
-    folder = args.dataset if args.dataset is not None else sample_dataset_dir()
+    folder = Path(args.dataset) if args.dataset is not None else sample_dataset_dir()
 
     progress = _ProgressLine(f"[INFO] loading images from {folder}")
     dataset = load_dataset(folder, configs[0].image, progress=progress, use_cache=not args.no_cache)
