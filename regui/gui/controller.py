@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
@@ -32,7 +33,6 @@ class _Job:
 
 
 class Controller(QObject):
-    load_started = Signal(str)  # folder
     load_progress = Signal(int, int)  # done, total
     loaded = Signal(object)  # LoadResult
     load_failed = Signal(str)
@@ -51,29 +51,32 @@ class Controller(QObject):
 
     # --- loading ----------------------------------------------------------------------------
 
-    def load(self, folder: str, image: ImageSettings) -> int:
-        """Start loading ``folder``; a load already running is cancelled (its result dropped)."""
-        self.cancel_load()
+    def load(self, folder: str, image: ImageSettings) -> None:
+        """Start loading ``folder``; a load already running is dropped in favour of this one."""
+        if self._closing:
+            return
+        self._drop_current_load()
         job_id = next(self._ids)
         stop = threading.Event()
         worker = LoadWorker(job_id, str(folder), image, stop)
         worker.progress.connect(self._on_load_progress)
         worker.loaded.connect(self._on_loaded)
         worker.failed.connect(self._on_load_failed)
-        worker.cancelled.connect(self._on_load_cancelled)
         self._current_load = job_id
         self._start(job_id, worker, stop, "load")
-        self.load_started.emit(str(folder))
-        return job_id
 
     def cancel_load(self) -> None:
+        """The person's Cancel: stop the load and say so."""
         if self._current_load is not None:
-            job = self._jobs.get(self._current_load)
-            if job is not None:
-                job.stop.set()
-            self._current_load = None
+            self._drop_current_load()
             self.load_cancelled.emit()
             self.activity_changed.emit()
+
+    def _drop_current_load(self) -> None:
+        job = self._jobs.get(self._current_load) if self._current_load is not None else None
+        if job is not None:
+            job.stop.set()  # its thread winds down on its own; its results are ignored
+        self._current_load = None
 
     def is_loading(self) -> bool:
         return self._current_load is not None
@@ -101,10 +104,6 @@ class Controller(QObject):
             self.load_failed.emit(message)
             self.activity_changed.emit()
 
-    @Slot(int)
-    def _on_load_cancelled(self, job_id: int) -> None:
-        pass  # cancel_load() already told the window
-
     # --- training ---------------------------------------------------------------------------
 
     def start_run(self, run_id: int, dataset, config: TrainConfig, name: str) -> None:
@@ -123,11 +122,6 @@ class Controller(QObject):
         job = self._jobs.get(-run_id)
         if job is not None:
             job.stop.set()
-
-    def stop_all_runs(self) -> None:
-        for job in self._jobs.values():
-            if job.kind == "train":
-                job.stop.set()
 
     def running_runs(self) -> list[int]:
         return [-key for key, job in self._jobs.items() if job.kind == "train"]
@@ -169,20 +163,23 @@ class Controller(QObject):
         job = self._jobs.pop(key)
         job.worker.deleteLater()
         job.thread.deleteLater()
-        if job.kind == "train":
-            self.activity_changed.emit()
+        self.activity_changed.emit()
 
-    def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Stop everything and wait for every thread to end. Returns False if one would not."""
+    def shutdown(self, timeout_ms: int = 5_000) -> bool:
+        """Stop everything and wait up to ``timeout_ms`` for the threads to end.
+
+        Returns True when none is left. If one is still busy (a long epoch, a slow disk), the
+        caller must not let this object (and with it the QThread) be destroyed yet: it waits for
+        ``activity_changed`` and asks again.
+        """
         self._closing = True
         self._current_load = None
         for job in self._jobs.values():
             job.stop.set()
-        all_ended = True
+        deadline = time.monotonic() + timeout_ms / 1000
         for key, job in list(self._jobs.items()):
             job.thread.quit()
-            if not job.thread.wait(timeout_ms):
-                all_ended = False
-                continue
-            self._jobs.pop(key, None)
-        return all_ended
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            if job.thread.wait(left_ms):
+                self._jobs.pop(key, None)
+        return not self._jobs

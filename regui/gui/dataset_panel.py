@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QDir, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -37,6 +39,7 @@ def pixmap_from_rgb(array) -> QPixmap:
 class DatasetPanel(QWidget):
     folder_chosen = Signal(str)
     cancel_requested = Signal()
+    reload_requested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -51,6 +54,10 @@ class DatasetPanel(QWidget):
 
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse)
+        self.reload_button = QToolButton()
+        self.reload_button.setText("Reload")
+        self.reload_button.setToolTip("Load the folder again (after its files or the image settings changed)")
+        self.reload_button.clicked.connect(self.reload_requested)
         self.recent = QToolButton()
         self.recent.setText("Recent")
         self.recent.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -92,6 +99,7 @@ class DatasetPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(self.browse_button)
+        row.addWidget(self.reload_button)
         row.addWidget(self.recent)
         loading = QHBoxLayout()
         loading.addWidget(self.progress, 1)
@@ -183,7 +191,7 @@ class DatasetPanel(QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         for row, (name, count, thumbs) in enumerate(zip(names, counts, thumbnails)):
-            label = QLabel(f"{name}<br><span style='color:#666'>{count:,}</span>")
+            label = QLabel(f"{html.escape(name)}<br><span style='color:#666'>{count:,}</span>")
             label.setTextFormat(Qt.TextFormat.RichText)
             self.classes_layout.addWidget(label, row, 0)
             for col, thumb in enumerate(thumbs, start=1):
@@ -191,7 +199,7 @@ class DatasetPanel(QWidget):
                 pixmap = pixmap_from_rgb(thumb)
                 picture.setPixmap(pixmap.scaled(THUMB_SIZE, THUMB_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
                                                 Qt.TransformationMode.SmoothTransformation))  # fmt: skip
-                picture.setToolTip(name)
+                picture.setToolTip(html.escape(name))
                 self.classes_layout.addWidget(picture, row, col)
         self.classes_layout.setColumnStretch(6, 1)
         self.classes_area.show()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSortFilterProxyModel, Qt, QTimer
@@ -27,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from regui import __version__
 from regui.core import export
-from regui.core.config import TrainConfig, check_split
+from regui.core.config import TrainConfig, check_split, run_label, test_count
 from regui.core.errors import ReguiError
 from regui.core.records import DIVERGED, RUNNING, STOPPED, RunRecord
 from regui.gui.controller import Controller
@@ -54,6 +53,7 @@ class MainWindow(QMainWindow):
         self.last_message = ""  # the last error or warning shown (tests read it)
         self._run_ids = itertools.count(1)
         self._pending_folder: str | None = None
+        self._closing = False
 
         self.dataset_panel = DatasetPanel()
         self.params = ParamsPanel()
@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
         self.run_button.setToolTip("Train with these settings (Ctrl+R)")
         self.run_button.setDefault(True)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the selected running runs, or all of them, after their current epoch (Esc)")
+        self.stop_button.setToolTip("Stop the selected running runs, or all of them, after their current epoch (Ctrl+.)")
         self.ready = QLabel()
         self.ready.setWordWrap(True)
 
@@ -90,6 +90,23 @@ class MainWindow(QMainWindow):
             # After the window is up: the first paint must not wait for anything.
             QTimer.singleShot(0, lambda: self.load_folder(str(initial_folder)))
 
+    def load_folder(self, folder: str) -> None:
+        """Load ``folder`` (typed, browsed, dropped or recent) with the current image settings."""
+        if self._closing:
+            return
+        folder = str(Path(folder).expanduser())
+        self._pending_folder = folder
+        self.dataset_panel.show_loading(folder)
+        self.controller.load(folder, self.params.config().image)
+        self.statusBar().showMessage(f"Loading {folder}…")
+        self._update_state()
+
+    def reload(self) -> None:
+        """Load the folder again: its files may have changed, or the image settings have."""
+        folder = self.dataset_panel.path.text().strip() or (str(self.dataset.root) if self.dataset else "")
+        if folder:
+            self.load_folder(folder)
+
     # --- layout -----------------------------------------------------------------------------
 
     def _build_layout(self) -> None:
@@ -116,9 +133,28 @@ class MainWindow(QMainWindow):
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.ready)
 
+        # A run that diverged or failed says so here until dismissed: the status bar forgets.
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("background: #fdecea; color: #8e1b13; padding: 4px 6px; border-radius: 3px;")
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        dismiss = QPushButton("Dismiss")
+        dismiss.clicked.connect(lambda: self.notice_row.hide())
+        self.notice_row = QWidget()
+        notice_layout = QHBoxLayout(self.notice_row)
+        notice_layout.setContentsMargins(0, 0, 0, 0)
+        notice_layout.addWidget(self.notice, 1)
+        notice_layout.addWidget(dismiss)
+        self.notice_row.hide()
+        results = QWidget()
+        results_layout = QVBoxLayout(results)
+        results_layout.setContentsMargins(0, 0, 0, 0)
+        results_layout.addWidget(self.notice_row)
+        results_layout.addWidget(self.table, 1)
+
         self.right_split = QSplitter(Qt.Orientation.Vertical)
         self.right_split.addWidget(self.plots)
-        self.right_split.addWidget(self.table)
+        self.right_split.addWidget(results)
         self.right_split.setStretchFactor(0, 3)
         self.right_split.setStretchFactor(1, 2)
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
@@ -147,7 +183,7 @@ class MainWindow(QMainWindow):
         self.export_plots_action = action("Export &plots as PNG…", lambda: self.export_plots(), "Ctrl+Shift+E")
         self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.run_action = action("&Run", self.start_run, "Ctrl+R")
-        self.stop_action = action("&Stop", self.stop_runs, "Esc")
+        self.stop_action = action("&Stop", self.stop_runs, "Ctrl+.")
         about = action("&About regui", self._about)
 
         menu = self.menuBar().addMenu("&File")
@@ -173,6 +209,7 @@ class MainWindow(QMainWindow):
         c.activity_changed.connect(self._update_state)
         self.dataset_panel.folder_chosen.connect(self.load_folder)
         self.dataset_panel.cancel_requested.connect(c.cancel_load)
+        self.dataset_panel.reload_requested.connect(self.reload)
         self.params.changed.connect(self._update_state)
         self.params.image_changed.connect(self._on_image_settings_changed)
         self.run_button.clicked.connect(self.start_run)
@@ -182,15 +219,6 @@ class MainWindow(QMainWindow):
         self.plots.options_changed.connect(self._save_plot_options)
 
     # --- loading ----------------------------------------------------------------------------
-
-    def load_folder(self, folder: str) -> None:
-        """Load ``folder`` (typed, browsed, dropped or recent) with the current image settings."""
-        folder = str(Path(folder).expanduser())
-        self._pending_folder = folder
-        self.dataset_panel.show_loading(folder)
-        self.controller.load(folder, self.params.config().image)
-        self.statusBar().showMessage(f"Loading {folder}…")
-        self._update_state()
 
     def _on_loaded(self, result) -> None:
         self.dataset = result.dataset
@@ -204,23 +232,23 @@ class MainWindow(QMainWindow):
         self._pending_folder = None
         if self.dataset is not None:
             message += f"\nStill using {self.dataset.root}."
-            self.dataset_panel.path.setText(str(self.dataset.root))
-        self.dataset_panel.show_error(message)
+        self.dataset_panel.show_error(message)  # the path stays as typed, to be corrected
         self._show_message(message.splitlines()[0])
         self._update_state()
 
     def _on_load_cancelled(self) -> None:
         self._pending_folder = None
         self.dataset_panel.show_cancelled()
-        if self.dataset is not None:
-            self.dataset_panel.path.setText(str(self.dataset.root))
-        self.statusBar().showMessage("Loading cancelled.", 5000)
+        self.statusBar().showMessage("Loading cancelled." + (f" Still using {self.dataset.root}."
+                                                             if self.dataset is not None else ""), 8000)  # fmt: skip
         self._update_state()
 
     def _on_image_settings_changed(self) -> None:
         folder = self._pending_folder or (str(self.dataset.root) if self.dataset is not None else None)
         if folder is not None:
             self.load_folder(folder)  # decoded again (or read from the cache) at the new size
+        else:
+            self._update_state()
 
     # --- training ---------------------------------------------------------------------------
 
@@ -236,7 +264,9 @@ class MainWindow(QMainWindow):
         except ReguiError as exc:
             return str(exc)
         if config.image != self.dataset.image:
-            return "The image settings changed: load the folder again to decode it at the new size."
+            now, then = config.image, self.dataset.image
+            return (f"The images were loaded at {then.width}×{then.height}{'' if then.color else ' grayscale'}: "
+                    f"press Reload to decode them at {now.width}×{now.height}{'' if now.color else ' grayscale'}.")  # fmt: skip
         return None
 
     def start_run(self) -> int | None:
@@ -247,11 +277,10 @@ class MainWindow(QMainWindow):
             self._show_message(problem)
             return None
         run_id = next(self._run_ids)
-        n_test = math.ceil(config.test_size * self.dataset.n_images)
+        n_test = test_count(self.dataset.n_images, config.test_size)
         summary = dict(self.dataset.summary(), n_train=self.dataset.n_images - n_test, n_test=n_test)
-        record = RunRecord(config=config, status=RUNNING, dataset=summary)
+        record = RunRecord(config=config, name=run_label(run_id, config), status=RUNNING, dataset=summary)
         entry = RunEntry(run_id, record, self.runs.next_color())
-        record.name = entry.label
         self.runs.add(entry)
         self.plots.add_run(entry)
         self.controller.start_run(run_id, self.dataset, config, entry.label)
@@ -281,7 +310,7 @@ class MainWindow(QMainWindow):
         self.runs.finish(run_id, record)
         self.plots.update_run(run_id, now=True)
         if record.status == DIVERGED:
-            self._show_message(f"Run #{run_id}: {record.message}")
+            self._show_notice(f"Run #{run_id}: {record.message}")
         elif record.status == STOPPED:
             self.statusBar().showMessage(f"Run #{run_id} {record.status_text()}.", 8000)
         elif record.final is not None:
@@ -291,7 +320,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_failed(self, run_id: int, message: str) -> None:
         self.runs.fail(run_id, message)
-        self._show_message(f"Run #{run_id} failed: {message}")
+        self._show_notice(f"Run #{run_id} failed: {message}")
 
     # --- state --------------------------------------------------------------------------------
 
@@ -300,7 +329,7 @@ class MainWindow(QMainWindow):
         self.run_button.setEnabled(problem is None)
         self.run_action.setEnabled(problem is None)
         if problem is None:
-            n_test = math.ceil(self.params.config().test_size * self.dataset.n_images)
+            n_test = test_count(self.dataset.n_images, self.params.config().test_size)
             self.ready.setText(f"Ready: {self.dataset.n_images - n_test:,} training and {n_test:,} test images.")
             self.ready.setStyleSheet("color: #2e7d32;")
         else:
@@ -327,6 +356,11 @@ class MainWindow(QMainWindow):
     def _show_message(self, message: str) -> None:
         self.last_message = message
         self.statusBar().showMessage(message, 15_000)
+
+    def _show_notice(self, message: str) -> None:
+        self._show_message(message)
+        self.notice.setText(message)
+        self.notice_row.show()
 
     # --- export -------------------------------------------------------------------------------
 
@@ -413,16 +447,22 @@ class MainWindow(QMainWindow):
             config = TrainConfig()  # a damaged or outdated entry falls back to the defaults
         self.params.set_config(config)
         self.dataset_panel.set_recent(self._recent())
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        for key, splitter in (("split/main", self.main_split), ("split/right", self.right_split)):
-            state = self.settings.value(key)
-            if state is not None:
-                splitter.restoreState(state)
-        self.plots.show_parts.setChecked(self.settings.value("plots/parts", False, type=bool))
-        self.plots.show_train.setChecked(self.settings.value("plots/train", True, type=bool))
-        self.plots.log_loss.setChecked(self.settings.value("plots/log", False, type=bool))
+        # Anything damaged or from elsewhere in the settings file is ignored, never fatal.
+        for key, restore in (("geometry", self.restoreGeometry), ("split/main", self.main_split.restoreState),
+                             ("split/right", self.right_split.restoreState)):  # fmt: skip
+            try:
+                value = self.settings.value(key)
+                if value is not None:
+                    restore(value)
+            except (TypeError, ValueError):
+                pass
+        for key, box, default in (("plots/parts", self.plots.show_parts, False),
+                                  ("plots/train", self.plots.show_train, True),
+                                  ("plots/log", self.plots.log_loss, False)):  # fmt: skip
+            try:
+                box.setChecked(bool(self.settings.value(key, default, type=bool)))
+            except (TypeError, ValueError):
+                box.setChecked(default)
 
     def _save_plot_options(self) -> None:
         self.settings.setValue("plots/parts", self.plots.show_parts.isChecked())
@@ -448,15 +488,29 @@ class MainWindow(QMainWindow):
         return None
 
     def closeEvent(self, event) -> None:
+        if not self._closing:
+            self._closing = True
+            self._save_settings()
+        if self.controller.shutdown():
+            event.accept()
+            return
+        # A thread is still finishing (a very long epoch, a slow disk). Destroying a running
+        # QThread aborts the process, so the window stays until it ends, then closes itself.
+        event.ignore()
+        self.centralWidget().setEnabled(False)
+        self.statusBar().showMessage("Closing: waiting for the current epoch or file to finish…")
+        self.controller.activity_changed.connect(self._close_when_idle)
+
+    def _close_when_idle(self) -> None:
+        if self.controller.is_idle():
+            self.close()
+
+    def _save_settings(self) -> None:
         self.settings.setValue("config", json.dumps(self.params.config().to_dict()))
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("split/main", self.main_split.saveState())
         self.settings.setValue("split/right", self.right_split.saveState())
         self.settings.sync()
-        if self.controller.running_runs():
-            self.statusBar().showMessage("Stopping the running runs…")
-        self.controller.shutdown()
-        event.accept()
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from regui.core.config import LOSS_LABELS, PENALTY_LABELS, SCALING_LABELS, SCHEDULES, TrainConfig
+from regui.core.config import LOSS_LABELS, MAX_SEED, PENALTY_LABELS, SCALING_LABELS, SCHEDULES, TrainConfig
 from regui.gui.widgets import LogValueEdit
 
 _SCHEDULE_LABELS = {
@@ -53,12 +53,12 @@ class ParamsPanel(QWidget):
         self.l1_ratio = QDoubleSpinBox()
         self.l1_ratio.setRange(0.0, 1.0)
         self.l1_ratio.setSingleStep(0.05)
-        self.l1_ratio.setDecimals(2)
+        self.l1_ratio.setDecimals(3)
         self.l1_ratio.setToolTip("Elastic net only: 0 is pure L2, 1 is pure L1")
         self.loss = _combo(LOSS_LABELS)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 100_000)
-        self.eta0 = LogValueEdit(1e-6, 10.0)
+        self.eta0 = LogValueEdit(1e-6, 1e4)  # up to absurd: seeing training blow up is a lesson too
         self.eta0.setToolTip("Initial step size of SGD (eta0)")
         self.schedule = _combo({k: _SCHEDULE_LABELS[k] for k in SCHEDULES})
         self.schedule.setToolTip(
@@ -67,7 +67,7 @@ class ParamsPanel(QWidget):
             "inverse scaling: eta0 / t^0.5"
         )
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(0, MAX_SEED)
         self.seed.setToolTip("Model seed: the order SGD visits the samples in")
 
         self.width_ = QSpinBox()
@@ -82,9 +82,9 @@ class ParamsPanel(QWidget):
         self.test_size = QDoubleSpinBox()
         self.test_size.setRange(0.01, 0.99)
         self.test_size.setSingleStep(0.05)
-        self.test_size.setDecimals(2)
+        self.test_size.setDecimals(3)
         self.split_seed = QSpinBox()
-        self.split_seed.setRange(0, 2**31 - 1)
+        self.split_seed.setRange(0, MAX_SEED)
         self.stratify = QCheckBox("stratified (same class shares in train and test)")
 
         model = QFormLayout()
@@ -141,7 +141,7 @@ class ParamsPanel(QWidget):
         return TrainConfig(
             penalty=self.penalty.currentData(),
             alpha=self.alpha.value(),
-            l1_ratio=round(self.l1_ratio.value(), 4),
+            l1_ratio=round(self.l1_ratio.value(), 3),
             loss=self.loss.currentData(),
             epochs=self.epochs.value(),
             eta0=self.eta0.value(),
@@ -151,7 +151,7 @@ class ParamsPanel(QWidget):
             height=self.height_.value(),
             color=bool(self.color.currentData()),
             scaling=self.scaling.currentData(),
-            test_size=round(self.test_size.value(), 4),
+            test_size=round(self.test_size.value(), 3),
             split_seed=self.split_seed.value(),
             stratify=self.stratify.isChecked(),
         )
@@ -167,13 +167,13 @@ class ParamsPanel(QWidget):
             self.epochs.setValue(config.epochs)
             self.eta0.setValue(config.eta0)
             _select(self.schedule, config.learning_rate)
-            self.seed.setValue(min(config.seed, self.seed.maximum()))
+            self.seed.setValue(config.seed)
             self.width_.setValue(config.width)
             self.height_.setValue(config.height)
             _select(self.color, config.color)
             _select(self.scaling, config.scaling)
             self.test_size.setValue(config.test_size)
-            self.split_seed.setValue(min(config.split_seed, self.split_seed.maximum()))
+            self.split_seed.setValue(config.split_seed)
             self.stratify.setChecked(config.stratify)
         finally:
             self._updating = False

@@ -6,6 +6,7 @@ a fast run does not redraw for every epoch). All of it runs in the GUI thread.
 
 from __future__ import annotations
 
+import math
 import os
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before pyqtgraph picks a binding
@@ -29,6 +30,17 @@ _STYLES = {
 }
 _NORMAL_WIDTH, _HIGHLIGHT_WIDTH = 1.6, 3.2
 _REFRESH_MS = 40
+_MARKERS_UP_TO = 40  # epochs; with few points a marker per epoch shows them (one epoch has no line)
+
+
+class EpochAxis(pg.AxisItem):
+    """Epochs are whole numbers: ticks at 1, 2, 3, never at 1.5."""
+
+    def tickValues(self, minVal, maxVal, size):
+        levels = [(spacing, values) for spacing, values in super().tickValues(minVal, maxVal, size) if spacing >= 1]
+        if not levels and maxVal - minVal < 1e6:
+            levels = [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
+        return levels
 
 
 class PlotsPanel(QWidget):
@@ -47,8 +59,8 @@ class PlotsPanel(QWidget):
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setBackground("w")
-        self.loss_plot = self.canvas.addPlot(row=0, col=0)
-        self.acc_plot = self.canvas.addPlot(row=0, col=1)
+        self.loss_plot = self.canvas.addPlot(row=0, col=0, axisItems={"bottom": EpochAxis("bottom")})
+        self.acc_plot = self.canvas.addPlot(row=0, col=1, axisItems={"bottom": EpochAxis("bottom")})
         for plot, ylabel, units in ((self.loss_plot, "Loss", None), (self.acc_plot, "Accuracy", "%")):
             plot.setLabel("bottom", "Epoch")
             plot.setLabel("left", ylabel, units=units)
@@ -65,6 +77,11 @@ class PlotsPanel(QWidget):
         self.legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="k")
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 215))  # readable over the curves behind it
         self.legend.setPen(pg.mkPen(200, 200, 200))
+        self.legend.hide()
+        self.placeholder = pg.TextItem("Press Run: the curves grow here, epoch by epoch.", color=(120, 120, 120),
+                                       anchor=(0.5, 0.5))  # fmt: skip
+        self.loss_plot.addItem(self.placeholder)
+        self.placeholder.setPos(0.5, 0.5)
         self._titles()
 
         options = QHBoxLayout()
@@ -95,6 +112,8 @@ class PlotsPanel(QWidget):
             curves[key] = self.acc_plot.plot()
         self._entries[entry.run_id] = entry
         self._curves[entry.run_id] = curves
+        self.placeholder.hide()
+        self.legend.show()
         self._restyle(entry.run_id)
         self.update_run(entry.run_id, now=True)
 
@@ -107,6 +126,7 @@ class PlotsPanel(QWidget):
             self._timer.start()
 
     def set_visible(self, run_id: int, visible: bool) -> None:
+        self._entries[run_id].visible = visible
         self._restyle(run_id)
 
     def highlight(self, run_ids: set[int]) -> None:
@@ -162,6 +182,9 @@ class PlotsPanel(QWidget):
         }
         for key, curve in self._curves[run_id].items():
             curve.setPen(pg.mkPen(color, width=width, style=_STYLES[key]))
+            curve.setSymbolBrush(color)
+            curve.setSymbolPen(None)
+            curve.setSymbolSize(7 if run_id in self._highlighted else 5)
             curve.setVisible(entry.visible and shown[key])
             curve.setZValue(10 if run_id in self._highlighted else 0)
 
@@ -182,6 +205,10 @@ class PlotsPanel(QWidget):
                     y[y <= 0] = np.nan  # no log of 0 (a run without penalty has a 0 penalty term)
                 return y
 
+            symbol = "o" if len(epochs) <= _MARKERS_UP_TO else None
+            if curves["objective"].opts["symbol"] != symbol:
+                for curve in curves.values():
+                    curve.setSymbol(symbol)
             curves["objective"].setData(x, values("objective"))
             curves["data"].setData(x, values("train_loss"))
             curves["penalty"].setData(x, values("penalty"))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPixmap
 
-from regui.core.config import PENALTY_LABELS, SCALING_LABELS
+from regui.core.config import PENALTY_LABELS, SCALING_LABELS, run_label
 from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, RunRecord
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -31,15 +32,8 @@ class RunEntry:
 
     @property
     def label(self) -> str:
-        """Short, for legends: "#3 L2 λ=0.0001 lr=0.01"."""
-        c = self.record.config
-        parts = [f"#{self.run_id}", PENALTY_LABELS[c.penalty]]
-        if c.penalty != "none":
-            parts.append(f"λ={c.alpha:g}")
-        if c.penalty == "elasticnet":
-            parts.append(f"r={c.l1_ratio:g}")
-        parts.append(f"lr={c.eta0:g}")
-        return " ".join(parts)
+        """For legends and tooltips: "#3 L2 λ=0.0001 lr=0.01"."""
+        return run_label(self.run_id, self.record.config)
 
 
 @dataclass(frozen=True)
@@ -80,40 +74,51 @@ def _lambda(entry: RunEntry) -> str:
 
 
 COLUMNS = [
+    # Who, how it went, and the results first: they fit on screen; the settings follow.
     Column("run", "Run", lambda e: f"#{e.run_id}", lambda e: e.run_id, "Tick to show the run's curves"),
     Column("status", "Status", lambda e: e.record.status_text(), lambda e: e.record.status_text(), numeric=False),
     Column("penalty", "Penalty", lambda e: PENALTY_LABELS[e.record.config.penalty],
            lambda e: e.record.config.penalty, numeric=False),
     Column("alpha", "λ", _lambda, lambda e: e.record.config.alpha, "Regularization strength (alpha)"),
-    Column("l1_ratio", "L1 ratio",
-           lambda e: f"{e.record.config.l1_ratio:g}" if e.record.config.penalty == "elasticnet" else "–",
-           lambda e: e.record.config.l1_ratio, "Elastic-net mix: 0 is pure L2, 1 pure L1"),
-    Column("eta0", "Learning rate", lambda e: f"{e.record.config.eta0:g} {e.record.config.learning_rate}",
-           lambda e: e.record.config.eta0),
-    Column("epochs", "Epochs", lambda e: f"{len(e.record.epochs)}/{e.record.config.epochs}",
-           lambda e: len(e.record.epochs), "Epochs done / asked for"),
-    Column("loss", "Loss", lambda e: "cross-entropy" if e.record.config.loss == "log_loss" else "hinge",
-           lambda e: e.record.config.loss, numeric=False),
-    Column("seed", "Seed", lambda e: str(e.record.config.seed), lambda e: e.record.config.seed,
-           "Model seed (shuffling); the split seed is in the tooltip"),
-    Column("scaling", "Pixels", lambda e: SCALING_LABELS[e.record.config.scaling],
-           lambda e: e.record.config.scaling, numeric=False),
     Column("test_accuracy", "Test acc", lambda e: _pct(_final(e, "test_accuracy")),
            lambda e: _sortable(_final(e, "test_accuracy")), "Test accuracy after the last epoch"),
-    Column("best_test_accuracy", "Best test acc (epoch)", _best,
-           lambda e: _sortable(getattr(e.record.best_test(), "test_accuracy", None))),
+    Column("best_test_accuracy", "Best test (epoch)", _best,
+           lambda e: _sortable(getattr(e.record.best_test(), "test_accuracy", None)),
+           "Highest test accuracy of any epoch, and that epoch"),
     Column("train_accuracy", "Train acc", lambda e: _pct(_final(e, "train_accuracy")),
            lambda e: _sortable(_final(e, "train_accuracy"))),
     Column("objective", "Final loss", lambda e: _num(_final(e, "objective")),
-           lambda e: _sortable(_final(e, "objective")), "Objective: mean data loss + λ·R(W), on the training part"),
+           lambda e: _sortable(_final(e, "objective")), "Mean data loss + λ·R(W), on the training part"),
     Column("weight_l2", "‖W‖", lambda e: _num(_final(e, "weight_l2")),
            lambda e: _sortable(_final(e, "weight_l2")), "L2 norm of the weights (intercepts excluded)"),
-    Column("zero_fraction", "Zero weights", lambda e: _num(_final(e, "zero_fraction"), ".1%"),
+    Column("zero_fraction", "Zeros", lambda e: _num(_final(e, "zero_fraction"), ".1%"),
            lambda e: _sortable(_final(e, "zero_fraction")), "Share of weights exactly 0 (sparsity)"),
+    Column("epochs", "Epochs", lambda e: f"{len(e.record.epochs)}/{e.record.config.epochs}",
+           lambda e: len(e.record.epochs), "Epochs done / asked for"),
+    Column("eta0", "LR", lambda e: f"{e.record.config.eta0:g} {e.record.config.learning_rate}",
+           lambda e: e.record.config.eta0, "Learning rate (eta0) and schedule"),
+    Column("l1_ratio", "L1 ratio",
+           lambda e: f"{e.record.config.l1_ratio:g}" if e.record.config.penalty == "elasticnet" else "–",
+           lambda e: e.record.config.l1_ratio, "Elastic-net mix: 0 is pure L2, 1 pure L1"),
+    Column("loss", "Loss", lambda e: "cross-entropy" if e.record.config.loss == "log_loss" else "hinge",
+           lambda e: e.record.config.loss, numeric=False),
+    Column("scaling", "Pixels", lambda e: SCALING_LABELS[e.record.config.scaling],
+           lambda e: e.record.config.scaling, numeric=False),
+    Column("seed", "Seed", lambda e: str(e.record.config.seed), lambda e: e.record.config.seed, "Model seed (shuffling)"),
+    Column("data", "Data", lambda e: _data(e), lambda e: _data(e),
+           "Dataset folder, image size, test fraction and split seed", numeric=False),
     Column("seconds", "Time", lambda e: f"{_elapsed(e):.1f} s" if _elapsed(e) is not None else "",
            lambda e: _sortable(_elapsed(e))),
 ]  # fmt: skip
 COLUMN_INDEX = {c.key: i for i, c in enumerate(COLUMNS)}
+
+
+def _data(entry: RunEntry) -> str:
+    """For example "animals 32×32×3, test 0.25 split 42"."""
+    c = entry.record.config
+    folder = Path(entry.record.dataset.get("folder", "")).name
+    stratified = "" if c.stratify else " unstratified"
+    return f"{folder} {c.width}×{c.height}×{3 if c.color else 1}, test {c.test_size:g} split {c.split_seed}{stratified}"
 
 
 def _elapsed(entry: RunEntry):

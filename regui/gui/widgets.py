@@ -31,6 +31,8 @@ class LogSpinBox(QDoubleSpinBox):
         self.setRange(low, high)
         self._grid = _nice_grid(low, high)
         self.setKeyboardTracking(False)
+        # Wide enough for "0.00012345" and "1.5e-07": a cut-off "1.5e-0" reads as 1.5.
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("0.000123456") + 30)
 
     def textFromValue(self, value: float) -> str:
         return f"{value:.6g}"

@@ -27,11 +27,33 @@ class LoadResult:
     thumbnails: list  # per class, a list of RGB uint8 arrays
 
 
+_settled = False
+
+
+def _settle_after_first_load() -> None:
+    """Once per session, after the first load, on the loading thread:
+
+    - import the training stack now, while the person looks at what loaded: importing
+      scikit-learn holds the GIL in long stretches, which would stall the window if the first
+      run did it while curves are drawn;
+    - then take everything alive (modules, widgets) out of the cyclic garbage collector's reach
+      with gc.freeze(). Otherwise each full collection, set off by a burst of allocations on a
+      worker (a scan, a run), walks those ~150,000 objects while holding the GIL and freezes
+      the window for 50-100 ms. (No gc.collect() first: it would be such a stall itself.)
+    """
+    global _settled
+    if _settled:
+        return
+    _settled = True
+    import regui.core.runs  # noqa: F401
+
+    gc.freeze()
+
+
 class LoadWorker(QObject):
     progress = Signal(int, int, int)  # job id, done, total
     loaded = Signal(int, object)  # job id, LoadResult
     failed = Signal(int, str)
-    cancelled = Signal(int)
     done = Signal()
 
     def __init__(self, job_id: int, folder: str, image: ImageSettings, stop: threading.Event) -> None:
@@ -53,18 +75,9 @@ class LoadWorker(QObject):
                 raise Cancelled()
             thumbs = class_thumbnails(dataset.root, dataset.class_names, dataset.paths, dataset.y)
             self.loaded.emit(self.job_id, LoadResult(dataset, thumbs))
-            # Import the training stack now, while the person looks at what loaded: importing
-            # scikit-learn holds the GIL in long stretches, which would stall the window if the
-            # first run did it while curves are drawn. (Only the first load pays; later it is a no-op.)
-            import regui.core.runs  # noqa: F401
-
-            # Everything alive now (modules, widgets, the data) lives for the session: take it out
-            # of the cyclic garbage collector's reach. Otherwise a full collection, triggered by
-            # the next burst of allocations on a worker, walks it all while holding the GIL and
-            # freezes the window for 50-100 ms.
-            gc.freeze()
+            _settle_after_first_load()
         except Cancelled:
-            self.cancelled.emit(self.job_id)
+            pass  # the controller has already moved on
         except ReguiError as exc:
             self.failed.emit(self.job_id, str(exc))
         except Exception as exc:  # a fault must reach the window, not kill the thread silently

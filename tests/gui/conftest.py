@@ -2,6 +2,8 @@
 any test leaving a QThread running (a QThread destroyed while running aborts the whole
 pytest process)."""
 
+import weakref
+
 import pytest
 from PySide6.QtCore import QSettings, QThread
 
@@ -12,13 +14,16 @@ def no_dangling_qthreads(monkeypatch):
     original_start = QThread.start
 
     def tracking_start(self, *args, **kwargs):
-        started.append(self)
+        started.append(weakref.ref(self))  # weak: holding them would hide an early destruction
         return original_start(self, *args, **kwargs)
 
     monkeypatch.setattr(QThread, "start", tracking_start)
     yield
     alive = []
-    for thread in started:
+    for ref in started:
+        thread = ref()
+        if thread is None:
+            continue
         try:
             running = thread.isRunning()
         except RuntimeError:  # already deleted by Qt: it had finished

@@ -7,6 +7,7 @@ import sys
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
+from PySide6.QtWidgets import QPushButton
 
 from regui.cli import main as cli_main
 from regui.core.config import TrainConfig
@@ -322,14 +323,30 @@ def test_new_image_size_decodes_again(qtbot, window, load, folder):
     assert window.run_button.isEnabled()
 
 
-def test_cancel_loading(qtbot, window, make_folder):
-    big = make_folder({"a": 300, "b": 300}, size=(64, 64))
+def test_cancel_loading_stops_the_work(qtbot, window, make_folder, monkeypatch):
+    import time
+
+    import regui.core.images as images
+
+    big = make_folder({"a": 200, "b": 200}, size=(8, 8))
+    decoded = []
+    real_decode = images.decode_image
+
+    def slow_decode(path, settings):
+        decoded.append(path)
+        time.sleep(0.005)
+        return real_decode(path, settings)
+
+    monkeypatch.setattr(images, "decode_image", slow_decode)
     set_config(window, SMALL)
-    with qtbot.waitSignal(window.controller.load_cancelled, timeout=20_000):
-        window.load_folder(str(big))
+    window.load_folder(str(big))
+    qtbot.waitUntil(lambda: len(decoded) >= 10, timeout=20_000)
+    with qtbot.waitSignal(window.controller.load_cancelled, timeout=5_000):
         qtbot.mouseClick(window.dataset_panel.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(window.controller.is_idle, timeout=5_000)
+    assert len(decoded) < 200  # the worker stopped; it did not decode the rest unseen
     assert window.dataset is None and not window.dataset_panel.loading.isVisible()
-    qtbot.waitUntil(window.controller.is_idle, timeout=20_000)
+    assert "cancelled" in window.statusBar().currentMessage()
 
 
 def test_hiding_and_highlighting_runs(qtbot, window, load, folder):
@@ -354,3 +371,99 @@ def test_app_opens_on_the_bundled_sample(tmp_path):
     done = subprocess.run([sys.executable, "-m", "regui"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_new_load_replaces_one_in_flight(qtbot, window, load, folder):
+    set_config(window, SMALL)
+    load(window, folder)
+    with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
+        window.params.width_.setValue(4)  # starts a reload...
+        window.params.height_.setValue(3)  # ...and this one replaces it
+    qtbot.waitUntil(window.controller.is_idle, timeout=20_000)
+    assert (window.dataset.image.width, window.dataset.image.height) == (4, 3)
+    assert window.run_button.isEnabled()
+    assert not window.dataset_panel.loading.isVisible()
+
+
+def test_closing_before_the_first_load_starts_starts_nothing(qtbot, settings, folder):
+    from regui.gui.main_window import MainWindow
+
+    win = MainWindow(initial_folder=folder, settings=settings)
+    win.show()
+    assert win.close()  # before the queued first load runs
+    qtbot.wait(50)  # let the queued load fire: it must not start a thread now
+    assert win.controller.is_idle()
+
+
+def test_close_waits_for_a_thread_that_is_still_busy(qtbot, settings, load, folder, monkeypatch):
+    import functools
+    import time
+
+    import regui.core.dataset as dataset_module
+    from regui.gui.controller import Controller
+    from regui.gui.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    win.show()
+    set_config(win, SMALL)
+    load(win, folder)
+    real_prepare = dataset_module.prepare
+
+    def slow_prepare(*args):
+        time.sleep(1.0)  # a step that cannot be interrupted, like a big split
+        return real_prepare(*args)
+
+    monkeypatch.setattr(dataset_module, "prepare", slow_prepare)
+    monkeypatch.setattr(win.controller, "shutdown", functools.partial(Controller.shutdown, win.controller, 50))
+    win.start_run()
+    assert not win.close()  # refused: the run's thread is inside a slow step
+    assert win.isVisible() and "waiting" in win.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=10_000)  # then it closes by itself
+    assert win.controller.is_idle()
+
+
+def test_damaged_settings_types_are_ignored(qtbot, settings):
+    from regui.gui.main_window import MainWindow
+
+    settings.setValue("geometry", "not bytes")
+    settings.setValue("split/main", 12)
+    settings.setValue("config", json.dumps({"stratify": "no", "epochs": True}))
+    settings.setValue("plots/log", "maybe")
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    assert win.params.config() == TrainConfig()
+
+
+def test_divergence_notice_stays_until_dismissed(qtbot, window, load, folder):
+    set_config(window, SMALL.with_(loss="hinge", scaling="raw", epochs=50))
+    load(window, folder)
+    window.params.eta0.spin.setMaximum(1e300)
+    window.params.eta0.setValue(1e150)
+    run_and_wait(qtbot, window)
+    assert window.notice_row.isVisible() and "diverged" in window.notice.text()
+    set_config(window, SMALL)
+    run_and_wait(qtbot, window)
+    assert window.notice_row.isVisible()  # a later success does not hide it
+    window.notice_row.findChild(QPushButton).click()
+    assert not window.notice_row.isVisible()
+
+
+def test_reload_after_a_cancelled_resize(qtbot, window, load, folder):
+    set_config(window, SMALL)
+    load(window, folder)
+    window.params.width_.setValue(4)
+    window.controller.cancel_load()
+    qtbot.waitUntil(window.controller.is_idle, timeout=20_000)
+    assert not window.run_button.isEnabled() and "Reload" in window.ready.text()
+    with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
+        qtbot.mouseClick(window.dataset_panel.reload_button, Qt.MouseButton.LeftButton)
+    assert window.dataset.image.width == 4 and window.run_button.isEnabled()
+
+
+def test_a_one_epoch_run_is_drawn_with_markers(qtbot, window, load, folder):
+    set_config(window, SMALL.with_(epochs=1))
+    load(window, folder)
+    record = run_and_wait(qtbot, window)
+    curve = window.plots.curves(window.runs.entry_at(0).run_id)["test"]
+    assert curve.opts["symbol"] == "o"
+    assert list(curve.getData()[1]) == [record.final.test_accuracy * 100]
