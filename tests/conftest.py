@@ -37,3 +37,22 @@ def make_folder(tmp_path):
         return root
 
     return make
+
+
+@pytest.fixture
+def slow_decoding(monkeypatch):
+    """Makes every image decode take a few milliseconds; returns the list of files started."""
+    import time
+
+    import regui.core.images as images
+
+    started = []
+    real_decode = images.decode_image
+
+    def slow_decode(path, settings):
+        started.append(path)
+        time.sleep(0.004)
+        return real_decode(path, settings)
+
+    monkeypatch.setattr(images, "decode_image", slow_decode)
+    return started

@@ -160,25 +160,14 @@ def test_decode_files_keeps_order_reports_failures_and_progress(tmp_path):
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
-def test_decode_files_stops_promptly_when_asked(tmp_path, monkeypatch):
+def test_decode_files_stops_promptly_when_asked(tmp_path, slow_decoding):
     import time
-
-    import regui.core.images as images
 
     paths = []
     for i in range(400):
         path = tmp_path / f"{i:03d}.png"
         write_png(path, np.full((8, 8, 3), i % 256, np.uint8))
         paths.append(path)
-    started = []
-    real_decode = images.decode_image
-
-    def slow_decode(path, settings):
-        started.append(path)
-        time.sleep(0.002)
-        return real_decode(path, settings)
-
-    monkeypatch.setattr(images, "decode_image", slow_decode)
     stop = threading.Event()
 
     def progress(done, total):
@@ -188,4 +177,4 @@ def test_decode_files_stops_promptly_when_asked(tmp_path, monkeypatch):
     with pytest.raises(Cancelled):
         decode_files(paths, SAME_SIZE, progress=progress, should_stop=stop.is_set, workers=2)
     time.sleep(0.1)  # anything still queued would start now
-    assert len(started) < 100  # the rest of the queue was dropped, not decoded
+    assert len(slow_decoding) < 100  # the rest of the queue was dropped, not decoded

@@ -323,21 +323,9 @@ def test_new_image_size_decodes_again(qtbot, window, load, folder):
     assert window.run_button.isEnabled()
 
 
-def test_cancel_loading_stops_the_work(qtbot, window, make_folder, monkeypatch):
-    import time
-
-    import regui.core.images as images
-
+def test_cancel_loading_stops_the_work(qtbot, window, make_folder, slow_decoding):
     big = make_folder({"a": 200, "b": 200}, size=(8, 8))
-    decoded = []
-    real_decode = images.decode_image
-
-    def slow_decode(path, settings):
-        decoded.append(path)
-        time.sleep(0.005)
-        return real_decode(path, settings)
-
-    monkeypatch.setattr(images, "decode_image", slow_decode)
+    decoded = slow_decoding
     set_config(window, SMALL)
     window.load_folder(str(big))
     qtbot.waitUntil(lambda: len(decoded) >= 10, timeout=20_000)
