@@ -27,6 +27,7 @@ def run_app(folder: str | Path | None = None) -> int:
     from regui.gui.main_window import MainWindow
 
     window = MainWindow(initial_folder=folder if folder is not None else sample_dataset_dir())
+    _report_unexpected_errors(window)
     window.show()
     if os.environ.get("REGUI_EXIT_WHEN_SHOWN"):  # for the start-up benchmark and a smoke test
         def shown() -> None:
@@ -35,3 +36,24 @@ def run_app(folder: str | Path | None = None) -> int:
 
         QTimer.singleShot(0, shown)
     return app.exec()
+
+
+def _report_unexpected_errors(window) -> None:
+    """An exception escaping a slot would only reach stderr, which a desktop user never sees:
+    show it in the window too (and keep the traceback on stderr for a bug report)."""
+    import traceback
+
+    previous = sys.excepthook
+
+    def hook(kind, value, tb) -> None:
+        traceback.print_exception(kind, value, tb)
+        if issubclass(kind, KeyboardInterrupt):
+            previous(kind, value, tb)
+            return
+        try:
+            window.show_notice(f"Unexpected error: {kind.__name__}: {value}. The app carries on; "
+                               "details are on the terminal.")  # fmt: skip
+        except Exception:  # noqa: BLE001 - the window may be gone already
+            pass
+
+    sys.excepthook = hook

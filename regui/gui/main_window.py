@@ -310,7 +310,7 @@ class MainWindow(QMainWindow):
         self.runs.finish(run_id, record)
         self.plots.update_run(run_id, now=True)
         if record.status == DIVERGED:
-            self._show_notice(f"Run #{run_id}: {record.message}")
+            self.show_notice(f"Run #{run_id}: {record.message}")
         elif record.status == STOPPED:
             self.statusBar().showMessage(f"Run #{run_id} {record.status_text()}.", 8000)
         elif record.final is not None:
@@ -320,7 +320,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_failed(self, run_id: int, message: str) -> None:
         self.runs.fail(run_id, message)
-        self._show_notice(f"Run #{run_id} failed: {message}")
+        self.show_notice(f"Run #{run_id} failed: {message}")
 
     # --- state --------------------------------------------------------------------------------
 
@@ -357,7 +357,7 @@ class MainWindow(QMainWindow):
         self.last_message = message
         self.statusBar().showMessage(message, 15_000)
 
-    def _show_notice(self, message: str) -> None:
+    def show_notice(self, message: str) -> None:
         self._show_message(message)
         self.notice.setText(message)
         self.notice_row.show()
@@ -387,6 +387,9 @@ class MainWindow(QMainWindow):
         except ReguiError as exc:
             self._export_failed(str(exc))
             return False
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, say so; the runs stay
+            self._export_failed(f"Could not export to {path}: {type(exc).__name__}: {exc}")
+            return False
         self.statusBar().showMessage(f"Exported {len(records)} run(s) to {path}", 8000)
         return True
 
@@ -410,6 +413,9 @@ class MainWindow(QMainWindow):
             self.plots.export_png(path)
         except ReguiError as exc:
             self._export_failed(str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001
+            self._export_failed(f"Could not save the plots to {path}: {type(exc).__name__}: {exc}")
             return False
         self.statusBar().showMessage(f"Plots saved to {path}", 8000)
         return True

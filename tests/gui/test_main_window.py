@@ -455,3 +455,16 @@ def test_a_one_epoch_run_is_drawn_with_markers(qtbot, window, load, folder):
     curve = window.plots.curves(window.runs.entry_at(0).run_id)["test"]
     assert curve.opts["symbol"] == "o"
     assert list(curve.getData()[1]) == [record.final.test_accuracy * 100]
+
+
+def test_an_unexpected_error_in_a_slot_is_shown_not_lost(window, monkeypatch, capsys):
+    from regui.gui.app import _report_unexpected_errors
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    _report_unexpected_errors(window)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    assert window.notice_row.isVisible() and "RuntimeError: boom" in window.notice.text()
+    assert "Traceback" in capsys.readouterr().err
