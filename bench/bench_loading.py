@@ -8,7 +8,6 @@ The page cache is warmed first so every variant reads the files from memory.
 """
 
 import argparse
-import os
 import sys
 import tempfile
 import time

@@ -2,4 +2,6 @@
 
 from regui.cli import main
 
-raise SystemExit(main())
+# Guarded: sweep workers are spawned processes, which import the main module again.
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -146,3 +146,46 @@ def test_app_without_a_display_says_so(monkeypatch, capsys):
     monkeypatch.setattr(sys, "platform", "linux")
     assert main([]) == 2
     assert "no display" in capsys.readouterr().err
+
+
+def test_sweep_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
+    from regui.core.sweep import SweepEvents, SweepSpec, expand, run_serial
+
+    root = make_folder({"a": 10, "b": 10, "c": 10})
+    out, summary = tmp_path / "sweep.csv", tmp_path / "summary.csv"
+    code = main(["sweep", "--dataset", str(root), "--penalty", "none", "l2", "--alpha-range", "1e-4", "1e-2",
+                 "--points", "3", "--seeds", "2", "--jobs", "2", *SMALL_ARGS, "--lr", "0.02",
+                 "--out", str(out), "--summary", str(summary)])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    rows = read_csv(out)
+    assert len(rows) == 2 + 3 * 2 and {r["sweep"] for r in rows} == {"S1"}
+    spec = SweepSpec(TrainConfig(width=6, height=5, epochs=4, scaling="unit", eta0=0.02),
+                     penalties=("none", "l2"), alphas=(1e-4, 1e-3, 1e-2), repeats=2)  # fmt: skip
+    assert [r["eta0"] for r in rows] == ["0.02"] * 8
+    expected = run_serial(load_dataset(root, spec.base.image), expand(spec), SweepEvents())
+    for row, record in zip(rows, expected):
+        assert float(row["test_accuracy"]) == record.final.test_accuracy
+        assert float(row["objective"]) == record.final.objective
+        assert int(row["repeat"]) == record.repeat and int(row["split_seed"]) == record.config.split_seed
+    summaries = read_csv(summary)
+    assert len(summaries) == 4 and all(s["runs"] == "2" for s in summaries)
+    assert "[8/8]" in printed and "best 'l2'" in printed
+
+
+def test_sweep_one_job_runs_here(make_folder, tmp_path):
+    root = make_folder({"a": 8, "b": 8})
+    out = tmp_path / "s.csv"
+    assert main(["sweep", "--dataset", str(root), "--penalty", "l1", "--alpha", "0.001", "--jobs", "1",
+                 *SMALL_ARGS, "--out", str(out), "-q"]) == 0  # fmt: skip
+    assert [r["status"] for r in read_csv(out)] == ["finished"]
+
+
+def test_sweep_bad_scheduler_is_one_line(make_folder, capsys, monkeypatch):
+    import regui.core.dask_runner as dask_runner
+
+    monkeypatch.setattr(dask_runner, "CONNECT_TIMEOUT", 1)
+    root = make_folder({"a": 8, "b": 8})
+    assert main(["sweep", "--dataset", str(root), "--scheduler", "tcp://127.0.0.1:9", *SMALL_ARGS]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Dask scheduler" in err[0]

@@ -61,6 +61,8 @@ class RunRecord:
     dataset: dict = field(default_factory=dict)  # Dataset.summary() plus split sizes
     started_at: str = ""
     seconds: float = 0.0
+    sweep: str = ""  # the sweep this run belongs to ("" for a single run)
+    repeat: int = 0  # which repeat of its setting, within a sweep
 
     @property
     def final(self) -> EpochResult | None:
@@ -85,6 +87,8 @@ class RunRecord:
         final, best = self.final, self.best_test()
         row = {
             "run": self.name,
+            "sweep": self.sweep,
+            "repeat": self.repeat,
             "penalty": c.penalty,
             "alpha": c.alpha,
             "l1_ratio": c.l1_ratio,
@@ -122,6 +126,8 @@ class RunRecord:
             "message": self.message,
             "started_at": self.started_at,
             "seconds": self.seconds,
+            "sweep": self.sweep,
+            "repeat": self.repeat,
             "dataset": self.dataset,
             "history": [e.metrics() for e in self.epochs],
         }

@@ -1,0 +1,128 @@
+"""What the commands share: settings from the arguments, loading with progress, Ctrl-C."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from regui.core.config import TrainConfig
+from regui.core.errors import ConfigError
+
+
+def base_config(args) -> TrainConfig:
+    """The settings every run of a command shares (penalty, lambda and lr vary per run)."""
+    return TrainConfig(
+        epochs=args.epochs,
+        l1_ratio=args.l1_ratio,
+        learning_rate=args.schedule,
+        loss=args.loss,
+        seed=args.seed,
+        width=args.size[0],
+        height=args.size[1],
+        color=not args.grayscale,
+        scaling=args.scaling,
+        test_size=args.test_size,
+        split_seed=args.split_seed,
+        stratify=args.stratify,
+    )
+
+
+def check_outputs(*paths: Path | None) -> None:
+    """Refuse unwritable or clashing output files before any work is done."""
+    from regui.core import export
+
+    given = [p for p in paths if p is not None]
+    if len({p.resolve() for p in given}) < len(given):
+        raise ConfigError("Two outputs name the same file; give them different names.")
+    for path in given:
+        export.check_writable(path)
+
+
+def load(args, config: TrainConfig):
+    """The dataset named by ``--dataset`` (default: the bundled sample), with progress and notes."""
+    from regui.core.dataset import load_dataset
+    from regui.core.locations import sample_dataset_dir
+
+    if args.dataset is not None and not args.dataset.strip():
+        raise ConfigError("--dataset is empty; give the folder that holds one sub-folder per class.")
+    folder = Path(args.dataset) if args.dataset is not None else sample_dataset_dir()
+    progress = ProgressLine(f"[INFO] loading images from {folder}")
+    dataset = load_dataset(folder, config.image, progress=progress, use_cache=not args.no_cache)
+    progress.close()
+    source = "from cache" if dataset.from_cache else "decoded"
+    print(f"[INFO] {dataset.describe()} ({source} in {dataset.seconds:.1f} s)")
+    print_skipped(dataset.skipped)
+    for note in dataset.notes:
+        print(f"[WARN] {note}", file=sys.stderr)
+    return dataset
+
+
+def print_skipped(skipped, limit: int = 5) -> None:
+    for item in skipped[:limit]:
+        print(f"[WARN] skipped {item.relpath}: {item.reason}", file=sys.stderr)
+    if len(skipped) > limit:
+        print(f"[WARN] ... and {len(skipped) - limit} more skipped files", file=sys.stderr)
+
+
+class ProgressLine:
+    """Loading progress on stderr: one updating line on a terminal, a few lines in a log."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.last_step = -1
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if total == 0:
+            return
+        if self.tty:
+            sys.stderr.write(f"\r{self.label}: {done}/{total} ({done / total:.0%})")
+            sys.stderr.flush()
+            self.shown = True
+        else:
+            step = done * 4 // total  # 0%, 25%, 50%, 75%, 100%
+            if step != self.last_step:
+                self.last_step = step
+                print(f"{self.label}: {done}/{total}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty and self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+class StopOnInterrupt:
+    """Ctrl-C ends the running run(s) after the current epoch (kept as 'stopped'); a second one
+    aborts. ``on_request`` is called on the first (e.g. to stop a whole sweep)."""
+
+    def __init__(self, on_request=None) -> None:
+        self.was_requested = False
+        self._previous = None
+        self._on_request = on_request
+
+    def requested(self) -> bool:
+        return self.was_requested
+
+    def _handler(self, signum, frame) -> None:
+        if self.was_requested:
+            raise KeyboardInterrupt
+        self.was_requested = True
+        print("\n[INFO] stopping after this epoch (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+        if self._on_request is not None:
+            self._on_request()
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None

@@ -1,0 +1,115 @@
+"""``regui run``: the lesson's loop, one run per penalty (and lambda, learning rate) given."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+from regui.commands.common import StopOnInterrupt, base_config, check_outputs, load
+from regui.core.config import TrainConfig, run_label
+from regui.core.errors import ConfigError
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def _configs(args) -> list[TrainConfig]:
+    """One config per combination of the penalties, lambdas and learning rates given."""
+    if args.jobs is not None and args.jobs != -1 and args.jobs < 1:
+        raise ConfigError(f"--jobs must be -1 (all cores) or a whole number from 1 (got {args.jobs}).")
+    base = base_config(args)
+    configs = []
+    for penalty, alpha, lr in itertools.product(dict.fromkeys(args.penalty), args.alpha, args.lr):
+        if penalty == "none" and args.schedule != "optimal":
+            alpha = args.alpha[0]  # lambda does nothing without a penalty: one run, not one per lambda
+        config = base.with_(penalty=penalty, alpha=alpha, eta0=lr)
+        if config not in configs:
+            configs.append(config)
+    for config in configs:
+        config.validate()
+    return configs
+
+
+def cmd_run(args) -> int:
+    from regui.core import export
+    from regui.core.dataset import prepare
+    from regui.core.records import FINISHED, STOPPED
+    from regui.core.runs import run_training
+
+    configs = _configs(args)
+    check_outputs(args.out, args.history)
+    dataset = load(args, configs[0])
+
+    data = prepare(dataset, configs[0].split)
+    print(f"[INFO] {len(data.y_train)} training and {len(data.y_test)} test images, pixels {configs[0].scaling}")
+
+    records = []
+    interrupted = False
+    for number, config in enumerate(configs, start=1):
+        print(f"[INFO] training model with '{config.penalty}' penalty ({_settings_text(config)})")
+        stop = StopOnInterrupt()
+        on_epoch = None if args.quiet else _epoch_printer(config)
+        with stop:
+            record = run_training(
+                data, config, name=run_label(number, config), dataset_summary=dataset.summary(),
+                should_stop=stop.requested, on_epoch=on_epoch, n_jobs=args.jobs,
+            )
+        records.append(record)
+        if record.status in (FINISHED, STOPPED) and record.final is not None:
+            acc = record.final.test_accuracy * 100
+            print(f"[INFO] '{config.penalty}' penalty accuracy: {acc:.2f}%", end="")
+            print("" if record.status == FINISHED else f"  ({record.status_text()})")
+        elif record.status != FINISHED:
+            print(f"[WARN] '{config.penalty}' penalty {record.status_text()}: {record.message}", file=sys.stderr)
+        if stop.was_requested:
+            interrupted = True
+            break
+
+    print_table(records)
+    if args.out is not None:
+        export.write_csv(args.out, [r.summary_row() for r in records])
+        print(f"[INFO] results written to {args.out}")
+    if args.history is not None:
+        export.write_json(args.history, export.results_document(records, dataset.summary()))
+        print(f"[INFO] per-epoch history written to {args.history}")
+    if interrupted:
+        print("regui: interrupted; the runs so far are saved above", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK if all(r.status == FINISHED for r in records) else EXIT_RUN_FAILED
+
+
+def _settings_text(config: TrainConfig) -> str:
+    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    return f"{config.describe(lam='lambda')}, {config.learning_rate} schedule, {epochs}, {config.loss}, seed={config.seed}"
+
+
+def _epoch_printer(config: TrainConfig):
+    width = len(str(config.epochs))
+
+    def show(e) -> None:
+        print(
+            f"  epoch {e.epoch:>{width}}/{config.epochs}  loss {e.objective:.4f} "
+            f"(data {e.train_loss:.4f} + penalty {e.penalty:.4f})  "
+            f"train acc {e.train_accuracy:6.2%}  test acc {e.test_accuracy:6.2%}  "
+            f"|W| {e.weight_l2:.4g}  zeros {e.zero_fraction:.1%}",
+            flush=True,
+        )
+
+    return show
+
+
+def print_table(records) -> None:
+    if len(records) < 2:
+        return
+    print()
+    header = f"{'penalty':<11} {'lambda':>8} {'lr':>8} {'train acc':>9} {'test acc':>9} {'best (epoch)':>16} {'zeros':>6}  status"
+    print(header)
+    print("-" * len(header))
+    for r in records:
+        c, f, b = r.config, r.final, r.best_test()
+        lam = "-" if c.penalty == "none" else f"{c.alpha:g}"
+        if f is None:
+            print(f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {'-':>9} {'-':>9} {'-':>16} {'-':>6}  {r.status_text()}")
+            continue
+        best = f"{b.test_accuracy:.2%} ({b.epoch})"
+        print(f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {f.train_accuracy:>9.2%} {f.test_accuracy:>9.2%} "
+              f"{best:>16} {f.zero_fraction:>6.1%}  {r.status_text()}")  # fmt: skip

@@ -1,0 +1,177 @@
+"""``regui sweep``: a grid of runs on all cores (or a Dask cluster), then mean and spread."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from regui.commands.common import StopOnInterrupt, base_config, check_outputs, load
+from regui.core.config import check_split, run_label
+from regui.core.errors import ConfigError
+from regui.core.records import FINISHED, RunRecord
+from regui.core.sweep import SweepControl, SweepEvents, SweepSpec, best_per_penalty, expand, log_space, summarize
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+SWEEP_NAME = "S1"
+
+
+def spec_from(args) -> SweepSpec:
+    if args.alpha:
+        alphas = tuple(dict.fromkeys(args.alpha))
+    else:
+        low, high = args.alpha_range
+        if not (0 < low <= high) or args.points < 1:
+            raise ConfigError("--alpha-range needs 0 < LOW <= HIGH and --points at least 1.")
+        alphas = log_space(low, high, args.points)
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1 (got {args.seeds}).")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1 (got {args.jobs}).")
+    spec = SweepSpec(base=base_config(args), penalties=tuple(args.penalty), alphas=alphas,
+                     learning_rates=tuple(dict.fromkeys(args.lr)), repeats=args.seeds, vary=args.vary)  # fmt: skip
+    return spec
+
+
+def cmd_sweep(args) -> int:
+    from regui.core import export
+
+    spec = spec_from(args)
+    items = expand(spec)
+    for item in items:
+        item.config.validate()
+    check_outputs(args.out, args.summary, args.history)
+    client = None
+    if args.scheduler:  # before loading: a wrong address should not wait for the images
+        from regui.core.dask_runner import connect
+
+        client = connect(args.scheduler)
+    dataset = load(args, spec.base)
+    for split in dict.fromkeys(item.config.split for item in items):
+        check_split(dataset.class_names, dataset.counts(), split)
+
+    names = [run_label(item.index + 1, item.config) for item in items]
+    runner, where = _runner(args, dataset, client)
+    print(f"[INFO] sweep of {len(items)} runs: {len(spec.penalties)} penalties x {len(spec.alphas)} lambdas "
+          f"x {len(spec.learning_rates)} learning rates x {spec.repeats} repeats (varying the "
+          f"{'split and model seeds' if spec.vary == 'split' else 'model seed'}), {spec.base.epochs} epochs each, "
+          f"{where}")  # fmt: skip
+    printer = _Printer(len(items), names, quiet=args.quiet)
+    control = SweepControl()
+    stop = StopOnInterrupt(on_request=control.stop)
+    try:
+        with stop:
+            records = runner.run(items, printer, control, names=names, sweep=SWEEP_NAME)
+    finally:
+        runner.close()
+
+    summaries = summarize(records)
+    _print_summary(summaries)
+    if args.out is not None:
+        export.write_csv(args.out, [r.summary_row() for r in records])
+        print(f"[INFO] runs written to {args.out}")
+    if args.summary is not None:
+        export.write_csv(args.summary, [s.row() for s in summaries])
+        print(f"[INFO] summary written to {args.summary}")
+    if args.history is not None:
+        export.write_json(args.history, export.results_document(records, dataset.summary()))
+        print(f"[INFO] per-epoch history written to {args.history}")
+    if stop.was_requested:
+        print("regui: interrupted; the runs that ended are saved above", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK if all(r.status == FINISHED for r in records) else EXIT_RUN_FAILED
+
+
+def _runner(args, dataset, client=None):
+    """The executor the arguments ask for, and a few words saying where runs happen."""
+    if client is not None:
+        from regui.core.dask_runner import DaskRunner
+
+        runner = DaskRunner(dataset, client=client, owns_client=True)
+        return runner, f"on the Dask cluster at {args.scheduler} ({runner.slots} at a time)"
+    if args.jobs == 1:
+        return _SerialRunner(dataset), "one at a time in this process"
+    from regui.core.pool import ProcessPool
+
+    pool = ProcessPool(dataset, args.jobs)
+    return pool, f"{pool.jobs} at a time in worker processes"
+
+
+class _SerialRunner:
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+
+    def run(self, items, events, control, names, sweep):
+        from regui.core.sweep import run_serial
+
+        return run_serial(self.dataset, items, events, control, names=names, sweep=sweep)
+
+    def close(self) -> None:
+        pass
+
+
+class _Printer(SweepEvents):
+    """One line per run as it ends, with the count and an estimate of the time left."""
+
+    def __init__(self, total: int, names: list[str], quiet: bool) -> None:
+        self.total, self.names, self.quiet = total, names, quiet
+        self.done = 0
+        self.started_at = time.monotonic()
+
+    def finished(self, index: int, record: RunRecord) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        if record.final is not None:
+            best = record.best_test()
+            result = (f"test {record.final.test_accuracy:.2%} (best {best.test_accuracy:.2%} at epoch {best.epoch}), "
+                      f"zeros {record.final.zero_fraction:.1%}")  # fmt: skip
+        else:
+            result = "no epoch"
+        status = "" if record.status == FINISHED else f"  [{record.status_text()}]"
+        print(f"[{self.done:>{len(str(self.total))}}/{self.total}] {self.names[index]}: {result}{status}"
+              f"{self._eta()}", flush=True)  # fmt: skip
+
+    def failed(self, index: int, message: str) -> None:
+        self.done += 1
+        print(f"[{self.done}/{self.total}] {self.names[index]}: failed: {message}", file=sys.stderr, flush=True)
+
+    def _eta(self) -> str:
+        left = self.total - self.done
+        if not left:
+            return ""
+        seconds = (time.monotonic() - self.started_at) / self.done * left
+        return f"  (about {_duration(seconds)} left)"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _print_summary(summaries) -> None:
+    if not summaries:
+        print("[WARN] no run finished: nothing to summarize", file=sys.stderr)
+        return
+    print()
+    header = (f"{'penalty':<11} {'lambda':>9} {'lr':>8} {'runs':>4}  {'test acc':>15}  {'best test acc':>15}  "
+              f"{'train acc':>15}  {'zeros':>13}")  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    for s in summaries:
+        lam = "-" if s.alpha is None else f"{s.alpha:g}"
+        print(f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.n:>4}  {_pm(s.test):>15}  {_pm(s.best_test):>15}  "
+              f"{_pm(s.train):>15}  {_pm(s.zeros, 1):>13}")  # fmt: skip
+    print()
+    for s in best_per_penalty(summaries):
+        lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
+        print(f"[INFO] best '{s.penalty}':{lam} lr={s.eta0:g}: test accuracy {_pm(s.test)} over {s.n} run(s)")
+
+
+def _pm(mean_std: tuple[float, float], digits: int = 2) -> str:
+    mean, std = mean_std
+    return f"{mean * 100:.{digits}f} ± {std * 100:.{digits}f}%"

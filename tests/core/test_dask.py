@@ -1,0 +1,53 @@
+"""Sweeps on a Dask cluster: a LocalCluster started by the test, worker processes and all."""
+
+import sys
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from regui.core.dask_runner import DaskRunner  # noqa: E402
+from regui.core.records import FINISHED  # noqa: E402
+from regui.core.sweep import SweepEvents, run_serial  # noqa: E402
+from tests.core.test_sweep import Recorder, dataset, grid, same_numbers  # noqa: E402,F401
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+def test_dask_gives_the_serial_numbers_and_streams_epochs(dataset, client):  # noqa: F811
+    items = grid(repeats=1)
+    runner = DaskRunner(dataset, client=client)
+    try:
+        assert runner.slots == 2
+        events = Recorder()
+        records = runner.run(items, events, sweep="D1")
+    finally:
+        runner.close()
+    assert [r.status for r in records] == [FINISHED] * len(items)
+    for a, b in zip(run_serial(dataset, items, SweepEvents()), records):
+        same_numbers(a, b)
+    assert sum(1 for e in events.log if e[0] == "epoch") == len(items) * 4
+    assert {r.sweep for r in records} == {"D1"}
+
+
+def test_workers_do_not_import_qt(dataset, client):  # noqa: F811
+    runner = DaskRunner(dataset, client=client)
+    try:
+        runner.run(grid(repeats=1)[:1], SweepEvents())
+    finally:
+        runner.close()
+    loaded = client.run(lambda: sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "pyqtgraph")))
+    assert all(mods == [] for mods in loaded.values())
+    assert all(client.run(lambda: "regui.core.runs" in sys.modules).values())  # they did train
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(dataset):  # noqa: F811
+    from regui.core.errors import ReguiError
+
+    with pytest.raises(ReguiError, match="Could not connect to the Dask scheduler"):
+        DaskRunner(dataset, "tcp://127.0.0.1:9", timeout=1)

@@ -1,0 +1,193 @@
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+from regui.core.config import ImageSettings, TrainConfig
+from regui.core.dataset import load_dataset
+from regui.core.pool import ProcessPool
+from regui.core.records import FAILED, FINISHED, STOPPED
+from regui.core.sweep import SweepControl, SweepEvents, SweepSpec, expand, log_space, run_serial, summarize
+
+SMALL = dict(width=6, height=5, scaling="unit", epochs=4, eta0=0.02)
+
+
+def test_log_space_reads_well():
+    assert log_space(1e-6, 1e-1, 6) == (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+    assert log_space(1e-4, 1e-2, 4) == (1e-4, 0.000464, 0.00215, 0.01)
+    assert log_space(0.5, 0.5, 1) == (0.5,)
+    with pytest.raises(ValueError):
+        log_space(0, 1, 3)
+
+
+def test_grid_expansion():
+    base = TrainConfig(seed=12, split_seed=42)
+    spec = SweepSpec(base, penalties=("none", "l1", "l2"), alphas=(1e-4, 1e-3, 1e-2), learning_rates=(0.01, 0.1),
+                     repeats=2, vary="split")  # fmt: skip
+    items = expand(spec)
+    # no penalty: lambda plays no part, so once per lr and repeat; the others per lambda too
+    assert len(items) == 1 * 2 * 2 + 2 * 3 * 2 * 2
+    assert [i.index for i in items] == list(range(len(items)))
+    assert {i.config.penalty for i in items[:4]} == {"none"}
+    first_l1 = [i for i in items if i.config.penalty == "l1"][:4]
+    assert [(i.config.alpha, i.config.eta0, i.repeat) for i in first_l1] == [
+        (1e-4, 0.01, 0), (1e-4, 0.01, 1), (1e-4, 0.1, 0), (1e-4, 0.1, 1)]  # fmt: skip
+    assert [(i.config.seed, i.config.split_seed) for i in first_l1[:2]] == [(12, 42), (13, 43)]
+    model_only = expand(SweepSpec(base, penalties=("l2",), repeats=3, vary="model"))
+    assert [(i.config.seed, i.config.split_seed) for i in model_only] == [(12, 42), (13, 42), (14, 42)]
+    optimal = expand(SweepSpec(base.with_(learning_rate="optimal"), penalties=("none",), alphas=(1e-4, 1e-3)))
+    assert len(optimal) == 2  # 'optimal' derives its step from lambda, so lambda matters
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from tests.helpers import write_png
+
+    root = tmp_path_factory.mktemp("sweepdata")
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(["a", "b", "c"]):
+        for i in range(12):
+            write_png(root / name / f"{i}.png", np.clip(rng.normal(50 + 60 * label, 40, (5, 6, 3)), 0, 255).astype(np.uint8))
+    return load_dataset(root, ImageSettings(6, 5), use_cache=False)
+
+
+@pytest.fixture(scope="module")
+def pool(dataset):
+    with ProcessPool(dataset, jobs=2) as p:
+        yield p
+
+
+def grid(repeats=2):
+    return expand(SweepSpec(TrainConfig(**SMALL), penalties=("none", "l1", "l2"), alphas=(1e-3, 1e-1),
+                            repeats=repeats))  # fmt: skip
+
+
+class Recorder(SweepEvents):
+    def __init__(self, on_epoch=None):
+        self.log = []
+        self.on_epoch = on_epoch
+        self.lock = threading.Lock()
+
+    def started(self, index, attempt):
+        with self.lock:
+            self.log.append(("started", index, attempt))
+
+    def epoch(self, index, result):
+        with self.lock:
+            self.log.append(("epoch", index, result.epoch))
+        if self.on_epoch:
+            self.on_epoch(index, result)
+
+    def finished(self, index, record):
+        with self.lock:
+            self.log.append(("finished", index, record.status))
+
+    def failed(self, index, message):
+        with self.lock:
+            self.log.append(("failed", index, message))
+
+
+def same_numbers(a, b):
+    assert a.status == b.status and len(a.epochs) == len(b.epochs)
+    for x, y in zip(a.epochs, b.epochs):
+        assert x == y  # every metric, exactly
+        assert np.array_equal(x.coef, y.coef) and np.array_equal(x.intercept, y.intercept)
+
+
+def test_processes_give_the_serial_numbers(dataset, pool):
+    items = grid()
+    serial = run_serial(dataset, items, SweepEvents())
+    events = Recorder()
+    parallel = pool.run(items, events, sweep="S9")
+    assert [r.status for r in parallel] == [FINISHED] * len(items)
+    for a, b in zip(serial, parallel):
+        same_numbers(a, b)
+    assert {r.sweep for r in parallel} == {"S9"} and [r.repeat for r in parallel] == [i.repeat for i in items]
+    epochs_seen = [e for e in events.log if e[0] == "epoch"]
+    assert len(epochs_seen) == len(items) * SMALL["epochs"]  # every epoch streamed live
+
+
+def test_pause_holds_new_runs_and_resume_goes_on(pool):
+    items = grid(repeats=1)
+    control = SweepControl()
+    control.pause()
+    events = Recorder()
+    done = []
+    thread = threading.Thread(target=lambda: done.append(pool.run(items, events, control)))
+    thread.start()
+    thread.join(0.5)
+    assert events.log == []  # nothing started while paused
+    control.resume()
+    thread.join(60)
+    assert [r.status for r in done[0]] == [FINISHED] * len(items)
+
+
+def test_stop_keeps_what_finished_and_ends_the_rest(pool):
+    items = grid(repeats=2)
+    control = SweepControl()
+    finished_first = threading.Event()
+
+    class StopAfterFirst(Recorder):
+        def finished(self, index, record):
+            super().finished(index, record)
+            if not finished_first.is_set():
+                finished_first.set()
+                control.stop()
+
+    records = pool.run(items, StopAfterFirst(), control)
+    statuses = [r.status for r in records]
+    assert statuses.count(FINISHED) >= 1
+    assert set(statuses) <= {FINISHED, STOPPED}
+    assert any(r.message == "Stopped before it started." for r in records)
+
+
+def test_stopping_one_run_leaves_the_others(pool):
+    items = grid(repeats=1)[:3]
+    items = [items[0], items[1].__class__(1, items[1].config.with_(epochs=100_000), 0), items[2]]
+    control = SweepControl()
+    records = pool.run(items, Recorder(on_epoch=lambda i, r: control.stop_run(1) if i == 1 and r.epoch == 3 else None),
+                       control)  # fmt: skip
+    assert [r.status for r in records] == [FINISHED, STOPPED, FINISHED]
+    assert records[1].status_text().startswith("stopped at epoch")
+
+
+def test_one_failing_run_does_not_stop_the_sweep(pool):
+    items = grid(repeats=1)[:3]
+    broken = items[1].__class__(1, items[1].config.with_(test_size=0.01), 0)  # no test image per class
+    records = pool.run([items[0], broken, items[2]], Recorder())
+    assert [r.status for r in records] == [FINISHED, FAILED, FINISHED]
+    assert "fewer than one image per class" in records[1].message
+
+
+def test_a_killed_worker_costs_only_its_run_which_is_retried(dataset, pool):
+    items = grid(repeats=1)[:3]
+    items = [i.__class__(i.index, i.config.with_(epochs=30), i.repeat) for i in items]
+    killed = []
+
+    def kill_once(index, result):
+        if index == 1 and result.epoch == 2 and not killed:
+            pid = pool.running()[1]
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    events = Recorder(on_epoch=kill_once)
+    records = pool.run(items, events)
+    assert killed
+    assert [r.status for r in records] == [FINISHED] * 3
+    assert ("started", 1, 2) in events.log  # tried again on a fresh worker
+    for a, b in zip(run_serial(dataset, items, SweepEvents()), records):
+        same_numbers(a, b)  # the retried run starts over: same numbers
+
+
+def test_summary_mean_and_spread(dataset):
+    records = run_serial(dataset, grid(repeats=3), SweepEvents())
+    summaries = summarize(records)
+    assert len(summaries) == 5  # none once; l1 and l2 at two lambdas
+    l2 = next(s for s in summaries if s.penalty == "l2" and s.alpha == 1e-3)
+    chosen = [r for r in records if r.config.penalty == "l2" and r.config.alpha == 1e-3]
+    values = [r.final.test_accuracy for r in chosen]
+    assert l2.n == 3 and l2.test == pytest.approx((np.mean(values), np.std(values, ddof=1)))
+    none = next(s for s in summaries if s.penalty == "none")
+    assert none.alpha is None and none.n == 3
