@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from regui.core.dataset import load_dataset  # noqa: E402 (sets OpenCV's environment first)
 from regui.core.config import ImageSettings  # noqa: E402
-from regui.core.images import default_workers  # noqa: E402
+from regui.core.machine import default_workers  # noqa: E402
 from regui.core.locations import sample_dataset_dir  # noqa: E402
 from regui.core.scan import scan_folder  # noqa: E402
 

@@ -8,6 +8,7 @@ import time
 from regui.commands.common import StopOnInterrupt, base_config, check_outputs, load
 from regui.core.config import check_split, run_label
 from regui.core.errors import ConfigError
+from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import FINISHED, RunRecord
 from regui.core.sweep import SweepControl, SweepEvents, SweepSpec, best_per_penalty, expand, log_space, summarize
 
@@ -140,17 +141,7 @@ class _Printer(SweepEvents):
         if not left:
             return ""
         seconds = (time.monotonic() - self.started_at) / self.done * left
-        return f"  (about {_duration(seconds)} left)"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, seconds = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+        return f"  (about {duration(seconds)} left)"
 
 
 def _print_summary(summaries) -> None:
@@ -162,16 +153,12 @@ def _print_summary(summaries) -> None:
               f"{'train acc':>15}  {'zeros':>13}")  # fmt: skip
     print(header)
     print("-" * len(header))
+    pm = percent_mean_std
     for s in summaries:
         lam = "-" if s.alpha is None else f"{s.alpha:g}"
-        print(f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.n:>4}  {_pm(s.test):>15}  {_pm(s.best_test):>15}  "
-              f"{_pm(s.train):>15}  {_pm(s.zeros, 1):>13}")  # fmt: skip
+        print(f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.n:>4}  {pm(s.test):>15}  {pm(s.best_test):>15}  "
+              f"{pm(s.train):>15}  {pm(s.zeros, 1):>13}")  # fmt: skip
     print()
     for s in best_per_penalty(summaries):
         lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
-        print(f"[INFO] best '{s.penalty}':{lam} lr={s.eta0:g}: test accuracy {_pm(s.test)} over {s.n} run(s)")
-
-
-def _pm(mean_std: tuple[float, float], digits: int = 2) -> str:
-    mean, std = mean_std
-    return f"{mean * 100:.{digits}f} ± {std * 100:.{digits}f}%"
+        print(f"[INFO] best '{s.penalty}':{lam} lr={s.eta0:g}: test accuracy {pm(s.test)} over {s.n} run(s)")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from regui.core import cache
+from regui.core import cache, machine
 from regui.core.config import ImageSettings, SplitSettings, check_split
 from regui.core.errors import DatasetError
 from regui.core.images import ProgressCallback, StopCheck, decode_files
@@ -153,7 +153,7 @@ def memory_needed(n_images: int, image: ImageSettings) -> int:
 
 def check_memory(n_images: int, image: ImageSettings) -> None:
     """Refuse, before decoding anything, a load this machine cannot hold in memory."""
-    total = _physical_memory()
+    total = machine.physical_memory()
     needed = memory_needed(n_images, image)
     if total and needed > 0.8 * total:
         raise DatasetError(
@@ -161,13 +161,6 @@ def check_memory(n_images: int, image: ImageSettings) -> None:
             f"need about {needed / 2**30:.1f} GB of memory to train on, more than this machine can spare "
             f"({total / 2**30:.0f} GB in all). Choose a smaller image size, or grayscale."
         )
-
-
-def _physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # not POSIX: no check
-        return None
 
 
 @dataclass(frozen=True, eq=False)

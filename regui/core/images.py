@@ -22,6 +22,7 @@ import numpy as np
 
 from regui.core.config import ImageSettings
 from regui.core.errors import Cancelled
+from regui.core.machine import default_workers
 
 # OpenCV reads these once, on first use, so they are set before it is imported.
 # A decompression bomb fails on its header instead of allocating gigabytes per thread.
@@ -87,13 +88,6 @@ def _describe_cv2_error(exc: cv2.error) -> str:
     # OpenCV messages are long and carry source paths; keep the part a person can use.
     detail = text.strip().splitlines()[-1] if text.strip() else "unknown error"
     return f"could not decode: {detail[:160]}"
-
-
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass

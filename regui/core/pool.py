@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from regui.core.config import ImageSettings
-from regui.core.images import default_workers
+from regui.core.machine import default_workers
 from regui.core.records import RunRecord
 from regui.core.sweep import SweepControl, SweepEvents, SweepItem, failed, item_name, not_started
 
@@ -47,6 +47,7 @@ class ProcessPool:
     def __init__(self, dataset, jobs: int | None = None) -> None:
         self.jobs = max(1, jobs or default_workers())
         self.summary = dataset.summary()
+        self._serves = (str(dataset.root), dataset.fingerprint, dataset.image, dataset.n_images)
         self._dir = Path(tempfile.mkdtemp(prefix="regui-pool-"))
         np.save(self._dir / "X.npy", dataset.X)
         np.save(self._dir / "y.npy", dataset.y)
@@ -168,6 +169,10 @@ class ProcessPool:
             worker.process.kill()
         worker.process.join(5)
         worker.conn.close()
+
+    def serves(self, dataset) -> bool:
+        """True if this pool's workers hold ``dataset`` (same files, same image settings)."""
+        return self._serves == (str(dataset.root), dataset.fingerprint, dataset.image, dataset.n_images)
 
     def running(self) -> dict[int, int]:
         """Run index -> process id of the worker training it, now."""

@@ -11,8 +11,9 @@ import numpy as np
 
 from regui.core.config import TrainConfig
 
-# How a run ended (or that it has not yet).
-RUNNING, FINISHED, STOPPED, DIVERGED, FAILED = "running", "finished", "stopped", "diverged", "failed"
+# Where a run is: queued in a sweep, training, or how it ended.
+WAITING, RUNNING = "waiting", "running"
+FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ class RunRecord:
         return max(self.epochs, key=lambda e: (e.test_accuracy, -e.epoch))
 
     def status_text(self) -> str:
+        if self.status == RUNNING and self.epochs:
+            return f"running, epoch {len(self.epochs)}"
+        if self.status == STOPPED and not self.epochs:
+            return "stopped before it started"
         if self.status == STOPPED:
             return f"stopped at epoch {len(self.epochs)}"
         if self.status == DIVERGED:

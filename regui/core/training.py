@@ -192,7 +192,7 @@ def _blas_controller():
 
 @functools.cache
 def _cores() -> int:
-    from regui.core.images import default_workers
+    from regui.core.machine import default_workers
 
     return default_workers()
 

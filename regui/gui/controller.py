@@ -16,12 +16,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from regui.core.config import ImageSettings, TrainConfig
-from regui.gui.workers import LoadWorker, TrainWorker
+from regui.core.sweep import SweepControl
+from regui.gui.workers import LoadWorker, SweepWorker, TrainWorker
 
 
 @dataclass
@@ -29,7 +30,14 @@ class _Job:
     thread: QThread
     worker: QObject
     stop: threading.Event
-    kind: str  # "load" or "train"
+    kind: str  # "load", "train" or "sweep"
+
+
+@dataclass
+class _Sweep:
+    control: SweepControl
+    index_of: dict[int, int]  # run id -> item index
+    active: set[int] = field(default_factory=set)  # run ids started and not ended
 
 
 class Controller(QObject):
@@ -37,9 +45,11 @@ class Controller(QObject):
     loaded = Signal(object)  # LoadResult
     load_failed = Signal(str)
     load_cancelled = Signal()
+    run_started = Signal(int, int)  # run id, attempt (a sweep's run leaving the queue)
     run_epoch = Signal(int, object)  # run id, EpochResult
     run_finished = Signal(int, object)  # run id, RunRecord
     run_failed = Signal(int, str)  # run id, message
+    sweep_ended = Signal(str, str)  # sweep name, problem ("" if none)
     activity_changed = Signal()  # a load or a run started or ended
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -48,6 +58,9 @@ class Controller(QObject):
         self._ids = itertools.count(1)
         self._current_load: int | None = None
         self._closing = False
+        self._sweeps: dict[str, _Sweep] = {}
+        self._pool_lock = threading.Lock()
+        self._spare_pool = None  # worker processes kept for the next sweep on the same data
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -122,9 +135,98 @@ class Controller(QObject):
         job = self._jobs.get(-run_id)
         if job is not None:
             job.stop.set()
+        for sweep in self._sweeps.values():
+            if run_id in sweep.index_of:
+                sweep.control.stop_run(sweep.index_of[run_id])
 
     def running_runs(self) -> list[int]:
-        return [-key for key, job in self._jobs.items() if job.kind == "train"]
+        """Runs training now: single runs and the started runs of sweeps."""
+        single = [-key for key, job in self._jobs.items() if job.kind == "train"]
+        return single + [run_id for sweep in self._sweeps.values() for run_id in sweep.active]
+
+    # --- sweeps -----------------------------------------------------------------------------
+
+    def start_sweep(self, name: str, dataset, items, run_ids: list[int], names: list[str],
+                    jobs: int | None = None, scheduler: str | None = None) -> SweepControl:  # fmt: skip
+        """Run ``items`` on worker processes (or the Dask ``scheduler``); returns its control
+        (pause, resume, stop). Results arrive as run_* signals with the ids in ``run_ids``."""
+        control = SweepControl()
+        if self._closing:
+            control.stop()
+            return control
+        self._sweeps[name] = _Sweep(control, {run_id: item.index for run_id, item in zip(run_ids, items)})
+
+        def make_runner():  # on the sweep's thread
+            if scheduler:
+                from regui.core.dask_runner import DaskRunner
+
+                return DaskRunner(dataset, scheduler)
+            return self._take_pool(dataset, jobs)
+
+        worker = SweepWorker(name, list(items), list(run_ids), list(names), control, make_runner, self._give_back)
+        worker.started.connect(self._on_sweep_run_started)
+        worker.epoch.connect(self._on_epoch)
+        worker.finished.connect(self._on_sweep_run_finished)
+        worker.failed.connect(self._on_sweep_run_failed)
+        worker.ended.connect(self._on_sweep_ended)
+        # The sweep's stop event is its job's: shutdown() stops it like any other job.
+        self._start(-(10**9) - next(self._ids), worker, control.stopped, "sweep")
+        self.activity_changed.emit()
+        return control
+
+    def sweep_running(self) -> bool:
+        return bool(self._sweeps)
+
+    def _take_pool(self, dataset, jobs):
+        """Worker processes for ``dataset``: the spare ones if they fit, else new ones."""
+        from regui.core.pool import ProcessPool
+
+        with self._pool_lock:
+            pool, self._spare_pool = self._spare_pool, None
+        if pool is not None and pool.serves(dataset) and pool.jobs == (jobs or pool.jobs):
+            return pool
+        if pool is not None:
+            pool.close()
+        return ProcessPool(dataset, jobs)
+
+    def _give_back(self, runner) -> None:
+        """Keep a pool for the next sweep (starting workers costs seconds); close anything else."""
+        from regui.core.pool import ProcessPool
+
+        if isinstance(runner, ProcessPool) and not self._closing:
+            with self._pool_lock:
+                runner, self._spare_pool = self._spare_pool, runner
+        if runner is not None:
+            runner.close()
+
+    @Slot(int, int)
+    def _on_sweep_run_started(self, run_id: int, attempt: int) -> None:
+        for sweep in self._sweeps.values():
+            if run_id in sweep.index_of:
+                sweep.active.add(run_id)
+        self.run_started.emit(run_id, attempt)
+        self.activity_changed.emit()
+
+    @Slot(int, object)
+    def _on_sweep_run_finished(self, run_id: int, record) -> None:
+        self._discard_active(run_id)
+        self.run_finished.emit(run_id, record)
+
+    @Slot(int, str)
+    def _on_sweep_run_failed(self, run_id: int, message: str) -> None:
+        self._discard_active(run_id)
+        self.run_failed.emit(run_id, message)
+
+    @Slot(str, str)
+    def _on_sweep_ended(self, name: str, problem: str) -> None:
+        self._sweeps.pop(name, None)
+        self.sweep_ended.emit(name, problem)
+        self.activity_changed.emit()
+
+    def _discard_active(self, run_id: int) -> None:
+        for sweep in self._sweeps.values():
+            sweep.active.discard(run_id)
+        self.activity_changed.emit()
 
     @Slot(int, object)
     def _on_epoch(self, run_id: int, result) -> None:
@@ -182,4 +284,9 @@ class Controller(QObject):
             left_ms = max(0, int((deadline - time.monotonic()) * 1000))
             if job.thread.wait(left_ms):
                 self._jobs.pop(key, None)
+        if not self._jobs:
+            with self._pool_lock:
+                pool, self._spare_pool = self._spare_pool, None
+            if pool is not None:
+                pool.close()  # the idle worker processes
         return not self._jobs

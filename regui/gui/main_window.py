@@ -20,20 +20,24 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from regui import __version__
 from regui.core import export
-from regui.core.config import TrainConfig, check_split, run_label, test_count
+from regui.core.config import PENALTIES, TrainConfig, check_split, run_label, test_count
 from regui.core.errors import ReguiError
-from regui.core.records import DIVERGED, RUNNING, STOPPED, RunRecord
+from regui.core.records import DIVERGED, RUNNING, STOPPED, WAITING, RunRecord
+from regui.core.sweep import SweepSpec, expand
 from regui.gui.controller import Controller
 from regui.gui.dataset_panel import DatasetPanel
 from regui.gui.params_panel import ParamsPanel
 from regui.gui.plots import PlotsPanel
 from regui.gui.results_model import COLUMNS, SORT_ROLE, RunEntry, RunsModel
+from regui.gui.sweep_dialog import SweepDialog
+from regui.gui.sweep_panel import SweepPanel
 
 MAX_RECENT = 10
 EXPORT_FILTERS = {
@@ -60,6 +64,10 @@ class MainWindow(QMainWindow):
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Train with these settings (Ctrl+R)")
         self.run_button.setDefault(True)
+        self.compare_button = QPushButton("Compare penalties")
+        self.compare_button.setToolTip("Run none, L1, L2 and elastic net with these settings side by side")
+        self.sweep_button = QPushButton("Sweep…")
+        self.sweep_button.setToolTip("Penalties x a range of λ x learning rates x repeats, in parallel")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the selected running runs, or all of them, after their current epoch (Ctrl+.)")
         self.ready = QLabel()
@@ -79,6 +87,8 @@ class MainWindow(QMainWindow):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.plots = PlotsPanel()
+        self.sweep_panel = SweepPanel(self.runs)
+        self._sweep_counts = {"S": itertools.count(1), "C": itertools.count(1)}
 
         self._build_layout()
         self._build_actions()
@@ -113,6 +123,9 @@ class MainWindow(QMainWindow):
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button, 1)
         buttons.addWidget(self.stop_button)
+        more = QHBoxLayout()
+        more.addWidget(self.compare_button, 1)
+        more.addWidget(self.sweep_button, 1)
         form = QWidget()
         form_layout = QVBoxLayout(form)
         form_layout.addWidget(self.dataset_panel)
@@ -131,6 +144,7 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(0, 0, 0, 6)
         left_layout.addWidget(scroll, 1)
         left_layout.addLayout(buttons)
+        left_layout.addLayout(more)
         left_layout.addWidget(self.ready)
 
         # A run that diverged or failed says so here until dismissed: the status bar forgets.
@@ -152,8 +166,11 @@ class MainWindow(QMainWindow):
         results_layout.addWidget(self.notice_row)
         results_layout.addWidget(self.table, 1)
 
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.plots, "Training curves")
+        self.tabs.addTab(self.sweep_panel, "Sweep")
         self.right_split = QSplitter(Qt.Orientation.Vertical)
-        self.right_split.addWidget(self.plots)
+        self.right_split.addWidget(self.tabs)
         self.right_split.addWidget(results)
         self.right_split.setStretchFactor(0, 3)
         self.right_split.setStretchFactor(1, 2)
@@ -183,6 +200,8 @@ class MainWindow(QMainWindow):
         self.export_plots_action = action("Export &plots as PNG…", lambda: self.export_plots(), "Ctrl+Shift+E")
         self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.run_action = action("&Run", self.start_run, "Ctrl+R")
+        self.compare_action = action("&Compare penalties", self.compare_penalties, "Ctrl+Shift+R")
+        self.sweep_action = action("S&weep…", self.open_sweep_dialog)
         self.stop_action = action("&Stop", self.stop_runs, "Ctrl+.")
         about = action("&About regui", self._about)
 
@@ -193,7 +212,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.quit_action)
         menu = self.menuBar().addMenu("&Run")
-        menu.addActions([self.run_action, self.stop_action])
+        menu.addActions([self.run_action, self.compare_action, self.sweep_action, self.stop_action])
         self.menuBar().addMenu("&Help").addAction(about)
         self.addActions([self.run_action, self.stop_action])
 
@@ -203,9 +222,11 @@ class MainWindow(QMainWindow):
         c.loaded.connect(self._on_loaded)
         c.load_failed.connect(self._on_load_failed)
         c.load_cancelled.connect(self._on_load_cancelled)
+        c.run_started.connect(self._on_run_started)
         c.run_epoch.connect(self._on_epoch)
         c.run_finished.connect(self._on_run_finished)
         c.run_failed.connect(self._on_run_failed)
+        c.sweep_ended.connect(self._on_sweep_ended)
         c.activity_changed.connect(self._update_state)
         self.dataset_panel.folder_chosen.connect(self.load_folder)
         self.dataset_panel.cancel_requested.connect(c.cancel_load)
@@ -213,6 +234,9 @@ class MainWindow(QMainWindow):
         self.params.changed.connect(self._update_state)
         self.params.image_changed.connect(self._on_image_settings_changed)
         self.run_button.clicked.connect(self.start_run)
+        self.compare_button.clicked.connect(self.compare_penalties)
+        self.sweep_button.clicked.connect(self.open_sweep_dialog)
+        self.sweep_panel.runs_selected.connect(self.select_runs)
         self.stop_button.clicked.connect(self.stop_runs)
         self.runs.visibility_changed.connect(self.plots.set_visible)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
@@ -301,6 +325,12 @@ class MainWindow(QMainWindow):
     def _on_epoch(self, run_id: int, result) -> None:
         self.runs.add_epoch(run_id, result)
         self.plots.update_run(run_id)
+        self.sweep_panel.run_changed(run_id)
+
+    def _on_run_started(self, run_id: int, attempt: int) -> None:
+        self.runs.start(run_id, attempt)
+        self.plots.update_run(run_id)
+        self.sweep_panel.run_changed(run_id)
 
     def _on_run_finished(self, run_id: int, record) -> None:
         entry = self.runs.entry(run_id)
@@ -309,6 +339,9 @@ class MainWindow(QMainWindow):
         record.name = entry.label
         self.runs.finish(run_id, record)
         self.plots.update_run(run_id, now=True)
+        self.sweep_panel.run_changed(run_id)
+        if record.sweep:
+            return  # a sweep reports at its end, not run by run
         if record.status == DIVERGED:
             self.show_notice(f"Run #{run_id}: {record.message}")
         elif record.status == STOPPED:
@@ -320,14 +353,105 @@ class MainWindow(QMainWindow):
 
     def _on_run_failed(self, run_id: int, message: str) -> None:
         self.runs.fail(run_id, message)
-        self.show_notice(f"Run #{run_id} failed: {message}")
+        self.sweep_panel.run_changed(run_id)
+        entry = self.runs.entry(run_id)
+        if entry is not None and not entry.record.sweep:
+            self.show_notice(f"Run #{run_id} failed: {message}")
+
+    # --- sweeps -------------------------------------------------------------------------------
+
+    def compare_penalties(self) -> str | None:
+        """The lesson's loop in one action: none, L1, L2 and elastic net with these settings."""
+        config = self.params.config()
+        spec = SweepSpec(config, penalties=PENALTIES, alphas=(config.alpha,), learning_rates=(config.eta0,))
+        return self.start_sweep(spec, kind="C")
+
+    def open_sweep_dialog(self) -> None:
+        problem = self.run_problem(self.params.config())
+        if problem is not None:
+            self._show_message(problem)
+            return
+        dialog = SweepDialog(self.params.config(), self)
+        if dialog.exec() == SweepDialog.DialogCode.Accepted and dialog.spec() is not None:
+            self.start_sweep(dialog.spec(), jobs=dialog.jobs.value(), scheduler=dialog.scheduler.text().strip() or None)
+
+    def start_sweep(self, spec: SweepSpec, jobs: int | None = None, scheduler: str | None = None,
+                    kind: str = "S") -> str | None:  # fmt: skip
+        """Queue every run of ``spec`` (shown at once as waiting) and start them in parallel.
+        Returns the sweep's name ("S1", or "C1" for a comparison), None if it cannot start."""
+        items = expand(spec)
+        problem = self.run_problem(spec.base)
+        if problem is None:
+            try:
+                for item in items:
+                    item.config.validate()
+                for split in dict.fromkeys(item.config.split for item in items):
+                    check_split(self.dataset.class_names, self.dataset.counts(), split)
+            except ReguiError as exc:
+                problem = str(exc)
+        if problem is not None or not items:
+            self._show_message(problem or "The sweep has no runs.")
+            return None
+        name = f"{kind}{next(self._sweep_counts[kind])}"
+        summary = self.dataset.summary()
+        run_ids = []
+        for item in items:
+            run_id = next(self._run_ids)
+            n_test = test_count(self.dataset.n_images, item.config.test_size)
+            record = RunRecord(config=item.config, name=run_label(run_id, item.config), status=WAITING,
+                               dataset=dict(summary, n_train=self.dataset.n_images - n_test, n_test=n_test),
+                               sweep=name, repeat=item.repeat)  # fmt: skip
+            entry = RunEntry(run_id, record, self.runs.next_color())
+            self.runs.add(entry)
+            self.plots.add_run(entry, legend=len(items) <= 8)
+            run_ids.append(run_id)
+        names = [self.runs.entry(r).record.name for r in run_ids]
+        control = self.controller.start_sweep(name, self.dataset, items, run_ids, names, jobs, scheduler)
+        self.sweep_panel.add_sweep(name, run_ids, control, spec.alphas or (spec.base.alpha,))
+        if kind == "S":
+            self.tabs.setCurrentWidget(self.sweep_panel)
+        where = f"on {scheduler}" if scheduler else "in worker processes"
+        self.statusBar().showMessage(f"Sweep {name}: {len(items)} runs started {where}.", 8000)
+        self._update_state()
+        return name
+
+    def _on_sweep_ended(self, name: str, problem: str) -> None:
+        left, diverged = 0, 0
+        for entry in self.runs.entries():
+            if entry.record.sweep != name:
+                continue
+            if entry.record.status in (WAITING, RUNNING):  # the sweep could not run it at all
+                self.runs.fail(entry.run_id, problem or "The sweep ended before this run.")
+                left += 1
+            diverged += entry.record.status == DIVERGED
+        self.sweep_panel.sweep_ended(name)
+        if problem:
+            self.show_notice(f"Sweep {name} could not run {left} run(s): {problem}")
+        elif diverged:
+            self.show_notice(f"Sweep {name}: {diverged} run(s) diverged; their rows say at which epoch and why.")
+        else:
+            self.statusBar().showMessage(f"Sweep {name} done.", 8000)
+
+    def select_runs(self, run_ids) -> None:
+        """Select these runs in the results table (and so highlight their curves)."""
+        selection = self.table.selectionModel()
+        selection.clearSelection()
+        flags = selection.SelectionFlag.Select | selection.SelectionFlag.Rows
+        for run_id in run_ids:
+            row = self.runs.row_of(run_id)
+            if row is not None:
+                selection.select(self.proxy.mapFromSource(self.runs.index(row, 0)), flags)
+        rows = [self.runs.row_of(r) for r in run_ids if self.runs.row_of(r) is not None]
+        if rows:
+            self.table.scrollTo(self.proxy.mapFromSource(self.runs.index(rows[0], 0)))
 
     # --- state --------------------------------------------------------------------------------
 
     def _update_state(self) -> None:
         problem = self.run_problem(self.params.config())
-        self.run_button.setEnabled(problem is None)
-        self.run_action.setEnabled(problem is None)
+        for widget in (self.run_button, self.run_action, self.compare_button, self.compare_action,
+                       self.sweep_button, self.sweep_action):  # fmt: skip
+            widget.setEnabled(problem is None)
         if problem is None:
             n_test = test_count(self.dataset.n_images, self.params.config().test_size)
             self.ready.setText(f"Ready: {self.dataset.n_images - n_test:,} training and {n_test:,} test images.")

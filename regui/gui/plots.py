@@ -65,6 +65,9 @@ class PlotsPanel(QWidget):
             plot.setLabel("bottom", "Epoch")
             plot.setLabel("left", ylabel, units=units)
             plot.showGrid(x=True, y=True, alpha=0.2)
+            # Long runs: draw only what is in view, thinned to the pixels available.
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setTextPen("k")
                 plot.getAxis(axis).setPen("k")
@@ -95,6 +98,7 @@ class PlotsPanel(QWidget):
 
         self._entries: dict[int, RunEntry] = {}
         self._curves: dict[int, dict[str, pg.PlotDataItem]] = {}
+        self._series: dict[int, _Series] = {}
         self._highlighted: set[int] = set()
         self._dirty: set[int] = set()
         self._timer = QTimer(self)
@@ -104,14 +108,17 @@ class PlotsPanel(QWidget):
 
     # --- runs -------------------------------------------------------------------------------
 
-    def add_run(self, entry: RunEntry) -> None:
+    def add_run(self, entry: RunEntry, legend: bool = True) -> None:
+        """Curves for a new run; ``legend=False`` for the runs of a big sweep (a legend of 40
+        entries hides the plot; the table names them)."""
         curves = {}
         for key in ("objective", "data", "penalty"):
-            curves[key] = self.loss_plot.plot(name=entry.label if key == "objective" else None)
+            curves[key] = self.loss_plot.plot(name=entry.label if key == "objective" and legend else None)
         for key in ("test", "train"):
             curves[key] = self.acc_plot.plot()
         self._entries[entry.run_id] = entry
         self._curves[entry.run_id] = curves
+        self._series[entry.run_id] = _Series()
         self.placeholder.hide()
         self.legend.show()
         self._restyle(entry.run_id)
@@ -196,21 +203,44 @@ class PlotsPanel(QWidget):
             curves = self._curves.get(run_id)
             if curves is None:
                 continue
-            epochs = self._entries[run_id].record.epochs
-            x = np.fromiter((e.epoch for e in epochs), dtype=float, count=len(epochs))
-
-            def values(attr: str, scale: float = 1.0) -> np.ndarray:
-                y = np.fromiter((getattr(e, attr) for e in epochs), dtype=float, count=len(epochs)) * scale
-                if log_y and attr in ("objective", "train_loss", "penalty"):
-                    y[y <= 0] = np.nan  # no log of 0 (a run without penalty has a 0 penalty term)
-                return y
-
-            symbol = "o" if len(epochs) <= _MARKERS_UP_TO else None
+            series = self._series[run_id]
+            series.sync(self._entries[run_id].record.epochs)
+            x = series.view("epoch")
+            symbol = "o" if len(x) <= _MARKERS_UP_TO else None
             if curves["objective"].opts["symbol"] != symbol:
                 for curve in curves.values():
                     curve.setSymbol(symbol)
-            curves["objective"].setData(x, values("objective"))
-            curves["data"].setData(x, values("train_loss"))
-            curves["penalty"].setData(x, values("penalty"))
-            curves["test"].setData(x, values("test_accuracy", 100.0))
-            curves["train"].setData(x, values("train_accuracy", 100.0))
+            for key, curve in curves.items():
+                y = series.view(key)
+                if log_y and key in ("objective", "data", "penalty"):
+                    y = np.where(y > 0, y, np.nan)  # no log of 0 (a run without penalty has a 0 penalty term)
+                curve.setData(x, y)
+
+
+class _Series:
+    """One run's curves as growing numpy arrays: new epochs are appended, not all re-read,
+    so a run of 100,000 fast epochs costs each redraw only what arrived since the last."""
+
+    SOURCES = {"epoch": ("epoch", 1.0), "objective": ("objective", 1.0), "data": ("train_loss", 1.0),
+               "penalty": ("penalty", 1.0), "test": ("test_accuracy", 100.0), "train": ("train_accuracy", 100.0)}  # fmt: skip
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.arrays = {key: np.empty(64) for key in self.SOURCES}
+
+    def sync(self, epochs: list) -> None:
+        if len(epochs) < self.n:  # the run started over (its worker was lost)
+            self.n = 0
+        new = epochs[self.n:]
+        if not new:
+            return
+        end = self.n + len(new)
+        if end > len(self.arrays["epoch"]):
+            size = max(end, 2 * len(self.arrays["epoch"]))
+            self.arrays = {k: np.resize(a, size) for k, a in self.arrays.items()}
+        for key, (attr, scale) in self.SOURCES.items():
+            self.arrays[key][self.n:end] = np.fromiter((getattr(e, attr) for e in new), float, len(new)) * scale
+        self.n = end
+
+    def view(self, key: str) -> np.ndarray:
+        return self.arrays[key][: self.n]

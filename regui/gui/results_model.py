@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPixmap
 
 from regui.core.config import PENALTY_LABELS, SCALING_LABELS, run_label
-from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, RunRecord
+from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -29,6 +29,10 @@ class RunEntry:
     record: RunRecord
     color: QColor
     visible: bool = True
+    best: object = None  # the record's best_test(), kept up to date epoch by epoch (not rescanned)
+
+    def recompute_best(self) -> None:
+        self.best = self.record.best_test()
 
     @property
     def label(self) -> str:
@@ -64,7 +68,7 @@ def _sortable(value) -> float:
 
 
 def _best(entry: RunEntry) -> str:
-    best = entry.record.best_test()
+    best = entry.best
     return "" if best is None else f"{best.test_accuracy * 100:.2f}% ({best.epoch})"
 
 
@@ -83,7 +87,7 @@ COLUMNS = [
     Column("test_accuracy", "Test acc", lambda e: _pct(_final(e, "test_accuracy")),
            lambda e: _sortable(_final(e, "test_accuracy")), "Test accuracy after the last epoch"),
     Column("best_test_accuracy", "Best test (epoch)", _best,
-           lambda e: _sortable(getattr(e.record.best_test(), "test_accuracy", None)),
+           lambda e: _sortable(getattr(e.best, "test_accuracy", None)),
            "Highest test accuracy of any epoch, and that epoch"),
     Column("train_accuracy", "Train acc", lambda e: _pct(_final(e, "train_accuracy")),
            lambda e: _sortable(_final(e, "train_accuracy"))),
@@ -105,12 +109,20 @@ COLUMNS = [
     Column("scaling", "Pixels", lambda e: SCALING_LABELS[e.record.config.scaling],
            lambda e: e.record.config.scaling, numeric=False),
     Column("seed", "Seed", lambda e: str(e.record.config.seed), lambda e: e.record.config.seed, "Model seed (shuffling)"),
+    Column("sweep", "Sweep", lambda e: _sweep(e), lambda e: (e.record.sweep, e.record.repeat),
+           "The sweep a run belongs to, and its repeat", numeric=False),
     Column("data", "Data", lambda e: _data(e), lambda e: _data(e),
            "Dataset folder, image size, test fraction and split seed", numeric=False),
     Column("seconds", "Time", lambda e: f"{_elapsed(e):.1f} s" if _elapsed(e) is not None else "",
            lambda e: _sortable(_elapsed(e))),
 ]  # fmt: skip
 COLUMN_INDEX = {c.key: i for i, c in enumerate(COLUMNS)}
+
+
+def _sweep(entry: RunEntry) -> str:
+    if not entry.record.sweep:
+        return ""
+    return f"{entry.record.sweep} r{entry.record.repeat + 1}"
 
 
 def _data(entry: RunEntry) -> str:
@@ -122,6 +134,8 @@ def _data(entry: RunEntry) -> str:
 
 
 def _elapsed(entry: RunEntry):
+    if entry.record.status == WAITING:
+        return None
     if entry.record.status != RUNNING:
         return entry.record.seconds
     final = entry.record.final
@@ -142,6 +156,13 @@ class RunsModel(QAbstractTableModel):
         self._entries: list[RunEntry] = []
         self._rows: dict[int, int] = {}  # run id -> row
         self._swatches: dict[int, QPixmap] = {}
+        # Epochs can arrive by the thousand per second (tiny data): rows are redrawn at most ten
+        # times a second, not once per epoch.
+        self._dirty: set[int] = set()
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(100)
+        self._flush_timer.timeout.connect(self.flush)
 
     # --- the runs -------------------------------------------------------------------------
 
@@ -165,17 +186,33 @@ class RunsModel(QAbstractTableModel):
         self._rows[entry.run_id] = row
         self.endInsertRows()
 
+    def start(self, run_id: int, attempt: int) -> None:
+        """A queued (sweep) run started; attempt 2+: it starts over on a fresh worker."""
+        entry = self.entry(run_id)
+        if entry is not None:
+            entry.record.status = RUNNING
+            entry.record.epochs.clear()
+            entry.best = None
+            if attempt > 1:
+                entry.record.message = f"Started again (attempt {attempt}): its worker process was lost."
+            self._row_changed(run_id)
+
     def add_epoch(self, run_id: int, result) -> None:
         entry = self.entry(run_id)
         if entry is not None and entry.record.status == RUNNING:
             entry.record.epochs.append(result)
-            self._row_changed(run_id)
+            if entry.best is None or result.test_accuracy > entry.best.test_accuracy:
+                entry.best = result
+            self._dirty.add(run_id)
+            if not self._flush_timer.isActive():
+                self._flush_timer.start()
 
     def finish(self, run_id: int, record: RunRecord) -> None:
         """Replace the live record by the worker's final one (the same epochs, plus the outcome)."""
         entry = self.entry(run_id)
         if entry is not None:
             entry.record = record
+            entry.recompute_best()
             self._row_changed(run_id)
 
     def fail(self, run_id: int, message: str) -> None:
@@ -183,6 +220,9 @@ class RunsModel(QAbstractTableModel):
         if entry is not None:
             entry.record.status, entry.record.message = FAILED, message
             self._row_changed(run_id)
+
+    def row_of(self, run_id: int) -> int | None:
+        return self._rows.get(run_id)
 
     def set_visible(self, run_id: int, visible: bool) -> None:
         entry = self.entry(run_id)
@@ -192,8 +232,15 @@ class RunsModel(QAbstractTableModel):
             self.visibility_changed.emit(run_id, visible)
 
     def _row_changed(self, run_id: int) -> None:
+        self._dirty.discard(run_id)
         row = self._rows[run_id]
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def flush(self) -> None:
+        """Redraw the rows whose runs moved on since the last time."""
+        self._flush_timer.stop()
+        for run_id in list(self._dirty):
+            self._row_changed(run_id)
 
     # --- Qt model interface -----------------------------------------------------------------
 
@@ -233,6 +280,8 @@ class RunsModel(QAbstractTableModel):
                 return QBrush(QColor("#c62828"))
             if entry.record.status == STOPPED:
                 return QBrush(QColor("#8d6e00"))
+            if entry.record.status == WAITING:
+                return QBrush(QColor("#777777"))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(entry)
         return None

@@ -117,3 +117,58 @@ class TrainWorker(QObject):
         finally:
             self.dataset = None  # let the arrays go as soon as the run ends
             self.done.emit()
+
+
+class SweepWorker(QObject):
+    """Runs a sweep through a runner (worker processes or a Dask cluster) and relays its events.
+
+    ``run_ids[i]`` is the app's id for item i. The runner is made here, on this thread: starting
+    processes, writing the shared arrays or connecting to a cluster never blocks the window.
+    """
+
+    started = Signal(int, int)  # run id, attempt
+    epoch = Signal(int, object)  # run id, EpochResult
+    finished = Signal(int, object)  # run id, RunRecord
+    failed = Signal(int, str)  # run id, message
+    ended = Signal(str, str)  # sweep name, problem ("" when all went through)
+    done = Signal()
+
+    def __init__(self, sweep: str, items, run_ids: list[int], names: list[str], control, make_runner, release_runner):
+        super().__init__()
+        self.sweep, self.items, self.run_ids, self.names, self.control = sweep, items, run_ids, names, control
+        self.make_runner, self.release_runner = make_runner, release_runner
+
+    @Slot()
+    def run(self) -> None:
+        from regui.core.sweep import SweepEvents
+
+        worker = self
+
+        class Relay(SweepEvents):
+            def started(self, index, attempt):
+                worker.started.emit(worker.run_ids[index], attempt)
+
+            def epoch(self, index, result):
+                worker.epoch.emit(worker.run_ids[index], result)
+
+            def finished(self, index, record):
+                worker.finished.emit(worker.run_ids[index], record)
+
+            def failed(self, index, message):
+                worker.failed.emit(worker.run_ids[index], message)
+
+        runner = None
+        problem = ""
+        try:
+            runner = self.make_runner()
+            runner.run(self.items, Relay(), self.control, names=self.names, sweep=self.sweep)
+        except ReguiError as exc:
+            problem = str(exc)
+        except Exception as exc:
+            log.exception("sweep %s failed", self.sweep)
+            problem = f"{type(exc).__name__}: {exc}"
+        finally:
+            if runner is not None:
+                self.release_runner(runner)
+            self.ended.emit(self.sweep, problem)
+            self.done.emit()

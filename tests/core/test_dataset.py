@@ -267,10 +267,10 @@ def test_same_size_rewrite_with_kept_mtime_misses_the_cache(make_folder):
 
 
 def test_a_load_too_big_for_memory_is_refused_before_decoding(make_folder, monkeypatch):
-    import regui.core.dataset as dataset_module
+    import regui.core.machine as machine
 
     root = make_folder({"a": 3, "b": 3})
-    monkeypatch.setattr(dataset_module, "_physical_memory", lambda: 1_000)
+    monkeypatch.setattr(machine, "physical_memory", lambda: 1_000)
     with pytest.raises(DatasetError, match="need about .* GB of memory"):
         load_dataset(root, SMALL)
 

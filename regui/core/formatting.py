@@ -1,0 +1,20 @@
+"""Numbers as people read them, shared by the command line and the app."""
+
+from __future__ import annotations
+
+
+def duration(seconds: float) -> str:
+    """"45 s", "3 min 07 s", "2 h 05 min"."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def percent_mean_std(stat: tuple[float, float], digits: int = 2) -> str:
+    """(0.5731, 0.0212) -> "57.31 ± 2.12%"."""
+    mean, std = stat
+    return f"{mean * 100:.{digits}f} ± {std * 100:.{digits}f}%"

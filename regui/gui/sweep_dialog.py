@@ -1,0 +1,150 @@
+"""The Sweep dialog: penalties x a log range of lambda x learning rates x repeats."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from regui.core.config import LOSS_LABELS, PENALTIES, PENALTY_LABELS, SCALING_LABELS, TrainConfig
+from regui.core.machine import default_workers
+from regui.core.sweep import SweepSpec, expand, log_space
+from regui.gui.widgets import LogSpinBox
+
+_VARY = {"split": "the split and the model seed", "model": "the model seed only"}
+
+
+class SweepDialog(QDialog):
+    def __init__(self, base: TrainConfig, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sweep")
+        self.base = base
+        self.penalties = {p: QCheckBox(PENALTY_LABELS[p]) for p in PENALTIES}
+        for box in self.penalties.values():
+            box.setChecked(True)
+        self.low = LogSpinBox(1e-7, 10.0)
+        self.low.setValue(1e-6)
+        self.high = LogSpinBox(1e-7, 10.0)
+        self.high.setValue(1e-1)
+        self.points = QSpinBox()
+        self.points.setRange(1, 50)
+        self.points.setValue(6)
+        self.rates = QLineEdit(f"{base.eta0:g}")
+        self.rates.setToolTip("One or more learning rates, separated by commas or spaces")
+        self.repeats = QSpinBox()
+        self.repeats.setRange(1, 100)
+        self.repeats.setValue(3)
+        self.repeats.setToolTip("Each setting runs this many times with seeds seed, seed+1, ...: the spread shows "
+                                "how much of a difference is noise")  # fmt: skip
+        self.vary = QComboBox()
+        for key, label in _VARY.items():
+            self.vary.addItem(label, key)
+        self.jobs = QSpinBox()
+        self.jobs.setRange(1, 256)
+        self.jobs.setValue(default_workers())
+        self.jobs.setToolTip("Runs at once, each in its own worker process")
+        self.scheduler = QLineEdit()
+        self.scheduler.setPlaceholderText("tcp://host:8786 to use a Dask cluster (optional)")
+        self.count = QLabel()
+        self.count.setWordWrap(True)
+
+        penalties = QHBoxLayout()
+        for box in self.penalties.values():
+            penalties.addWidget(box)
+        lambdas = QHBoxLayout()
+        lambdas.addWidget(self.low)
+        lambdas.addWidget(QLabel("to"))
+        lambdas.addWidget(self.high)
+        lambdas.addWidget(QLabel("in"))
+        lambdas.addWidget(self.points)
+        lambdas.addWidget(QLabel("log-spaced points"))
+        repeats = QHBoxLayout()
+        repeats.addWidget(self.repeats)
+        repeats.addWidget(QLabel("varying"))
+        repeats.addWidget(self.vary, 1)
+        form = QFormLayout()
+        form.addRow("Penalties", _row(penalties))
+        form.addRow("λ (lambda)", _row(lambdas))
+        form.addRow("Learning rates", self.rates)
+        form.addRow("Repeats", _row(repeats))
+        form.addRow("Runs at once", self.jobs)
+        form.addRow("Dask cluster", self.scheduler)
+        rest = QLabel(
+            f"Everything else as in the main window: {base.epochs} epochs, {LOSS_LABELS[base.loss]}, "
+            f"{base.learning_rate} schedule, {base.width}×{base.height} {'colour' if base.color else 'grayscale'}, "
+            f"pixels {SCALING_LABELS[base.scaling]}, test fraction {base.test_size:g}, seeds from {base.seed} "
+            f"(split {base.split_seed})."
+        )
+        rest.setWordWrap(True)
+        rest.setStyleSheet("color: #555;")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(rest)
+        layout.addWidget(self.count)
+        layout.addWidget(self.buttons)
+
+        for box in self.penalties.values():
+            box.toggled.connect(self._update)
+        for widget in (self.low, self.high):
+            widget.valueChanged.connect(self._update)
+        for widget in (self.points, self.repeats):
+            widget.valueChanged.connect(self._update)
+        self.rates.textChanged.connect(self._update)
+        self.vary.currentIndexChanged.connect(self._update)
+        self._update()
+
+    def learning_rates(self) -> tuple[float, ...] | None:
+        """The rates typed, or None if the text is not a list of positive numbers."""
+        try:
+            rates = tuple(dict.fromkeys(float(t) for t in re.split(r"[,;\s]+", self.rates.text().strip()) if t))
+        except ValueError:
+            return None
+        return rates if rates and all(r > 0 for r in rates) else None
+
+    def spec(self) -> SweepSpec | None:
+        penalties = tuple(p for p, box in self.penalties.items() if box.isChecked())
+        rates = self.learning_rates()
+        low, high = sorted((self.low.value(), self.high.value()))
+        if not penalties or rates is None:
+            return None
+        return SweepSpec(self.base, penalties=penalties, alphas=log_space(low, high, self.points.value()),
+                         learning_rates=rates, repeats=self.repeats.value(), vary=self.vary.currentData())  # fmt: skip
+
+    def _update(self) -> None:
+        spec = self.spec()
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if spec is None:
+            self.count.setText("Choose at least one penalty, and learning rates as positive numbers (0.01, 0.1).")
+            self.count.setStyleSheet("color: #c62828;")
+            ok.setEnabled(False)
+            return
+        n = len(expand(spec))
+        lambdas = ", ".join(f"{a:g}" for a in spec.alphas)
+        note = " (without a penalty λ changes nothing, so those run once per learning rate and repeat)" \
+            if "none" in spec.penalties and len(spec.alphas) > 1 else ""  # fmt: skip
+        self.count.setText(f"<b>{n} runs</b>{note}. λ: {lambdas}.")
+        self.count.setStyleSheet("")
+        ok.setEnabled(n > 0)
+
+
+def _row(layout) -> QWidget:
+    widget = QWidget()
+    layout.setContentsMargins(0, 0, 0, 0)
+    widget.setLayout(layout)
+    return widget

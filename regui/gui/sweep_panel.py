@@ -1,0 +1,381 @@
+"""The Sweep tab: a sweep's queue and progress, its validation curves and summary table."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal  # noqa: E402
+from PySide6.QtGui import QColor  # noqa: E402
+from PySide6.QtWidgets import (  # noqa: E402
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from regui.core.config import PENALTY_LABELS  # noqa: E402
+from regui.core.formatting import duration, percent_mean_std  # noqa: E402
+from regui.core.records import RUNNING, WAITING  # noqa: E402
+from regui.core.sweep import SettingSummary, summarize  # noqa: E402
+from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, RunsModel  # noqa: E402
+
+PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
+_REFRESH_MS = 250
+
+
+@dataclass
+class SweepState:
+    name: str
+    run_ids: list[int]
+    control: object  # regui.core.sweep.SweepControl
+    alphas: tuple[float, ...] = ()  # the λ values asked for: the axis spans them from the start
+    started: float = field(default_factory=time.monotonic)
+    ended: bool = False
+
+
+class LogAxis(pg.AxisItem):
+    """Values are log10(lambda); the labels show lambda itself (1e-05, 0.001, 0.1)."""
+
+    def tickStrings(self, values, scale, spacing):
+        return [f"{10 ** v:g}" for v in values]
+
+    def tickValues(self, minVal, maxVal, size):
+        low, high = math.floor(minVal), math.ceil(maxVal)
+        if high - low > 12:
+            step = math.ceil((high - low) / 12)
+            return [(float(step), [float(v) for v in range(low, high + 1, step)])]
+        return [(1.0, [float(v) for v in range(low, high + 1)])]
+
+
+class _SweepFilter(QSortFilterProxyModel):
+    """Rows of one sweep."""
+
+    def __init__(self, runs: RunsModel, parent=None) -> None:
+        super().__init__(parent)
+        self.runs = runs
+        self.sweep = None
+        self.setSourceModel(runs)
+        self.setSortRole(SORT_ROLE)
+
+    def show_sweep(self, name: str | None) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10; invalidateFilter() is deprecated there
+            self.beginFilterChange()
+            self.sweep = name
+            self.endFilterChange()
+        else:
+            self.sweep = name
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:
+        return self.sweep is not None and self.runs.entry_at(row).record.sweep == self.sweep
+
+
+class SweepPanel(QWidget):
+    runs_selected = Signal(list)  # run ids to select everywhere
+
+    def __init__(self, runs: RunsModel, parent=None) -> None:
+        super().__init__(parent)
+        self.runs = runs
+        self.sweeps: dict[str, SweepState] = {}
+
+        self.chooser = QComboBox()
+        self.chooser.currentIndexChanged.connect(self._show_chosen)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m runs")
+        self.eta = QLabel()
+        self.eta.setMinimumWidth(self.eta.fontMetrics().horizontalAdvance("about 59 min 59 s left") + 8)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Start no new runs (those running go on); press again to resume")
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self._pause)
+        self.stop_button = QPushButton("Stop sweep")
+        self.stop_button.setToolTip("Start no new runs and stop the running ones after their epoch; "
+                                    "everything finished stays")  # fmt: skip
+        self.stop_button.clicked.connect(self._stop)
+
+        self.queue = QTableView()
+        self.filter = _SweepFilter(runs, self)
+        self.queue.setModel(self.filter)
+        self.queue.setSortingEnabled(True)
+        self.queue.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.queue.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.queue.verticalHeader().hide()
+        self.queue.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for key in ("l1_ratio", "loss", "scaling", "data"):
+            self.queue.hideColumn(COLUMN_INDEX[key])
+        self.queue.selectionModel().selectionChanged.connect(self._queue_selection)
+
+        self.measure = QComboBox()
+        self.measure.addItem("final test accuracy", "final")
+        self.measure.addItem("best test accuracy (any epoch)", "best")
+        self.measure.currentIndexChanged.connect(self.refresh)
+        self.show_train = QCheckBox("train accuracy (dashed)")
+        self.show_train.setChecked(True)
+        self.show_train.toggled.connect(self.refresh)
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground("w")
+        self.acc_plot = self.canvas.addPlot(row=0, col=0, axisItems={"bottom": LogAxis("bottom")})
+        self.zero_plot = self.canvas.addPlot(row=0, col=1, axisItems={"bottom": LogAxis("bottom")})
+        for plot, label, units in ((self.acc_plot, "Accuracy", "%"), (self.zero_plot, "Zero weights", "%")):
+            plot.setLabel("bottom", "λ (log scale)")
+            plot.setLabel("left", label, units=units)
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setTextPen("k")
+                plot.getAxis(axis).setPen("k")
+                plot.getAxis(axis).setStyle(maxTickLevel=0)
+        self.acc_plot.setTitle("Validation curve: mean ± std over repeats; click a point", color="k", size="10pt")
+        self.zero_plot.setTitle("Sparsity: share of weights exactly 0", color="k", size="10pt")
+        # Bottom left: accuracy usually falls at large λ (the right), and sits high on the left.
+        self.legend = self.acc_plot.addLegend(offset=(10, -10), labelTextSize="8pt", labelTextColor="k")
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 215))
+
+        self.summary = QTableWidget()
+        self.summary.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.summary.verticalHeader().hide()
+        self.summary.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.summary.itemSelectionChanged.connect(self._summary_selection)
+
+        header = QHBoxLayout()
+        header.addWidget(QLabel("Sweep"))
+        header.addWidget(self.chooser)
+        header.addWidget(self.progress, 1)
+        header.addWidget(self.eta)
+        header.addWidget(self.pause_button)
+        header.addWidget(self.stop_button)
+        options = QHBoxLayout()
+        options.addWidget(QLabel("Plot"))
+        options.addWidget(self.measure)
+        options.addWidget(self.show_train)
+        options.addStretch(1)
+        curves = QWidget()
+        curves_layout = QVBoxLayout(curves)
+        curves_layout.setContentsMargins(0, 0, 0, 0)
+        curves_layout.addLayout(options)
+        curves_layout.addWidget(self.canvas, 1)
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.queue)
+        lower.addWidget(self.summary)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(curves)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.empty = QLabel("No sweep yet. Use “Compare penalties” or “Sweep…” on the left.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.empty)
+        layout.addWidget(split, 1)
+        self.body = split
+        self.body.hide()
+
+        self._summaries: list[tuple[SettingSummary, list[int]]] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(_REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._update_progress)
+        self._update_controls()
+
+    # --- what the window tells the panel ---------------------------------------------------------
+
+    def add_sweep(self, name: str, run_ids: list[int], control, alphas=()) -> None:
+        self.sweeps[name] = SweepState(name, list(run_ids), control, tuple(alphas))
+        self.chooser.addItem(f"{name} ({len(run_ids)} runs)", name)
+        self.chooser.setCurrentIndex(self.chooser.count() - 1)
+        self.empty.hide()
+        self.body.show()
+        self._clock.start()
+
+    def sweep_ended(self, name: str) -> None:
+        if name in self.sweeps:
+            self.sweeps[name].ended = True
+        if all(s.ended for s in self.sweeps.values()):
+            self._clock.stop()
+        self.refresh()
+
+    def run_changed(self, run_id: int) -> None:
+        """A run of some sweep moved on: redraw soon (coalesced)."""
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def current(self) -> SweepState | None:
+        name = self.chooser.currentData()
+        return self.sweeps.get(name)
+
+    # --- drawing ----------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self._timer.stop()
+        self._update_progress()
+        state = self.current()
+        self.acc_plot.clear()
+        self.zero_plot.clear()
+        self.legend.clear()
+        self.summary.clear()
+        self._summaries = []
+        if state is None:
+            return
+        entries = [self.runs.entry(r) for r in state.run_ids]
+        records = [e.record for e in entries]
+        summaries = summarize(records)
+        self._summaries = [(s, [state.run_ids[i] for i in s.runs]) for s in summaries]
+        alphas = list(state.alphas) or [s.alpha for s in summaries if s.alpha is not None]
+        span = (math.log10(min(alphas)) - 0.3, math.log10(max(alphas)) + 0.3) if alphas else (-4.3, -3.7)
+        best = self.measure.currentData() == "best"
+        lines: dict[tuple, list[tuple[SettingSummary, list[int]]]] = {}
+        for summary, ids in self._summaries:
+            lines.setdefault((summary.penalty, summary.eta0), []).append((summary, ids))
+        several_rates = len({key[1] for key in lines}) > 1
+        for (penalty, eta0), points in lines.items():
+            color = QColor(PENALTY_COLORS.get(penalty, "#000000"))
+            name = PENALTY_LABELS[penalty] + (f" lr={eta0:g}" if several_rates else "")
+            test = [(s.best_test if best else s.test) for s, _ in points]
+            if points[0][0].alpha is None:  # no penalty: the same whatever lambda, a band across
+                self._band(self.acc_plot, span, test[0], color, name)
+                if self.show_train.isChecked():
+                    self._band(self.acc_plot, span, points[0][0].train, color, None, dashed=True)
+                self._band(self.zero_plot, span, points[0][0].zeros, color, None)
+                continue
+            points.sort(key=lambda p: p[0].alpha)
+            x = np.log10([s.alpha for s, _ in points])
+            self._line(self.acc_plot, x, test, color, name, [ids for _, ids in points])
+            if self.show_train.isChecked():
+                self._line(self.acc_plot, x, [s.train for s, _ in points], color, None, None, dashed=True)
+            self._line(self.zero_plot, x, [s.zeros for s, _ in points], color, None, [ids for _, ids in points])
+        for plot in (self.acc_plot, self.zero_plot):
+            plot.setXRange(*span, padding=0)
+        self._fill_summary(best)
+
+    def _line(self, plot, x, stats, color, name, ids, dashed=False) -> None:
+        y = np.array([m for m, _ in stats]) * 100
+        err = np.array([s for _, s in stats]) * 100
+        pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=0.06, pen=pg.mkPen(color, width=1)))
+        curve = plot.plot(x, y, pen=pen, name=name)
+        if ids is not None:
+            scatter = pg.ScatterPlotItem(x=x, y=y, data=ids, size=9, brush=pg.mkBrush(color), pen=pg.mkPen("w"),
+                                         hoverable=True, tip=None)  # fmt: skip
+            scatter.sigClicked.connect(self._point_clicked)
+            plot.addItem(scatter)
+        return curve
+
+    @staticmethod
+    def _band(plot, span, stat, color, name, dashed=False) -> None:
+        mean, std = stat[0] * 100, stat[1] * 100
+        fill = QColor(color)
+        fill.setAlpha(40)
+        if not dashed and std > 0:
+            band = pg.LinearRegionItem((mean - std, mean + std), orientation="horizontal", movable=False,
+                                       brush=pg.mkBrush(fill), pen=pg.mkPen(None))  # fmt: skip
+            plot.addItem(band)
+        style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+        plot.plot([span[0], span[1]], [mean, mean], pen=pg.mkPen(color, width=2, style=style), name=name)
+
+    def _fill_summary(self, best: bool) -> None:
+        headers = ["Penalty", "λ", "lr", "Runs", "Test acc", "Best test acc", "Train acc", "Zeros"]
+        self.summary.setColumnCount(len(headers))
+        self.summary.setHorizontalHeaderLabels(headers)
+        self.summary.setRowCount(len(self._summaries))
+        for row, (s, _) in enumerate(self._summaries):
+            cells = [PENALTY_LABELS[s.penalty], "–" if s.alpha is None else f"{s.alpha:g}", f"{s.eta0:g}", str(s.n),
+                     percent_mean_std(s.test), percent_mean_std(s.best_test), percent_mean_std(s.train), percent_mean_std(s.zeros, 1)]  # fmt: skip
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.summary.setItem(row, col, item)
+        self.summary.resizeColumnsToContents()
+
+    # --- progress and controls --------------------------------------------------------------------
+
+    def progress_of(self, state: SweepState) -> tuple[int, int, int]:
+        """(ended, running, total) runs."""
+        statuses = [self.runs.entry(r).record.status for r in state.run_ids]
+        running = sum(s == RUNNING for s in statuses)
+        ended = sum(s not in (RUNNING, WAITING) for s in statuses)
+        return ended, running, len(statuses)
+
+    def _update_progress(self) -> None:
+        state = self.current()
+        self._update_controls()
+        if state is None:
+            return
+        ended, running, total = self.progress_of(state)
+        self.progress.setRange(0, total)
+        self.progress.setValue(ended)
+        if state.ended or ended == total:
+            self.eta.setText("done")
+        elif state.control.paused.is_set():
+            self.eta.setText(f"paused ({running} still running)")
+        elif ended:
+            left = (time.monotonic() - state.started) / ended * (total - ended)
+            self.eta.setText(f"about {duration(left)} left")
+        else:
+            self.eta.setText("starting…" if not running else "running…")
+
+    def _update_controls(self) -> None:
+        state = self.current()
+        live = state is not None and not state.ended
+        self.pause_button.setEnabled(live)
+        self.stop_button.setEnabled(live)
+        self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(bool(live and state.control.paused.is_set()))
+        self.pause_button.setText("Resume" if self.pause_button.isChecked() else "Pause")
+        self.pause_button.blockSignals(False)
+
+    def _pause(self, paused: bool) -> None:
+        state = self.current()
+        if state is not None:
+            state.control.pause() if paused else state.control.resume()
+        self._update_progress()
+
+    def _stop(self) -> None:
+        state = self.current()
+        if state is not None:
+            state.control.stop()
+        self._update_progress()
+
+    def _show_chosen(self) -> None:
+        state = self.current()
+        self.filter.show_sweep(state.name if state else None)
+        self.refresh()
+
+    # --- selection -------------------------------------------------------------------------------
+
+    def _point_clicked(self, scatter, points, *_) -> None:
+        if len(points):
+            self.runs_selected.emit(list(points[0].data()))
+
+    def _queue_selection(self, *_) -> None:
+        rows = {self.filter.mapToSource(i).row() for i in self.queue.selectionModel().selectedRows()}
+        if rows:
+            self.runs_selected.emit([self.runs.entry_at(r).run_id for r in rows])
+
+    def _summary_selection(self) -> None:
+        rows = {i.row() for i in self.summary.selectedIndexes()}
+        ids = [run_id for r in rows for run_id in self._summaries[r][1]]
+        if ids:
+            self.runs_selected.emit(ids)

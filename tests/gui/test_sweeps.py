@@ -1,0 +1,153 @@
+"""Compare penalties, the Sweep dialog, the queue with pause/stop, the validation curves."""
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import Qt
+
+from regui.core.config import PENALTIES, TrainConfig
+from regui.core.dataset import load_dataset
+from regui.core.records import FAILED, FINISHED, STOPPED, WAITING
+from regui.core.sweep import SweepEvents, SweepSpec, expand, run_serial, summarize
+from regui.gui.sweep_dialog import SweepDialog
+
+BASE = TrainConfig(width=6, height=5, scaling="unit", epochs=4, eta0=0.02)
+
+
+@pytest.fixture
+def folder(make_folder):
+    return make_folder({"cats": 12, "dogs": 12, "panda": 12})
+
+
+def sweep_entries(window, name):
+    return [e for e in window.runs.entries() if e.record.sweep == name]
+
+
+def wait_for_sweep(qtbot, window, name, timeout=60_000):
+    qtbot.waitUntil(lambda: name not in window.controller._sweeps, timeout=timeout)
+
+
+def test_compare_penalties_runs_all_four_with_the_engines_numbers(qtbot, window, load, folder):
+    window.params.set_config(BASE.with_(alpha=0.01))
+    load(window, folder)
+    with qtbot.waitSignal(window.controller.sweep_ended, timeout=60_000):
+        qtbot.mouseClick(window.compare_button, Qt.MouseButton.LeftButton)
+        entries = sweep_entries(window, "C1")
+        assert [e.record.config.penalty for e in entries] == list(PENALTIES)
+        assert {e.record.status for e in entries} <= {WAITING, "running"}  # queued at once, visible
+    records = [e.record for e in sweep_entries(window, "C1")]
+    assert [r.status for r in records] == [FINISHED] * 4
+    spec = SweepSpec(BASE.with_(alpha=0.01), penalties=PENALTIES, alphas=(0.01,), learning_rates=(0.02,))
+    expected = run_serial(load_dataset(folder, BASE.image), expand(spec), SweepEvents())
+    for got, want in zip(records, expected):
+        assert [e.metrics() | {"elapsed": 0} for e in got.epochs] == [e.metrics() | {"elapsed": 0} for e in want.epochs]
+    # curves were drawn for each, and the table says which sweep they came from
+    for entry in sweep_entries(window, "C1"):
+        assert len(window.plots.curves(entry.run_id)["test"].getData()[0]) == 4
+    assert window.proxy.index(0, 0).data() == "#1"
+
+
+def test_sweep_dialog_counts_runs_and_builds_the_grid(qtbot):
+    dialog = SweepDialog(BASE)
+    qtbot.addWidget(dialog)
+    dialog.penalties["elasticnet"].setChecked(False)
+    dialog.low.setValue(1e-4)
+    dialog.high.setValue(1e-2)
+    dialog.points.setValue(3)
+    dialog.repeats.setValue(2)
+    dialog.rates.setText("0.01, 0.1")
+    spec = dialog.spec()
+    assert spec.alphas == (1e-4, 1e-3, 1e-2) and spec.learning_rates == (0.01, 0.1)
+    assert spec.penalties == ("none", "l1", "l2") and spec.repeats == 2
+    n = 1 * 2 * 2 + 2 * 3 * 2 * 2
+    assert f"{n} runs" in dialog.count.text()
+    dialog.rates.setText("0.01, fast")
+    assert dialog.spec() is None and "positive numbers" in dialog.count.text()
+    assert not dialog.buttons.buttons()[0].isEnabled()
+
+
+def test_sweep_fills_the_validation_curves_and_a_click_selects_runs(qtbot, window, load, folder):
+    window.params.set_config(BASE)
+    load(window, folder)
+    spec = SweepSpec(BASE, penalties=("none", "l1", "l2"), alphas=(1e-3, 1e-1), repeats=2)
+    name = window.start_sweep(spec, jobs=2)
+    assert window.tabs.currentWidget() is window.sweep_panel
+    wait_for_sweep(qtbot, window, name)
+    entries = sweep_entries(window, name)
+    assert len(entries) == 2 + 2 * 2 * 2 and all(e.record.status == FINISHED for e in entries)
+    assert window.sweep_panel.progress.value() == len(entries)
+    window.sweep_panel.refresh()
+
+    # The plotted points are the mean over repeats, at log10(lambda).
+    summaries = summarize([e.record for e in entries])
+    scatters = [item for item in window.sweep_panel.acc_plot.items if isinstance(item, pg.ScatterPlotItem)]
+    l1 = next(s for s in summaries if s.penalty == "l1" and s.alpha == 1e-1)
+    points = [p for sc in scatters for p in sc.points()]
+    match = [p for p in points if p.pos().x() == pytest.approx(-1.0) and p.pos().y() == pytest.approx(l1.test[0] * 100)]
+    assert match, "the L1 point at lambda=0.1 is where its mean test accuracy is"
+    assert window.sweep_panel.summary.rowCount() == len(summaries)
+
+    # Clicking that point selects its repeats in the results table.
+    point = match[0]
+    scatter = next(sc for sc in scatters if point in list(sc.points()))
+    scatter.sigClicked.emit(scatter, [point], None)
+    assert window.selected_run_ids() == set(point.data())
+    assert len(point.data()) == 2
+
+
+def test_pause_then_stop_keeps_what_finished(qtbot, window, load, folder):
+    window.params.set_config(BASE.with_(epochs=100_000))
+    load(window, folder)
+    name = window.start_sweep(SweepSpec(BASE.with_(epochs=100_000), penalties=("l1", "l2"), alphas=(1e-3, 1e-2)),
+                              jobs=2)  # fmt: skip
+    panel = window.sweep_panel
+    def two_running_with_epochs():
+        running = [e for e in sweep_entries(window, name) if e.record.status == "running"]
+        return len(running) == 2 and all(e.record.epochs for e in running)
+
+    qtbot.waitUntil(two_running_with_epochs, timeout=30_000)
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert panel.current().control.paused.is_set() and panel.pause_button.text() == "Resume"
+    running = [e.run_id for e in sweep_entries(window, name) if e.record.status == "running"]
+    window.controller.stop_run(running[0])  # one run stopped by hand: its slot must stay empty
+    qtbot.waitUntil(lambda: window.runs.entry(running[0]).record.status == STOPPED, timeout=30_000)
+    qtbot.wait(300)
+    assert [e.record.status for e in sweep_entries(window, name)].count(WAITING) == 2  # paused: none started
+    qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    wait_for_sweep(qtbot, window, name)
+    statuses = [e.record.status for e in sweep_entries(window, name)]
+    assert statuses.count(STOPPED) == 4
+    waiting_ones = [e.record for e in sweep_entries(window, name) if not e.record.epochs]
+    assert len(waiting_ones) == 2 and all(r.status_text() == "stopped before it started" for r in waiting_ones)
+    assert all(len(window.runs.entry(r).record.epochs) > 0 for r in running)  # what ran is kept
+
+
+def test_closing_mid_sweep_stops_everything(qtbot, settings, load, folder):
+    from regui.gui.main_window import MainWindow
+
+    win = MainWindow(settings=settings)
+    win.show()
+    win.params.set_config(BASE.with_(epochs=100_000))
+    load(win, folder)
+    name = win.start_sweep(SweepSpec(BASE.with_(epochs=100_000), penalties=("l2",), alphas=(1e-3,), repeats=3),
+                           jobs=2)  # fmt: skip
+    qtbot.waitUntil(lambda: any(e.record.epochs for e in sweep_entries(win, name)), timeout=30_000)
+    assert win.close()
+    assert win.controller.is_idle()
+
+
+def test_a_sweep_that_cannot_reach_its_cluster_says_so(qtbot, window, load, folder, monkeypatch):
+    import regui.core.dask_runner as dask_runner
+
+    monkeypatch.setattr(dask_runner, "CONNECT_TIMEOUT", 1)
+    window.params.set_config(BASE)
+    load(window, folder)
+    name = window.start_sweep(SweepSpec(BASE, penalties=("l2",)), scheduler="tcp://127.0.0.1:9")
+    wait_for_sweep(qtbot, window, name, timeout=30_000)
+    assert all(e.record.status == FAILED for e in sweep_entries(window, name))
+    assert "Could not connect to the Dask scheduler" in window.notice.text()
+
+
+def test_a_sweep_needs_a_loaded_dataset(window):
+    assert window.start_sweep(SweepSpec(BASE)) is None
+    assert not window.compare_button.isEnabled()
+    assert "Load a dataset" in window.last_message
