@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 
 
 def default_workers() -> int:
@@ -19,3 +21,19 @@ def physical_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def yield_to_the_interface() -> None:
+    """Lower this thread's scheduling priority (nice +10), and so of the threads it starts.
+
+    Training and decoding keep every core busy; at equal priority the window's thread waits its
+    turn behind them and stalls for tens of milliseconds at a time. On Linux the nice value is
+    per thread; elsewhere, or when not permitted, this does nothing.
+    """
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+    except OSError:
+        pass

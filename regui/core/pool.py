@@ -216,6 +216,9 @@ def open_shared_dataset(folder: str):
 
 def _worker_main(conn, folder: str) -> None:
     """A worker process: runs what it is sent until it is sent None (or its pipe closes)."""
+    from regui.core.machine import yield_to_the_interface
+
+    yield_to_the_interface()  # training in the background must not starve the app's window
     from regui.core.dataset import prepare
     from regui.core.errors import ReguiError
     from regui.core.runs import run_training

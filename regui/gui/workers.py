@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from regui.core.config import ImageSettings, TrainConfig
 from regui.core.errors import Cancelled, ReguiError
+from regui.core.machine import yield_to_the_interface
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class LoadWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        yield_to_the_interface()
         try:
             # Heavy modules are imported here, on the worker thread, never on the GUI thread.
             from regui.core.dataset import load_dataset
@@ -99,6 +101,7 @@ class TrainWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        yield_to_the_interface()
         try:
             from regui.core.dataset import prepare
             from regui.core.runs import run_training
@@ -157,6 +160,7 @@ class SweepWorker(QObject):
             def failed(self, index, message):
                 worker.failed.emit(worker.run_ids[index], message)
 
+        yield_to_the_interface()
         runner = None
         problem = ""
         try:
