@@ -100,6 +100,9 @@ def heartbeat(dataset: Path, epochs: int) -> dict:
     record = window.runs.entry_at(0).record
     timer.stop()
     window.close()
+    from regui.gui.app import dispose
+
+    dispose(window)
     return {"phases": phases, "status": record.status, "test_accuracy": record.final.test_accuracy,
             "n_images": window.dataset.n_images}  # fmt: skip
 

@@ -3,7 +3,8 @@
     python resources/make_screenshots.py [--dataset DIR] [--out docs] [--epochs 30]
 
 Opens the real window (offscreen unless a display is set), loads DIR (default: the bundled
-sample), trains none, L1 and L2 with the given settings, and saves the window and the plots.
+sample), trains none, L1 and L2 with the given settings and saves the window and the plots;
+then runs a sweep (4 penalties x lambda x repeats) and saves the window on its Sweep tab.
 """
 
 import argparse
@@ -29,12 +30,15 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--scaling", default="unit")
     parser.add_argument("--name", default="main-window")
+    parser.add_argument("--sweep-points", type=int, default=5, help="lambda values of the sweep shot (0: none)")
+    parser.add_argument("--sweep-repeats", type=int, default=3)
     args = parser.parse_args()
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from regui.core.config import TrainConfig
+    from regui.gui.app import dispose
     from regui.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
@@ -69,8 +73,21 @@ def main() -> None:
         for entry in window.runs.entries():
             f = entry.record.final
             print(f"{entry.label}: test {f.test_accuracy:.2%}, zeros {f.zero_fraction:.1%}")
+
+        if args.sweep_points:
+            from regui.core.sweep import SweepSpec, log_space
+
+            spec = SweepSpec(base, penalties=("none", "l1", "l2", "elasticnet"),
+                             alphas=log_space(1e-5, 1e-1, args.sweep_points), repeats=args.sweep_repeats)  # fmt: skip
+            window.start_sweep(spec)
+            wait(lambda: window.controller.is_idle() and not window.controller.sweep_running(), seconds=1800)
+            window.sweep_panel.refresh()
+            QTimer.singleShot(200, app.quit)
+            app.exec()
+            window.grab().save(str(args.out / f"{args.name}-sweep.png"))
         window.close()
-    print(f"saved {args.out / (args.name + '.png')} and the plots")
+        dispose(window)
+    print(f"saved {args.out / (args.name + '.png')} and the plots" + (" and the sweep" if args.sweep_points else ""))
 
 
 if __name__ == "__main__":

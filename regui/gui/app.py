@@ -35,7 +35,22 @@ def run_app(folder: str | Path | None = None) -> int:
             window.close()
 
         QTimer.singleShot(0, shown)
-    return app.exec()
+    code = app.exec()
+    dispose(window)
+    return code
+
+
+def dispose(window) -> None:
+    """Destroy the window now, while Python is still whole.
+
+    Left to interpreter exit (its reference cycles keep it alive, and gc.freeze() never collects
+    them), Qt would tear down pyqtgraph's items during finalization, they would call back into a
+    half-gone Python, and the process would end with a segmentation fault.
+    """
+    import shiboken6
+
+    if shiboken6.isValid(window):
+        shiboken6.delete(window)
 
 
 def _report_unexpected_errors(window) -> None:

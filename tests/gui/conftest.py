@@ -36,6 +36,23 @@ def no_dangling_qthreads(monkeypatch):
         pytest.fail(f"test left QThreads running: {alive}")
 
 
+@pytest.fixture(autouse=True)
+def dispose_windows():
+    """Destroy every window a test made, while Python is whole (as the app does on exit): a
+    window left for interpreter exit can crash it as pyqtgraph's items are torn down."""
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    from regui.gui.app import dispose
+    from regui.gui.main_window import MainWindow
+
+    app = QApplication.instance()
+    for widget in app.topLevelWidgets() if app else []:
+        if isinstance(widget, MainWindow):  # only our windows: popups and menus belong to Qt
+            widget.close()
+            dispose(widget)
+
+
 @pytest.fixture
 def settings(tmp_path):
     return QSettings(str(tmp_path / "regui.ini"), QSettings.Format.IniFormat)
