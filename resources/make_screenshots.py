@@ -54,6 +54,9 @@ def main() -> None:
                 QTimer.singleShot(30, loop.quit)
                 loop.exec()
 
+        def settle() -> None:  # let the last updates paint
+            wait(lambda: False, seconds=0.4)
+
         base = TrainConfig(epochs=args.epochs, alpha=args.alpha, eta0=args.lr, scaling=args.scaling)
         window.params.set_config(base)
         window.load_folder(str(args.dataset))
@@ -65,8 +68,7 @@ def main() -> None:
         window.plots.show_parts.setChecked(True)
         window.table.selectRow(2)
         wait(lambda: True)
-        QTimer.singleShot(200, app.quit)
-        app.exec()
+        settle()
         args.out.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(args.out / f"{args.name}.png"))
         window.plots.export_png(str(args.out / f"{args.name}-plots.png"), width=1600)
@@ -82,8 +84,7 @@ def main() -> None:
             window.start_sweep(spec)
             wait(lambda: window.controller.is_idle() and not window.controller.sweep_running(), seconds=1800)
             window.sweep_panel.refresh()
-            QTimer.singleShot(200, app.quit)
-            app.exec()
+            settle()
             window.grab().save(str(args.out / f"{args.name}-sweep.png"))
         window.close()
         dispose(window)
