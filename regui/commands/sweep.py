@@ -7,10 +7,19 @@ import time
 
 from regui.commands.common import StopOnInterrupt, base_config, check_outputs, load
 from regui.core.config import check_split, run_label
-from regui.core.errors import ConfigError
+from regui.core.errors import ConfigError, ReguiError
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import FINISHED, RunRecord
-from regui.core.sweep import SweepControl, SweepEvents, SweepSpec, best_per_penalty, expand, log_space, summarize
+from regui.core.sweep import (
+    SweepControl,
+    SweepEvents,
+    SweepSpec,
+    best_per_penalty,
+    expand,
+    failed,
+    log_space,
+    summarize,
+)
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 SWEEP_NAME = "S1"
@@ -56,12 +65,18 @@ def cmd_sweep(args) -> int:
           f"x {len(spec.learning_rates)} learning rates x {spec.repeats} repeats (varying the "
           f"{'split and model seeds' if spec.vary == 'split' else 'model seed'}), {spec.base.epochs} epochs each, "
           f"{where}")  # fmt: skip
-    printer = _Printer(len(items), names, quiet=args.quiet)
+    printer = _Printer(items, names, quiet=args.quiet)
     control = SweepControl()
     stop = StopOnInterrupt(on_request=control.stop)
+    problem = None
     try:
         with stop:
             records = runner.run(items, printer, control, names=names, sweep=SWEEP_NAME)
+    except (Exception, KeyboardInterrupt) as exc:  # a lost cluster, a second Ctrl-C: keep what ended
+        aborted = isinstance(exc, KeyboardInterrupt)
+        problem = "aborted" if aborted else str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}"
+        records = [printer.records.get(item.index) or failed(item, names, SWEEP_NAME, f"Not run: {problem}")
+                   for item in items]  # fmt: skip
     finally:
         runner.close()
 
@@ -76,6 +91,9 @@ def cmd_sweep(args) -> int:
     if args.history is not None:
         export.write_json(args.history, export.results_document(records, dataset.summary()))
         print(f"[INFO] per-epoch history written to {args.history}")
+    if problem is not None:
+        print(f"regui: error: the sweep ended early ({problem}); the runs that ended are saved", file=sys.stderr)
+        return EXIT_INTERRUPTED if problem == "aborted" else EXIT_RUN_FAILED
     if stop.was_requested:
         print("regui: interrupted; the runs that ended are saved above", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -94,7 +112,8 @@ def _runner(args, dataset, client=None):
     from regui.core.pool import ProcessPool
 
     pool = ProcessPool(dataset, args.jobs)
-    return pool, f"{pool.jobs} at a time in worker processes"
+    limit = f" (not {pool.wanted}: each worker needs its own copy of the data in memory)" if pool.jobs < pool.wanted else ""
+    return pool, f"{pool.jobs} at a time in worker processes{limit}"
 
 
 class _SerialRunner:
@@ -113,12 +132,15 @@ class _SerialRunner:
 class _Printer(SweepEvents):
     """One line per run as it ends, with the count and an estimate of the time left."""
 
-    def __init__(self, total: int, names: list[str], quiet: bool) -> None:
-        self.total, self.names, self.quiet = total, names, quiet
+    def __init__(self, items, names: list[str], quiet: bool) -> None:
+        self.items = {item.index: item for item in items}
+        self.total, self.names, self.quiet = len(items), names, quiet
         self.done = 0
         self.started_at = time.monotonic()
+        self.records: dict[int, RunRecord] = {}  # what ended, should the runner itself fail later
 
     def finished(self, index: int, record: RunRecord) -> None:
+        self.records[index] = record
         self.done += 1
         if self.quiet:
             return
@@ -134,6 +156,7 @@ class _Printer(SweepEvents):
 
     def failed(self, index: int, message: str) -> None:
         self.done += 1
+        self.records[index] = failed(self.items[index], self.names, SWEEP_NAME, message)
         print(f"[{self.done}/{self.total}] {self.names[index]}: failed: {message}", file=sys.stderr, flush=True)
 
     def _eta(self) -> str:
@@ -156,8 +179,12 @@ def _print_summary(summaries) -> None:
     pm = percent_mean_std
     for s in summaries:
         lam = "-" if s.alpha is None else f"{s.alpha:g}"
+        if not s.n:
+            print(f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {0:>4}  none of its runs finished: {s.count_text()}")
+            continue
+        note = "" if not s.others else f"  ({s.count_text()})"
         print(f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.n:>4}  {pm(s.test):>15}  {pm(s.best_test):>15}  "
-              f"{pm(s.train):>15}  {pm(s.zeros, 1):>13}")  # fmt: skip
+              f"{pm(s.train):>15}  {pm(s.zeros, 1):>13}{note}")  # fmt: skip
     print()
     for s in best_per_penalty(summaries):
         lam = "" if s.alpha is None else f" lambda={s.alpha:g}"

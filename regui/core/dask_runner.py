@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections import deque
 from collections.abc import Sequence
 
 from regui.core.errors import ReguiError
 from regui.core.records import RunRecord
-from regui.core.sweep import SweepControl, SweepEvents, SweepItem, failed, item_name, not_started
+from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name, without_weights
 
 
 CONNECT_TIMEOUT = 10  # seconds
@@ -53,9 +52,11 @@ class DaskRunner:
             "X": dataset.X, "y": dataset.y, "root": str(dataset.root), "class_names": list(dataset.class_names),
             "paths": list(dataset.paths), "width": dataset.image.width, "height": dataset.image.height,
             "color": dataset.image.color, "fingerprint": dataset.fingerprint, "id": uuid.uuid4().hex,
+            "summary": dataset.summary(),
         }  # fmt: skip
         # Once, to every worker: runs then find it there instead of carrying it in each task.
-        [self._data] = client.scatter([payload], broadcast=True, hash=False)
+        self._payload = payload
+        self._reshare()
 
     @property
     def slots(self) -> int:
@@ -66,83 +67,94 @@ class DaskRunner:
         self, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl | None = None,
         names: Sequence[str] | None = None, sweep: str = "",
     ) -> list[RunRecord]:  # fmt: skip
-        from distributed import Event, Queue, wait
+        from distributed import Event, Queue
 
         control = control or SweepControl()
+        book = SweepBook(items, events, control, names, sweep, self.summary)
         tag = f"regui-{uuid.uuid4().hex[:12]}"
         queue = Queue(f"{tag}-epochs", client=self.client)
         stop_all = Event(f"{tag}-stop", client=self.client)
-        stop_sent: set[int] = set()
-        records: list[RunRecord | None] = [None] * len(items)
-        position = {item.index: n for n, item in enumerate(items)}
-        by_index = {item.index: item for item in items}
-        pending = deque(item.index for item in items)
+        stop_events: dict[int, object] = {}
         running: dict = {}  # future -> run index
-        attempts: dict[int, int] = {}
-
-        def finish(index: int, record: RunRecord) -> None:
-            records[position[index]] = record
-            events.finished(index, record)
-
-        def fail(index: int, message: str) -> None:
-            records[position[index]] = failed(by_index[index], names, sweep, message)
-            events.failed(index, message)
+        starts: dict[int, int] = {}  # run index -> times a task began it
 
         def drain() -> None:
             for kind, index, value in queue.get(batch=True):  # what is waiting, without blocking
+                if index not in running.values():
+                    continue  # from an attempt that was already given up on
                 if kind == "started":
-                    attempts[index] = attempts.get(index, 0) + 1
-                    events.started(index, attempts[index])
+                    starts[index] = starts.get(index, 0) + 1
+                    if starts[index] > 1:  # Dask runs it again elsewhere (its worker died)
+                        book.streamed[index] = []
+                        events.started(index, starts[index])
                 elif kind == "epoch":
-                    events.epoch(index, value)
+                    book.epoch(index, value)
 
+        # as_current: the client need not be the process's default one (the app's is not).
+        with self.client.as_current():
+            try:
+                while not book.all_done():
+                    book.drop_stopped()
+                    if control.stopped.is_set():
+                        stop_all.set()
+                    for index in running.values():
+                        if index not in stop_events and control.run_stop_requested(index):
+                            stop_events[index] = Event(f"{tag}-stop-{index}", client=self.client)
+                            stop_events[index].set()
+                    while len(running) < self.slots:
+                        index = book.next()
+                        if index is None:
+                            break
+                        item = book.by_index[index]
+                        future = self.client.submit(
+                            _remote_run, self._data, item.config, item_name(item, names), index, tag,
+                            key=f"{tag}-run-{index}-{book.attempts[index]}", pure=False, retries=1,
+                        )  # fmt: skip
+                        running[future] = index
+                    drain()
+                    done = self._wait(list(running))
+                    drain()  # epochs put before a run ended are shown before its end
+                    for future in done:
+                        self._collect(future, running.pop(future), book)
+                    if not running and book.pending:
+                        control.stopped.wait(0.05)  # paused
+            finally:
+                stop_all.set()  # runs still going on the cluster end after their epoch
+                for future in running:
+                    future.cancel()
+                queue.close()
+        return book.records
+
+    @staticmethod
+    def _wait(futures: list) -> list:
+        """Futures that ended within 0.1 s (raising is not ending: a lost dependency fails one run)."""
+        from distributed import wait
+
+        if not futures:
+            return []
         try:
-            while pending or running:
-                if control.stopped.is_set():
-                    stop_all.set()
-                    while pending:
-                        index = pending.popleft()
-                        finish(index, not_started(by_index[index], names, sweep))
-                for index in [i for i in pending if control.run_stop_requested(i)]:
-                    pending.remove(index)
-                    finish(index, not_started(by_index[index], names, sweep))
-                for index in running.values():
-                    if index not in stop_sent and control.run_stop_requested(index):
-                        Event(f"{tag}-stop-{index}", client=self.client).set()
-                        stop_sent.add(index)
-                while pending and not control.paused.is_set() and len(running) < self.slots:
-                    index = pending.popleft()
-                    item = by_index[index]
-                    future = self.client.submit(
-                        _remote_run, self._data, item.config, item_name(item, names), index, tag,
-                        key=f"{tag}-run-{index}", pure=False,
-                    )  # fmt: skip
-                    running[future] = index
-                drain()
-                done = ()
-                if running:
-                    try:
-                        done = wait(list(running), timeout=0.1, return_when="FIRST_COMPLETED").done
-                    except TimeoutError:  # none ended within the timeout: look again
-                        pass
-                drain()  # epochs put before a run ended are shown before its end
-                for future in done:
-                    index = running.pop(future)
-                    try:
-                        record = future.result()
-                    except ReguiError as exc:
-                        fail(index, str(exc))
-                        continue
-                    except Exception as exc:  # noqa: BLE001 - a killed worker too often, a lost task
-                        fail(index, f"{type(exc).__name__}: {exc}")
-                        continue
-                    record.sweep, record.repeat = sweep, by_index[index].repeat
-                    finish(index, record)
-        finally:
-            for future in running:
-                future.cancel()
-            queue.close()
-        return records
+            wait(futures, timeout=0.1, return_when="FIRST_COMPLETED")
+        except Exception:  # noqa: BLE001 - TimeoutError, or a future cancelled under us
+            pass
+        return [f for f in futures if f.done()]
+
+    def _collect(self, future, index: int, book: SweepBook) -> None:
+        try:
+            record = future.result()
+        except ReguiError as exc:
+            book.fail(index, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a worker killed again and again, the data lost
+            if future.status == "cancelled" and self._data.status != "finished":
+                self._reshare()  # the workers holding the dataset are gone: send it again
+                if book.retry(index):
+                    return
+            book.fail(index, f"On the cluster: {type(exc).__name__}: {exc}")
+            return
+        book.finish_streamed(index, record)
+
+    def _reshare(self) -> None:
+        [self._data] = self.client.scatter([self._payload], broadcast=True, hash=False)
 
     def close(self) -> None:
         try:
@@ -169,10 +181,11 @@ def _remote_run(payload: dict, config, name: str, index: int, tag: str) -> RunRe
     queue.put(("started", index, None))
     dataset = _dataset_from(payload)
     record = run_training(
-        prepare(dataset, config.split), config, name=name, dataset_summary=dataset.summary(),
+        prepare(dataset, config.split), config, name=name, dataset_summary=payload["summary"],
         should_stop=lambda: stop_all.is_set() or stop_this.is_set(),
-        on_epoch=lambda e: queue.put(("epoch", index, e)),
+        on_epoch=lambda e: queue.put(("epoch", index, without_weights(e))),
     )  # fmt: skip
+    record.epochs = record.epochs[-1:]  # the rest went through the queue; this one with its weights
     return record
 
 

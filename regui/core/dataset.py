@@ -163,6 +163,17 @@ def check_memory(n_images: int, image: ImageSettings) -> None:
         )
 
 
+def workers_that_fit(n_images: int, image: ImageSettings, wanted: int) -> int:
+    """How many of ``wanted`` sweep workers fit in memory: each holds its own float64 train and
+    test arrays (the decoded pixels are shared once). At least 1."""
+    total = machine.physical_memory()
+    if not total:
+        return wanted
+    shared = n_images * image.n_features
+    per_worker = n_images * image.n_features * 8 * 1.1
+    return max(1, min(wanted, int((0.8 * total - shared) // per_worker)))
+
+
 @dataclass(frozen=True, eq=False)
 class PreparedData:
     """Train and test arrays ready for SGD, with the indices of their rows in the Dataset."""

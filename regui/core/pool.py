@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import shutil
 import tempfile
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -28,9 +28,7 @@ import numpy as np
 from regui.core.config import ImageSettings
 from regui.core.machine import default_workers
 from regui.core.records import RunRecord
-from regui.core.sweep import SweepControl, SweepEvents, SweepItem, failed, item_name, not_started
-
-MAX_ATTEMPTS = 2  # a run whose worker dies is tried once more
+from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name, without_weights
 
 
 @dataclass
@@ -41,20 +39,53 @@ class _Worker:
     stop_sent: bool = False
 
 
+_PREFIX = "regui-pool-"
+
+
+def _remove_orphans() -> None:
+    """Delete shared-data folders left by processes that are gone (killed, crashed)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        try:
+            pid = int(folder.name[len(_PREFIX):].split("-")[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but not ours to signal
+        return True
+    return True
+
+
 class ProcessPool:
     """Worker processes bound to one dataset; reusable for several sweeps, then ``close()``."""
 
     def __init__(self, dataset, jobs: int | None = None) -> None:
-        self.jobs = max(1, jobs or default_workers())
+        from regui.core.dataset import workers_that_fit
+
+        self.wanted = max(1, jobs or default_workers())
+        self.jobs = workers_that_fit(dataset.n_images, dataset.image, self.wanted)  # fewer if memory is short
         self.summary = dataset.summary()
         self._serves = (str(dataset.root), dataset.fingerprint, dataset.image, dataset.n_images)
-        self._dir = Path(tempfile.mkdtemp(prefix="regui-pool-"))
-        np.save(self._dir / "X.npy", dataset.X)
-        np.save(self._dir / "y.npy", dataset.y)
-        meta = {"root": str(dataset.root), "class_names": list(dataset.class_names), "paths": list(dataset.paths),
-                "width": dataset.image.width, "height": dataset.image.height, "color": dataset.image.color,
-                "fingerprint": dataset.fingerprint}  # fmt: skip
-        (self._dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        _remove_orphans()
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
+        try:
+            np.save(self._dir / "X.npy", dataset.X)
+            np.save(self._dir / "y.npy", dataset.y)
+            meta = {"root": str(dataset.root), "class_names": list(dataset.class_names),
+                    "paths": list(dataset.paths), "width": dataset.image.width, "height": dataset.image.height,
+                    "color": dataset.image.color, "fingerprint": dataset.fingerprint,
+                    "summary": self.summary}  # fmt: skip
+            (self._dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        except BaseException:  # a full disk, Ctrl-C: leave nothing behind
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
         self._busy: list[_Worker] = []
@@ -68,83 +99,68 @@ class ProcessPool:
         """Run ``items`` on up to ``jobs`` workers; blocks until all are done (call it from a
         background thread). Records come back in ``items`` order (failed runs say so)."""
         control = control or SweepControl()
-        records: list[RunRecord | None] = [None] * len(items)
-        by_index = {item.index: item for item in items}
-        position = {item.index: n for n, item in enumerate(items)}
-        pending = deque(item.index for item in items)
-        attempts: dict[int, int] = {}
-        epochs: dict[int, list] = {}
+        book = SweepBook(items, events, control, names, sweep, self.summary)
         busy = self._busy
-
-        def finish(index: int, record: RunRecord) -> None:
-            records[position[index]] = record
-            events.finished(index, record)
-
-        def fail(index: int, message: str) -> None:
-            records[position[index]] = failed(by_index[index], names, sweep, message)
-            events.failed(index, message)
-
         try:
-            while pending or busy:
-                if control.stopped.is_set():
-                    while pending:  # nothing new starts; what runs ends after its epoch
-                        index = pending.popleft()
-                        finish(index, not_started(by_index[index], names, sweep))
+            while not book.all_done():
+                book.drop_stopped()
                 for worker in busy:
                     if not worker.stop_sent and control.run_stop_requested(worker.index):
-                        self._send(worker, ("stop",))
+                        self._send(worker, ("stop", worker.index))
                         worker.stop_sent = True
-                for index in [i for i in pending if control.run_stop_requested(i)]:
-                    pending.remove(index)
-                    finish(index, not_started(by_index[index], names, sweep))
-                while pending and not control.paused.is_set() and len(busy) < self.jobs:
-                    index = pending.popleft()
-                    attempts[index] = attempts.get(index, 0) + 1
-                    epochs[index] = []
-                    worker = self._idle.pop() if self._idle else self._spawn()
+                while len(busy) < self.jobs:
+                    index = book.next()
+                    if index is None:
+                        break
+                    worker = self._idle_worker() or self._spawn()
                     worker.index, worker.stop_sent = index, False
                     busy.append(worker)
-                    self._send(worker, ("run", index, by_index[index].config, item_name(by_index[index], names)))
-                    events.started(index, attempts[index])
-
+                    item = book.by_index[index]
+                    self._send(worker, ("run", index, item.config, item_name(item, names)))
+                if not busy:
+                    control.stopped.wait(0.05)  # paused, or only finishing bookkeeping left
+                    continue
                 ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=0.1)
                 for worker in list(busy):
-                    lost = False
-                    try:
-                        while worker.conn in ready and worker.conn.poll():
-                            message = worker.conn.recv()
-                            kind, index = message[0], message[1]
-                            if kind == "epoch":
-                                epochs[index].append(message[2])
-                                events.epoch(index, message[2])
-                            elif kind in ("finished", "failed"):
-                                busy.remove(worker)
-                                worker.index = None
-                                self._idle.append(worker)
-                                if kind == "finished":
-                                    record = message[2]
-                                    record.epochs = epochs.pop(index)  # they were streamed already
-                                    record.sweep, record.repeat = sweep, by_index[index].repeat
-                                    finish(index, record)
-                                else:
-                                    fail(index, message[2])
-                                break
-                    except (EOFError, OSError):
-                        lost = True
-                    if lost or (worker in busy and worker.process.sentinel in ready and not worker.process.is_alive()):
-                        busy.remove(worker)
-                        self._bury(worker)
-                        index = worker.index
-                        code = worker.process.exitcode
-                        if attempts[index] < MAX_ATTEMPTS and not control.run_stop_requested(index):
-                            pending.appendleft(index)  # its epochs so far are discarded: it starts over
-                        else:
-                            fail(index, f"The worker process running it died (exit code {code}).")
+                    if worker.conn in ready or worker.process.sentinel in ready:
+                        self._handle(worker, book)
         finally:
             for worker in busy:  # an error here: do not leave runs going in the background
                 self._bury(worker)
             busy.clear()
-        return records
+        return book.records
+
+    def _handle(self, worker: _Worker, book: SweepBook) -> None:
+        """Take in what ``worker`` sent; notice if it died."""
+        try:
+            while worker.conn.poll():
+                kind, index, value = worker.conn.recv()
+                if kind == "epoch":
+                    book.epoch(index, value)
+                    continue
+                self._busy.remove(worker)
+                worker.index = None
+                self._idle.append(worker)
+                if kind == "finished":
+                    book.finish_streamed(index, value)
+                else:
+                    book.fail(index, value)
+                return
+        except (EOFError, OSError):
+            pass
+        if worker.process.is_alive() and not worker.conn.closed:
+            return
+        self._busy.remove(worker)
+        self._bury(worker)
+        book.lost(worker.index, f"The worker process running it died (exit code {worker.process.exitcode})")
+
+    def _idle_worker(self) -> _Worker | None:
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.process.is_alive():
+                return worker
+            self._bury(worker)  # died while idle (killed from outside): use another
+        return None
 
     # --- workers --------------------------------------------------------------------------------
 
@@ -216,6 +232,10 @@ def open_shared_dataset(folder: str):
 
 def _worker_main(conn, folder: str) -> None:
     """A worker process: runs what it is sent until it is sent None (or its pipe closes)."""
+    import signal
+
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from regui.core.machine import yield_to_the_interface
 
     yield_to_the_interface()  # training in the background must not starve the app's window
@@ -224,15 +244,16 @@ def _worker_main(conn, folder: str) -> None:
     from regui.core.runs import run_training
 
     dataset = open_shared_dataset(folder)
-    summary = dataset.summary()
+    summary = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))["summary"]
     prepared: dict = {}
+    current = None
     stop_requested = False
 
     def should_stop() -> bool:
         nonlocal stop_requested
         while not stop_requested and conn.poll():
-            if conn.recv() == ("stop",):
-                stop_requested = True
+            message = conn.recv()
+            stop_requested = message == ("stop", current)
         return stop_requested
 
     while True:
@@ -242,7 +263,9 @@ def _worker_main(conn, folder: str) -> None:
             return
         if message is None:
             return
-        _, index, config, name = message
+        if not (isinstance(message, tuple) and message[0] == "run"):
+            continue  # a stop for a run that had just ended: nothing to do
+        _, current, config, name = message
         stop_requested = False
         try:
             split = config.split
@@ -251,11 +274,11 @@ def _worker_main(conn, folder: str) -> None:
                 prepared[split] = prepare(dataset, split)
             record = run_training(
                 prepared[split], config, name=name, dataset_summary=summary, should_stop=should_stop,
-                on_epoch=lambda e, i=index: conn.send(("epoch", i, e)),
+                on_epoch=lambda e, i=current: conn.send(("epoch", i, without_weights(e))),
             )  # fmt: skip
-            record.epochs = []  # streamed one by one already
-            conn.send(("finished", index, record))
+            record.epochs = record.epochs[-1:]  # the rest were streamed; this one with its weights
+            conn.send(("finished", current, record))
         except ReguiError as exc:
-            conn.send(("failed", index, str(exc)))
+            conn.send(("failed", current, str(exc)))
         except Exception as exc:  # noqa: BLE001 - report it; the worker stays usable
-            conn.send(("failed", index, f"{type(exc).__name__}: {exc}"))
+            conn.send(("failed", current, f"{type(exc).__name__}: {exc}"))

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from regui.core.config import TrainConfig
-from regui.core.records import FAILED, FINISHED, STOPPED, EpochResult, RunRecord
+from regui.core.errors import ReguiError
+from regui.core.records import FAILED, FINISHED, RUNNING, STOPPED, WAITING, EpochResult, RunRecord
 
 REPEAT_MODES = ("model", "split")  # repeats vary the model seed only, or the split seed too
 
@@ -125,6 +127,117 @@ class SweepControl:
         with self._lock:
             return index in self._stop_runs
 
+    def stop_requests(self) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._stop_runs)
+
+
+class SweepBook:
+    """The bookkeeping every runner shares: the queue, attempts, what each run streamed, and
+    the records in item order. Callbacks reach ``events`` from here, so all runners report alike.
+
+    Sweeps keep weights only for each run's last epoch (the rest of its epochs carry none): a
+    grid of many runs times many epochs of full weight matrices would not fit in memory.
+    """
+
+    def __init__(self, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl,
+                 names: Sequence[str] | None, sweep: str, dataset_summary: dict | None = None) -> None:  # fmt: skip
+        self.events, self.control, self.names, self.sweep = events, control, names, sweep
+        self.dataset_summary = dataset_summary or {}
+        self.by_index = {item.index: item for item in items}
+        self._position = {item.index: n for n, item in enumerate(items)}
+        self.records: list[RunRecord | None] = [None] * len(items)
+        self.pending: deque[int] = deque(item.index for item in items)
+        self.attempts: dict[int, int] = {}
+        self.streamed: dict[int, list[EpochResult]] = {}
+        self._seen_stops: frozenset[int] = frozenset()
+
+    # -- the queue
+    def drop_stopped(self) -> None:
+        """Pending runs that were stopped (one by one, or the whole sweep) end as not started."""
+        if self.control.stopped.is_set():
+            while self.pending:
+                index = self.pending.popleft()
+                self.finish(index, not_started(self.by_index[index], self.names, self.sweep))
+        requests = self.control.stop_requests()
+        if requests != self._seen_stops:  # only look through the queue when something changed
+            self._seen_stops = requests
+            for index in [i for i in self.pending if i in requests]:
+                self.pending.remove(index)
+                self.finish(index, not_started(self.by_index[index], self.names, self.sweep))
+
+    def next(self) -> int | None:
+        """The next run to start, unless paused, stopped or none is left."""
+        if not self.pending or self.control.paused.is_set() or self.control.stopped.is_set():
+            return None
+        index = self.pending.popleft()
+        self.attempts[index] = self.attempts.get(index, 0) + 1
+        self.streamed[index] = []
+        self.events.started(index, self.attempts[index])
+        return index
+
+    def retry(self, index: int) -> bool:
+        """Put a run whose worker was lost back in front of the queue, if it may try again."""
+        if self.attempts.get(index, 0) >= MAX_ATTEMPTS or self.control.run_stop_requested(index):
+            return False
+        self.pending.appendleft(index)
+        return True
+
+    # -- what runs report
+    def epoch(self, index: int, result: EpochResult) -> None:
+        light = without_weights(result)
+        self.streamed.setdefault(index, []).append(light)
+        self.events.epoch(index, light)
+
+    def finish(self, index: int, record: RunRecord) -> None:
+        record.sweep, record.repeat = self.sweep, self.by_index[index].repeat
+        record.epochs = keep_last_weights(record.epochs)
+        self.records[self._position[index]] = record
+        self.streamed.pop(index, None)
+        self.events.finished(index, record)
+
+    def finish_streamed(self, index: int, record: RunRecord) -> None:
+        """A record whose epochs were streamed: they are taken from the stream, the last one
+        (with its weights) from the record."""
+        epochs = self.streamed.get(index, [])
+        record.epochs = epochs[:-1] + record.epochs[-1:] if record.epochs else epochs
+        self.finish(index, record)
+
+    def fail(self, index: int, message: str) -> None:
+        self.records[self._position[index]] = failed(self.by_index[index], self.names, self.sweep, message)
+        self.streamed.pop(index, None)
+        self.events.failed(index, message)
+
+    def lost(self, index: int, why: str) -> None:
+        """Its worker died. Stopped on request: keep what it streamed. Else retry once, or fail."""
+        if self.control.run_stop_requested(index):
+            item = self.by_index[index]
+            epochs = self.streamed.get(index, [])
+            self.finish(index, RunRecord(config=item.config, name=item_name(item, self.names), status=STOPPED,
+                                         message=f"Stopped after epoch {len(epochs)}.", epochs=epochs,
+                                         dataset=dict(self.dataset_summary)))  # fmt: skip
+        elif not self.retry(index):
+            self.fail(index, f"{why} (tried {self.attempts.get(index, 0)} times).")
+
+    def all_done(self) -> bool:
+        return all(r is not None for r in self.records)
+
+
+MAX_ATTEMPTS = 2  # a run whose worker dies is tried once more
+
+_NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
+_NO_WEIGHTS.setflags(write=False)
+_NO_INTERCEPT = np.empty(0)
+_NO_INTERCEPT.setflags(write=False)
+
+
+def without_weights(result: EpochResult) -> EpochResult:
+    return replace(result, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT)
+
+
+def keep_last_weights(epochs: list[EpochResult]) -> list[EpochResult]:
+    return [without_weights(e) if e.coef.size else e for e in epochs[:-1]] + epochs[-1:]
+
 
 def run_serial(
     dataset, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl | None = None,
@@ -132,20 +245,19 @@ def run_serial(
 ) -> list[RunRecord]:  # fmt: skip
     """Run the sweep here, one run after another (the reference the other runners must match)."""
     from regui.core.dataset import prepare
-    from regui.core.errors import ReguiError
     from regui.core.runs import run_training
 
     control = control or SweepControl()
-    records: list[RunRecord] = []
+    book = SweepBook(items, events, control, names, sweep, dataset.summary())
     prepared = {}
-    for item in items:
-        while control.paused.is_set() and not control.stopped.is_set():
-            control.stopped.wait(0.05)
-        if control.stopped.is_set() or control.run_stop_requested(item.index):
-            records.append(not_started(item, names, sweep))
-            events.finished(item.index, records[-1])
+    while not book.all_done():
+        book.drop_stopped()
+        index = book.next()
+        if index is None:
+            if book.pending and not control.stopped.is_set():
+                control.stopped.wait(0.05)  # paused
             continue
-        events.started(item.index, 1)
+        item = book.by_index[index]
         try:
             split = item.config.split
             if split not in prepared:
@@ -153,17 +265,14 @@ def run_serial(
                 prepared[split] = prepare(dataset, split)
             record = run_training(
                 prepared[split], item.config, name=item_name(item, names), dataset_summary=dataset.summary(),
-                should_stop=lambda i=item.index: control.run_stop_requested(i),
-                on_epoch=lambda e, i=item.index: events.epoch(i, e),
+                should_stop=lambda i=index: control.run_stop_requested(i),
+                on_epoch=lambda e, i=index: book.epoch(i, e),
             )  # fmt: skip
-        except ReguiError as exc:
-            records.append(failed(item, names, sweep, str(exc)))
-            events.failed(item.index, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one run's error fails that run, as on workers
+            book.fail(index, str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}")
             continue
-        record.sweep, record.repeat = sweep, item.repeat
-        records.append(record)
-        events.finished(item.index, record)
-    return records
+        book.finish(index, record)
+    return book.records
 
 
 def not_started(item: SweepItem, names: Sequence[str] | None, sweep: str) -> RunRecord:
@@ -193,7 +302,8 @@ class SettingSummary:
     alpha: float | None  # None for runs without a penalty (lambda plays no part)
     l1_ratio: float | None
     eta0: float
-    runs: list[int] = field(default_factory=list)  # indices into the records given
+    runs: list[int] = field(default_factory=list)  # indices of its finished runs in the records given
+    others: dict[str, int] = field(default_factory=dict)  # repeats that did not finish, by status
     test: tuple[float, float] = (math.nan, math.nan)  # mean, std of final test accuracy
     best_test: tuple[float, float] = (math.nan, math.nan)
     train: tuple[float, float] = (math.nan, math.nan)
@@ -201,13 +311,21 @@ class SettingSummary:
 
     @property
     def n(self) -> int:
+        """Finished repeats: the ones the means are over."""
         return len(self.runs)
+
+    def count_text(self) -> str:
+        """For example "3", or "2 of 3 (1 diverged)" when some repeats did not finish."""
+        if not self.others:
+            return str(self.n)
+        why = ", ".join(f"{n} {status}" for status, n in self.others.items())
+        return f"{self.n} of {self.n + sum(self.others.values())} ({why})"
 
     def row(self) -> dict:
         """For tables and CSV: plain numbers, std over repeats (ddof=1; 0 for a single run)."""
         return {
             "penalty": self.penalty, "alpha": self.alpha, "l1_ratio": self.l1_ratio, "eta0": self.eta0,
-            "runs": self.n,
+            "runs": self.n, "not_finished": sum(self.others.values()),
             "test_accuracy_mean": self.test[0], "test_accuracy_std": self.test[1],
             "best_test_accuracy_mean": self.best_test[0], "best_test_accuracy_std": self.best_test[1],
             "train_accuracy_mean": self.train[0], "train_accuracy_std": self.train[1],
@@ -216,19 +334,26 @@ class SettingSummary:
 
 
 def summarize(records: Sequence[RunRecord]) -> list[SettingSummary]:
-    """Group finished runs by setting (repeats together) with mean and std of their results."""
+    """Group runs by setting (repeats together): mean and std over the finished ones, and a
+    count of those that did not finish (diverged, stopped, failed), so none vanishes unseen.
+    Runs still waiting or running are left out."""
     groups: dict[tuple, SettingSummary] = {}
     for index, record in enumerate(records):
-        if record.status != FINISHED or record.final is None:
+        if record.status in (WAITING, RUNNING):
             continue
         c = record.config
         uses_alpha = c.penalty != "none" or c.learning_rate == "optimal"
         key = (c.penalty, c.alpha if uses_alpha else None, c.l1_ratio if c.penalty == "elasticnet" else None, c.eta0)
         if key not in groups:
             groups[key] = SettingSummary(*key)
-        groups[key].runs.append(index)
+        if record.status == FINISHED and record.final is not None:
+            groups[key].runs.append(index)
+        else:
+            groups[key].others[record.status] = groups[key].others.get(record.status, 0) + 1
     for summary in groups.values():
         chosen = [records[i] for i in summary.runs]
+        if not chosen:
+            continue
         summary.test = _mean_std([r.final.test_accuracy for r in chosen])
         summary.best_test = _mean_std([r.best_test().test_accuracy for r in chosen])
         summary.train = _mean_std([r.final.train_accuracy for r in chosen])
@@ -240,6 +365,8 @@ def best_per_penalty(summaries: Sequence[SettingSummary]) -> list[SettingSummary
     """For each penalty, the setting with the highest mean test accuracy."""
     best: dict[str, SettingSummary] = {}
     for s in summaries:
+        if not s.n:
+            continue
         if s.penalty not in best or s.test[0] > best[s.penalty].test[0]:
             best[s.penalty] = s
     return list(best.values())

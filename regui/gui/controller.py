@@ -139,6 +139,12 @@ class Controller(QObject):
             if run_id in sweep.index_of:
                 sweep.control.stop_run(sweep.index_of[run_id])
 
+    def stop_all(self) -> None:
+        """Every run and every sweep (its queue too) ends after its current epoch."""
+        for job in self._jobs.values():
+            if job.kind in ("train", "sweep"):
+                job.stop.set()
+
     def running_runs(self) -> list[int]:
         """Runs training now: single runs and the started runs of sweeps."""
         single = [-key for key, job in self._jobs.items() if job.kind == "train"]

@@ -29,7 +29,7 @@ from regui import __version__
 from regui.core import export
 from regui.core.config import PENALTIES, TrainConfig, check_split, run_label, test_count
 from regui.core.errors import ReguiError
-from regui.core.records import DIVERGED, RUNNING, STOPPED, WAITING, RunRecord
+from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord
 from regui.core.sweep import SweepSpec, expand
 from regui.gui.controller import Controller
 from regui.gui.dataset_panel import DatasetPanel
@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.plots = PlotsPanel()
         self.sweep_panel = SweepPanel(self.runs)
         self._sweep_counts = {"S": itertools.count(1), "C": itertools.count(1)}
+        self._legend: dict[str, bool] = {}  # sweep -> whether its runs get legend entries
 
         self._build_layout()
         self._build_actions()
@@ -314,23 +315,30 @@ class MainWindow(QMainWindow):
         return run_id
 
     def stop_runs(self) -> None:
-        """Stop the selected running runs, or every running run if none is selected."""
-        running = set(self.controller.running_runs())
-        chosen = self.selected_run_ids() & running or running
-        for run_id in chosen:
-            self.controller.stop_run(run_id)
+        """Stop the selected runs that are running or queued; with none of those selected, stop
+        everything: every run, and every sweep with its queue. What ran is kept."""
+        active = {e.run_id for e in self.runs.entries() if e.record.status in (RUNNING, WAITING)}
+        chosen = self.selected_run_ids() & active
         if chosen:
+            for run_id in chosen:
+                self.controller.stop_run(run_id)
             self.statusBar().showMessage(f"Stopping {len(chosen)} run(s) after their current epoch…", 5000)
+        elif active:
+            self.controller.stop_all()
+            self.statusBar().showMessage("Stopping all runs and sweeps after their current epoch…", 5000)
 
     def _on_epoch(self, run_id: int, result) -> None:
         self.runs.add_epoch(run_id, result)
         self.plots.update_run(run_id)
-        self.sweep_panel.run_changed(run_id)
+        self.sweep_panel.run_progressed(run_id)
 
     def _on_run_started(self, run_id: int, attempt: int) -> None:
         self.runs.start(run_id, attempt)
+        entry = self.runs.entry(run_id)
+        if entry is not None and not self.plots.has_run(run_id):
+            self.plots.add_run(entry, legend=self._legend.get(entry.record.sweep, True))
         self.plots.update_run(run_id)
-        self.sweep_panel.run_changed(run_id)
+        self.sweep_panel.run_progressed(run_id)
 
     def _on_run_finished(self, run_id: int, record) -> None:
         entry = self.runs.entry(run_id)
@@ -339,7 +347,7 @@ class MainWindow(QMainWindow):
         record.name = entry.label
         self.runs.finish(run_id, record)
         self.plots.update_run(run_id, now=True)
-        self.sweep_panel.run_changed(run_id)
+        self.sweep_panel.run_ended(run_id)
         if record.sweep:
             return  # a sweep reports at its end, not run by run
         if record.status == DIVERGED:
@@ -353,7 +361,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_failed(self, run_id: int, message: str) -> None:
         self.runs.fail(run_id, message)
-        self.sweep_panel.run_changed(run_id)
+        self.sweep_panel.run_ended(run_id)
         entry = self.runs.entry(run_id)
         if entry is not None and not entry.record.sweep:
             self.show_notice(f"Run #{run_id} failed: {message}")
@@ -394,18 +402,18 @@ class MainWindow(QMainWindow):
             return None
         name = f"{kind}{next(self._sweep_counts[kind])}"
         summary = self.dataset.summary()
-        run_ids = []
+        entries = []
         for item in items:
             run_id = next(self._run_ids)
             n_test = test_count(self.dataset.n_images, item.config.test_size)
             record = RunRecord(config=item.config, name=run_label(run_id, item.config), status=WAITING,
                                dataset=dict(summary, n_train=self.dataset.n_images - n_test, n_test=n_test),
                                sweep=name, repeat=item.repeat)  # fmt: skip
-            entry = RunEntry(run_id, record, self.runs.next_color())
-            self.runs.add(entry)
-            self.plots.add_run(entry, legend=len(items) <= 8)
-            run_ids.append(run_id)
-        names = [self.runs.entry(r).record.name for r in run_ids]
+            entries.append(RunEntry(run_id, record, self.runs.next_color(len(entries))))
+        self.runs.add_many(entries)  # curves come when each run starts: a big grid adds none at once
+        self._legend[name] = len(items) <= 8
+        run_ids = [e.run_id for e in entries]
+        names = [e.record.name for e in entries]
         control = self.controller.start_sweep(name, self.dataset, items, run_ids, names, jobs, scheduler)
         self.sweep_panel.add_sweep(name, run_ids, control, spec.alphas or (spec.base.alpha,))
         if kind == "S":
@@ -416,19 +424,19 @@ class MainWindow(QMainWindow):
         return name
 
     def _on_sweep_ended(self, name: str, problem: str) -> None:
-        left, diverged = 0, 0
+        left = 0
         for entry in self.runs.entries():
-            if entry.record.sweep != name:
-                continue
-            if entry.record.status in (WAITING, RUNNING):  # the sweep could not run it at all
+            if entry.record.sweep == name and entry.record.status in (WAITING, RUNNING):  # never ran
                 self.runs.fail(entry.run_id, problem or "The sweep ended before this run.")
                 left += 1
-            diverged += entry.record.status == DIVERGED
         self.sweep_panel.sweep_ended(name)
+        statuses = [e.record.status for e in self.runs.entries() if e.record.sweep == name]
+        trouble = {s: statuses.count(s) for s in (DIVERGED, FAILED) if statuses.count(s)}
         if problem:
             self.show_notice(f"Sweep {name} could not run {left} run(s): {problem}")
-        elif diverged:
-            self.show_notice(f"Sweep {name}: {diverged} run(s) diverged; their rows say at which epoch and why.")
+        elif trouble:
+            counts = " and ".join(f"{n} run(s) {status}" for status, n in trouble.items())
+            self.show_notice(f"Sweep {name}: {counts}; their rows (and tooltips) say why.")
         else:
             self.statusBar().showMessage(f"Sweep {name} done.", 8000)
 
@@ -461,8 +469,15 @@ class MainWindow(QMainWindow):
             self.ready.setStyleSheet("color: #666;" if self.dataset is None or "Loading" in problem else
                                      "color: #c62828;")  # fmt: skip
         running = len(self.controller.running_runs())
-        self.stop_button.setEnabled(running > 0)
-        self.stop_action.setEnabled(running > 0)
+        busy = running > 0 or self.controller.sweep_running()
+        self.stop_button.setEnabled(busy)
+        self.stop_action.setEnabled(busy)
+        if self.controller.sweep_running():  # one sweep at a time: they would share the cores anyway
+            for widget in (self.compare_button, self.compare_action, self.sweep_button, self.sweep_action):
+                widget.setEnabled(False)
+            self.compare_button.setToolTip("A sweep is running: wait for it, or stop it")
+        else:
+            self.compare_button.setToolTip("Run none, L1, L2 and elastic net with these settings side by side")
         parts = []
         if self.controller.is_loading():
             parts.append("loading")

@@ -132,9 +132,12 @@ class PlotsPanel(QWidget):
         elif not self._timer.isActive():
             self._timer.start()
 
+    def has_run(self, run_id: int) -> bool:
+        return run_id in self._curves
+
     def set_visible(self, run_id: int, visible: bool) -> None:
-        self._entries[run_id].visible = visible
-        self._restyle(run_id)
+        if run_id in self._curves:  # a queued run has no curves yet; they start as it says
+            self._restyle(run_id)
 
     def highlight(self, run_ids: set[int]) -> None:
         self._highlighted = set(run_ids)

@@ -176,14 +176,22 @@ class RunsModel(QAbstractTableModel):
     def entry_at(self, row: int) -> RunEntry:
         return self._entries[row]
 
-    def next_color(self) -> QColor:
-        return QColor(PALETTE[len(self._entries) % len(PALETTE)])
+    def next_color(self, ahead: int = 0) -> QColor:
+        """The colour of the run added ``ahead`` runs from now."""
+        return QColor(PALETTE[(len(self._entries) + ahead) % len(PALETTE)])
 
     def add(self, entry: RunEntry) -> None:
-        row = len(self._entries)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._entries.append(entry)
-        self._rows[entry.run_id] = row
+        self.add_many([entry])
+
+    def add_many(self, entries: list[RunEntry]) -> None:
+        """Append rows in one go (a sweep's whole queue)."""
+        if not entries:
+            return
+        first = len(self._entries)
+        self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
+        for entry in entries:
+            self._rows[entry.run_id] = len(self._entries)
+            self._entries.append(entry)
         self.endInsertRows()
 
     def start(self, run_id: int, attempt: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
@@ -46,8 +46,19 @@ class SweepState:
     run_ids: list[int]
     control: object  # regui.core.sweep.SweepControl
     alphas: tuple[float, ...] = ()  # the λ values asked for: the axis spans them from the start
-    started: float = field(default_factory=time.monotonic)
     ended: bool = False
+    first_start: float | None = None  # when its first run started (worker start-up excluded)
+    paused_since: float | None = None
+    paused_for: float = 0.0  # seconds spent paused, left out of the time-left estimate
+
+    def __post_init__(self) -> None:
+        self.ids = set(self.run_ids)
+
+    def working_seconds(self) -> float:
+        if self.first_start is None:
+            return 0.0
+        paused = self.paused_for + (time.monotonic() - self.paused_since if self.paused_since else 0.0)
+        return time.monotonic() - self.first_start - paused
 
 
 class LogAxis(pg.AxisItem):
@@ -190,11 +201,16 @@ class SweepPanel(QWidget):
         self.body.hide()
 
         self._summaries: list[tuple[SettingSummary, list[int]]] = []
+        self._summary_keys: list[tuple] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(_REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
-        self._clock = QTimer(self)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(_REFRESH_MS)
+        self._progress_timer.timeout.connect(self._update_progress)
+        self._clock = QTimer(self)  # the time left moves even when no run reports
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._update_progress)
         self._update_controls()
@@ -216,10 +232,18 @@ class SweepPanel(QWidget):
             self._clock.stop()
         self.refresh()
 
-    def run_changed(self, run_id: int) -> None:
-        """A run of some sweep moved on: redraw soon (coalesced)."""
-        if not self._timer.isActive():
-            self._timer.start()
+    def run_progressed(self, run_id: int) -> None:
+        """A run started or finished an epoch: the progress line may change (cheap, coalesced)."""
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def run_ended(self, run_id: int) -> None:
+        """A run ended: if it belongs to the sweep shown, redraw its curves and summary soon."""
+        state = self.current()
+        if state is not None and run_id in state.ids:
+            if not self._timer.isActive():
+                self._timer.start()
+        self.run_progressed(run_id)
 
     def current(self) -> SweepState | None:
         name = self.chooser.currentData()
@@ -234,9 +258,9 @@ class SweepPanel(QWidget):
         self.acc_plot.clear()
         self.zero_plot.clear()
         self.legend.clear()
-        self.summary.clear()
         self._summaries = []
         if state is None:
+            self.summary.clear()
             return
         entries = [self.runs.entry(r) for r in state.run_ids]
         records = [e.record for e in entries]
@@ -247,7 +271,8 @@ class SweepPanel(QWidget):
         best = self.measure.currentData() == "best"
         lines: dict[tuple, list[tuple[SettingSummary, list[int]]]] = {}
         for summary, ids in self._summaries:
-            lines.setdefault((summary.penalty, summary.eta0), []).append((summary, ids))
+            if summary.n:  # a setting none of whose repeats finished has no point (the table says so)
+                lines.setdefault((summary.penalty, summary.eta0), []).append((summary, ids))
         several_rates = len({key[1] for key in lines}) > 1
         for (penalty, eta0), points in lines.items():
             color = QColor(PENALTY_COLORS.get(penalty, "#000000"))
@@ -295,43 +320,57 @@ class SweepPanel(QWidget):
         plot.plot([span[0], span[1]], [mean, mean], pen=pg.mkPen(color, width=2, style=style), name=name)
 
     def _fill_summary(self, best: bool) -> None:
+        chosen = {self._summary_keys[i.row()] for i in self.summary.selectedIndexes()
+                  if i.row() < len(self._summary_keys)}  # fmt: skip
+        self.summary.blockSignals(True)  # rebuilding is not the person choosing rows
+        self.summary.clear()
         headers = ["Penalty", "λ", "lr", "Runs", "Test acc", "Best test acc", "Train acc", "Zeros"]
         self.summary.setColumnCount(len(headers))
         self.summary.setHorizontalHeaderLabels(headers)
         self.summary.setRowCount(len(self._summaries))
+        self._summary_keys = [(s.penalty, s.alpha, s.l1_ratio, s.eta0) for s, _ in self._summaries]
+        pm = percent_mean_std
         for row, (s, _) in enumerate(self._summaries):
-            cells = [PENALTY_LABELS[s.penalty], "–" if s.alpha is None else f"{s.alpha:g}", f"{s.eta0:g}", str(s.n),
-                     percent_mean_std(s.test), percent_mean_std(s.best_test), percent_mean_std(s.train), percent_mean_std(s.zeros, 1)]  # fmt: skip
+            stats = [pm(s.test), pm(s.best_test), pm(s.train), pm(s.zeros, 1)] if s.n else ["–"] * 4
+            cells = [PENALTY_LABELS[s.penalty], "–" if s.alpha is None else f"{s.alpha:g}", f"{s.eta0:g}",
+                     s.count_text(), *stats]  # fmt: skip
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.summary.setItem(row, col, item)
+            if self._summary_keys[row] in chosen:
+                self.summary.selectRow(row)
         self.summary.resizeColumnsToContents()
+        self.summary.blockSignals(False)
 
     # --- progress and controls --------------------------------------------------------------------
 
-    def progress_of(self, state: SweepState) -> tuple[int, int, int]:
-        """(ended, running, total) runs."""
-        statuses = [self.runs.entry(r).record.status for r in state.run_ids]
-        running = sum(s == RUNNING for s in statuses)
-        ended = sum(s not in (RUNNING, WAITING) for s in statuses)
-        return ended, running, len(statuses)
+    def progress_of(self, state: SweepState) -> tuple[int, int, int, int]:
+        """(ended, ended after training, running, total) runs."""
+        records = [self.runs.entry(r).record for r in state.run_ids]
+        running = sum(r.status == RUNNING for r in records)
+        ended = sum(r.status not in (RUNNING, WAITING) for r in records)
+        ran = sum(r.status not in (RUNNING, WAITING) and bool(r.epochs) for r in records)
+        return ended, ran, running, len(records)
 
     def _update_progress(self) -> None:
         state = self.current()
         self._update_controls()
         if state is None:
             return
-        ended, running, total = self.progress_of(state)
+        ended, ran, running, total = self.progress_of(state)
+        if running and state.first_start is None:
+            state.first_start = time.monotonic()
         self.progress.setRange(0, total)
         self.progress.setValue(ended)
         if state.ended or ended == total:
             self.eta.setText("done")
         elif state.control.paused.is_set():
             self.eta.setText(f"paused ({running} still running)")
-        elif ended:
-            left = (time.monotonic() - state.started) / ended * (total - ended)
+        elif ran:
+            # Wall time per run that actually trained, parallel workers included; pauses left out.
+            left = state.working_seconds() / ran * (total - ended)
             self.eta.setText(f"about {duration(left)} left")
         else:
             self.eta.setText("starting…" if not running else "running…")
@@ -349,7 +388,14 @@ class SweepPanel(QWidget):
     def _pause(self, paused: bool) -> None:
         state = self.current()
         if state is not None:
-            state.control.pause() if paused else state.control.resume()
+            if paused:
+                state.control.pause()
+                state.paused_since = time.monotonic()
+            else:
+                state.control.resume()
+                if state.paused_since is not None:
+                    state.paused_for += time.monotonic() - state.paused_since
+                    state.paused_since = None
         self._update_progress()
 
     def _stop(self) -> None:

@@ -14,8 +14,9 @@ from tests.core.test_sweep import Recorder, dataset, grid, same_numbers  # noqa:
 
 @pytest.fixture(scope="module")
 def client():
+    # Not the default client, as in the app and the command line, which connect by address.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
+        with distributed.Client(cluster, set_as_default=False) as client:
             yield client
 
 
@@ -51,3 +52,18 @@ def test_an_unreachable_scheduler_is_a_clear_error(dataset):  # noqa: F811
 
     with pytest.raises(ReguiError, match="Could not connect to the Dask scheduler"):
         DaskRunner(dataset, "tcp://127.0.0.1:9", timeout=1)
+
+
+def test_stopping_a_sweep_on_the_cluster(dataset, client):  # noqa: F811
+    from regui.core.records import STOPPED
+    from regui.core.sweep import SweepControl
+
+    items = [i.__class__(i.index, i.config.with_(epochs=100_000), i.repeat) for i in grid(repeats=1)[:3]]
+    control = SweepControl()
+    runner = DaskRunner(dataset, client=client)
+    try:
+        records = runner.run(items, Recorder(on_epoch=lambda i, r: control.stop() if r.epoch == 3 else None), control)
+    finally:
+        runner.close()
+    assert [r.status for r in records] == [STOPPED] * 3
+    assert any(r.epochs for r in records) and any(r.message == "Stopped before it started." for r in records)

@@ -279,3 +279,16 @@ def test_cancel_during_scan(make_folder):
     root = make_folder({"a": 3, "b": 3})
     with pytest.raises(Cancelled):
         load_dataset(root, SMALL, should_stop=lambda: True)
+
+
+def test_sweep_workers_are_limited_by_memory(monkeypatch):
+    import regui.core.machine as machine
+    from regui.core.dataset import workers_that_fit
+
+    image = ImageSettings(64, 64)  # 12,288 features
+    monkeypatch.setattr(machine, "physical_memory", lambda: 16 * 2**30)
+    assert workers_that_fit(3000, image, 4) == 4
+    # 10,000 images at 128x128 colour: 4.3 GB of floats per worker, 12.8 GB to spare
+    assert workers_that_fit(10_000, ImageSettings(128, 128), 8) == 3
+    monkeypatch.setattr(machine, "physical_memory", lambda: None)
+    assert workers_that_fit(10_000, ImageSettings(128, 128), 8) == 8

@@ -93,7 +93,10 @@ def same_numbers(a, b):
     assert a.status == b.status and len(a.epochs) == len(b.epochs)
     for x, y in zip(a.epochs, b.epochs):
         assert x == y  # every metric, exactly
-        assert np.array_equal(x.coef, y.coef) and np.array_equal(x.intercept, y.intercept)
+    if a.epochs:  # sweeps keep the weights of the last epoch only
+        assert np.array_equal(a.epochs[-1].coef, b.epochs[-1].coef) and a.epochs[-1].coef.size
+        assert np.array_equal(a.epochs[-1].intercept, b.epochs[-1].intercept)
+        assert all(e.coef.size == 0 for e in a.epochs[:-1] + b.epochs[:-1])
 
 
 def test_processes_give_the_serial_numbers(dataset, pool):
@@ -112,13 +115,22 @@ def test_processes_give_the_serial_numbers(dataset, pool):
 def test_pause_holds_new_runs_and_resume_goes_on(pool):
     items = grid(repeats=1)
     control = SweepControl()
-    control.pause()
-    events = Recorder()
+    paused_after = []
+
+    class PauseAfterFirst(Recorder):
+        def finished(self, index, record):
+            super().finished(index, record)
+            if not paused_after:
+                control.pause()
+                paused_after.append(len([e for e in self.log if e[0] == "started"]))
+
+    events = PauseAfterFirst()
     done = []
     thread = threading.Thread(target=lambda: done.append(pool.run(items, events, control)))
     thread.start()
-    thread.join(0.5)
-    assert events.log == []  # nothing started while paused
+    thread.join(1.0)
+    started = len([e for e in events.log if e[0] == "started"])
+    assert paused_after and started == paused_after[0] < len(items)  # nothing new while paused
     control.resume()
     thread.join(60)
     assert [r.status for r in done[0]] == [FINISHED] * len(items)
@@ -191,3 +203,77 @@ def test_summary_mean_and_spread(dataset):
     assert l2.n == 3 and l2.test == pytest.approx((np.mean(values), np.std(values, ddof=1)))
     none = next(s for s in summaries if s.penalty == "none")
     assert none.alpha is None and none.n == 3
+
+
+def test_a_stop_that_arrives_at_the_last_epoch_leaves_the_workers_healthy(pool):
+    items = grid(repeats=1)[:2]
+    control = SweepControl()
+    last = SMALL["epochs"]
+    records = pool.run(items, Recorder(on_epoch=lambda i, r: control.stop_run(i) if r.epoch == last else None),
+                       control)  # fmt: skip
+    assert [r.status for r in records] == [FINISHED, FINISHED]  # nothing was left to stop
+    events = Recorder()
+    again = pool.run(items, events)
+    assert [r.status for r in again] == [FINISHED, FINISHED]
+    assert all(attempt == 1 for kind, _, attempt in events.log if kind == "started")  # no worker was lost
+
+
+def test_workers_ignore_ctrl_c_the_sweep_decides(pool):
+    items = [i.__class__(i.index, i.config.with_(epochs=40), i.repeat) for i in grid(repeats=1)[:2]]
+    interrupted = []
+
+    def interrupt(index, result):
+        if result.epoch == 2 and not interrupted:
+            interrupted.append(pool.running()[index])
+            os.kill(interrupted[0], signal.SIGINT)  # as a terminal's Ctrl-C reaches every process
+
+    records = pool.run(items, Recorder(on_epoch=interrupt))
+    assert interrupted and [r.status for r in records] == [FINISHED, FINISHED]
+
+
+def test_a_run_whose_worker_dies_after_it_was_stopped_keeps_its_epochs(pool):
+    items = [i.__class__(i.index, i.config.with_(epochs=100_000), i.repeat) for i in grid(repeats=1)[:1]]
+    control = SweepControl()
+
+    def stop_then_kill(index, result):
+        if result.epoch == 3:
+            pid = pool.running()[index]
+            control.stop_run(index)
+            os.kill(pid, signal.SIGKILL)
+
+    [record] = pool.run(items, Recorder(on_epoch=stop_then_kill), control)
+    assert record.status == STOPPED and len(record.epochs) >= 3
+
+
+def test_shared_data_is_removed_on_close_and_orphans_are_cleaned(dataset, tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    orphan = Path(tempfile.gettempdir()) / "regui-pool-999999999-abc"
+    orphan.mkdir(exist_ok=True)
+    pool = ProcessPool(dataset, jobs=1)
+    folder = pool._dir
+    assert folder.is_dir() and not orphan.exists()  # a folder of a process that is gone
+    pool.run(grid(repeats=1)[:1], SweepEvents())
+    processes = [w.process for w in pool._idle]
+    pool.close()
+    assert not folder.exists()
+    assert all(not p.is_alive() for p in processes)
+
+
+def test_one_run_failing_with_an_unexpected_error_fails_only_it(dataset, monkeypatch):
+    import regui.core.runs as runs
+
+    real = runs.run_training
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("pretend")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "run_training", flaky)
+    records = run_serial(dataset, grid(repeats=1)[:3], SweepEvents())
+    assert [r.status for r in records] == [FINISHED, FAILED, FINISHED]
+    assert "MemoryError" in records[1].message

@@ -151,3 +151,38 @@ def test_a_sweep_needs_a_loaded_dataset(window):
     assert window.start_sweep(SweepSpec(BASE)) is None
     assert not window.compare_button.isEnabled()
     assert "Load a dataset" in window.last_message
+
+
+def test_the_stop_button_stops_a_whole_sweep_or_just_the_runs_selected(qtbot, window, load, folder):
+    long = BASE.with_(epochs=100_000)
+    window.params.set_config(long)
+    load(window, folder)
+    name = window.start_sweep(SweepSpec(long, penalties=("l1", "l2"), alphas=(1e-3, 1e-2, 1e-1)), jobs=2)
+    assert not window.compare_button.isEnabled() and not window.sweep_button.isEnabled()  # one sweep at a time
+    entries = sweep_entries(window, name)
+    queued = entries[-1]
+    window.select_runs([queued.run_id])
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)  # a queued run: only it
+    qtbot.waitUntil(lambda: queued.record.status == STOPPED, timeout=30_000)
+    qtbot.waitUntil(lambda: all(e.record.epochs for e in entries[:2]), timeout=30_000)
+    assert all(e.record.status in ("running", WAITING) for e in entries[:-1])
+    window.table.clearSelection()
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)  # nothing selected: everything
+    wait_for_sweep(qtbot, window, name)
+    assert all(e.record.status == STOPPED for e in sweep_entries(window, name))
+    assert sum(bool(e.record.epochs) for e in sweep_entries(window, name)) == 2  # the two that ran
+    assert window.compare_button.isEnabled()
+
+
+def test_the_summary_keeps_its_selection_while_the_sweep_redraws(qtbot, window, load, folder):
+    window.params.set_config(BASE)
+    load(window, folder)
+    name = window.start_sweep(SweepSpec(BASE, penalties=("l1", "l2"), alphas=(1e-3, 1e-1)), jobs=2)
+    wait_for_sweep(qtbot, window, name)
+    panel = window.sweep_panel
+    panel.refresh()
+    panel.summary.selectRow(1)
+    chosen = panel._summaries[1][1]
+    assert window.selected_run_ids() == set(chosen)
+    panel.refresh()
+    assert {i.row() for i in panel.summary.selectedIndexes()} == {1}
