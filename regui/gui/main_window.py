@@ -85,6 +85,8 @@ class MainWindow(QMainWindow):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Fit columns to a sample of rows, not all: a sweep of 1,000 runs would take seconds.
+        self.table.horizontalHeader().setResizeContentsPrecision(40)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.plots = PlotsPanel()
         self.sweep_panel = SweepPanel(self.runs)
