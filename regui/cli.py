@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 from regui import __version__
+from regui.commands.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED
 from regui.core.config import LOSSES, PENALTIES, SCALINGS, SCHEDULES, TrainConfig
 from regui.core.errors import ReguiError
 
 COMMANDS = ("run", "sweep")
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _image_size(text: str) -> tuple[int, int]:

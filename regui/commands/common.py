@@ -8,6 +8,9 @@ from pathlib import Path
 from regui.core.config import TrainConfig
 from regui.core.errors import ConfigError
 
+# Exit statuses of every command (the README lists them).
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
 
 def base_config(args) -> TrainConfig:
     """The settings every run of a command shares (penalty, lambda and lr vary per run)."""

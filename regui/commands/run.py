@@ -5,11 +5,17 @@ from __future__ import annotations
 import itertools
 import sys
 
-from regui.commands.common import StopOnInterrupt, base_config, check_outputs, load
+from regui.commands.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    StopOnInterrupt,
+    base_config,
+    check_outputs,
+    load,
+)
 from regui.core.config import TrainConfig, run_label
 from regui.core.errors import ConfigError
-
-EXIT_OK, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 def _configs(args) -> list[TrainConfig]:

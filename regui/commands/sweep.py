@@ -5,12 +5,21 @@ from __future__ import annotations
 import sys
 import time
 
-from regui.commands.common import StopOnInterrupt, base_config, check_outputs, load
+from regui.commands.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    StopOnInterrupt,
+    base_config,
+    check_outputs,
+    load,
+)
 from regui.core.config import check_split, run_label
 from regui.core.errors import ConfigError, ReguiError
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import FINISHED, RunRecord
 from regui.core.sweep import (
+    SerialRunner,
     SweepControl,
     SweepEvents,
     SweepSpec,
@@ -21,7 +30,6 @@ from regui.core.sweep import (
     summarize,
 )
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 SWEEP_NAME = "S1"
 
 
@@ -108,25 +116,12 @@ def _runner(args, dataset, client=None):
         runner = DaskRunner(dataset, client=client, owns_client=True)
         return runner, f"on the Dask cluster at {args.scheduler} ({runner.slots} at a time)"
     if args.jobs == 1:
-        return _SerialRunner(dataset), "one at a time in this process"
+        return SerialRunner(dataset), "one at a time in this process"
     from regui.core.pool import ProcessPool
 
     pool = ProcessPool(dataset, args.jobs)
     limit = f" (not {pool.wanted}: each worker needs its own copy of the data in memory)" if pool.jobs < pool.wanted else ""
     return pool, f"{pool.jobs} at a time in worker processes{limit}"
-
-
-class _SerialRunner:
-    def __init__(self, dataset) -> None:
-        self.dataset = dataset
-
-    def run(self, items, events, control, names, sweep):
-        from regui.core.sweep import run_serial
-
-        return run_serial(self.dataset, items, events, control, names=names, sweep=sweep)
-
-    def close(self) -> None:
-        pass
 
 
 class _Printer(SweepEvents):

@@ -275,6 +275,19 @@ def run_serial(
     return book.records
 
 
+class SerialRunner:
+    """``run_serial`` with the interface of the other runners (ProcessPool, DaskRunner)."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+
+    def run(self, items, events, control=None, names=None, sweep="") -> list[RunRecord]:
+        return run_serial(self.dataset, items, events, control, names=names, sweep=sweep)
+
+    def close(self) -> None:
+        pass
+
+
 def not_started(item: SweepItem, names: Sequence[str] | None, sweep: str) -> RunRecord:
     return RunRecord(config=item.config, name=item_name(item, names), status=STOPPED,
                      message="Stopped before it started.", sweep=sweep, repeat=item.repeat)  # fmt: skip

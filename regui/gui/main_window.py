@@ -303,11 +303,8 @@ class MainWindow(QMainWindow):
         if problem is not None:
             self._show_message(problem)
             return None
-        run_id = next(self._run_ids)
-        n_test = test_count(self.dataset.n_images, config.test_size)
-        summary = dict(self.dataset.summary(), n_train=self.dataset.n_images - n_test, n_test=n_test)
-        record = RunRecord(config=config, name=run_label(run_id, config), status=RUNNING, dataset=summary)
-        entry = RunEntry(run_id, record, self.runs.next_color())
+        entry = self._new_entry(config, RUNNING)
+        run_id = entry.run_id
         self.runs.add(entry)
         self.plots.add_run(entry)
         self.controller.start_run(run_id, self.dataset, config, entry.label)
@@ -315,6 +312,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Run #{run_id} started: {config.describe()}", 5000)
         self._update_state()
         return run_id
+
+    def _new_entry(self, config: TrainConfig, status: str, sweep: str = "", repeat: int = 0, ahead: int = 0,
+                   summary: dict | None = None) -> RunEntry:  # fmt: skip
+        """A table entry for a run about to start (or be queued) on the loaded dataset."""
+        run_id = next(self._run_ids)
+        n_test = test_count(self.dataset.n_images, config.test_size)
+        dataset = dict(summary or self.dataset.summary(), n_train=self.dataset.n_images - n_test, n_test=n_test)
+        record = RunRecord(config=config, name=run_label(run_id, config), status=status, dataset=dataset,
+                           sweep=sweep, repeat=repeat)  # fmt: skip
+        return RunEntry(run_id, record, self.runs.next_color(ahead))
 
     def stop_runs(self) -> None:
         """Stop the selected runs that are running or queued; with none of those selected, stop
@@ -404,14 +411,8 @@ class MainWindow(QMainWindow):
             return None
         name = f"{kind}{next(self._sweep_counts[kind])}"
         summary = self.dataset.summary()
-        entries = []
-        for item in items:
-            run_id = next(self._run_ids)
-            n_test = test_count(self.dataset.n_images, item.config.test_size)
-            record = RunRecord(config=item.config, name=run_label(run_id, item.config), status=WAITING,
-                               dataset=dict(summary, n_train=self.dataset.n_images - n_test, n_test=n_test),
-                               sweep=name, repeat=item.repeat)  # fmt: skip
-            entries.append(RunEntry(run_id, record, self.runs.next_color(len(entries))))
+        entries = [self._new_entry(item.config, WAITING, name, item.repeat, ahead=n, summary=summary)
+                   for n, item in enumerate(items)]  # fmt: skip
         self.runs.add_many(entries)  # curves come when each run starts: a big grid adds none at once
         self._legend[name] = len(items) <= 8
         run_ids = [e.run_id for e in entries]
@@ -458,12 +459,13 @@ class MainWindow(QMainWindow):
     # --- state --------------------------------------------------------------------------------
 
     def _update_state(self) -> None:
-        problem = self.run_problem(self.params.config())
+        config = self.params.config()
+        problem = self.run_problem(config)
         for widget in (self.run_button, self.run_action, self.compare_button, self.compare_action,
                        self.sweep_button, self.sweep_action):  # fmt: skip
             widget.setEnabled(problem is None)
         if problem is None:
-            n_test = test_count(self.dataset.n_images, self.params.config().test_size)
+            n_test = test_count(self.dataset.n_images, config.test_size)
             self.ready.setText(f"Ready: {self.dataset.n_images - n_test:,} training and {n_test:,} test images.")
             self.ready.setStyleSheet("color: #2e7d32;")
         else:
