@@ -58,6 +58,7 @@ def cmd_run(args) -> int:
             record = run_training(
                 data, config, name=run_label(number, config), dataset_summary=dataset.summary(),
                 should_stop=stop.requested, on_epoch=on_epoch, n_jobs=args.jobs,
+                snapshots=1,  # the command line shows numbers only: keep no history of weights
             )
         records.append(record)
         if record.status in (FINISHED, STOPPED) and record.final is not None:

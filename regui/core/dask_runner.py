@@ -183,7 +183,7 @@ def _remote_run(payload: dict, config, name: str, index: int, tag: str) -> RunRe
     record = run_training(
         prepare(dataset, config.split), config, name=name, dataset_summary=payload["summary"],
         should_stop=lambda: stop_all.is_set() or stop_this.is_set(),
-        on_epoch=lambda e: queue.put(("epoch", index, without_weights(e))),
+        on_epoch=lambda e: queue.put(("epoch", index, without_weights(e))), snapshots=1,
     )  # fmt: skip
     record.epochs = record.epochs[-1:]  # the rest went through the queue; this one with its weights
     return record

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,34 @@ class Dataset:
             "fingerprint": self.fingerprint,
             "image": f"{self.image.width}x{self.image.height}x{self.image.channels}",
         }
+
+    @functools.cached_property
+    def files(self) -> DatasetFiles:
+        """Which file each row came from, without the pixels (what runs keep to find their images)."""
+        return DatasetFiles(self.root, self.class_names, self.paths, self.y, self.image, self.fingerprint)
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetFiles:
+    """A dataset's files and labels, without its pixels: small enough for every run to keep, so
+    a run can show its test images after another folder was loaded."""
+
+    root: Path
+    class_names: tuple[str, ...]
+    paths: tuple[str, ...]
+    y: np.ndarray
+    image: ImageSettings
+    fingerprint: str
+
+    def test_part(self, split: SplitSettings) -> tuple[tuple[str, ...], np.ndarray]:
+        """Absolute paths and labels of the test images of ``split``, in the order the engine's
+        predictions (``EpochResult.test_pred``) follow."""
+        cache = self.__dict__.setdefault("_test_parts", {})
+        key = (split.test_size, split.split_seed, split.stratify)
+        if key not in cache:
+            _, test_index = split_indices(self.y, split)
+            cache[key] = (tuple(str(self.root / self.paths[i]) for i in test_index), self.y[test_index])
+        return cache[key]
 
 
 def load_dataset(
@@ -193,24 +222,24 @@ class PreparedData:
         return len(self.class_names)
 
 
+def split_indices(y: np.ndarray, split: SplitSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of the training and test parts (seeded; stratified unless told otherwise)."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(np.arange(len(y)), test_size=split.test_size, random_state=split.split_seed,
+                            stratify=y if split.stratify else None)  # fmt: skip
+
+
 def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> PreparedData:
     """Split (seeded, stratified unless told otherwise) and scale pixels.
 
     Scaling: ``raw`` keeps 0-255 (the lesson), ``unit`` divides by 255, ``standard``
     standardizes each feature with mean and std fitted on the training part only.
     """
-    from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
     check_split(dataset.class_names, dataset.counts(), split)
-    n = dataset.n_images
-    index = np.arange(n)
-    train_index, test_index = train_test_split(
-        index,
-        test_size=split.test_size,
-        random_state=split.split_seed,
-        stratify=dataset.y if split.stratify else None,
-    )
+    train_index, test_index = split_indices(dataset.y, split)
     y_train = dataset.y[train_index]
     y_test = dataset.y[test_index]
     missing = np.flatnonzero(np.bincount(y_train, minlength=len(dataset.class_names)) == 0)

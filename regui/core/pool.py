@@ -274,7 +274,7 @@ def _worker_main(conn, folder: str) -> None:
                 prepared[split] = prepare(dataset, split)
             record = run_training(
                 prepared[split], config, name=name, dataset_summary=summary, should_stop=should_stop,
-                on_epoch=lambda e, i=current: conn.send(("epoch", i, without_weights(e))),
+                on_epoch=lambda e, i=current: conn.send(("epoch", i, without_weights(e))), snapshots=1,
             )  # fmt: skip
             record.epochs = record.epochs[-1:]  # the rest were streamed; this one with its weights
             conn.send(("finished", current, record))

@@ -5,7 +5,7 @@ numpy only, so the app can hold and show these without importing the training st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,12 +16,30 @@ WAITING, RUNNING = "waiting", "running"
 FINISHED, STOPPED, DIVERGED, FAILED = "finished", "stopped", "diverged", "failed"
 
 
+def _empty(dtype) -> np.ndarray:
+    array = np.empty(0, dtype=dtype)
+    array.setflags(write=False)
+    return array
+
+
+_NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
+_NO_WEIGHTS.setflags(write=False)
+_NO_INTERCEPT = _empty(np.float64)
+_NO_PRED = _empty(np.int32)
+_NO_CONFIDENCE = _empty(np.float32)
+
+
 @dataclass(frozen=True)
 class EpochResult:
     """What one epoch produced. Frozen values only, safe to hand to another thread.
 
-    Equality compares the numbers; ``elapsed`` (wall time) and the weight arrays are left out
-    of it (compare those with ``np.array_equal``).
+    Besides the numbers, an epoch may carry a *snapshot*: the weights and the model's
+    prediction for every test image. Snapshots are what the weight, confusion and mistakes views
+    draw; runs keep only some of them (see ``thin_snapshots``), and an epoch without one has
+    empty arrays there.
+
+    Equality compares the numbers; ``elapsed`` (wall time) and the arrays are left out of it
+    (compare those with ``np.array_equal``).
     """
 
     epoch: int
@@ -37,6 +55,10 @@ class EpochResult:
     elapsed: float = field(compare=False)  # seconds since the run started
     coef: np.ndarray = field(compare=False, repr=False)  # float32 copy of W, (n_classes or 1, n_features)
     intercept: np.ndarray = field(compare=False, repr=False)  # float64 copy
+    # Per test image, in the order of the split's test part: the predicted class, and how sure
+    # the model was (probability of that class for log loss, score margin for hinge).
+    test_pred: np.ndarray = field(default_factory=lambda: _NO_PRED, compare=False, repr=False)
+    test_confidence: np.ndarray = field(default_factory=lambda: _NO_CONFIDENCE, compare=False, repr=False)
 
     METRICS = (
         "train_loss", "test_loss", "penalty", "objective", "train_accuracy", "test_accuracy",
@@ -49,6 +71,68 @@ class EpochResult:
         values.update({name: getattr(self, name) for name in self.METRICS})
         values["elapsed"] = self.elapsed
         return values
+
+    @property
+    def has_snapshot(self) -> bool:
+        return self.coef.size > 0
+
+    def without_snapshot(self) -> EpochResult:
+        """The same numbers without the arrays (what sweeps stream, what thinning leaves)."""
+        if not self.has_snapshot:
+            return self
+        return replace(self, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT, test_pred=_NO_PRED,
+                       test_confidence=_NO_CONFIDENCE)  # fmt: skip
+
+    def snapshot_bytes(self) -> int:
+        return self.coef.nbytes + self.intercept.nbytes + self.test_pred.nbytes + self.test_confidence.nbytes
+
+
+# --- keeping snapshots affordable ---------------------------------------------------------------
+# A run keeps the snapshot of epoch 1, of every ``stride``-th epoch and of its newest epoch, with
+# the stride the smallest power of two that keeps at most ``limit`` of them: every epoch while
+# a run is short, then every 2nd, 4th, ... The choice depends only on the epoch count, so the
+# engine's record and the app's live copy of a run thin alike.
+
+
+def _kept_count(n: int, stride: int) -> int:
+    return n if stride == 1 else n // stride + 1 + (n % stride != 0)
+
+
+def snapshot_stride(n: int, limit: int) -> int:
+    """The stride for a run of ``n`` epochs keeping at most ``limit`` snapshots (``limit`` >= 3)."""
+    stride = 1
+    while _kept_count(n, stride) > limit:
+        stride *= 2
+    return stride
+
+
+def keeps_snapshot(epoch: int, n: int, limit: int | None) -> bool:
+    """Whether epoch ``epoch`` of a run now ``n`` epochs long keeps its snapshot."""
+    if limit is None or epoch == n:
+        return True
+    if limit < 3:
+        return False  # only the newest
+    stride = snapshot_stride(n, limit)
+    return epoch == 1 or epoch % stride == 0
+
+
+def thin_snapshots(epochs: list[EpochResult], limit: int | None, everything: bool = False) -> None:
+    """Drop the snapshots ``limit`` no longer keeps, after an epoch was appended to ``epochs``.
+
+    ``limit`` None keeps every snapshot. Cheap per epoch: only when the stride grows (a
+    handful of times over a run) is the whole list looked through; ``everything`` looks
+    through it always (after the limit itself was lowered).
+    """
+    n = len(epochs)
+    if limit is None or n < 2:
+        return
+    if everything or (limit >= 3 and snapshot_stride(n, limit) != snapshot_stride(n - 1, limit)):
+        candidates = range(n - 1)
+    else:
+        candidates = (n - 2,)  # the previous newest epoch
+    for i in candidates:
+        if epochs[i].has_snapshot and not keeps_snapshot(epochs[i].epoch, n, limit):
+            epochs[i] = epochs[i].without_snapshot()
 
 
 
@@ -68,6 +152,19 @@ class RunRecord:
     @property
     def final(self) -> EpochResult | None:
         return self.epochs[-1] if self.epochs else None
+
+    def result_at(self, epoch: int) -> EpochResult | None:
+        """The numbers of epoch ``epoch`` (or of the last epoch, if the run is shorter)."""
+        if not self.epochs:
+            return None
+        return self.epochs[min(max(epoch, 1), len(self.epochs)) - 1]
+
+    def snapshot_at(self, epoch: int) -> EpochResult | None:
+        """The nearest epoch at or before ``epoch`` that kept its snapshot, if any."""
+        for result in reversed(self.epochs[: max(epoch, 1)]):
+            if result.has_snapshot:
+                return result
+        return None
 
     def best_test(self) -> EpochResult | None:
         """The epoch with the highest test accuracy (the earliest one on a tie)."""

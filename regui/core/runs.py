@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import TrainingDiverged
-from regui.core.records import DIVERGED, FINISHED, STOPPED, EpochResult, RunRecord
+from regui.core.records import DIVERGED, FINISHED, STOPPED, EpochResult, RunRecord, thin_snapshots
 from regui.core.images import StopCheck
 from regui.core.training import train_epochs
 
@@ -27,10 +27,13 @@ def run_training(
     should_stop: StopCheck | None = None,
     on_epoch: Callable[[EpochResult], None] | None = None,
     n_jobs: int | None = None,
+    snapshots: int | None = None,
 ) -> RunRecord:
     """Train one run to its end and return its record; divergence ends it with a message.
 
-    ``on_epoch`` sees each epoch as it finishes. Settings errors (ConfigError) are raised
+    ``on_epoch`` sees each epoch as it finishes, with its snapshot (weights and test
+    predictions). The record keeps at most ``snapshots`` of those (None: all; 1: the last
+    epoch's only), thinned as ``thin_snapshots`` says. Settings errors (ConfigError) are raised
     before any training, so callers can show them instead of an empty run.
     """
     config.validate()
@@ -44,6 +47,7 @@ def run_training(
     try:
         for result in train_epochs(data, config, should_stop, n_jobs=n_jobs):
             record.epochs.append(result)
+            thin_snapshots(record.epochs, snapshots)
             if on_epoch is not None:
                 on_epoch(result)
     except TrainingDiverged as exc:

@@ -13,7 +13,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -225,18 +225,13 @@ class SweepBook:
 
 MAX_ATTEMPTS = 2  # a run whose worker dies is tried once more
 
-_NO_WEIGHTS = np.empty((0, 0), dtype=np.float32)
-_NO_WEIGHTS.setflags(write=False)
-_NO_INTERCEPT = np.empty(0)
-_NO_INTERCEPT.setflags(write=False)
-
-
 def without_weights(result: EpochResult) -> EpochResult:
-    return replace(result, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT)
+    return result.without_snapshot()
 
 
 def keep_last_weights(epochs: list[EpochResult]) -> list[EpochResult]:
-    return [without_weights(e) if e.coef.size else e for e in epochs[:-1]] + epochs[-1:]
+    """Sweeps keep one snapshot per run, the last epoch's: a grid of 1,000 runs stays small."""
+    return [e.without_snapshot() for e in epochs[:-1]] + epochs[-1:]
 
 
 def run_serial(
@@ -266,7 +261,7 @@ def run_serial(
             record = run_training(
                 prepared[split], item.config, name=item_name(item, names), dataset_summary=dataset.summary(),
                 should_stop=lambda i=index: control.run_stop_requested(i),
-                on_epoch=lambda e, i=index: book.epoch(i, e),
+                on_epoch=lambda e, i=index: book.epoch(i, e), snapshots=1,
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - one run's error fails that run, as on workers
             book.fail(index, str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}")

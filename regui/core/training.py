@@ -77,6 +77,18 @@ def predict_from_decision(decision: np.ndarray) -> np.ndarray:
     return decision.argmax(axis=1)
 
 
+def prediction_confidence(decision: np.ndarray, pred: np.ndarray, loss: str) -> np.ndarray:
+    """How sure the model is of each prediction: the ``predict_proba`` of the predicted class
+    for log loss; for hinge (no probabilities) the margin of the winning score over the next
+    best (multi-class) or over the decision boundary (binary)."""
+    if loss == "log_loss":
+        return ovr_proba(decision)[np.arange(len(pred)), pred]
+    if decision.ndim == 1:
+        return np.abs(decision)
+    top_two = np.partition(decision, -2, axis=1)[:, -2:]
+    return top_two[:, 1] - top_two[:, 0]
+
+
 # As scikit-learn's log_loss: probabilities are clipped to [eps, 1 - eps], so one badly wrong
 # sample adds at most -log(eps) ~ 36 to the sum.
 _EPS = np.finfo(np.float64).eps
@@ -218,9 +230,13 @@ def _measure(
     if not all(np.isfinite(v) for v in (objective, test_loss, weight_l2)):
         raise TrainingDiverged(_divergence_advice(config, epoch), epoch)
 
+    test_pred = predict_from_decision(d_test)
+    with np.errstate(over="ignore", invalid="ignore"):
+        confidence = prediction_confidence(d_test, test_pred, config.loss).astype(np.float32)
     frozen_coef = coef.astype(np.float32)
-    frozen_coef.setflags(write=False)
-    intercept.setflags(write=False)
+    frozen = test_pred.astype(np.int32)
+    for array in (frozen_coef, intercept, frozen, confidence):
+        array.setflags(write=False)
     return EpochResult(
         epoch=epoch,
         train_loss=train_loss,
@@ -228,13 +244,15 @@ def _measure(
         penalty=penalty,
         objective=objective,
         train_accuracy=float(np.mean(predict_from_decision(d_train) == data.y_train)),
-        test_accuracy=float(np.mean(predict_from_decision(d_test) == data.y_test)),
+        test_accuracy=float(np.mean(test_pred == data.y_test)),
         weight_l2=weight_l2,
         weight_l1=float(np.sum(np.abs(coef))),
         zero_fraction=float(np.mean(coef == 0)),
         elapsed=time.perf_counter() - started,
         coef=frozen_coef,
         intercept=intercept,
+        test_pred=frozen,
+        test_confidence=confidence,
     )
 
 

@@ -87,6 +87,15 @@ def test_epoch_records_match_a_direct_scikit_learn_computation(dataset, changes)
         assert record.weight_l2 == pytest.approx(np.linalg.norm(W), rel=1e-12)
         assert record.weight_l1 == pytest.approx(np.abs(W).sum(), rel=1e-12)
         assert record.zero_fraction == np.count_nonzero(W == 0) / W.size
+        # The snapshot's predictions are scikit-learn's, and so is their confidence.
+        assert np.array_equal(record.test_pred, clf.predict(data.X_test))
+        if config.loss == "log_loss":
+            proba = clf.predict_proba(data.X_test)
+            expected = proba[np.arange(len(proba)), clf.predict(data.X_test)]
+        else:
+            ranked = np.sort(clf.decision_function(data.X_test), axis=1)
+            expected = ranked[:, -1] - ranked[:, -2]
+        assert np.allclose(record.test_confidence, expected, rtol=1e-6, atol=1e-30)
 
 
 def test_each_epoch_reshuffles(dataset):
