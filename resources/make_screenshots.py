@@ -66,11 +66,25 @@ def main() -> None:
             window.start_run()
             wait(lambda: not window.controller.running_runs())
         window.plots.show_parts.setChecked(True)
-        window.table.selectRow(2)
+        window.table.selectAll()  # none vs L1 vs L2, side by side in the views
         wait(lambda: True)
         settle()
         args.out.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(args.out / f"{args.name}.png"))
+        # Each inspection view, raised in turn, the window as a whole and the view alone.
+        inspector = window.inspector
+        for view in inspector.views:
+            inspector.docks[view].raise_()
+            if view is inspector.confusion or view is inspector.mistakes:
+                window.table.selectRow(2)  # one run: L2
+            settle()
+            inspector.thumbs.wait_idle()
+            settle()
+            slug = view.title.lower().replace(" ", "-")
+            view.export_png(str(args.out / f"{args.name}-{slug}.png"))
+        inspector.docks[inspector.weights].raise_()
+        window.table.selectAll()
+        settle()
         window.plots.export_png(str(args.out / f"{args.name}-plots.png"), width=1600)
         for entry in window.runs.entries():
             f = entry.record.final

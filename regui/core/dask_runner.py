@@ -65,12 +65,12 @@ class DaskRunner:
 
     def run(
         self, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl | None = None,
-        names: Sequence[str] | None = None, sweep: str = "",
+        names: Sequence[str] | None = None, sweep: str = "", snapshots: int | None = 1,
     ) -> list[RunRecord]:  # fmt: skip
         from distributed import Event, Queue
 
         control = control or SweepControl()
-        book = SweepBook(items, events, control, names, sweep, self.summary)
+        book = SweepBook(items, events, control, names, sweep, self.summary, snapshots)
         tag = f"regui-{uuid.uuid4().hex[:12]}"
         queue = Queue(f"{tag}-epochs", client=self.client)
         stop_all = Event(f"{tag}-stop", client=self.client)
@@ -108,6 +108,7 @@ class DaskRunner:
                         item = book.by_index[index]
                         future = self.client.submit(
                             _remote_run, self._data, item.config, item_name(item, names), index, tag,
+                            book.streams_snapshots,
                             key=f"{tag}-run-{index}-{book.attempts[index]}", pure=False, retries=1,
                         )  # fmt: skip
                         running[future] = index
@@ -169,7 +170,7 @@ _cache_lock = threading.Lock()
 _dataset_cache: dict = {}
 
 
-def _remote_run(payload: dict, config, name: str, index: int, tag: str) -> RunRecord:
+def _remote_run(payload: dict, config, name: str, index: int, tag: str, with_snapshots: bool = False) -> RunRecord:
     """One run, on a Dask worker."""
     from distributed import Event, Queue
 
@@ -183,7 +184,7 @@ def _remote_run(payload: dict, config, name: str, index: int, tag: str) -> RunRe
     record = run_training(
         prepare(dataset, config.split), config, name=name, dataset_summary=payload["summary"],
         should_stop=lambda: stop_all.is_set() or stop_this.is_set(),
-        on_epoch=lambda e: queue.put(("epoch", index, without_weights(e))), snapshots=1,
+        on_epoch=lambda e: queue.put(("epoch", index, e if with_snapshots else without_weights(e))), snapshots=1,
     )  # fmt: skip
     record.epochs = record.epochs[-1:]  # the rest went through the queue; this one with its weights
     return record

@@ -94,12 +94,13 @@ class ProcessPool:
 
     def run(
         self, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl | None = None,
-        names: Sequence[str] | None = None, sweep: str = "",
+        names: Sequence[str] | None = None, sweep: str = "", snapshots: int | None = 1,
     ) -> list[RunRecord]:  # fmt: skip
         """Run ``items`` on up to ``jobs`` workers; blocks until all are done (call it from a
-        background thread). Records come back in ``items`` order (failed runs say so)."""
+        background thread). Records come back in ``items`` order (failed runs say so).
+        ``snapshots``: see SweepBook."""
         control = control or SweepControl()
-        book = SweepBook(items, events, control, names, sweep, self.summary)
+        book = SweepBook(items, events, control, names, sweep, self.summary, snapshots)
         busy = self._busy
         try:
             while not book.all_done():
@@ -116,7 +117,7 @@ class ProcessPool:
                     worker.index, worker.stop_sent = index, False
                     busy.append(worker)
                     item = book.by_index[index]
-                    self._send(worker, ("run", index, item.config, item_name(item, names)))
+                    self._send(worker, ("run", index, item.config, item_name(item, names), book.streams_snapshots))
                 if not busy:
                     control.stopped.wait(0.05)  # paused, or only finishing bookkeeping left
                     continue
@@ -265,7 +266,8 @@ def _worker_main(conn, folder: str) -> None:
             return
         if not (isinstance(message, tuple) and message[0] == "run"):
             continue  # a stop for a run that had just ended: nothing to do
-        _, current, config, name = message
+        _, current, config, name, with_snapshots = message
+        light = (lambda e: e) if with_snapshots else without_weights  # the pipe carries what is kept
         stop_requested = False
         try:
             split = config.split
@@ -274,7 +276,7 @@ def _worker_main(conn, folder: str) -> None:
                 prepared[split] = prepare(dataset, split)
             record = run_training(
                 prepared[split], config, name=name, dataset_summary=summary, should_stop=should_stop,
-                on_epoch=lambda e, i=current: conn.send(("epoch", i, without_weights(e))), snapshots=1,
+                on_epoch=lambda e, i=current: conn.send(("epoch", i, light(e))), snapshots=1,
             )  # fmt: skip
             record.epochs = record.epochs[-1:]  # the rest were streamed; this one with its weights
             conn.send(("finished", current, record))

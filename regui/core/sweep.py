@@ -19,7 +19,7 @@ import numpy as np
 
 from regui.core.config import TrainConfig
 from regui.core.errors import ReguiError
-from regui.core.records import FAILED, FINISHED, RUNNING, STOPPED, WAITING, EpochResult, RunRecord
+from regui.core.records import FAILED, FINISHED, RUNNING, STOPPED, WAITING, EpochResult, RunRecord, thin_snapshots
 
 REPEAT_MODES = ("model", "split")  # repeats vary the model seed only, or the split seed too
 
@@ -136,13 +136,17 @@ class SweepBook:
     """The bookkeeping every runner shares: the queue, attempts, what each run streamed, and
     the records in item order. Callbacks reach ``events`` from here, so all runners report alike.
 
-    Sweeps keep weights only for each run's last epoch (the rest of its epochs carry none): a
-    grid of many runs times many epochs of full weight matrices would not fit in memory.
+    By default sweeps keep a snapshot (weights, test predictions) only for each run's last
+    epoch: a grid of many runs times many epochs of weight matrices would not fit in memory. A
+    small sweep (the app's penalty comparison) may keep up to ``snapshots`` per run instead, as
+    single runs do, and then streams them live.
     """
 
     def __init__(self, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl,
-                 names: Sequence[str] | None, sweep: str, dataset_summary: dict | None = None) -> None:  # fmt: skip
+                 names: Sequence[str] | None, sweep: str, dataset_summary: dict | None = None,
+                 snapshots: int | None = 1) -> None:  # fmt: skip
         self.events, self.control, self.names, self.sweep = events, control, names, sweep
+        self.snapshots = snapshots
         self.dataset_summary = dataset_summary or {}
         self.by_index = {item.index: item for item in items}
         self._position = {item.index: n for n, item in enumerate(items)}
@@ -184,14 +188,24 @@ class SweepBook:
         return True
 
     # -- what runs report
+    @property
+    def streams_snapshots(self) -> bool:
+        return self.snapshots is None or self.snapshots > 1
+
     def epoch(self, index: int, result: EpochResult) -> None:
-        light = without_weights(result)
-        self.streamed.setdefault(index, []).append(light)
-        self.events.epoch(index, light)
+        if not self.streams_snapshots:
+            result = without_weights(result)
+        streamed = self.streamed.setdefault(index, [])
+        streamed.append(result)
+        thin_snapshots(streamed, self.snapshots)
+        self.events.epoch(index, result)
 
     def finish(self, index: int, record: RunRecord) -> None:
         record.sweep, record.repeat = self.sweep, self.by_index[index].repeat
-        record.epochs = keep_last_weights(record.epochs)
+        if self.streams_snapshots:
+            thin_snapshots(record.epochs, self.snapshots, everything=True)
+        else:
+            record.epochs = keep_last_weights(record.epochs)
         self.records[self._position[index]] = record
         self.streamed.pop(index, None)
         self.events.finished(index, record)
@@ -236,14 +250,14 @@ def keep_last_weights(epochs: list[EpochResult]) -> list[EpochResult]:
 
 def run_serial(
     dataset, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl | None = None,
-    names: Sequence[str] | None = None, sweep: str = "",
+    names: Sequence[str] | None = None, sweep: str = "", snapshots: int | None = 1,
 ) -> list[RunRecord]:  # fmt: skip
     """Run the sweep here, one run after another (the reference the other runners must match)."""
     from regui.core.dataset import prepare
     from regui.core.runs import run_training
 
     control = control or SweepControl()
-    book = SweepBook(items, events, control, names, sweep, dataset.summary())
+    book = SweepBook(items, events, control, names, sweep, dataset.summary(), snapshots)
     prepared = {}
     while not book.all_done():
         book.drop_stopped()
@@ -261,7 +275,7 @@ def run_serial(
             record = run_training(
                 prepared[split], item.config, name=item_name(item, names), dataset_summary=dataset.summary(),
                 should_stop=lambda i=index: control.run_stop_requested(i),
-                on_epoch=lambda e, i=index: book.epoch(i, e), snapshots=1,
+                on_epoch=lambda e, i=index: book.epoch(i, e), snapshots=snapshots,
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - one run's error fails that run, as on workers
             book.fail(index, str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}")
@@ -276,8 +290,8 @@ class SerialRunner:
     def __init__(self, dataset) -> None:
         self.dataset = dataset
 
-    def run(self, items, events, control=None, names=None, sweep="") -> list[RunRecord]:
-        return run_serial(self.dataset, items, events, control, names=names, sweep=sweep)
+    def run(self, items, events, control=None, names=None, sweep="", snapshots=1) -> list[RunRecord]:
+        return run_serial(self.dataset, items, events, control, names=names, sweep=sweep, snapshots=snapshots)
 
     def close(self) -> None:
         pass

@@ -119,12 +119,13 @@ class Controller(QObject):
 
     # --- training ---------------------------------------------------------------------------
 
-    def start_run(self, run_id: int, dataset, config: TrainConfig, name: str) -> None:
-        """Train ``config`` on ``dataset`` on a new thread; results arrive as run_* signals."""
+    def start_run(self, run_id: int, dataset, config: TrainConfig, name: str, snapshots: int | None = None) -> None:
+        """Train ``config`` on ``dataset`` on a new thread; results arrive as run_* signals.
+        The run keeps up to ``snapshots`` weight snapshots (None: every epoch's)."""
         if self._closing:
             return
         stop = threading.Event()
-        worker = TrainWorker(run_id, dataset, config, name, stop)
+        worker = TrainWorker(run_id, dataset, config, name, stop, snapshots)
         worker.epoch.connect(self._on_epoch)
         worker.finished.connect(self._on_run_finished)
         worker.failed.connect(self._on_run_failed)
@@ -153,9 +154,11 @@ class Controller(QObject):
     # --- sweeps -----------------------------------------------------------------------------
 
     def start_sweep(self, name: str, dataset, items, run_ids: list[int], names: list[str],
-                    jobs: int | None = None, scheduler: str | None = None) -> SweepControl:  # fmt: skip
+                    jobs: int | None = None, scheduler: str | None = None, snapshots: int | None = 1,
+                    ) -> SweepControl:  # fmt: skip
         """Run ``items`` on worker processes (or the Dask ``scheduler``); returns its control
-        (pause, resume, stop). Results arrive as run_* signals with the ids in ``run_ids``."""
+        (pause, resume, stop). Results arrive as run_* signals with the ids in ``run_ids``.
+        ``snapshots``: how many weight snapshots each run keeps (1: its last epoch's)."""
         control = SweepControl()
         if self._closing:
             control.stop()
@@ -169,7 +172,8 @@ class Controller(QObject):
                 return DaskRunner(dataset, scheduler)
             return self._take_pool(dataset, jobs)
 
-        worker = SweepWorker(name, list(items), list(run_ids), list(names), control, make_runner, self._give_back)
+        worker = SweepWorker(name, list(items), list(run_ids), list(names), control, make_runner, self._give_back,
+                             snapshots)  # fmt: skip
         worker.started.connect(self._on_sweep_run_started)
         worker.epoch.connect(self._on_epoch)
         worker.finished.connect(self._on_sweep_run_finished)

@@ -33,6 +33,7 @@ from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunR
 from regui.core.sweep import SweepSpec, expand
 from regui.gui.controller import Controller
 from regui.gui.dataset_panel import DatasetPanel
+from regui.gui.inspector import Inspector
 from regui.gui.params_panel import ParamsPanel
 from regui.gui.plots import PlotsPanel
 from regui.gui.results_model import COLUMNS, SORT_ROLE, RunEntry, RunsModel
@@ -40,6 +41,8 @@ from regui.gui.sweep_dialog import SweepDialog
 from regui.gui.sweep_panel import SweepPanel
 
 MAX_RECENT = 10
+SNAPSHOTS_DEFAULT = 100  # weight snapshots kept per run before thinning (see README: memory)
+SMALL_SWEEP = 8  # sweeps up to this many runs keep snapshots like single runs; bigger ones the last only
 EXPORT_FILTERS = {
     "CSV table (*.csv)": ".csv",
     "JSON with every epoch (*.json)": ".json",
@@ -94,6 +97,7 @@ class MainWindow(QMainWindow):
         self._legend: dict[str, bool] = {}  # sweep -> whether its runs get legend entries
 
         self._build_layout()
+        self.inspector = Inspector(self, self.runs, self._export_failed)
         self._build_actions()
         self._connect()
         self._restore_settings()
@@ -216,6 +220,13 @@ class MainWindow(QMainWindow):
         menu.addAction(self.quit_action)
         menu = self.menuBar().addMenu("&Run")
         menu.addActions([self.run_action, self.compare_action, self.sweep_action, self.stop_action])
+        menu = self.menuBar().addMenu("&View")
+        for dock in self.inspector.docks.values():
+            menu.addAction(dock.toggleViewAction())
+        menu.addAction(self.inspector.toolbar.toggleViewAction())
+        menu.addSeparator()
+        menu.addAction(action("Weight &snapshots kept per run…", self.ask_snapshot_limit,
+                              tip="How many epochs' weights each run keeps for the views"))  # fmt: skip
         self.menuBar().addMenu("&Help").addAction(about)
         self.addActions([self.run_action, self.stop_action])
 
@@ -307,7 +318,7 @@ class MainWindow(QMainWindow):
         run_id = entry.run_id
         self.runs.add(entry)
         self.plots.add_run(entry)
-        self.controller.start_run(run_id, self.dataset, config, entry.label)
+        self.controller.start_run(run_id, self.dataset, config, entry.label, self.runs.snapshot_limit)
         self.settings.setValue("config", json.dumps(config.to_dict()))
         self.statusBar().showMessage(f"Run #{run_id} started: {config.describe()}", 5000)
         self._update_state()
@@ -321,7 +332,7 @@ class MainWindow(QMainWindow):
         dataset = dict(summary or self.dataset.summary(), n_train=self.dataset.n_images - n_test, n_test=n_test)
         record = RunRecord(config=config, name=run_label(run_id, config), status=status, dataset=dataset,
                            sweep=sweep, repeat=repeat)  # fmt: skip
-        return RunEntry(run_id, record, self.runs.next_color(ahead))
+        return RunEntry(run_id, record, self.runs.next_color(ahead), files=self.dataset.files)
 
     def stop_runs(self) -> None:
         """Stop the selected runs that are running or queued; with none of those selected, stop
@@ -340,6 +351,7 @@ class MainWindow(QMainWindow):
         self.runs.add_epoch(run_id, result)
         self.plots.update_run(run_id)
         self.sweep_panel.run_progressed(run_id)
+        self.inspector.run_progressed(run_id)
 
     def _on_run_started(self, run_id: int, attempt: int) -> None:
         self.runs.start(run_id, attempt)
@@ -348,6 +360,7 @@ class MainWindow(QMainWindow):
             self.plots.add_run(entry, legend=self._legend.get(entry.record.sweep, True))
         self.plots.update_run(run_id)
         self.sweep_panel.run_progressed(run_id)
+        self.inspector.run_progressed(run_id)
 
     def _on_run_finished(self, run_id: int, record) -> None:
         entry = self.runs.entry(run_id)
@@ -357,6 +370,7 @@ class MainWindow(QMainWindow):
         self.runs.finish(run_id, record)
         self.plots.update_run(run_id, now=True)
         self.sweep_panel.run_ended(run_id)
+        self.inspector.run_progressed(run_id, now=True)
         if record.sweep:
             return  # a sweep reports at its end, not run by run
         if record.status == DIVERGED:
@@ -417,7 +431,9 @@ class MainWindow(QMainWindow):
         self._legend[name] = len(items) <= 8
         run_ids = [e.run_id for e in entries]
         names = [e.record.name for e in entries]
-        control = self.controller.start_sweep(name, self.dataset, items, run_ids, names, jobs, scheduler)
+        # A comparison's few runs keep their weights epoch by epoch, as single runs do, for the views.
+        snapshots = self.runs.snapshot_limit if len(items) <= SMALL_SWEEP else 1
+        control = self.controller.start_sweep(name, self.dataset, items, run_ids, names, jobs, scheduler, snapshots)
         self.sweep_panel.add_sweep(name, run_ids, control, spec.alphas or (spec.base.alpha,))
         if kind == "S":
             self.tabs.setCurrentWidget(self.sweep_panel)
@@ -494,7 +510,21 @@ class MainWindow(QMainWindow):
         return {self.runs.entry_at(r).run_id for r in rows}
 
     def _on_selection(self, *_) -> None:
-        self.plots.highlight(self.selected_run_ids())
+        chosen = self.selected_run_ids()
+        self.plots.highlight(chosen)
+        self.inspector.show_selected([e for e in self._entries_in_view_order() if e.run_id in chosen])
+
+    def ask_snapshot_limit(self) -> None:
+        from regui.gui.preferences import ask_snapshot_limit
+
+        limit = ask_snapshot_limit(self, self.runs.snapshot_limit, self.dataset)
+        if limit is not None:
+            self.set_snapshot_limit(limit)
+
+    def set_snapshot_limit(self, limit: int) -> None:
+        self.runs.set_snapshot_limit(limit)
+        self.settings.setValue("snapshots/per_run", limit)
+        self.inspector.push()
 
     def _show_message(self, message: str) -> None:
         self.last_message = message
@@ -605,6 +635,17 @@ class MainWindow(QMainWindow):
                     restore(value)
             except (TypeError, ValueError):
                 pass
+        try:
+            limit = int(self.settings.value("snapshots/per_run", SNAPSHOTS_DEFAULT, type=int))
+        except (TypeError, ValueError):
+            limit = SNAPSHOTS_DEFAULT
+        self.runs.set_snapshot_limit(max(3, limit))
+        try:
+            state = self.settings.value("window/state")
+            if state is not None:
+                self.restoreState(state)
+        except (TypeError, ValueError):
+            pass
         for key, box, default in (("plots/parts", self.plots.show_parts, False),
                                   ("plots/train", self.plots.show_train, True),
                                   ("plots/log", self.plots.log_loss, False)):  # fmt: skip
@@ -641,6 +682,7 @@ class MainWindow(QMainWindow):
             self._closing = True
             self._save_settings()
         if self.controller.shutdown():
+            self.inspector.close()
             event.accept()
             return
         # A thread is still finishing (a very long epoch, a slow disk). Destroying a running
@@ -659,6 +701,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("split/main", self.main_split.saveState())
         self.settings.setValue("split/right", self.right_split.saveState())
+        self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
 
     def _about(self) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QPixmap
 
 from regui.core.config import PENALTY_LABELS, SCALING_LABELS, run_label
-from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord
+from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord, thin_snapshots
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -30,6 +30,7 @@ class RunEntry:
     color: QColor
     visible: bool = True
     best: object = None  # the record's best_test(), kept up to date epoch by epoch (not rescanned)
+    files: object = None  # the DatasetFiles it trained on: where its test images are
 
     def recompute_best(self) -> None:
         self.best = self.record.best_test()
@@ -163,6 +164,7 @@ class RunsModel(QAbstractTableModel):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(100)
         self._flush_timer.timeout.connect(self.flush)
+        self.snapshot_limit: int | None = None  # weight snapshots each run keeps (None: all)
 
     # --- the runs -------------------------------------------------------------------------
 
@@ -209,6 +211,7 @@ class RunsModel(QAbstractTableModel):
         entry = self.entry(run_id)
         if entry is not None and entry.record.status == RUNNING:
             entry.record.epochs.append(result)
+            thin_snapshots(entry.record.epochs, self.snapshot_limit)
             if entry.best is None or result.test_accuracy > entry.best.test_accuracy:
                 entry.best = result
             self._dirty.add(run_id)
@@ -219,6 +222,7 @@ class RunsModel(QAbstractTableModel):
         """Replace the live record by the worker's final one (the same epochs, plus the outcome)."""
         entry = self.entry(run_id)
         if entry is not None:
+            thin_snapshots(record.epochs, self.snapshot_limit, everything=True)  # the limit may have changed
             entry.record = record
             entry.recompute_best()
             self._row_changed(run_id)
@@ -228,6 +232,12 @@ class RunsModel(QAbstractTableModel):
         if entry is not None:
             entry.record.status, entry.record.message = FAILED, message
             self._row_changed(run_id)
+
+    def set_snapshot_limit(self, limit: int | None) -> None:
+        """Keep at most ``limit`` snapshots per run from now on, and thin the runs already here."""
+        self.snapshot_limit = limit
+        for entry in self._entries:
+            thin_snapshots(entry.record.epochs, limit, everything=True)
 
     def row_of(self, run_id: int) -> int | None:
         return self._rows.get(run_id)

@@ -95,9 +95,11 @@ class TrainWorker(QObject):
     failed = Signal(int, str)
     done = Signal()
 
-    def __init__(self, run_id: int, dataset, config: TrainConfig, name: str, stop: threading.Event) -> None:
+    def __init__(self, run_id: int, dataset, config: TrainConfig, name: str, stop: threading.Event,
+                 snapshots: int | None = None) -> None:  # fmt: skip
         super().__init__()
         self.run_id, self.dataset, self.config, self.name, self.stop = run_id, dataset, config, name, stop
+        self.snapshots = snapshots
 
     @Slot()
     def run(self) -> None:
@@ -110,6 +112,7 @@ class TrainWorker(QObject):
             record = run_training(
                 data, self.config, name=self.name, dataset_summary=self.dataset.summary(),
                 should_stop=self.stop.is_set, on_epoch=lambda e: self.epoch.emit(self.run_id, e),
+                snapshots=self.snapshots,
             )  # fmt: skip
             self.finished.emit(self.run_id, record)
         except ReguiError as exc:
@@ -136,10 +139,12 @@ class SweepWorker(QObject):
     ended = Signal(str, str)  # sweep name, problem ("" when all went through)
     done = Signal()
 
-    def __init__(self, sweep: str, items, run_ids: list[int], names: list[str], control, make_runner, release_runner):
+    def __init__(self, sweep: str, items, run_ids: list[int], names: list[str], control, make_runner, release_runner,
+                 snapshots: int | None = 1):  # fmt: skip
         super().__init__()
         self.sweep, self.items, self.run_ids, self.names, self.control = sweep, items, run_ids, names, control
         self.make_runner, self.release_runner = make_runner, release_runner
+        self.snapshots = snapshots
 
     @Slot()
     def run(self) -> None:
@@ -165,7 +170,7 @@ class SweepWorker(QObject):
         problem = ""
         try:
             runner = self.make_runner()
-            runner.run(self.items, Relay(), self.control, names=self.names, sweep=self.sweep)
+            runner.run(self.items, Relay(), self.control, names=self.names, sweep=self.sweep, snapshots=self.snapshots)
         except ReguiError as exc:
             problem = str(exc)
         except Exception as exc:

@@ -112,6 +112,23 @@ def test_processes_give_the_serial_numbers(dataset, pool):
     assert len(epochs_seen) == len(items) * SMALL["epochs"]  # every epoch streamed live
 
 
+def test_a_small_sweep_can_stream_and_keep_every_snapshot(dataset, pool):
+    # The app's penalty comparison shows each run's weights live, epoch by epoch.
+    items = grid(repeats=1)[:3]
+    serial = run_serial(dataset, items, SweepEvents(), snapshots=None)
+    streamed = []
+    events = Recorder(on_epoch=lambda i, r: streamed.append(r))
+    parallel = pool.run(items, events, snapshots=None)
+    for a, b in zip(serial, parallel):
+        assert a.epochs == b.epochs and all(e.has_snapshot for e in a.epochs + b.epochs)
+        for x, y in zip(a.epochs, b.epochs):
+            assert np.array_equal(x.coef, y.coef) and np.array_equal(x.test_pred, y.test_pred)
+            assert np.array_equal(x.test_confidence, y.test_confidence)
+    assert len(streamed) == 3 * SMALL["epochs"] and all(r.has_snapshot for r in streamed)
+    thinned = pool.run(items[:1], SweepEvents(), snapshots=3)[0]
+    assert [e.epoch for e in thinned.epochs if e.has_snapshot] == [1, 2, 4]
+
+
 def test_pause_holds_new_runs_and_resume_goes_on(pool):
     items = grid(repeats=1)
     control = SweepControl()

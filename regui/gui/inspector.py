@@ -1,0 +1,143 @@
+"""The inspection docks (weights, histogram, loss terms, confusion, mistakes) and the epoch bar:
+which runs they show, at which epoch, and how often they redraw.
+
+Runs shown: the rows selected in the results table; with none selected, the newest run (or
+the whole penalty comparison it belongs to), so the views are never empty while training.
+Streaming runs redraw the views at most a few times a second, and only the visible ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QToolBar
+
+from regui.core import export
+from regui.core.errors import ReguiError
+from regui.gui.epoch_bar import EpochBar
+from regui.gui.results_model import RunEntry, RunsModel
+from regui.gui.thumbs import ThumbnailCache
+from regui.gui.views.base import InspectView
+from regui.gui.views.confusion import ConfusionView
+from regui.gui.views.histogram import HistogramView
+from regui.gui.views.loss_terms import LossTermsView
+from regui.gui.views.mistakes import MistakesView
+from regui.gui.views.weights import WeightsView
+
+_REDRAW_MS = 200  # while runs stream: at most five redraws a second
+_COMPARISON_SIZE = 4  # with nothing selected, a sweep this small is shown whole (none vs L1 vs L2 ...)
+
+
+class Inspector(QObject):
+    def __init__(self, window: QMainWindow, runs: RunsModel, report_error: Callable[[str], None]) -> None:
+        super().__init__(window)
+        self.window, self.runs, self.report_error = window, runs, report_error
+        self.thumbs = ThumbnailCache(parent=self)
+        self.weights = WeightsView()
+        self.histogram = HistogramView()
+        self.loss_terms = LossTermsView()
+        self.confusion = ConfusionView()
+        self.mistakes = MistakesView(self.thumbs)
+        self.views: list[InspectView] = [self.weights, self.histogram, self.loss_terms, self.confusion, self.mistakes]
+        self.docks: dict[InspectView, QDockWidget] = {}
+        for view in self.views:
+            dock = QDockWidget(view.title, window)
+            dock.setObjectName(f"dock-{view.title.lower().replace(' ', '-')}")
+            dock.setWidget(view)
+            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.docks[view] = dock
+            view.export_requested.connect(self.export)
+        first = self.docks[self.views[0]]
+        for view in self.views[1:]:
+            window.tabifyDockWidget(first, self.docks[view])
+        first.raise_()
+        self.bar = EpochBar()
+        self.toolbar = QToolBar("Epoch")
+        self.toolbar.setObjectName("toolbar-epoch")
+        self.toolbar.setMovable(False)
+        self.toolbar.addWidget(self.bar)
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self.bar.changed.connect(self.push)
+        self.selected: list[RunEntry] = []
+        self.entries: list[RunEntry] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(_REDRAW_MS)
+        self._timer.timeout.connect(self.push)
+
+    # --- which runs -----------------------------------------------------------------------------
+
+    def show_selected(self, entries: list[RunEntry]) -> None:
+        """The table's selection changed: show those runs (none: the newest)."""
+        self.selected = list(entries)
+        self.push()
+
+    def run_progressed(self, run_id: int, now: bool = False) -> None:
+        """A run has a new epoch (or ended): redraw soon if it is, or may become, one shown."""
+        if self.selected and all(e.run_id != run_id for e in self.selected):
+            return
+        if now:
+            self.push()
+        elif not self._timer.isActive():
+            self._timer.start()
+
+    def _following(self) -> list[RunEntry]:
+        started = [e for e in self.runs.entries() if e.record.epochs]
+        if not started:
+            return []
+        newest = max(started, key=lambda e: e.run_id)
+        sweep = newest.record.sweep
+        if sweep:
+            group = [e for e in self.runs.entries() if e.record.sweep == sweep]
+            if len(group) <= _COMPARISON_SIZE:
+                return group
+        return [newest]
+
+    def push(self) -> None:
+        """Hand the runs and the epoch to every view (hidden ones just remember them)."""
+        self._timer.stop()
+        self.entries = self.selected or self._following()
+        self.bar.set_range(max((len(e.record.epochs) for e in self.entries), default=0))
+        names = ", ".join(f"#{e.run_id}" for e in self.entries[:6]) + ("…" if len(self.entries) > 6 else "")
+        how = "selected" if self.selected else "newest; select rows in the table to choose"
+        self.bar.set_description(f"run{'s' if len(self.entries) != 1 else ''} {names} ({how})" if self.entries
+                                 else "no run yet")  # fmt: skip
+        epoch = self.bar.epoch()
+        for view in self.views:
+            view.set_target(self.entries, epoch)
+
+    # --- export ---------------------------------------------------------------------------------
+
+    def export(self, view: InspectView, kind: str, path: str | None = None) -> bool:
+        """Save ``view`` as PNG, or the data behind it as CSV. Problems are reported, never raised."""
+        suffix = ".png" if kind == "png" else ".csv"
+        if path is None:
+            default = f"{view.title.lower().replace(' ', '-')}{suffix}"
+            path, _ = QFileDialog.getSaveFileName(self.window, f"Export {view.title.lower()}", default,
+                                                  "PNG image (*.png)" if kind == "png" else "CSV table (*.csv)")  # fmt: skip
+            if not path:
+                return False
+            if not Path(path).suffix:
+                path += suffix
+        try:
+            export.check_writable(path)
+            if kind == "png":
+                view.export_png(path)
+            else:
+                rows = view.csv_rows()
+                if not rows:
+                    raise ReguiError(f"The {view.title.lower()} view has nothing to export yet.")
+                export.write_csv(path, rows)
+        except ReguiError as exc:
+            self.report_error(str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, say so; nothing is lost
+            self.report_error(f"Could not save to {path}: {type(exc).__name__}: {exc}")
+            return False
+        self.window.statusBar().showMessage(f"{view.title} saved to {path}", 8000)
+        return True
+
+    def close(self) -> None:
+        self.thumbs.close()

@@ -1,0 +1,227 @@
+"""The inspection views, driven from real runs on a tmp dataset and checked against the numbers."""
+
+import csv
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from regui.core.config import TrainConfig
+from regui.core.dataset import load_dataset, prepare
+from tests.core.test_training import reference_epochs
+
+SMALL = TrainConfig(width=6, height=5, scaling="unit", epochs=6, eta0=0.05)
+
+
+@pytest.fixture
+def folder(make_folder):
+    return make_folder({"cats": 14, "dogs": 12, "panda": 10})
+
+
+@pytest.fixture
+def loaded(window, load, folder):
+    """The window with ``folder`` loaded at the tests' small image size."""
+    window.params.set_config(SMALL)
+    load(window, folder)
+    return window
+
+
+def train(qtbot, win, config):
+    win.params.set_config(config)
+    with qtbot.waitSignal(win.controller.run_finished, timeout=30_000) as blocker:
+        qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
+    return win.runs.entry(blocker.args[0])
+
+
+def raise_view(qtbot, win, view):
+    win.inspector.docks[view].raise_()
+    qtbot.waitUntil(view.isVisible, timeout=5_000)
+    win.inspector.push()  # what the views draw follows at once, not after the redraw timer
+
+
+def sklearn_models(folder, config):
+    """The same runs written directly against scikit-learn: the model after each epoch."""
+    data = prepare(load_dataset(folder, config.image), config.split)
+    return data, [(clf.coef_.copy(), clf.predict(data.X_test)) for clf in reference_epochs(data, config)]
+
+
+def test_weight_images_are_the_reshaped_rows_of_w(qtbot, window, loaded, folder):
+    entry = train(qtbot, window, SMALL.with_(penalty="l2", alpha=0.01))
+    view = window.inspector.weights
+    raise_view(qtbot, window, view)
+    _, models = sklearn_models(folder, entry.record.config)
+    coef = models[-1][0]
+    for mode, channel in (("red", 2), ("green", 1), ("blue", 0), ("sum", None)):  # pixels are stored BGR
+        view.mode.setCurrentIndex(view.mode.findData(mode))
+        for k in range(3):
+            pixels = coef[k].reshape(5, 6, 3)
+            expected = pixels.sum(axis=2) if channel is None else pixels[:, :, channel]
+            assert np.allclose(view.images[(entry.run_id, k)].image, expected, rtol=1e-5, atol=1e-6)
+    limit = float(np.abs(coef.sum(axis=2) if coef.ndim == 3 else coef.reshape(3, 5, 6, 3).sum(axis=3)).max())
+    assert view.limits[entry.run_id] == pytest.approx(limit, rel=1e-5)  # a scale centred on 0
+    assert tuple(view.bars[entry.run_id].levels()) == pytest.approx((-limit, limit), rel=1e-5)
+    view.mode.setCurrentIndex(view.mode.findData("rgb"))
+    rgb = view.images[(entry.run_id, 0)].image
+    assert rgb.shape == (5, 6, 3) and rgb.min() >= 0 and rgb.max() <= 1  # grey is 0
+    assert entry.run_id not in view.bars
+
+
+def test_runs_side_by_side_on_a_shared_scale_or_their_own(qtbot, window, loaded, folder):
+    l1 = train(qtbot, window, SMALL.with_(penalty="l1", alpha=0.02))
+    none = train(qtbot, window, SMALL.with_(penalty="none"))
+    window.table.selectAll()
+    view = window.inspector.weights
+    raise_view(qtbot, window, view)
+    assert {key[0] for key in view.images} == {l1.run_id, none.run_id}
+    largest = {e.run_id: float(np.abs(e.record.final.coef.reshape(3, 5, 6, 3).sum(axis=3)).max()) for e in (l1, none)}
+    assert view.limits[l1.run_id] == view.limits[none.run_id] == pytest.approx(max(largest.values()), rel=1e-5)
+    view.shared.setChecked(False)
+    for run_id, value in largest.items():
+        assert view.limits[run_id] == pytest.approx(value, rel=1e-5)
+
+
+def test_histogram_counts_every_weight_and_states_the_zeros(qtbot, window, loaded, folder, tmp_path):
+    entry = train(qtbot, window, SMALL.with_(penalty="l1", alpha=0.03))
+    view = window.inspector.histogram
+    raise_view(qtbot, window, view)
+    final = entry.record.final
+    epoch, hist = view.histograms[entry.run_id]
+    assert epoch == 6 and hist.counts.sum() == final.coef.size == 3 * 90
+    assert hist.zeros == np.count_nonzero(final.coef == 0) and hist.zero_fraction == final.zero_fraction > 0
+    assert f"{final.zero_fraction:.1%} of 270 weights exactly 0" in view.note.text()
+    x, y = view.curves[view.zero_plot].items[entry.run_id].getData()
+    assert list(y) == pytest.approx([e.zero_fraction * 100 for e in entry.record.epochs])
+    view.log_count.setChecked(True)  # empty bins have no log: drawn as gaps, not errors
+    assert window.inspector.export(view, "csv", str(tmp_path / "hist.csv"))
+    with open(tmp_path / "hist.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sum(int(r["count"]) for r in rows) == 270 and {r["exact_zeros_in_run"] for r in rows} == {str(hist.zeros)}
+
+
+def test_loss_terms_are_the_data_loss_and_the_penalty(qtbot, window, loaded, folder):
+    entry = train(qtbot, window, SMALL.with_(penalty="l2", alpha=0.05))
+    view = window.inspector.loss_terms
+    raise_view(qtbot, window, view)
+    epochs = entry.record.epochs
+    _, data = view.curves.items[(entry.run_id, "data")].getData()
+    _, penalty = view.curves.items[(entry.run_id, "penalty")].getData()
+    assert list(data) == [e.train_loss for e in epochs]
+    assert list(penalty) == [e.penalty for e in epochs] and min(penalty) > 0
+    view.stacked.setChecked(True)
+    _, top = view.curves.items[(entry.run_id, "penalty")].getData()
+    assert list(top) == pytest.approx([e.objective for e in epochs], rel=1e-12)
+    assert (entry.run_id, "fill-penalty") in view.curves.items
+    assert not view.log_scale.isEnabled()
+
+
+def test_confusion_matrix_sums_to_the_test_part_and_matches_scikit_learn(qtbot, window, loaded, folder, tmp_path):
+    entry = train(qtbot, window, SMALL.with_(penalty="l2", alpha=0.001))
+    view = window.inspector.confusion
+    raise_view(qtbot, window, view)
+    data, models = sklearn_models(folder, entry.record.config)
+    from sklearn.metrics import confusion_matrix
+
+    expected = confusion_matrix(data.y_test, models[-1][1], labels=[0, 1, 2])
+    assert np.array_equal(view.counts, expected)
+    assert view.counts.sum() == entry.record.dataset["n_test"] == len(data.y_test)
+    assert np.trace(view.counts) / view.counts.sum() == entry.record.final.test_accuracy
+    shown = [[int(view.table.item(i, j).text().replace(",", "")) for j in range(3)] for i in range(3)]
+    assert shown == expected.tolist()
+    view.show_as.setCurrentIndex(1)
+    assert view.table.item(0, 0).text() == f"{expected[0, 0] / expected[0].sum():.1%}"
+    assert window.inspector.export(view, "csv", str(tmp_path / "confusion.csv"))
+    with open(tmp_path / "confusion.csv", encoding="utf-8-sig", newline="") as f:
+        assert sum(int(r["count"]) for r in csv.DictReader(f)) == len(data.y_test)
+
+
+def test_mistakes_gallery_holds_exactly_the_misclassified_files(qtbot, window, loaded, folder):
+    entry = train(qtbot, window, SMALL.with_(penalty="l2", alpha=0.001, epochs=2, eta0=0.5))
+    view = window.inspector.mistakes
+    raise_view(qtbot, window, view)
+    data, models = sklearn_models(folder, entry.record.config)
+    dataset = window.dataset
+    wrong = {str(dataset.root / dataset.paths[i]) for i, y, p in zip(data.test_index, data.y_test, models[-1][1]) if y != p}
+    assert wrong, "the test needs some mistakes to look at"
+    assert {m.path for m in view.model.items} == wrong and len(view.model.items) == len(wrong)
+    confidences = [m.confidence for m in view.model.items]
+    assert confidences == sorted(confidences, reverse=True)
+    first = view.model.items[0]
+    names = dataset.class_names
+    assert view.model.index(0).data() .startswith(f"{names[first.true]} → {names[first.predicted]}")
+    window.inspector.thumbs.wait_idle()
+    assert view.model.index(0).data(Qt.ItemDataRole.DecorationRole).width() > 0
+    # filters: only mistakes of one true class
+    view.true_box.setCurrentIndex(view.true_box.findData(first.true))
+    assert {m.true for m in view.model.items} == {first.true}
+    view.open_larger(view.model.index(0))
+    assert view.last_dialog.isVisible()
+    view.last_dialog.close()
+
+
+def test_the_epoch_bar_shows_any_earlier_epoch_of_a_finished_run(qtbot, window, loaded, folder):
+    entry = train(qtbot, window, SMALL.with_(penalty="l2", alpha=0.001))
+    _, models = sklearn_models(folder, entry.record.config)
+    inspector = window.inspector
+    raise_view(qtbot, window, inspector.confusion)
+    inspector.bar.spin.setValue(2)
+    assert not inspector.bar.latest.isChecked() and inspector.confusion.shown[1] == 2
+    from sklearn.metrics import confusion_matrix
+
+    test_y = entry.files.test_part(entry.record.config.split)[1]
+    assert np.array_equal(inspector.confusion.counts, confusion_matrix(test_y, models[1][1], labels=[0, 1, 2]))
+    raise_view(qtbot, window, inspector.weights)
+    assert np.allclose(inspector.weights.images[(entry.run_id, 0)].image,
+                       models[1][0][0].reshape(5, 6, 3).sum(axis=2), rtol=1e-5, atol=1e-6)  # fmt: skip
+    inspector.bar.latest.setChecked(True)
+    assert inspector.bar.spin.value() == 6
+
+
+def test_long_runs_keep_thinned_snapshots_and_say_which_epoch_is_shown(qtbot, window, loaded, folder):
+    window.set_snapshot_limit(3)
+    entry = train(qtbot, window, SMALL.with_(epochs=8))
+    assert [e.epoch for e in entry.record.epochs if e.has_snapshot] == [1, 4, 8]
+    assert len(entry.record.epochs) == 8  # every epoch's numbers stay
+    inspector = window.inspector
+    raise_view(qtbot, window, inspector.weights)
+    inspector.bar.spin.setValue(6)
+    assert "weights of epoch 4, the nearest kept" in inspector.weights.titles[entry.run_id].text
+    assert window.settings.value("snapshots/per_run", type=int) == 3
+
+
+def test_compare_penalties_streams_weights_for_all_four_side_by_side(qtbot, window, loaded, folder):
+    window.params.set_config(SMALL.with_(alpha=0.01))
+    view = window.inspector.weights
+    raise_view(qtbot, window, view)
+    with qtbot.waitSignal(window.controller.sweep_ended, timeout=60_000):
+        qtbot.mouseClick(window.compare_button, Qt.MouseButton.LeftButton)
+    window.inspector.push()
+    entries = [e for e in window.runs.entries() if e.record.sweep == "C1"]
+    assert {key[0] for key in view.images} == {e.run_id for e in entries}  # nothing selected: the comparison
+    for entry in entries:
+        assert all(e.has_snapshot for e in entry.record.epochs)  # a small sweep keeps them all
+
+
+def test_every_view_exports_a_png_and_a_bad_path_is_a_message(qtbot, window, loaded, folder, tmp_path):
+    train(qtbot, window, SMALL)
+    for view in window.inspector.views:
+        raise_view(qtbot, window, view)
+        path = tmp_path / f"{view.title}.png"
+        assert window.inspector.export(view, "png", str(path))
+        image = QImage(str(path))
+        assert not image.isNull() and image.width() > 50
+    blocked = tmp_path / "no-such-folder" / "x.png"
+    assert not window.inspector.export(window.inspector.weights, "png", str(blocked))
+    assert "no-such-folder" in window.last_message
+    assert len(window.runs.entries()) == 1  # nothing lost
+
+
+def test_views_follow_the_newest_run_and_then_the_selection(qtbot, window, loaded, folder):
+    first = train(qtbot, window, SMALL)
+    second = train(qtbot, window, SMALL.with_(penalty="l1"))
+    inspector = window.inspector
+    inspector.push()
+    assert [e.run_id for e in inspector.entries] == [second.run_id]
+    window.table.selectRow(0)
+    assert [e.run_id for e in inspector.entries] == [first.run_id]
+    assert "selected" in inspector.bar.what.text()
