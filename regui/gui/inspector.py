@@ -26,7 +26,8 @@ from regui.gui.views.loss_terms import LossTermsView
 from regui.gui.views.mistakes import MistakesView
 from regui.gui.views.weights import WeightsView
 
-_REDRAW_MS = 200  # while runs stream: at most five redraws a second
+_REDRAW_MS = 250  # while runs stream: at most four redraws a second
+_STAGGER_MS = 30  # between two views' redraws: each one's painting gets a turn of its own
 _COMPARISON_SIZE = 4  # with nothing selected, a sweep this small is shown whole (none vs L1 vs L2 ...)
 
 
@@ -66,6 +67,16 @@ class Inspector(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(_REDRAW_MS)
         self._timer.timeout.connect(self.push)
+        self._stagger: list[InspectView] = []
+        self._stagger_timer = QTimer(self)
+        self._stagger_timer.setInterval(_STAGGER_MS)
+        self._stagger_timer.timeout.connect(self._next_view)
+        # The weight view's rows (a colour bar, a view box: ~20 ms each) are made ahead, one per
+        # idle moment after start-up, so the first comparison does not stall the window.
+        self._prepare = QTimer(self)
+        self._prepare.setInterval(150)
+        self._prepare.timeout.connect(self._prepare_next)
+        QTimer.singleShot(2000, self._prepare.start)
 
     # --- which runs -----------------------------------------------------------------------------
 
@@ -106,7 +117,31 @@ class Inspector(QObject):
                                  else "no run yet")  # fmt: skip
         epoch = self.bar.epoch()
         for view in self.views:
-            view.set_target(self.entries, epoch)
+            view.set_target(self.entries, epoch, draw=False)
+        # One visible view now, the others one per turn of the event loop: drawing all five in
+        # one go would freeze the window for their sum (hidden ones draw when they are shown).
+        visible = [view for view in self.views if view.isVisible()]
+        if visible:
+            visible[0].refresh()
+        self._stagger = visible[1:]
+        if self._stagger:
+            self._stagger_timer.start()
+
+    def _prepare_next(self) -> None:
+        if len(self.weights._rows) >= self.weights.MAX_RUNS:
+            self._prepare.stop()
+        else:
+            self.weights.prepare_rows()
+
+    def drawing(self) -> bool:
+        """True while visible views still wait for their turn to redraw."""
+        return bool(self._stagger)
+
+    def _next_view(self) -> None:
+        if self._stagger:
+            self._stagger.pop(0).refresh()
+        if not self._stagger:
+            self._stagger_timer.stop()
 
     # --- export ---------------------------------------------------------------------------------
 

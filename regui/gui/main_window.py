@@ -370,7 +370,7 @@ class MainWindow(QMainWindow):
         self.runs.finish(run_id, record)
         self.plots.update_run(run_id, now=True)
         self.sweep_panel.run_ended(run_id)
-        self.inspector.run_progressed(run_id, now=True)
+        self.inspector.run_progressed(run_id)
         if record.sweep:
             return  # a sweep reports at its end, not run by run
         if record.status == DIVERGED:

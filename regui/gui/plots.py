@@ -58,6 +58,7 @@ class PlotsPanel(QWidget):
             box.toggled.connect(self._options_toggled)
 
         self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setObjectName("plots-canvas")
         self.canvas.setBackground("w")
         self.loss_plot = self.canvas.addPlot(row=0, col=0, axisItems={"bottom": EpochAxis("bottom")})
         self.acc_plot = self.canvas.addPlot(row=0, col=1, axisItems={"bottom": EpochAxis("bottom")})

@@ -142,6 +142,7 @@ class SweepPanel(QWidget):
         self.show_train.setChecked(True)
         self.show_train.toggled.connect(self.refresh)
         self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setObjectName("sweep-canvas")
         self.canvas.setBackground("w")
         self.acc_plot = self.canvas.addPlot(row=0, col=0, axisItems={"bottom": LogAxis("bottom")})
         self.zero_plot = self.canvas.addPlot(row=0, col=1, axisItems={"bottom": LogAxis("bottom")})

@@ -38,6 +38,7 @@ def raise_view(qtbot, win, view):
     win.inspector.docks[view].raise_()
     qtbot.waitUntil(view.isVisible, timeout=5_000)
     win.inspector.push()  # what the views draw follows at once, not after the redraw timer
+    qtbot.waitUntil(lambda: not win.inspector.drawing(), timeout=5_000)
 
 
 def sklearn_models(folder, config):
@@ -57,12 +58,12 @@ def test_weight_images_are_the_reshaped_rows_of_w(qtbot, window, loaded, folder)
         for k in range(3):
             pixels = coef[k].reshape(5, 6, 3)
             expected = pixels.sum(axis=2) if channel is None else pixels[:, :, channel]
-            assert np.allclose(view.images[(entry.run_id, k)].image, expected, rtol=1e-5, atol=1e-6)
+            assert np.allclose(view.drawn(entry.run_id, k), expected, rtol=1e-5, atol=1e-6)
     limit = float(np.abs(coef.sum(axis=2) if coef.ndim == 3 else coef.reshape(3, 5, 6, 3).sum(axis=3)).max())
     assert view.limits[entry.run_id] == pytest.approx(limit, rel=1e-5)  # a scale centred on 0
     assert tuple(view.bars[entry.run_id].levels()) == pytest.approx((-limit, limit), rel=1e-5)
     view.mode.setCurrentIndex(view.mode.findData("rgb"))
-    rgb = view.images[(entry.run_id, 0)].image
+    rgb = view.drawn(entry.run_id, 0)
     assert rgb.shape == (5, 6, 3) and rgb.min() >= 0 and rgb.max() <= 1  # grey is 0
     assert entry.run_id not in view.bars
 
@@ -73,7 +74,7 @@ def test_runs_side_by_side_on_a_shared_scale_or_their_own(qtbot, window, loaded,
     window.table.selectAll()
     view = window.inspector.weights
     raise_view(qtbot, window, view)
-    assert {key[0] for key in view.images} == {l1.run_id, none.run_id}
+    assert set(view.mosaics) == {l1.run_id, none.run_id}
     largest = {e.run_id: float(np.abs(e.record.final.coef.reshape(3, 5, 6, 3).sum(axis=3)).max()) for e in (l1, none)}
     assert view.limits[l1.run_id] == view.limits[none.run_id] == pytest.approx(max(largest.values()), rel=1e-5)
     view.shared.setChecked(False)
@@ -165,13 +166,14 @@ def test_the_epoch_bar_shows_any_earlier_epoch_of_a_finished_run(qtbot, window, 
     inspector = window.inspector
     raise_view(qtbot, window, inspector.confusion)
     inspector.bar.spin.setValue(2)
+    qtbot.waitUntil(lambda: not inspector.drawing(), timeout=5_000)
     assert not inspector.bar.latest.isChecked() and inspector.confusion.shown[1] == 2
     from sklearn.metrics import confusion_matrix
 
     test_y = entry.files.test_part(entry.record.config.split)[1]
     assert np.array_equal(inspector.confusion.counts, confusion_matrix(test_y, models[1][1], labels=[0, 1, 2]))
     raise_view(qtbot, window, inspector.weights)
-    assert np.allclose(inspector.weights.images[(entry.run_id, 0)].image,
+    assert np.allclose(inspector.weights.drawn(entry.run_id, 0),
                        models[1][0][0].reshape(5, 6, 3).sum(axis=2), rtol=1e-5, atol=1e-6)  # fmt: skip
     inspector.bar.latest.setChecked(True)
     assert inspector.bar.spin.value() == 6
@@ -185,6 +187,7 @@ def test_long_runs_keep_thinned_snapshots_and_say_which_epoch_is_shown(qtbot, wi
     inspector = window.inspector
     raise_view(qtbot, window, inspector.weights)
     inspector.bar.spin.setValue(6)
+    qtbot.waitUntil(lambda: not inspector.drawing(), timeout=5_000)
     assert "weights of epoch 4, the nearest kept" in inspector.weights.titles[entry.run_id].text
     assert window.settings.value("snapshots/per_run", type=int) == 3
 
@@ -197,7 +200,7 @@ def test_compare_penalties_streams_weights_for_all_four_side_by_side(qtbot, wind
         qtbot.mouseClick(window.compare_button, Qt.MouseButton.LeftButton)
     window.inspector.push()
     entries = [e for e in window.runs.entries() if e.record.sweep == "C1"]
-    assert {key[0] for key in view.images} == {e.run_id for e in entries}  # nothing selected: the comparison
+    assert set(view.mosaics) == {e.run_id for e in entries}  # nothing selected: the comparison
     for entry in entries:
         assert all(e.has_snapshot for e in entry.record.epochs)  # a small sweep keeps them all
 

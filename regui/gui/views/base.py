@@ -65,9 +65,13 @@ class InspectView(QWidget):
 
     # --- what to show -----------------------------------------------------------------------
 
-    def set_target(self, entries: list[RunEntry], epoch: int | None) -> None:
+    def set_target(self, entries: list[RunEntry], epoch: int | None, draw: bool = True) -> None:
+        """Show ``entries`` at ``epoch``; ``draw=False``: remember, and draw at the next ``refresh``."""
         self.entries, self.epoch = list(entries), epoch
-        self.refresh()
+        if draw:
+            self.refresh()
+        else:
+            self._dirty = True
 
     def refresh(self) -> None:
         if not self.isVisible():

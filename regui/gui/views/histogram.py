@@ -25,6 +25,7 @@ class HistogramView(InspectView):
         self.options.addStretch(1)
         self.log_count.toggled.connect(self.refresh)
         self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setObjectName("histogram-canvas")
         self.canvas.setBackground("w")
         self.hist_plot = white_plot(self.canvas.addPlot(row=0, col=0, colspan=2), "Weights", "Weight value")
         self.hist_plot.getAxis("bottom").enableAutoSIPrefix(False)

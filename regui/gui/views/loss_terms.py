@@ -25,6 +25,7 @@ class LossTermsView(InspectView):
             box.toggled.connect(self.refresh)
         self.options.addStretch(1)
         self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setObjectName("loss-terms-canvas")
         self.canvas.setBackground("w")
         self.plot = white_plot(self.canvas.addPlot(row=0, col=0), "Loss")
         self.plot.setTitle("Solid: mean data loss (training part) · dashed: λ·R(W)", color="k", size="9pt")

@@ -1,4 +1,8 @@
-"""Weight images: each class's row of W drawn at the image's size, blue below zero, red above."""
+"""Weight images: each class's row of W drawn at the image's size, blue below zero, red above.
+
+One image item per run holds all of its classes side by side (a mosaic with thin gaps): one
+item to draw and lay out instead of one per class keeps the view cheap while runs stream.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,15 @@ from regui.core import diagnostics as dg
 from regui.gui.views.base import InspectView
 
 _COLORMAP = "CET-D1"  # blue - white - red: 0 is white, the sign reads at a glance
+
+
+def mosaic(pictures: np.ndarray, gap: int, fill: float) -> np.ndarray:
+    """(rows, H, W[, 3]) -> (H, rows * (W + gap) - gap[, 3]), the rows side by side."""
+    n, h, w = pictures.shape[:3]
+    out = np.full((h, n * (w + gap) - gap) + pictures.shape[3:], fill, dtype=np.float32)
+    for k in range(n):
+        out[:, k * (w + gap): k * (w + gap) + w] = pictures[k]
+    return out
 
 
 class WeightsView(InspectView):
@@ -36,14 +49,22 @@ class WeightsView(InspectView):
         self.mode.currentIndexChanged.connect(self.refresh)
         self.shared.toggled.connect(self.refresh)
         self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setObjectName("weights-canvas")
         self.canvas.setBackground("w")
         self.set_body(self.canvas)
         self.cmap = pg.colormap.get(_COLORMAP)
         self._layout_key = None
-        self.images: dict[tuple[int, int], pg.ImageItem] = {}  # (run id, row of W) -> its image
+        self.mosaics: dict[int, pg.ImageItem] = {}  # run id -> the image of all its classes
+        self.tiles: dict[int, list[slice]] = {}  # run id -> where each class sits in it (columns)
         self.bars: dict[int, pg.ColorBarItem] = {}
         self.titles: dict[int, pg.LabelItem] = {}
         self.limits: dict[int, float] = {}  # run id -> the colour scale's +- limit
+        self._rows: list[dict] = []  # title, view box, image and colour bar per run, made once
+        self._lut = self.cmap.getLookupTable(nPts=256)
+
+    def drawn(self, run_id: int, row: int) -> np.ndarray:
+        """The pixels drawn for row ``row`` of W (one class) of run ``run_id``."""
+        return self.mosaics[run_id].image[:, self.tiles[run_id][row]]
 
     def redraw(self) -> None:
         entries = self.entries[: self.MAX_RUNS]
@@ -54,9 +75,10 @@ class WeightsView(InspectView):
             snap = self.snapshot_for(entry)
             if snap is not None:
                 pictures[entry.run_id] = dg.channel_view(dg.weight_images(snap.coef, entry.record.config.image), mode)
-        key = (tuple((e.run_id, self._rows(e)) for e in entries), mode == "rgb")
+        rgb = mode == "rgb"
+        key = (tuple((e.run_id, tuple(self._names(e)), e.record.config.image) for e in entries), rgb)
         if key != self._layout_key:
-            self._build(entries, rgb=mode == "rgb")
+            self._build(entries, rgb)
             self._layout_key = key
         shared = dg.symmetric_limit(pictures.values()) if self.shared.isChecked() else None
         for entry in entries:
@@ -64,58 +86,87 @@ class WeightsView(InspectView):
             snap = self.snapshot_for(entry)
             pics = pictures.get(entry.run_id)
             note = self.snapshot_note(entry, wanted, snap)
-            self.titles[entry.run_id].setText(f"{entry.label} · epoch {wanted}" + (f" ({note})" if note else ""),
-                                              color="k", size="9pt")  # fmt: skip
+            title = escape(f"{entry.label} · epoch {wanted}" + (f" ({note})" if note else ""))
+            if self.titles[entry.run_id].text != title:  # a new text lays the grid out again
+                self.titles[entry.run_id].setText(title, color="k", size="9pt")
             limit = shared if shared is not None else dg.symmetric_limit([pics] if pics is not None else [])
             self.limits[entry.run_id] = limit
-            for row in range(self._rows(entry)):
-                item = self.images[(entry.run_id, row)]
-                if pics is None:
-                    item.clear()
-                elif mode == "rgb" and pics.ndim == 4:
-                    item.setImage(np.clip(pics[row] / (2 * limit) + 0.5, 0, 1), autoLevels=False, levels=(0, 1))
-                else:
-                    item.setImage(pics[row], autoLevels=False, levels=(-limit, limit))
+            item = self.mosaics[entry.run_id]
+            gap = max(1, entry.record.config.width // 8)
+            if pics is None:
+                item.clear()
+            elif pics.ndim == 4:  # RGB: 0 is mid-grey, +-limit the ends of each channel
+                item.setImage(mosaic(np.clip(pics / (2 * limit) + 0.5, 0, 1), gap, 1.0), autoLevels=False, levels=(0, 1))
+            else:
+                item.setImage(mosaic(pics, gap, np.nan), autoLevels=False, levels=(-limit, limit))
             bar = self.bars.get(entry.run_id)
             if bar is not None:
                 bar.setLevels((-limit, limit))
-        hidden = len(self.entries) - len(entries)
         if not entries:
             self.note.setText("Train a run to see its weights; select runs in the table to compare them.")
         else:
+            hidden = len(self.entries) - len(entries)
             self.note.setText("Each class's weights at the image's size: red pushes its score up, blue down, "
                               "white is 0." + (f" Showing the first {self.MAX_RUNS} of {len(self.entries)} runs selected."
                                                if hidden else ""))  # fmt: skip
 
     @staticmethod
-    def _rows(entry) -> int:
-        names = entry.record.dataset.get("class_names") or []
-        return 1 if len(names) == 2 else len(names)
+    def _names(entry) -> list[str]:
+        return dg.row_names(entry.record.dataset.get("class_names") or [])
 
     def _build(self, entries, rgb: bool) -> None:
-        self.canvas.clear()
-        self.images.clear()
+        """Lay out one row per run, reusing rows made before (making a colour bar and a view
+        box costs ~20 ms: a comparison of four must not stall the window each time)."""
+        for row in self._rows:
+            for part in ("title", "view", "bar"):
+                if row[part].scene() is not None:
+                    self.canvas.removeItem(row[part])
+            for text in row["texts"]:
+                row["view"].removeItem(text)
+            row["texts"] = []
+        self.mosaics.clear()
+        self.tiles.clear()
         self.bars.clear()
         self.titles.clear()
-        row = 0
-        for entry in entries:
-            names = dg.row_names(entry.record.dataset.get("class_names") or [])
-            title = self.canvas.addLabel("", row=row, col=0, colspan=max(1, len(names)))
-            title.setMaximumHeight(20)
-            self.titles[entry.run_id] = title
-            for col, name in enumerate(names):
-                label = self.canvas.addLabel(escape(name), row=row + 1, col=col, color="#333", size="8pt")
-                label.setMaximumHeight(16)
-                view = self.canvas.addViewBox(row=row + 2, col=col, lockAspect=True, invertY=True,
-                                              enableMouse=False, enableMenu=False)  # fmt: skip
-                item = pg.ImageItem(axisOrder="row-major")
-                view.addItem(item)
-                self.images[(entry.run_id, col)] = item
+        for n, entry in enumerate(entries):
+            while len(self._rows) <= n:
+                self._rows.append(self._make_row())
+            row = self._rows[n]
+            names = self._names(entry)
+            w, h = entry.record.config.width, entry.record.config.height
+            gap = max(1, w // 8)
+            self.canvas.addItem(row["title"], row=2 * n, col=0, colspan=2)
+            self.canvas.addItem(row["view"], row=2 * n + 1, col=0)
+            view, item = row["view"], row["item"]
+            item.clear()
+            self.tiles[entry.run_id] = [slice(k * (w + gap), k * (w + gap) + w) for k in range(len(names))]
+            for k, name in enumerate(names):  # class names above their tiles
+                text = pg.TextItem(html=f'<span style="color:#333;font-size:8pt">{escape(name)}</span>', anchor=(0.5, 1))
+                text.setPos(k * (w + gap) + w / 2, -0.5)
+                view.addItem(text)
+                row["texts"].append(text)
+            view.setRange(xRange=(0, len(names) * (w + gap) - gap), yRange=(-0.25 * h, h), padding=0.02)
+            self.mosaics[entry.run_id] = item
+            self.titles[entry.run_id] = row["title"]
             if not rgb:
-                bar = pg.ColorBarItem(values=(-1, 1), colorMap=self.cmap, interactive=False, width=10,
-                                      colorMapMenu=False)  # fmt: skip
-                bar.setImageItem([self.images[(entry.run_id, c)] for c in range(len(names))])
-                bar.axis.setTextPen("k")
-                self.canvas.addItem(bar, row=row + 2, col=len(names))
-                self.bars[entry.run_id] = bar
-            row += 3
+                self.canvas.addItem(row["bar"], row=2 * n + 1, col=1)
+                self.bars[entry.run_id] = row["bar"]
+                item.setLookupTable(self._lut)
+            else:
+                item.setLookupTable(None)  # the pixels are colours themselves
+
+    def _make_row(self) -> dict:
+        title = pg.LabelItem("")
+        title.setMaximumHeight(20)
+        view = pg.ViewBox(lockAspect=True, invertY=True, enableMouse=False, enableMenu=False)
+        item = pg.ImageItem(axisOrder="row-major")
+        view.addItem(item)
+        bar = pg.ColorBarItem(values=(-1, 1), colorMap=self.cmap, interactive=False, width=10, colorMapMenu=False)
+        bar.setImageItem(item)
+        bar.axis.setTextPen("k")
+        return {"title": title, "view": view, "item": item, "bar": bar, "texts": []}
+
+    def prepare_rows(self) -> None:
+        """Make the rows a comparison needs ahead of time, one per call (call when idle)."""
+        if len(self._rows) < self.MAX_RUNS:
+            self._rows.append(self._make_row())
