@@ -21,6 +21,17 @@ def to_qimage(rgb) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # copy: own the pixels
 
 
+def squared(rgb, side: int):
+    """``rgb`` centred on a white square: every gallery cell the same size, whatever the photo's shape."""
+    import numpy as np
+
+    h, w = rgb.shape[:2]
+    out = np.full((side, side, 3), 255, dtype=np.uint8)
+    top, left = (side - min(h, side)) // 2, (side - min(w, side)) // 2
+    out[top: top + min(h, side), left: left + min(w, side)] = rgb[:side, :side]
+    return out
+
+
 class ThumbnailCache(QObject):
     ready = Signal()
 
@@ -53,7 +64,7 @@ class ThumbnailCache(QObject):
             del self._pending[path]
             arrived = True
             try:
-                self._images[path] = to_qimage(future.result())
+                self._images[path] = to_qimage(squared(future.result(), self.size))
             except Exception as exc:  # noqa: BLE001 - a file deleted or damaged since loading
                 self.failed[path] = str(exc) or type(exc).__name__
             while len(self._images) > self.capacity:

@@ -59,6 +59,8 @@ def test_weight_images_are_the_reshaped_rows_of_w(qtbot, window, loaded, folder)
             pixels = coef[k].reshape(5, 6, 3)
             expected = pixels.sum(axis=2) if channel is None else pixels[:, :, channel]
             assert np.allclose(view.drawn(entry.run_id, k), expected, rtol=1e-5, atol=1e-6)
+    box = view.mosaics[entry.run_id].getViewBox().sceneBoundingRect()
+    assert box.height() > 40 and box.width() > 100  # laid out at a size a person can see
     limit = float(np.abs(coef.sum(axis=2) if coef.ndim == 3 else coef.reshape(3, 5, 6, 3).sum(axis=3)).max())
     assert view.limits[entry.run_id] == pytest.approx(limit, rel=1e-5)  # a scale centred on 0
     assert tuple(view.bars[entry.run_id].levels()) == pytest.approx((-limit, limit), rel=1e-5)

@@ -10,20 +10,35 @@ from html import escape
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel
+from PySide6.QtWidgets import QCheckBox, QComboBox, QGraphicsRectItem, QLabel
 
 from regui.core import diagnostics as dg
 from regui.gui.views.base import InspectView
 
-_COLORMAP = "CET-D1"  # blue - white - red: 0 is white, the sign reads at a glance
+# Blue - white - red (ColorBrewer's RdBu ends): 0 is white, so the sign and the zeros that L1
+# makes read at a glance.
+_COLORMAP = pg.ColorMap(pos=[0.0, 0.25, 0.5, 0.75, 1.0],
+                        color=["#2166ac", "#92c5de", "#ffffff", "#f4a582", "#b2182b"])  # fmt: skip
 
 
-def mosaic(pictures: np.ndarray, gap: int, fill: float) -> np.ndarray:
-    """(rows, H, W[, 3]) -> (H, rows * (W + gap) - gap[, 3]), the rows side by side."""
-    n, h, w = pictures.shape[:3]
-    out = np.full((h, n * (w + gap) - gap) + pictures.shape[3:], fill, dtype=np.float32)
-    for k in range(n):
-        out[:, k * (w + gap): k * (w + gap) + w] = pictures[k]
+_PER_LINE = 5  # classes side by side before the mosaic wraps (ten digits: two lines of five)
+
+
+def tile_places(n: int, h: int, w: int, gap: int) -> list[tuple[slice, slice]]:
+    """Where each of ``n`` tiles of h x w sits in the mosaic: (rows, columns), with room above
+    each line for its class names."""
+    label = max(2, h // 4)
+    return [(slice(label + (k // _PER_LINE) * (h + label + gap), label + (k // _PER_LINE) * (h + label + gap) + h),
+             slice((k % _PER_LINE) * (w + gap), (k % _PER_LINE) * (w + gap) + w)) for k in range(n)]  # fmt: skip
+
+
+def mosaic(pictures: np.ndarray, places: list[tuple[slice, slice]], fill: float) -> np.ndarray:
+    """(n, H, W[, 3]) -> one image with each picture at its place, ``fill`` in between."""
+    height = max(p[0].stop for p in places)
+    width = max(p[1].stop for p in places)
+    out = np.full((height, width) + pictures.shape[3:], fill, dtype=np.float32)
+    for picture, (rows, cols) in zip(pictures, places):
+        out[rows, cols] = picture
     return out
 
 
@@ -52,10 +67,10 @@ class WeightsView(InspectView):
         self.canvas.setObjectName("weights-canvas")
         self.canvas.setBackground("w")
         self.set_body(self.canvas)
-        self.cmap = pg.colormap.get(_COLORMAP)
+        self.cmap = _COLORMAP
         self._layout_key = None
         self.mosaics: dict[int, pg.ImageItem] = {}  # run id -> the image of all its classes
-        self.tiles: dict[int, list[slice]] = {}  # run id -> where each class sits in it (columns)
+        self.tiles: dict[int, list[tuple[slice, slice]]] = {}  # run id -> where each class sits in it
         self.bars: dict[int, pg.ColorBarItem] = {}
         self.titles: dict[int, pg.LabelItem] = {}
         self.limits: dict[int, float] = {}  # run id -> the colour scale's +- limit
@@ -64,7 +79,8 @@ class WeightsView(InspectView):
 
     def drawn(self, run_id: int, row: int) -> np.ndarray:
         """The pixels drawn for row ``row`` of W (one class) of run ``run_id``."""
-        return self.mosaics[run_id].image[:, self.tiles[run_id][row]]
+        rows, cols = self.tiles[run_id][row]
+        return self.mosaics[run_id].image[rows, cols]
 
     def redraw(self) -> None:
         entries = self.entries[: self.MAX_RUNS]
@@ -92,13 +108,14 @@ class WeightsView(InspectView):
             limit = shared if shared is not None else dg.symmetric_limit([pics] if pics is not None else [])
             self.limits[entry.run_id] = limit
             item = self.mosaics[entry.run_id]
-            gap = max(1, entry.record.config.width // 8)
+            places = self.tiles[entry.run_id]
             if pics is None:
                 item.clear()
             elif pics.ndim == 4:  # RGB: 0 is mid-grey, +-limit the ends of each channel
-                item.setImage(mosaic(np.clip(pics / (2 * limit) + 0.5, 0, 1), gap, 1.0), autoLevels=False, levels=(0, 1))
+                item.setImage(mosaic(np.clip(pics / (2 * limit) + 0.5, 0, 1), places, 1.0), autoLevels=False,
+                              levels=(0, 1))  # fmt: skip
             else:
-                item.setImage(mosaic(pics, gap, np.nan), autoLevels=False, levels=(-limit, limit))
+                item.setImage(mosaic(pics, places, np.nan), autoLevels=False, levels=(-limit, limit))
             bar = self.bars.get(entry.run_id)
             if bar is not None:
                 bar.setLevels((-limit, limit))
@@ -137,15 +154,22 @@ class WeightsView(InspectView):
             gap = max(1, w // 8)
             self.canvas.addItem(row["title"], row=2 * n, col=0, colspan=2)
             self.canvas.addItem(row["view"], row=2 * n + 1, col=0)
+            self.canvas.ci.layout.setRowStretchFactor(2 * n, 0)  # titles as tall as their text
+            self.canvas.ci.layout.setRowStretchFactor(2 * n + 1, 1)
             view, item = row["view"], row["item"]
             item.clear()
-            self.tiles[entry.run_id] = [slice(k * (w + gap), k * (w + gap) + w) for k in range(len(names))]
-            for k, name in enumerate(names):  # class names above their tiles
+            places = tile_places(len(names), h, w, gap)
+            self.tiles[entry.run_id] = places
+            for name, (rows, cols) in zip(names, places):  # class names above their tiles
                 text = pg.TextItem(html=f'<span style="color:#333;font-size:8pt">{escape(name)}</span>', anchor=(0.5, 1))
-                text.setPos(k * (w + gap) + w / 2, -0.5)
-                view.addItem(text)
-                row["texts"].append(text)
-            view.setRange(xRange=(0, len(names) * (w + gap) - gap), yRange=(-0.25 * h, h), padding=0.02)
+                text.setPos((cols.start + cols.stop) / 2, rows.start - 0.2)
+                frame = QGraphicsRectItem(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
+                frame.setPen(pg.mkPen("#bbbbbb", width=0))  # a sparse (mostly white) image still shows its edge
+                for extra in (text, frame):
+                    view.addItem(extra)
+                    row["texts"].append(extra)
+            view.setRange(xRange=(0, max(c.stop for _, c in places)), yRange=(0, max(r.stop for r, _ in places)),
+                          padding=0.02)  # fmt: skip
             self.mosaics[entry.run_id] = item
             self.titles[entry.run_id] = row["title"]
             if not rgb:
@@ -157,7 +181,6 @@ class WeightsView(InspectView):
 
     def _make_row(self) -> dict:
         title = pg.LabelItem("")
-        title.setMaximumHeight(20)
         view = pg.ViewBox(lockAspect=True, invertY=True, enableMouse=False, enableMenu=False)
         item = pg.ImageItem(axisOrder="row-major")
         view.addItem(item)
