@@ -83,9 +83,6 @@ class EpochResult:
         return replace(self, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT, test_pred=_NO_PRED,
                        test_confidence=_NO_CONFIDENCE)  # fmt: skip
 
-    def snapshot_bytes(self) -> int:
-        return self.coef.nbytes + self.intercept.nbytes + self.test_pred.nbytes + self.test_confidence.nbytes
-
 
 # --- keeping snapshots affordable ---------------------------------------------------------------
 # A run keeps the snapshot of epoch 1, of every ``stride``-th epoch and of its newest epoch, with
@@ -107,6 +104,8 @@ def _kept_count(n: int, stride: int) -> int:
 
 def snapshot_stride(n: int, limit: int) -> int:
     """The stride for a run of ``n`` epochs keeping at most ``limit`` snapshots (``limit`` >= 3)."""
+    if limit < 3:
+        raise ValueError("a snapshot limit below 3 keeps only the newest: no stride")
     stride = 1
     while _kept_count(n, stride) > limit:
         stride *= 2

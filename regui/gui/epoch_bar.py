@@ -39,14 +39,6 @@ class EpochBar(QWidget):
         """The epoch chosen, or None for each run's newest."""
         return None if self.latest.isChecked() else self.slider.value()
 
-    def set_epoch(self, epoch: int | None) -> None:
-        if epoch is None:
-            self.latest.setChecked(True)
-        else:
-            self._set_value(epoch)
-            self.latest.setChecked(False)
-            self.changed.emit()
-
     def set_range(self, epochs: int) -> None:
         """The longest run shown has ``epochs`` epochs."""
         top = max(1, epochs)

@@ -222,6 +222,11 @@ class RunsModel(QAbstractTableModel):
         """Replace the live record by the worker's final one (the same epochs, plus the outcome)."""
         entry = self.entry(run_id)
         if entry is not None:
+            live = entry.record.epochs
+            if len(live) == len(record.epochs):
+                # The same epochs: keep a snapshot either copy has (the app may keep more than the
+                # worker did, if the limit was raised mid-run; a sweep streams them without).
+                record.epochs = [a if a.has_snapshot else b for a, b in zip(live, record.epochs)]
             thin_snapshots(record.epochs, self.snapshot_limit, everything=True)  # the limit may have changed
             entry.record = record
             entry.recompute_best()

@@ -7,6 +7,7 @@ on the GUI thread, and only the files a view actually shows are asked for.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -32,6 +33,9 @@ def squared(rgb, side: int):
     return out
 
 
+_RETRY_AFTER = 10.0  # seconds before a file that could not be read is tried again
+
+
 class ThumbnailCache(QObject):
     ready = Signal()
 
@@ -40,6 +44,8 @@ class ThumbnailCache(QObject):
         self.size, self.capacity = size, capacity
         self._images: OrderedDict[str, QImage] = OrderedDict()
         self.failed: dict[str, str] = {}  # path -> why it could not be shown
+        self._failed_at: dict[str, float] = {}  # tried again after a while: a read error may pass
+        self._closed = False
         self._pending: dict[str, Future] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="regui-thumbs")
         self._timer = QTimer(self)
@@ -51,7 +57,9 @@ class ThumbnailCache(QObject):
         if image is not None:
             self._images.move_to_end(path)
             return image
-        if path not in self._pending and path not in self.failed:
+        if path in self.failed and time.monotonic() - self._failed_at[path] > _RETRY_AFTER:
+            del self.failed[path]
+        if path not in self._pending and path not in self.failed and not self._closed:
             self._pending[path] = self._pool.submit(thumbnail, path, self.size)
             self._timer.start()
         return None
@@ -67,6 +75,7 @@ class ThumbnailCache(QObject):
                 self._images[path] = to_qimage(squared(future.result(), self.size))
             except Exception as exc:  # noqa: BLE001 - a file deleted or damaged since loading
                 self.failed[path] = str(exc) or type(exc).__name__
+                self._failed_at[path] = time.monotonic()
             while len(self._images) > self.capacity:
                 self._images.popitem(last=False)
         if not self._pending:
@@ -84,5 +93,6 @@ class ThumbnailCache(QObject):
         self._collect()
 
     def close(self) -> None:
+        self._closed = True
         self._timer.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -14,8 +14,9 @@ from tests.core.test_sweep import Recorder, dataset, grid, same_numbers  # noqa:
 
 @pytest.fixture(scope="module")
 def client():
-    # Not the default client, as in the app and the command line, which connect by address.
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # Not the default client, as in the app and the command line, which connect by address. The
+    # dashboard on any free port: the default one may be taken by another cluster on the machine.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with distributed.Client(cluster, set_as_default=False) as client:
             yield client
 

@@ -98,7 +98,7 @@ def test_thinning_keeps_at_most_limit_snapshots_spread_over_the_run(limit):
         assert kept == [e for e in range(1, n + 1) if keeps_snapshot(e, n, limit)]
     stride = snapshot_stride(1000, limit)
     assert all(e % stride == 0 for e in kept[1:-1])
-    assert len(kept) > limit // 2 - 2  # thinned, not emptied
+    assert len(kept) > limit // 2  # thinned, not emptied: 3 of 3, 9 of 10, 64 of 100
     light = [e for e in epochs if not e.has_snapshot][0]
     assert light.coef.size == light.test_pred.size == light.test_confidence.size == 0
     assert light == _epoch(light.epoch)  # the numbers stay

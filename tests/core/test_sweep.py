@@ -119,6 +119,7 @@ def test_a_small_sweep_can_stream_and_keep_every_snapshot(dataset, pool):
     streamed = []
     events = Recorder(on_epoch=lambda i, r: streamed.append(r))
     parallel = pool.run(items, events, snapshots=None)
+    assert len(serial) == len(parallel) == 3
     for a, b in zip(serial, parallel):
         assert a.epochs == b.epochs and all(e.has_snapshot for e in a.epochs + b.epochs)
         for x, y in zip(a.epochs, b.epochs):

@@ -3,6 +3,7 @@
 import csv
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
@@ -61,7 +62,7 @@ def test_weight_images_are_the_reshaped_rows_of_w(qtbot, window, loaded, folder)
             assert np.allclose(view.drawn(entry.run_id, k), expected, rtol=1e-5, atol=1e-6)
     box = view.mosaics[entry.run_id].getViewBox().sceneBoundingRect()
     assert box.height() > 40 and box.width() > 100  # laid out at a size a person can see
-    limit = float(np.abs(coef.sum(axis=2) if coef.ndim == 3 else coef.reshape(3, 5, 6, 3).sum(axis=3)).max())
+    limit = float(np.abs(coef.reshape(3, 5, 6, 3).sum(axis=3)).max())
     assert view.limits[entry.run_id] == pytest.approx(limit, rel=1e-5)  # a scale centred on 0
     assert tuple(view.bars[entry.run_id].levels()) == pytest.approx((-limit, limit), rel=1e-5)
     view.mode.setCurrentIndex(view.mode.findData("rgb"))
@@ -230,3 +231,69 @@ def test_views_follow_the_newest_run_and_then_the_selection(qtbot, window, loade
     window.table.selectRow(0)
     assert [e.run_id for e in inspector.entries] == [first.run_id]
     assert "selected" in inspector.bar.what.text()
+
+
+def test_two_classes_with_hinge_loss_and_a_file_deleted_since_loading(qtbot, window, make_folder):
+    # Two classes: one row of W ("dogs vs cats"); hinge: margins, not probabilities; a class name
+    # that looks like HTML; a test image removed after loading is shown as missing, not an error.
+    import os
+
+    folder = make_folder({"cats": 12, "<b>dogs": 12})
+    window.params.set_config(SMALL)
+    with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
+        window.load_folder(str(folder))
+    entry = train(qtbot, window, SMALL.with_(loss="hinge", penalty="l2", alpha=3.0, epochs=2, eta0=0.05))
+    inspector = window.inspector
+    raise_view(qtbot, window, inspector.weights)
+    assert inspector.weights.tiles[entry.run_id] and len(inspector.weights.tiles[entry.run_id]) == 1
+    assert np.allclose(inspector.weights.drawn(entry.run_id, 0),
+                       entry.record.final.coef[0].reshape(5, 6, 3).sum(axis=2), rtol=1e-5, atol=1e-6)  # fmt: skip
+    raise_view(qtbot, window, inspector.confusion)
+    assert inspector.confusion.counts.shape == (2, 2) and inspector.confusion.counts.sum() == 6
+    raise_view(qtbot, window, inspector.mistakes)
+    items = inspector.mistakes.model.items
+    assert items, "needs a mistake to look at (a strong penalty leaves the weights near 0)"
+    assert "margin" in inspector.mistakes.model.index(0).data()
+    os.remove(items[0].path)
+    inspector.thumbs._images.pop(items[0].path, None)  # not decoded before it went
+    inspector.thumbs.get(items[0].path)
+    inspector.thumbs.wait_idle()
+    assert items[0].path in inspector.thumbs.failed
+    assert "Cannot be shown" in inspector.mistakes.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    inspector.mistakes.open_larger(inspector.mistakes.model.index(0))
+    assert "Cannot show this file" in inspector.mistakes.last_dialog.findChildren(type(inspector.mistakes.note))[0].text()
+    inspector.mistakes.last_dialog.close()
+    # The class name is shown as text, never read as markup.
+    raise_view(qtbot, window, inspector.weights)
+    labels = [item.textItem.toPlainText() for item in inspector.weights.canvas.items() if isinstance(item, pg.TextItem)]
+    assert labels == ["cats vs <b>dogs"]  # read as markup, it would be "cats vs dogs"
+
+
+def test_grey_images_keep_the_colour_map_in_any_mode(qtbot, window, folder):
+    grey = SMALL.with_(color=False)
+    window.params.set_config(grey)
+    with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
+        window.load_folder(str(folder))
+    entry = train(qtbot, window, grey)
+    view = window.inspector.weights
+    raise_view(qtbot, window, view)
+    view.mode.setCurrentIndex(view.mode.findData("rgb"))
+    assert entry.run_id in view.bars  # still blue-white-red, with its bar
+    assert np.allclose(view.drawn(entry.run_id, 1), entry.record.final.coef[1].reshape(5, 6), rtol=1e-6)
+
+
+def test_a_sweep_run_stopped_before_it_started_shows_as_empty(qtbot, window, loaded):
+    from regui.core.records import STOPPED
+    from regui.core.sweep import SweepSpec
+
+    long = SMALL.with_(epochs=100_000)
+    name = window.start_sweep(SweepSpec(long, penalties=("l1", "l2"), alphas=(1e-3, 1e-2)), jobs=1)
+    entries = [e for e in window.runs.entries() if e.record.sweep == name]
+    window.controller.stop_all()
+    qtbot.waitUntil(lambda: name not in window.controller._sweeps, timeout=30_000)
+    never = [e for e in entries if not e.record.epochs]
+    assert never and all(e.record.status == STOPPED for e in never)
+    window.select_runs([never[0].run_id])
+    for view in window.inspector.views:
+        raise_view(qtbot, window, view)  # no error, a note instead
+        assert view.note.text()

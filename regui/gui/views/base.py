@@ -123,6 +123,15 @@ class InspectView(QWidget):
         return []
 
 
+def class_names(entry: RunEntry) -> list[str]:
+    """The run's classes: from its record, or from the files it trained on (a sweep run that
+    never started has no dataset summary)."""
+    names = entry.record.dataset.get("class_names")
+    if not names and entry.files is not None:
+        names = entry.files.class_names
+    return list(names or [])
+
+
 def run_color(entry: RunEntry, alpha: int = 255) -> QColor:
     color = QColor(entry.color)
     color.setAlpha(alpha)

@@ -14,7 +14,7 @@ from regui.core import diagnostics as dg
 from regui.core.images import UnreadableImage, cv2
 from regui.core.thumbnails import thumbnail
 from regui.gui.thumbs import ThumbnailCache, to_qimage
-from regui.gui.views.base import InspectView
+from regui.gui.views.base import InspectView, class_names
 from regui.gui.views.common_run import RunChooser, test_part
 
 _ALL = -1
@@ -102,7 +102,7 @@ class MistakesView(InspectView):
         if entry is None:
             self._show([], [], "Train a run to see the test images it gets wrong.")
             return
-        names = list(entry.record.dataset.get("class_names") or [])
+        names = class_names(entry)
         self._offer_classes(names)
         wanted = self.epoch_for(entry)
         snap = self.snapshot_for(entry)
@@ -162,6 +162,12 @@ class MistakesView(InspectView):
         layout.addWidget(info)
         dialog.open()
         self.last_dialog = dialog
+
+    def export_png(self, path: str) -> None:
+        # Paint once so the visible cells ask for their thumbnails, let those arrive, then save.
+        self.content.grab()
+        self.model.thumbs.wait_idle()
+        super().export_png(path)
 
     def csv_rows(self) -> list[dict]:
         self.refresh_now()

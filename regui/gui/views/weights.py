@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGraphicsRectItem, QLabel
 
 from regui.core import diagnostics as dg
-from regui.gui.views.base import InspectView
+from regui.gui.views.base import InspectView, class_names
 
 # Blue - white - red (ColorBrewer's RdBu ends): 0 is white, so the sign and the zeros that L1
 # makes read at a glance.
@@ -91,8 +91,9 @@ class WeightsView(InspectView):
             snap = self.snapshot_for(entry)
             if snap is not None:
                 pictures[entry.run_id] = dg.channel_view(dg.weight_images(snap.coef, entry.record.config.image), mode)
-        rgb = mode == "rgb"
-        key = (tuple((e.run_id, tuple(self._names(e)), e.record.config.image) for e in entries), rgb)
+        # Grey runs have one weight per pixel: always the colour map, whatever the mode says.
+        rgb = {e.run_id: mode == "rgb" and e.record.config.color for e in entries}
+        key = tuple((e.run_id, tuple(self._names(e)), e.record.config.image, rgb[e.run_id]) for e in entries)
         if key != self._layout_key:
             self._build(entries, rgb)
             self._layout_key = key
@@ -109,7 +110,7 @@ class WeightsView(InspectView):
             self.limits[entry.run_id] = limit
             item = self.mosaics[entry.run_id]
             places = self.tiles[entry.run_id]
-            if pics is None:
+            if pics is None or not places:
                 item.clear()
             elif pics.ndim == 4:  # RGB: 0 is mid-grey, +-limit the ends of each channel
                 item.setImage(mosaic(np.clip(pics / (2 * limit) + 0.5, 0, 1), places, 1.0), autoLevels=False,
@@ -129,9 +130,9 @@ class WeightsView(InspectView):
 
     @staticmethod
     def _names(entry) -> list[str]:
-        return dg.row_names(entry.record.dataset.get("class_names") or [])
+        return dg.row_names(class_names(entry))
 
-    def _build(self, entries, rgb: bool) -> None:
+    def _build(self, entries, rgb: dict[int, bool]) -> None:
         """Lay out one row per run, reusing rows made before (making a colour bar and a view
         box costs ~20 ms: a comparison of four must not stall the window each time)."""
         for row in self._rows:
@@ -168,11 +169,12 @@ class WeightsView(InspectView):
                 for extra in (text, frame):
                     view.addItem(extra)
                     row["texts"].append(extra)
-            view.setRange(xRange=(0, max(c.stop for _, c in places)), yRange=(0, max(r.stop for r, _ in places)),
-                          padding=0.02)  # fmt: skip
+            if places:  # (no classes known: a title and nothing else)
+                view.setRange(xRange=(0, max(c.stop for _, c in places)), yRange=(0, max(r.stop for r, _ in places)),
+                              padding=0.02)  # fmt: skip
             self.mosaics[entry.run_id] = item
             self.titles[entry.run_id] = row["title"]
-            if not rgb:
+            if not rgb[entry.run_id]:
                 self.canvas.addItem(row["bar"], row=2 * n + 1, col=1)
                 self.bars[entry.run_id] = row["bar"]
                 item.setLookupTable(self._lut)
