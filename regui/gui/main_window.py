@@ -53,6 +53,9 @@ EXPORT_FILTERS = {
 class MainWindow(QMainWindow):
     def __init__(self, initial_folder: str | Path | None = None, settings: QSettings | None = None) -> None:
         super().__init__()
+        from regui.gui.app import collect_garbage_in_gui_thread
+
+        collect_garbage_in_gui_thread()
         self.setWindowTitle("regui: regularization explorer")
         self.settings = settings if settings is not None else QSettings()
         self.controller = Controller(self)

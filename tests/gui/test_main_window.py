@@ -468,3 +468,23 @@ def test_an_unexpected_error_in_a_slot_is_shown_not_lost(window, monkeypatch, ca
         sys.excepthook(*sys.exc_info())
     assert window.notice_row.isVisible() and "RuntimeError: boom" in window.notice.text()
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_garbage_is_collected_in_the_gui_thread_only(qtbot, window):
+    # A collection on a worker thread could free Qt objects there (a random crash): the window
+    # turns automatic collection off and collects on a timer in the GUI thread.
+    import gc
+    import threading
+
+    assert not gc.isenabled()
+    threads = []
+    gc.callbacks.append(lambda phase, info: threads.append(threading.current_thread().name))
+    try:
+        for _ in range(2000):  # enough allocations to be due a collection
+            a, b = [], []
+            a.append(b)
+            b.append(a)
+        qtbot.waitUntil(lambda: bool(threads), timeout=5_000)
+    finally:
+        gc.callbacks.pop()
+    assert set(threads) == {threading.main_thread().name}
