@@ -18,7 +18,7 @@ from regui.commands.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXI
 from regui.core.config import LOSSES, PENALTIES, SCALINGS, SCHEDULES, TrainConfig
 from regui.core.errors import ReguiError
 
-COMMANDS = ("run", "sweep")
+COMMANDS = ("run", "sweep", "runs")
 
 
 def _image_size(text: str) -> tuple[int, int]:
@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", type=Path, metavar="CSV", help="write the results table (one row per run)")
     out.add_argument("--history", type=Path, metavar="JSON", help="write every run's per-epoch history")
     out.add_argument("--quiet", "-q", action="store_true", help="no per-epoch lines")
+    _add_store(out)
     run.add_argument("--jobs", type=int, default=None,
                      help="threads for the one-vs-rest sub-problems (-1: all cores); numbers do not change")
     run.set_defaults(handler=_run)
@@ -113,11 +114,62 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--summary", type=Path, metavar="CSV", help="write mean and std per setting")
     out.add_argument("--history", type=Path, metavar="JSON", help="write every run's per-epoch history")
     out.add_argument("--quiet", "-q", action="store_true", help="no line per finished run")
+    _add_store(out)
     sweep.set_defaults(handler=_sweep)
+    _add_runs(commands)
     return parser
 
 
+def _add_runs(commands) -> None:
+    runs = commands.add_parser(
+        "runs", help="the stored runs: list, show, export, import, delete, note",
+        description="Every run of the app, 'regui run' and 'regui sweep' is kept in a local database "
+        "(the run store). List and show them, share them as one file (export, import), delete them, or "
+        "rename and annotate one.", formatter_class=_HelpFormatter,
+    )  # fmt: skip
+    actions = runs.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, help: str):
+        sub = actions.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                                 formatter_class=_HelpFormatter)  # fmt: skip
+        sub.add_argument("--store", type=Path, metavar="FILE",
+                         help="the run store (default: runs.sqlite3 in the user data folder, or $REGUI_STORE)")
+        return sub
+
+    listing = action("list", "list stored runs, filtered and sorted")
+    listing.add_argument("--dataset", metavar="TEXT", help="only runs whose dataset folder contains TEXT")
+    listing.add_argument("--where", nargs="+", metavar="SETTING=VALUE",
+                         help="only runs with these settings, e.g. penalty=l2 alpha=0.01 scaling=unit")
+    listing.add_argument("--status", help="only runs with this status (finished, stopped, interrupted, ...)")
+    listing.add_argument("--sort", default="id", help="test_accuracy, best_test_accuracy, started_at, seconds, ...")
+    listing.add_argument("--desc", action="store_true", help="largest first")
+    listing.add_argument("--limit", type=int, help="at most this many")
+    show = action("show", "show one run: settings, dataset, versions and every epoch")
+    show.add_argument("id", type=int)
+    export = action("export", "write runs (with epochs and final weights) to one file to share")
+    export.add_argument("ids", type=int, nargs="*", metavar="ID")
+    export.add_argument("--all", action="store_true", help="every stored run")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="a new file (.sqlite3)")
+    importing = action("import", "add the runs of an exported file (runs already here are skipped)")
+    importing.add_argument("file", type=Path)
+    delete = action("delete", "delete runs")
+    delete.add_argument("ids", type=int, nargs="+", metavar="ID")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+    note = action("note", "rename a run or write a note on it")
+    note.add_argument("id", type=int)
+    note.add_argument("text", nargs="?", default=None, help="the note")
+    note.add_argument("--name", help="a new name")
+    runs.set_defaults(handler=_runs)
+
+
 DEFAULTS = TrainConfig()
+
+
+def _add_store(group) -> None:
+    group.add_argument("--store", type=Path, metavar="FILE",
+                       help="the run store to write to (default: runs.sqlite3 in the user data folder, "
+                            "or $REGUI_STORE)")  # fmt: skip
+    group.add_argument("--no-store", action="store_true", help="do not keep these runs in the run store")
 
 
 def _add_dataset(parser) -> None:
@@ -185,6 +237,12 @@ def _sweep(args) -> int:
     from regui.commands.sweep import cmd_sweep
 
     return cmd_sweep(args)
+
+
+def _runs(args) -> int:
+    from regui.commands.runs import cmd_runs
+
+    return cmd_runs(args)
 
 
 def _open_app(folder: str | None) -> int:

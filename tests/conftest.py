@@ -13,9 +13,10 @@ from tests.helpers import write_png  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own decoded-image cache, never the user's."""
+    """Each test gets its own decoded-image cache and run store, never the user's."""
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("REGUI_CACHE_DIR", str(cache))
+    monkeypatch.setenv("REGUI_STORE", str(tmp_path_factory.mktemp("store") / "runs.sqlite3"))
     return cache
 
 

@@ -189,3 +189,59 @@ def test_sweep_bad_scheduler_is_one_line(make_folder, capsys, monkeypatch):
     assert main(["sweep", "--dataset", str(root), "--scheduler", "tcp://127.0.0.1:9", *SMALL_ARGS]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Dask scheduler" in err[0]
+
+
+def test_runs_are_stored_and_the_runs_command_lists_shows_shares_and_deletes(make_folder, tmp_path, capsys, monkeypatch):
+    from regui.core.store import RunStore
+
+    root = make_folder({"cats": 10, "dogs": 10})
+    store = tmp_path / "mine.sqlite3"
+    assert main(["run", "--dataset", str(root), "--penalty", "l1", "l2", "--alpha", "0.01", *SMALL_ARGS, "-q",
+                 "--store", str(store)]) == 0  # fmt: skip
+    assert "2 run(s) stored" in capsys.readouterr().out
+    assert main(["sweep", "--dataset", str(root), "--penalty", "l2", "--alpha", "0.1", "--jobs", "1", *SMALL_ARGS,
+                 "-q", "--store", str(store)]) == 0  # fmt: skip
+    assert main(["run", "--dataset", str(root), "--penalty", "none", *SMALL_ARGS, "-q", "--no-store",
+                 "--store", str(store)]) == 0  # fmt: skip
+    with RunStore(store) as s:
+        runs = s.runs()
+        assert [(r.config.penalty, r.sweep, r.epochs_done) for r in runs] == [("l1", "", 4), ("l2", "", 4), ("l2", "S1", 4)]
+        assert all(r.status == "finished" for r in runs)
+    capsys.readouterr()
+
+    assert main(["runs", "list", "--store", str(store), "--where", "penalty=l2", "alpha=0.01"]) == 0
+    listed = capsys.readouterr().out
+    assert "1 run(s)" in listed and "L2" in listed and "L1" not in listed
+    assert main(["runs", "show", "2", "--store", str(store)]) == 0
+    shown = capsys.readouterr().out
+    assert "penalty=l2" in shown and "cats 10, dogs 10" in shown and shown.count("%") >= 8  # four epoch rows
+    assert main(["runs", "note", "2", "keep this one", "--store", str(store)]) == 0
+    assert main(["runs", "export", "1", "2", "--out", str(tmp_path / "share.sqlite3"), "--store", str(store)]) == 0
+    other = tmp_path / "theirs.sqlite3"
+    assert main(["runs", "import", str(tmp_path / "share.sqlite3"), "--store", str(other)]) == 0
+    assert main(["runs", "import", str(tmp_path / "share.sqlite3"), "--store", str(other)]) == 0
+    assert "0 run(s) added" in capsys.readouterr().out.splitlines()[-1]
+    assert main(["runs", "list", "--store", str(other)]) == 0
+    assert "keep this one" in capsys.readouterr().out
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal
+    assert main(["runs", "delete", "1", "--store", str(store)]) == 2  # not at a terminal: needs --yes
+    assert main(["runs", "delete", "1", "--yes", "--store", str(store)]) == 0
+    assert main(["runs", "delete", "99", "--yes", "--store", str(store)]) == 2
+    assert "No stored run has id 99" in capsys.readouterr().err
+    with RunStore(store) as s:
+        assert [r.id for r in s.runs()] == [2, 3]
+
+
+def test_a_store_that_cannot_be_used_is_a_warning_and_the_runs_go_on(make_folder, tmp_path, capsys):
+    root = make_folder({"cats": 6, "dogs": 6})
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"not a database" * 50)
+    assert main(["run", "--dataset", str(root), "--penalty", "l2", *SMALL_ARGS, "-q", "--store", str(bad)]) == 0
+    captured = capsys.readouterr()
+    assert "Runs are not stored" in captured.err and "not a regui run store" in captured.err
+    assert "accuracy" in captured.out
+    assert bad.read_bytes() == b"not a database" * 50
+    assert main(["runs", "list", "--store", str(bad)]) == 2
+    assert "not a regui run store" in capsys.readouterr().err

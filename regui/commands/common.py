@@ -30,6 +30,24 @@ def base_config(args) -> TrainConfig:
     )
 
 
+def open_log(args):
+    """Where the command's runs are stored as they happen (nothing with --no-store)."""
+    from regui.core.run_log import RunLog
+
+    def warn(message: str) -> None:
+        print(f"[WARN] {message}", file=sys.stderr)
+
+    if args.no_store:
+        return RunLog(None, warn)
+    return RunLog.open(args.store, warn)
+
+
+def report_stored(log) -> None:
+    if log.store is not None and log.ids:
+        print(f"[INFO] {len(log.ids)} run(s) stored in {log.store.path} (see them with: regui runs list)")
+    log.close()
+
+
 def check_outputs(*paths: Path | None) -> None:
     """Refuse unwritable or clashing output files before any work is done."""
     from regui.core import export

@@ -13,6 +13,8 @@ from regui.commands.common import (
     base_config,
     check_outputs,
     load,
+    open_log,
+    report_stored,
 )
 from regui.core.config import TrainConfig, run_label
 from regui.core.errors import ConfigError
@@ -38,7 +40,7 @@ def _configs(args) -> list[TrainConfig]:
 def cmd_run(args) -> int:
     from regui.core import export
     from regui.core.dataset import prepare
-    from regui.core.records import FINISHED, STOPPED
+    from regui.core.records import FINISHED, STOPPED, RunRecord
     from regui.core.runs import run_training
 
     configs = _configs(args)
@@ -50,16 +52,27 @@ def cmd_run(args) -> int:
 
     records = []
     interrupted = False
+    log = open_log(args)
+    summary = dict(dataset.summary(), n_train=len(data.y_train), n_test=len(data.y_test))
     for number, config in enumerate(configs, start=1):
         print(f"[INFO] training model with '{config.penalty}' penalty ({_settings_text(config)})")
         stop = StopOnInterrupt()
-        on_epoch = None if args.quiet else _epoch_printer(config)
+        show = None if args.quiet else _epoch_printer(config)
+        name = run_label(number, config)
+        log.started(number, RunRecord(config=config, name=name, dataset=summary))
+
+        def on_epoch(e, show=show, number=number) -> None:
+            log.epoch(number, e)  # committed before it is printed: what was seen is stored
+            if show is not None:
+                show(e)
+
         with stop:
             record = run_training(
-                data, config, name=run_label(number, config), dataset_summary=dataset.summary(),
+                data, config, name=name, dataset_summary=dataset.summary(),
                 should_stop=stop.requested, on_epoch=on_epoch, n_jobs=args.jobs,
-                snapshots=1,  # the command line shows numbers only: keep no history of weights
+                snapshots=1,  # the command line shows numbers only: it keeps the final weights
             )
+        log.finished(number, record)
         records.append(record)
         if record.status in (FINISHED, STOPPED) and record.final is not None:
             acc = record.final.test_accuracy * 100
@@ -72,6 +85,7 @@ def cmd_run(args) -> int:
             break
 
     print_table(records)
+    report_stored(log)
     if args.out is not None:
         export.write_csv(args.out, [r.summary_row() for r in records])
         print(f"[INFO] results written to {args.out}")

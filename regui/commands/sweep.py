@@ -13,6 +13,8 @@ from regui.commands.common import (
     base_config,
     check_outputs,
     load,
+    open_log,
+    report_stored,
 )
 from regui.core.config import check_split, run_label
 from regui.core.errors import ConfigError, ReguiError
@@ -73,7 +75,8 @@ def cmd_sweep(args) -> int:
           f"x {len(spec.learning_rates)} learning rates x {spec.repeats} repeats (varying the "
           f"{'split and model seeds' if spec.vary == 'split' else 'model seed'}), {spec.base.epochs} epochs each, "
           f"{where}")  # fmt: skip
-    printer = _Printer(items, names, quiet=args.quiet)
+    log = open_log(args)
+    printer = _Printer(items, names, quiet=args.quiet, log=log, summary=dataset.summary())
     control = SweepControl()
     stop = StopOnInterrupt(on_request=control.stop)
     problem = None
@@ -90,6 +93,7 @@ def cmd_sweep(args) -> int:
 
     summaries = summarize(records)
     _print_summary(summaries)
+    report_stored(log)
     if args.out is not None:
         export.write_csv(args.out, [r.summary_row() for r in records])
         print(f"[INFO] runs written to {args.out}")
@@ -127,15 +131,29 @@ def _runner(args, dataset, client=None):
 class _Printer(SweepEvents):
     """One line per run as it ends, with the count and an estimate of the time left."""
 
-    def __init__(self, items, names: list[str], quiet: bool) -> None:
+    def __init__(self, items, names: list[str], quiet: bool, log=None, summary: dict | None = None) -> None:
         self.items = {item.index: item for item in items}
         self.total, self.names, self.quiet = len(items), names, quiet
+        self.log, self.summary = log, summary or {}
         self.done = 0
         self.started_at = time.monotonic()
         self.records: dict[int, RunRecord] = {}  # what ended, should the runner itself fail later
 
+    # The store follows each run as it happens: begun, every epoch, its end.
+    def started(self, index: int, attempt: int) -> None:
+        if self.log is not None:
+            item = self.items[index]
+            self.log.started(index, RunRecord(config=item.config, name=self.names[index], dataset=self.summary,
+                                              sweep=SWEEP_NAME, repeat=item.repeat))  # fmt: skip
+
+    def epoch(self, index: int, result) -> None:
+        if self.log is not None:
+            self.log.epoch(index, result)
+
     def finished(self, index: int, record: RunRecord) -> None:
         self.records[index] = record
+        if self.log is not None:
+            self.log.finished(index, record)
         self.done += 1
         if self.quiet:
             return
@@ -152,6 +170,8 @@ class _Printer(SweepEvents):
     def failed(self, index: int, message: str) -> None:
         self.done += 1
         self.records[index] = failed(self.items[index], self.names, SWEEP_NAME, message)
+        if self.log is not None:
+            self.log.failed(index, self.records[index])
         print(f"[{self.done}/{self.total}] {self.names[index]}: failed: {message}", file=sys.stderr, flush=True)
 
     def _eta(self) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from regui.core.config import ImageSettings
-from regui.core.machine import default_workers
+from regui.core.machine import default_workers, process_alive
 from regui.core.records import RunRecord
 from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name, without_weights
 
@@ -49,18 +49,8 @@ def _remove_orphans() -> None:
             pid = int(folder.name[len(_PREFIX):].split("-")[0])
         except ValueError:
             continue
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not process_alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, but not ours to signal
-        return True
-    return True
 
 
 class ProcessPool:

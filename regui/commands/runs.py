@@ -1,0 +1,139 @@
+"""``regui runs``: the stored runs, listed, shown, shared (export, import) and deleted."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from regui.commands.common import EXIT_BAD_INPUT, EXIT_OK
+from regui.core.config import PENALTY_LABELS
+from regui.core.errors import ConfigError
+from regui.core.store import RunStore, StoredRun
+
+
+def cmd_runs(args) -> int:
+    store = RunStore(args.store)
+    try:
+        return _ACTIONS[args.action](store, args)
+    finally:
+        store.close()
+
+
+def _list(store: RunStore, args) -> int:
+    runs = store.runs(folder=args.dataset, where=dict(_setting(text) for text in args.where or ()),
+                      status=args.status, sort=args.sort, descending=args.desc, limit=args.limit)  # fmt: skip
+    if not runs:
+        print(f"No stored runs{' match' if args.dataset or args.where or args.status else ''} in {store.path}.")
+        return EXIT_OK
+    header = (f"{'id':>5}  {'started':<16} {'status':<11} {'penalty':<11} {'lambda':>8} {'lr':>7} {'epochs':>9} "
+              f"{'test acc':>8} {'best':>7} {'zeros':>6}  {'dataset':<14} {'sweep':<5} name / note")  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    for run in runs:
+        c = run.config
+        lam = "-" if c.penalty == "none" else f"{c.alpha:g}"
+        note = f"{run.name}" + (f" / {run.note}" if run.note else "")
+        print(f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {run.status:<11} "
+              f"{PENALTY_LABELS.get(c.penalty, c.penalty):<11} {lam:>8} {c.eta0:>7g} "
+              f"{f'{run.epochs_done}/{c.epochs}':>9} {_pct(run.test_accuracy):>8} {_pct(run.best_test_accuracy):>7} "
+              f"{_pct(run.zero_fraction, 1):>6}  {Path(run.folder).name[:14]:<14} {run.sweep:<5} {note}")  # fmt: skip
+    print(f"{len(runs)} run(s) in {store.path}")
+    return EXIT_OK
+
+
+def _show(store: RunStore, args) -> int:
+    stored = _one(store, args.id)
+    record = store.load(args.id)
+    d = record.dataset
+    print(f"run {args.id}: {record.name}" + (f"  ({stored.note})" if stored.note else ""))
+    print(f"  status      {record.status_text()}" + (f": {record.message}" if record.message else ""))
+    print(f"  started     {record.started_at}, {record.seconds:.1f} s, regui {stored.regui_version}, "
+          f"scikit-learn {stored.sklearn_version}")  # fmt: skip
+    print(f"  dataset     {d.get('folder', '?')}: {d.get('n_images', '?')} images, image {d.get('image', '?')}, "
+          f"fingerprint {str(d.get('fingerprint', ''))[:12]}")  # fmt: skip
+    classes = ", ".join(f"{n} {k}" for n, k in zip(d.get("class_names", []), d.get("class_counts", [])))
+    print(f"  classes     {classes}")
+    print(f"  settings    {', '.join(f'{k}={v}' for k, v in record.config.to_dict().items())}")
+    if record.sweep:
+        print(f"  sweep       {record.sweep}, repeat {record.repeat}")
+    if not record.epochs:
+        print("  no epoch was finished")
+        return EXIT_OK
+    print(f"  {'epoch':>6} {'loss':>10} {'data':>10} {'penalty':>10} {'train acc':>9} {'test acc':>9} {'|W|':>10} "
+          f"{'zeros':>6}")  # fmt: skip
+    for e in record.epochs:
+        print(f"  {e.epoch:>6} {e.objective:>10.4g} {e.train_loss:>10.4g} {e.penalty:>10.4g} {e.train_accuracy:>9.2%} "
+              f"{e.test_accuracy:>9.2%} {e.weight_l2:>10.4g} {e.zero_fraction:>6.1%}")  # fmt: skip
+    return EXIT_OK
+
+
+def _export(store: RunStore, args) -> int:
+    ids = [run.id for run in store.runs()] if args.all else args.ids
+    if not ids:
+        raise ConfigError("Name the runs to export (ids from 'regui runs list'), or give --all.")
+    missing = sorted(set(ids) - {run.id for run in store.runs()})
+    if missing:
+        raise ConfigError(f"No stored run has id {', '.join(map(str, missing))}; nothing was written.")
+    count = store.export(ids, args.out)
+    print(f"{count} run(s) written to {args.out}; on another machine: regui runs import {args.out}")
+    return EXIT_OK
+
+
+def _import(store: RunStore, args) -> int:
+    added, known = store.import_from(args.file)
+    print(f"{added} run(s) added to {store.path}" + (f"; {known} were there already" if known else ""))
+    return EXIT_OK
+
+
+def _delete(store: RunStore, args) -> int:
+    present = {run.id: run for run in store.runs()}
+    missing = sorted(set(args.ids) - set(present))
+    if missing:
+        raise ConfigError(f"No stored run has id {', '.join(map(str, missing))}; nothing was deleted.")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("regui: error: deleting needs --yes when not asked at a terminal; nothing was deleted.",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_BAD_INPUT
+        names = ", ".join(f"{i} ({present[i].name})" for i in args.ids)
+        if input(f"Delete {len(args.ids)} run(s): {names}? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing was deleted.")
+            return EXIT_OK
+    print(f"{store.delete(args.ids)} run(s) deleted.")
+    return EXIT_OK
+
+
+def _note(store: RunStore, args) -> int:
+    _one(store, args.id)
+    store.annotate(args.id, name=args.name, note=args.text)
+    print(f"run {args.id} updated.")
+    return EXIT_OK
+
+
+_ACTIONS = {"list": _list, "show": _show, "export": _export, "import": _import, "delete": _delete, "note": _note}
+
+
+def _one(store: RunStore, run_id: int) -> StoredRun:
+    run = store.get(run_id)
+    if run is None:
+        raise ConfigError(f"No stored run has id {run_id} (see 'regui runs list').")
+    return run
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """'alpha=0.01' -> ("alpha", 0.01); values as numbers or true/false where they read so."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--where takes SETTING=VALUE, e.g. penalty=l2 or alpha=0.01 (got '{text}').")
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            continue
+    return key, value
+
+
+def _pct(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}%}"

@@ -1,0 +1,83 @@
+"""Writing runs into the store as they happen, for the command line and the app alike.
+
+A problem with the store (a full disk, a read-only file, a damaged database) is reported once
+through ``warn`` and ends the storing, never the training: the runs go on and are shown and
+exported as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from regui.core.records import FAILED, RUNNING, EpochResult, RunRecord
+from regui.core.store import RunStore, StoreError
+
+
+class RunLog:
+    """Runs written to ``store`` under keys of the caller's choosing (a run number, a sweep index)."""
+
+    def __init__(self, store: RunStore | None, warn: Callable[[str], None]) -> None:
+        self.store, self.warn = store, warn
+        self.ids: dict[object, int] = {}  # key -> id in the store
+        self._best: dict[object, float] = {}
+
+    @classmethod
+    def open(cls, path, warn: Callable[[str], None]) -> RunLog:
+        """A log on the store at ``path`` (None: the default one); if it cannot be opened, a log
+        that stores nothing, after saying why."""
+        try:
+            return cls(RunStore(path), warn)
+        except StoreError as exc:
+            warn(f"Runs are not stored: {exc}")
+            return cls(None, warn)
+
+    def started(self, key, record: RunRecord) -> None:
+        """A run begins (again, if ``key`` was begun before: a retry starts over)."""
+        if self.store is None:
+            return
+        self._guard(self._start, key, record)
+
+    def _start(self, key, record: RunRecord) -> None:
+        if key in self.ids:
+            self.store.delete([self.ids.pop(key)])
+        begun = RunRecord(config=record.config, name=record.name, status=RUNNING, dataset=record.dataset,
+                          started_at=record.started_at or _now(), sweep=record.sweep, repeat=record.repeat)  # fmt: skip
+        self.ids[key] = self.store.begin(begun)
+        self._best.pop(key, None)
+
+    def epoch(self, key, result: EpochResult) -> None:
+        if self.store is None or key not in self.ids:
+            return
+        best = max(self._best.get(key, 0.0), result.test_accuracy)
+        self._best[key] = best
+        self._guard(self.store.add_epoch, self.ids[key], result, best)
+
+    def finished(self, key, record: RunRecord) -> None:
+        """The run ended (any status); one that never began is stored whole."""
+        if self.store is None:
+            return
+        if key in self.ids:
+            self._guard(self.store.finish, self.ids[key], record)
+        else:
+            self._guard(lambda: self.ids.__setitem__(key, self.store.save(record)))
+
+    def failed(self, key, record: RunRecord) -> None:
+        record.status = FAILED
+        self.finished(key, record)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def _guard(self, write, *args) -> None:
+        try:
+            write(*args)
+        except StoreError as exc:
+            self.warn(f"Runs are no longer stored: {exc}")
+            self.close()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

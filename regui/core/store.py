@@ -1,0 +1,561 @@
+"""Every run, kept: a SQLite database (standard library ``sqlite3``) in the user data directory.
+
+What a run stores: its settings, the dataset it used (folder, file count, class names and
+counts, and the fingerprint: a hash of the file list with sizes and times), every epoch's
+numbers, its final weights, status, timings, and the regui and scikit-learn versions.
+
+Durability: each finished epoch is its own transaction, so a crash or a killed process loses at
+most the epoch in flight. A run whose writing process is gone while it still says "running" is
+marked "interrupted" the next time the store is opened.
+
+Concurrency: the database runs in WAL mode, so readers never wait for a writer and a writer
+never waits for readers; writers take turns (each transaction is one epoch, a millisecond or
+less) with a busy timeout. Within a process there is one writer path: the process that runs
+a sweep writes what its worker processes stream back (the workers never open the store), and
+the app writes from a background thread, never from its GUI thread.
+
+The schema has a version; opening an older database migrates it in place, one step at a time
+(``MIGRATIONS``). A file that is not a regui store is refused with a message and never written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from regui.core.config import TrainConfig
+from regui.core.errors import ReguiError
+from regui.core.records import EpochResult, RunRecord
+
+INTERRUPTED = "interrupted"  # the status of a run whose process ended without finishing it
+APPLICATION_ID = 0x72677569  # "rgui" in the SQLite header: tells our files from other databases
+
+# Each entry takes the schema from the version before it to its own number (1-based).
+MIGRATIONS: list[str] = [
+    # 1: the first schema.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: "run 7" stays one run
+        uid TEXT NOT NULL UNIQUE,           -- the same run in another store (export, import)
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        config TEXT NOT NULL,               -- TrainConfig as JSON
+        dataset TEXT NOT NULL,              -- the dataset summary as JSON
+        folder TEXT NOT NULL DEFAULT '',
+        fingerprint TEXT NOT NULL DEFAULT '',
+        sweep TEXT NOT NULL DEFAULT '',
+        repeat INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL DEFAULT '',
+        seconds REAL NOT NULL DEFAULT 0,
+        regui_version TEXT NOT NULL DEFAULT '',
+        sklearn_version TEXT NOT NULL DEFAULT '',
+        host TEXT NOT NULL DEFAULT '',      -- who is writing it, while it runs
+        pid INTEGER NOT NULL DEFAULT 0,
+        process_started TEXT NOT NULL DEFAULT '',
+        coef BLOB,                          -- final weights, float32
+        coef_shape TEXT NOT NULL DEFAULT '',
+        intercept BLOB                      -- float64
+    );
+    CREATE TABLE epochs (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL,
+        train_loss REAL, test_loss REAL, penalty REAL, objective REAL,
+        train_accuracy REAL, test_accuracy REAL, weight_l2 REAL, weight_l1 REAL,
+        zero_fraction REAL, elapsed REAL,
+        PRIMARY KEY (run_id, epoch)
+    ) WITHOUT ROWID;
+    """,
+    # 2: a note per run, and the final numbers as columns so that a list of thousands of runs
+    # sorts and filters without reading their epochs.
+    """
+    ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN epochs_done INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN test_accuracy REAL;
+    ALTER TABLE runs ADD COLUMN train_accuracy REAL;
+    ALTER TABLE runs ADD COLUMN objective REAL;
+    ALTER TABLE runs ADD COLUMN zero_fraction REAL;
+    ALTER TABLE runs ADD COLUMN best_test_accuracy REAL;
+    UPDATE runs SET
+        epochs_done = (SELECT count(*) FROM epochs e WHERE e.run_id = runs.id),
+        best_test_accuracy = (SELECT max(test_accuracy) FROM epochs e WHERE e.run_id = runs.id),
+        test_accuracy = (SELECT test_accuracy FROM epochs e WHERE e.run_id = runs.id ORDER BY epoch DESC LIMIT 1),
+        train_accuracy = (SELECT train_accuracy FROM epochs e WHERE e.run_id = runs.id ORDER BY epoch DESC LIMIT 1),
+        objective = (SELECT objective FROM epochs e WHERE e.run_id = runs.id ORDER BY epoch DESC LIMIT 1),
+        zero_fraction = (SELECT zero_fraction FROM epochs e WHERE e.run_id = runs.id ORDER BY epoch DESC LIMIT 1);
+    CREATE INDEX runs_by_folder ON runs(folder);
+    CREATE INDEX runs_by_fingerprint ON runs(fingerprint);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_EPOCH_COLUMNS = ("epoch",) + EpochResult.METRICS + ("elapsed",)
+# What a list of runs can be sorted by: columns of the runs table (settings live in the config).
+SORTABLE = ("id", "name", "status", "started_at", "seconds", "epochs_done", "test_accuracy", "train_accuracy",
+            "objective", "zero_fraction", "best_test_accuracy", "folder", "sweep")  # fmt: skip
+
+
+class StoreError(ReguiError):
+    """The store cannot be opened or written; the message says which file and what to do."""
+
+
+def default_store_path() -> Path:
+    """``$REGUI_STORE`` if set, else ``runs.sqlite3`` in the user data directory."""
+    override = os.environ.get("REGUI_STORE")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("regui", appauthor=False)) / "runs.sqlite3"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One row of a list of stored runs: enough to list, sort and filter, without epochs."""
+
+    id: int
+    uid: str
+    name: str
+    note: str
+    status: str
+    config: TrainConfig
+    dataset: dict
+    sweep: str
+    started_at: str
+    seconds: float
+    epochs_done: int
+    test_accuracy: float | None
+    train_accuracy: float | None
+    objective: float | None
+    zero_fraction: float | None
+    best_test_accuracy: float | None
+    regui_version: str
+    sklearn_version: str
+    message: str
+
+    @property
+    def folder(self) -> str:
+        return self.dataset.get("folder", "")
+
+
+class RunStore:
+    """The runs database at ``path`` (default: ``default_store_path()``); created if missing.
+
+    Raises StoreError if it cannot be opened or is not a regui store. Use from one thread.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, check_interrupted: bool = True) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self._conn = self._open()
+        if check_interrupted:
+            self.mark_interrupted()
+
+    # --- opening ----------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        where = self.path
+        if where.exists() and not where.is_file():
+            raise StoreError(f"Cannot use {where} as the run store: it is not a file.")
+        if where.is_file() and where.stat().st_size:
+            with open(where, "rb") as f:
+                if f.read(16) != b"SQLite format 3\x00":
+                    raise StoreError(f"{where} is not a regui run store (not an SQLite database); it was left as "
+                                     "it is. Move it away, or choose another file.")  # fmt: skip
+        else:
+            try:
+                where.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"Cannot create the run store in {where.parent}: {exc.strerror or exc}. Runs "
+                                 "are not kept; choose a writable place.") from None  # fmt: skip
+        try:
+            conn = sqlite3.connect(str(where), timeout=10.0, isolation_level=None)  # transactions by hand
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open the run store {where}: {exc}.") from None
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            if tables and app_id != APPLICATION_ID:
+                raise StoreError(f"{where} is an SQLite database of some other program, not a regui run store; "
+                                 "it was left as it is. Choose another file.")  # fmt: skip
+            self._wal(conn)
+            self._migrate(conn, tables)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"The run store {where} cannot be read ({exc}); it was left as it is. Move it away "
+                             "to start a new one.") from None  # fmt: skip
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @staticmethod
+    def _wal(conn: sqlite3.Connection) -> None:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError:  # a read-only file: it can still be read
+            return
+        if mode.lower() != "wal":  # e.g. a read-only file: it can still be read
+            return
+        # NORMAL with WAL: a committed epoch survives a crash or kill of the process (not
+        # necessarily a power cut), without an fsync per epoch.
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _migrate(self, conn: sqlite3.Connection, tables: set[str]) -> None:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"The run store {self.path} was written by a newer regui (schema {version}; this one "
+                             f"reads up to {SCHEMA_VERSION}); it was left as it is. Update regui.")  # fmt: skip
+        if version == SCHEMA_VERSION:
+            return
+        if not tables:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        try:
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"Cannot update the run store {self.path} to this regui's schema: {exc}. It was left "
+                             "as it was.") from None  # fmt: skip
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('created_by', ?)", (_versions()[0],))
+
+    # --- writing a run as it happens ---------------------------------------------------------
+
+    def begin(self, record: RunRecord) -> int:
+        """A new run (status "running"); returns its id in the store."""
+        regui_version, sklearn_version = _versions()
+        row = {
+            "uid": uuid.uuid4().hex,
+            "name": record.name,
+            "status": record.status,
+            "message": record.message,
+            "config": json.dumps(record.config.to_dict()),
+            "dataset": json.dumps(record.dataset),
+            "folder": record.dataset.get("folder", ""),
+            "fingerprint": record.dataset.get("fingerprint", ""),
+            "sweep": record.sweep,
+            "repeat": record.repeat,
+            "started_at": record.started_at or _now(),
+            "seconds": record.seconds,
+            "regui_version": regui_version,
+            "sklearn_version": sklearn_version,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "process_started": _process_started(os.getpid()),
+        }
+        with self._write():
+            cursor = self._conn.execute(
+                f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+            )
+        return int(cursor.lastrowid)
+
+    def add_epoch(self, run_id: int, result: EpochResult, best_test_accuracy: float | None = None) -> None:
+        """Commit one finished epoch (and the run's latest numbers)."""
+        best = result.test_accuracy if best_test_accuracy is None else best_test_accuracy
+        with self._write():
+            self._insert_epoch(run_id, result)
+            self._conn.execute(
+                "UPDATE runs SET epochs_done = ?, test_accuracy = ?, train_accuracy = ?, objective = ?, "
+                "zero_fraction = ?, best_test_accuracy = max(coalesce(best_test_accuracy, 0), ?), seconds = ? "
+                "WHERE id = ?",
+                (result.epoch, result.test_accuracy, result.train_accuracy, result.objective, result.zero_fraction,
+                 best, result.elapsed, run_id),
+            )  # fmt: skip
+
+    def finish(self, run_id: int, record: RunRecord) -> None:
+        """The run ended: its outcome, time and final weights (the epochs are already in)."""
+        final = record.final
+        snap = next((e for e in reversed(record.epochs) if e.has_snapshot), None)
+        with self._write():
+            for result in record.epochs[self._epochs_done(run_id):]:  # any not written live
+                self._insert_epoch(run_id, result)
+            best = record.best_test()
+            self._conn.execute(
+                "UPDATE runs SET status = ?, message = ?, seconds = ?, epochs_done = ?, test_accuracy = ?, "
+                "train_accuracy = ?, objective = ?, zero_fraction = ?, best_test_accuracy = ?, coef = ?, "
+                "coef_shape = ?, intercept = ?, pid = 0 WHERE id = ?",
+                (record.status, record.message, record.seconds, len(record.epochs),
+                 *(getattr(final, m) if final else None for m in ("test_accuracy", "train_accuracy", "objective",
+                                                                    "zero_fraction")),
+                 best.test_accuracy if best else None,
+                 snap.coef.astype(np.float32).tobytes() if snap else None,
+                 "x".join(map(str, snap.coef.shape)) if snap else "",
+                 np.asarray(snap.intercept, dtype=np.float64).tobytes() if snap else None, run_id),
+            )  # fmt: skip
+
+    def save(self, record: RunRecord) -> int:
+        """A whole run at once (one that was not written as it happened)."""
+        run_id = self.begin(record)
+        self.finish(run_id, record)
+        return run_id
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def runs(self, *, folder: str | None = None, where: dict | None = None, status: str | None = None,
+             sort: str = "id", descending: bool = False, limit: int | None = None) -> list[StoredRun]:  # fmt: skip
+        """Stored runs, without their epochs. ``folder``: a part of the dataset folder's path;
+        ``where``: settings that must match exactly, e.g. {"penalty": "l2", "alpha": 0.01}."""
+        if sort not in SORTABLE:
+            raise StoreError(f"Cannot sort by '{sort}'; choose one of: {', '.join(SORTABLE)}.")
+        clauses, params = [], []
+        if folder:
+            clauses.append("instr(folder, ?) > 0")
+            params.append(folder)
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        known = set(TrainConfig().to_dict())
+        for key, value in (where or {}).items():
+            if key not in known:
+                raise StoreError(f"'{key}' is not a setting; settings are: {', '.join(sorted(known))}.")
+            clauses.append(f"json_extract(config, '$.{key}') = ?")
+            params.append(int(value) if isinstance(value, bool) else value)
+        query = (f"SELECT {', '.join(_LIST_COLUMNS)} FROM runs" + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+                 + f" ORDER BY {sort} {'DESC' if descending else 'ASC'}, id" + (f" LIMIT {int(limit)}" if limit else ""))  # fmt: skip
+        return [_stored_run(row) for row in self._conn.execute(query, params)]
+
+    def get(self, run_id: int) -> StoredRun | None:
+        row = self._conn.execute(f"SELECT {', '.join(_LIST_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else _stored_run(row)
+
+    def load(self, run_id: int) -> RunRecord:
+        """The whole run: settings, outcome and every epoch (the last one with the final weights)."""
+        row = self._conn.execute(
+            "SELECT name, status, message, config, dataset, started_at, seconds, sweep, repeat, coef, coef_shape, "
+            "intercept FROM runs WHERE id = ?", (run_id,)).fetchone()  # fmt: skip
+        if row is None:
+            raise StoreError(f"There is no run {run_id} in {self.path}.")
+        name, status, message, config, dataset, started_at, seconds, sweep, repeat, coef, shape, intercept = row
+        epochs = [EpochResult(**dict(zip(_EPOCH_COLUMNS, values)), coef=np.empty((0, 0), np.float32),
+                              intercept=np.empty(0))
+                  for values in self._conn.execute(f"SELECT {', '.join(_EPOCH_COLUMNS)} FROM epochs WHERE run_id = ? "
+                                                   "ORDER BY epoch", (run_id,))]  # fmt: skip
+        if epochs and coef is not None and shape:
+            weights = np.frombuffer(coef, dtype=np.float32).reshape([int(n) for n in shape.split("x")]).copy()
+            weights.setflags(write=False)
+            bias = np.frombuffer(intercept, dtype=np.float64).copy()
+            bias.setflags(write=False)
+            from dataclasses import replace
+
+            epochs[-1] = replace(epochs[-1], coef=weights, intercept=bias)
+        return RunRecord(config=TrainConfig.from_dict(json.loads(config)), name=name, status=status, message=message,
+                         epochs=epochs, dataset=json.loads(dataset), started_at=started_at, seconds=seconds,
+                         sweep=sweep, repeat=repeat)  # fmt: skip
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+    # --- changing what is stored ---------------------------------------------------------------
+
+    def annotate(self, run_id: int, *, name: str | None = None, note: str | None = None) -> None:
+        with self._write():
+            if name is not None:
+                self._conn.execute("UPDATE runs SET name = ? WHERE id = ?", (name, run_id))
+            if note is not None:
+                self._conn.execute("UPDATE runs SET note = ? WHERE id = ?", (note, run_id))
+
+    def delete(self, run_ids: Iterable[int]) -> int:
+        """Delete these runs with their epochs; returns how many there were."""
+        ids = [int(i) for i in run_ids]
+        with self._write():
+            deleted = 0
+            for run_id in ids:
+                deleted += self._conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount
+        return deleted
+
+    def mark_interrupted(self) -> int:
+        """Runs still "running" whose writing process is gone end as "interrupted"."""
+        here = socket.gethostname()
+        gone = [run_id for run_id, host, pid, started in self._conn.execute(
+                    "SELECT id, host, pid, process_started FROM runs WHERE status = 'running'")
+                if host == here and not _process_alive(pid, started)]  # fmt: skip
+        if gone:
+            with self._write():
+                for run_id in gone:
+                    self._conn.execute(
+                        "UPDATE runs SET status = ?, pid = 0, message = 'The process training it ended before the '"
+                        " || 'run did (closed, killed or crashed); the epochs it finished are kept.' WHERE id = ?",
+                        (INTERRUPTED, run_id),
+                    )  # fmt: skip
+        return len(gone)
+
+    # --- sharing ------------------------------------------------------------------------------
+
+    def export(self, run_ids: Sequence[int], path: str | os.PathLike) -> int:
+        """Write these runs, with their epochs and weights, to a new store file at ``path``."""
+        target = Path(path)
+        if target.exists():
+            raise StoreError(f"{target} exists already; choose a new file name (nothing was written).")
+        other = RunStore(target, check_interrupted=False)
+        try:
+            other._conn.execute("ATTACH DATABASE ? AS source", (str(self.path),))
+            with other._write():
+                ids = ",".join(str(int(i)) for i in run_ids)
+                columns = _run_columns(other._conn)
+                other._conn.execute(f"INSERT INTO runs ({columns}) SELECT {columns} FROM source.runs "
+                                    f"WHERE id IN ({ids})")  # fmt: skip
+                # In the file, nothing runs: a run still going here is a snapshot there.
+                other._conn.execute("UPDATE runs SET pid = 0, status = CASE status WHEN 'running' THEN ? ELSE status "
+                                    "END", (INTERRUPTED,))  # fmt: skip
+                other._conn.execute(f"INSERT INTO epochs SELECT * FROM source.epochs WHERE run_id IN ({ids})")
+            count = other.count()
+            other._conn.execute("DETACH DATABASE source")
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot export to {target}: {exc}.") from None
+        finally:
+            other.close()
+        return count
+
+    def import_from(self, path: str | os.PathLike) -> tuple[int, int]:
+        """Add the runs of another store file; runs already here (same uid) are skipped.
+        Returns (added, already here)."""
+        import shutil
+        import tempfile
+
+        if not Path(path).is_file():
+            raise StoreError(f"Cannot import {path}: there is no such file.")
+        with tempfile.TemporaryDirectory(prefix="regui-import-") as tmp:
+            # A copy: checked, and brought to this schema if older, without touching the file given.
+            copy = Path(tmp) / "import.sqlite3"
+            try:
+                shutil.copyfile(path, copy)
+            except OSError as exc:
+                raise StoreError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+            RunStore(copy, check_interrupted=False).close()
+            return self._import_copy(copy, path)
+
+    def _import_copy(self, copy: Path, path) -> tuple[int, int]:
+        try:
+            self._conn.execute("ATTACH DATABASE ? AS source", (str(copy),))
+            try:
+                with self._write():
+                    total = self._conn.execute("SELECT count(*) FROM source.runs").fetchone()[0]
+                    new = [row[0] for row in self._conn.execute(
+                        "SELECT id FROM source.runs WHERE uid NOT IN (SELECT uid FROM main.runs)")]  # fmt: skip
+                    columns = [c for c in _run_columns(self._conn).split(", ") if c != "id"]
+                    for old_id in new:
+                        cursor = self._conn.execute(
+                            f"INSERT INTO main.runs ({', '.join(columns)}) SELECT {', '.join(columns)} "
+                            f"FROM source.runs WHERE id = ?", (old_id,))  # fmt: skip
+                        self._conn.execute(
+                            f"INSERT INTO main.epochs SELECT ?, {', '.join(_EPOCH_COLUMNS)} FROM source.epochs "
+                            "WHERE run_id = ?", (cursor.lastrowid, old_id))  # fmt: skip
+            finally:
+                self._conn.execute("DETACH DATABASE source")
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot import {path}: {exc}.") from None
+        return len(new), total - len(new)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _write(self):
+        return _Transaction(self._conn, self.path)
+
+    def _epochs_done(self, run_id: int) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM epochs WHERE run_id = ?", (run_id,)).fetchone()[0])
+
+    def _insert_epoch(self, run_id: int, result: EpochResult) -> None:
+        self._conn.execute(f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(_EPOCH_COLUMNS)}) "
+                           f"VALUES (?{', ?' * len(_EPOCH_COLUMNS)})",
+                           (run_id, *(getattr(result, c) for c in _EPOCH_COLUMNS)))  # fmt: skip
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error), with write errors as StoreError."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn, self.path = conn, path
+
+    def __enter__(self):
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waits up to the busy timeout)
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot write to the run store {self.path}: {exc}.") from None
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is None:
+            try:
+                self.conn.execute("COMMIT")
+                return False
+            except sqlite3.Error as error:
+                exc = error
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"Cannot write to the run store {self.path}: {exc}.") from None
+        return False
+
+
+_LIST_COLUMNS = ("id", "uid", "name", "note", "status", "config", "dataset", "sweep", "started_at", "seconds",
+                 "epochs_done", "test_accuracy", "train_accuracy", "objective", "zero_fraction", "best_test_accuracy",
+                 "regui_version", "sklearn_version", "message")  # fmt: skip
+
+
+def _stored_run(row) -> StoredRun:
+    values = dict(zip(_LIST_COLUMNS, row))
+    values["config"] = TrainConfig.from_dict(json.loads(values["config"]))
+    values["dataset"] = json.loads(values["dataset"])
+    return StoredRun(**values)
+
+
+def _run_columns(conn: sqlite3.Connection) -> str:
+    return ", ".join(row[1] for row in conn.execute("PRAGMA main.table_info(runs)"))
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one (executescript would commit on its own)."""
+    lines = [line.split("--")[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _versions() -> tuple[str, str]:
+    import sklearn
+
+    from regui import __version__
+
+    return __version__, sklearn.__version__
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _process_started(pid: int) -> str:
+    """When process ``pid`` started, as the kernel counts it (Linux), or "" where unknown: with
+    the pid it tells a live writer from a new process that was given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _process_alive(pid: int, started: str) -> bool:
+    from regui.core.machine import process_alive
+
+    return process_alive(pid) and (not started or _process_started(pid) in ("", started))
