@@ -54,8 +54,9 @@ class RunLog:
         self._guard(self.store.add_epoch, self.ids[key], result, best)
 
     def finished(self, key, record: RunRecord) -> None:
-        """The run ended (any status); one that never began is stored whole."""
-        if self.store is None:
+        """The run ended (any status); one that never began is stored whole, except a sweep's run
+        that was stopped (or failed) before it started: it has nothing to keep."""
+        if self.store is None or (key not in self.ids and record.sweep and not record.epochs):
             return
         if key in self.ids:
             self._guard(self.store.finish, self.ids[key], record)
@@ -81,3 +82,53 @@ class RunLog:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class BackgroundRunLog:
+    """A RunLog driven from a thread of its own: calls are queued and written in order, so the
+    caller (the app's GUI thread) never waits for the disk or for another writer's lock. The
+    store is opened on that thread too. ``warn`` is called from that thread."""
+
+    def __init__(self, path, warn: Callable[[str], None]) -> None:
+        import queue
+        import threading
+
+        self.path = path
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, args=(warn,), name="regui-store", daemon=True)
+        self._thread.start()
+
+    def _work(self, warn) -> None:
+        from regui.core.machine import yield_to_the_interface
+
+        yield_to_the_interface()
+        log = RunLog.open(self.path, warn)
+        while True:
+            call = self._queue.get()
+            if call is None:
+                break
+            name, args = call
+            try:
+                getattr(log, name)(*args)
+            except Exception as exc:  # noqa: BLE001 - a bug here must not end the storing silently
+                warn(f"Runs are no longer stored: {type(exc).__name__}: {exc}")
+                log.close()
+        log.close()
+
+    def started(self, key, record: RunRecord) -> None:
+        self._queue.put(("started", (key, record)))
+
+    def epoch(self, key, result: EpochResult) -> None:
+        self._queue.put(("epoch", (key, result)))
+
+    def finished(self, key, record: RunRecord) -> None:
+        self._queue.put(("finished", (key, record)))
+
+    def failed(self, key, record: RunRecord) -> None:
+        self._queue.put(("failed", (key, record)))
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Write what is queued, then close; False if that did not end within ``timeout`` s."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()

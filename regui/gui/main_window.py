@@ -6,7 +6,7 @@ import itertools
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,6 +30,7 @@ from regui.core import export
 from regui.core.config import PENALTIES, TrainConfig, check_split, run_label, test_count
 from regui.core.errors import ReguiError
 from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord
+from regui.core.run_log import BackgroundRunLog
 from regui.core.sweep import SweepSpec, expand
 from regui.gui.controller import Controller
 from regui.gui.dataset_panel import DatasetPanel
@@ -51,6 +52,8 @@ EXPORT_FILTERS = {
 
 
 class MainWindow(QMainWindow):
+    store_problem = Signal(str)  # from the store's thread: shown in the window
+
     def __init__(self, initial_folder: str | Path | None = None, settings: QSettings | None = None) -> None:
         super().__init__()
         from regui.gui.app import collect_garbage_in_gui_thread
@@ -101,6 +104,9 @@ class MainWindow(QMainWindow):
 
         self._build_layout()
         self.inspector = Inspector(self, self.runs, self._export_failed)
+        # Every run is written to the run store as it happens, from a thread of its own.
+        self.store_problem.connect(self.show_notice)
+        self.run_log = BackgroundRunLog(None, self.store_problem.emit)
         self._build_actions()
         self._connect()
         self._restore_settings()
@@ -322,6 +328,7 @@ class MainWindow(QMainWindow):
         self.runs.add(entry)
         self.plots.add_run(entry)
         self.controller.start_run(run_id, self.dataset, config, entry.label, self.runs.snapshot_limit)
+        self.run_log.started(run_id, entry.record)
         self.settings.setValue("config", json.dumps(config.to_dict()))
         self.statusBar().showMessage(f"Run #{run_id} started: {config.describe()}", 5000)
         self._update_state()
@@ -352,6 +359,7 @@ class MainWindow(QMainWindow):
 
     def _on_epoch(self, run_id: int, result) -> None:
         self.runs.add_epoch(run_id, result)
+        self.run_log.epoch(run_id, result)
         self.plots.update_run(run_id)
         self.sweep_panel.run_progressed(run_id)
         self.inspector.run_progressed(run_id)
@@ -359,6 +367,8 @@ class MainWindow(QMainWindow):
     def _on_run_started(self, run_id: int, attempt: int) -> None:
         self.runs.start(run_id, attempt)
         entry = self.runs.entry(run_id)
+        if entry is not None:
+            self.run_log.started(run_id, entry.record)  # a retry starts the stored run over
         if entry is not None and not self.plots.has_run(run_id):
             self.plots.add_run(entry, legend=self._legend.get(entry.record.sweep, True))
         self.plots.update_run(run_id)
@@ -371,6 +381,7 @@ class MainWindow(QMainWindow):
             return
         record.name = entry.label
         self.runs.finish(run_id, record)
+        self.run_log.finished(run_id, entry.record)
         self.plots.update_run(run_id, now=True)
         self.sweep_panel.run_ended(run_id)
         self.inspector.run_progressed(run_id)
@@ -389,6 +400,8 @@ class MainWindow(QMainWindow):
         self.runs.fail(run_id, message)
         self.sweep_panel.run_ended(run_id)
         entry = self.runs.entry(run_id)
+        if entry is not None:
+            self.run_log.failed(run_id, entry.record)
         if entry is not None and not entry.record.sweep:
             self.show_notice(f"Run #{run_id} failed: {message}")
 
@@ -686,6 +699,12 @@ class MainWindow(QMainWindow):
             self._save_settings()
         if self.controller.shutdown():
             self.inspector.close()
+            for entry in self.runs.entries():  # stopped by the closing, not by a crash
+                if entry.record.status == RUNNING and entry.record.epochs:
+                    entry.record.status = STOPPED
+                    entry.record.message = "Stopped when the window was closed."
+                    self.run_log.finished(entry.run_id, entry.record)
+            self.run_log.close()
             event.accept()
             return
         # A thread is still finishing (a very long epoch, a slow disk). Destroying a running

@@ -488,3 +488,43 @@ def test_garbage_is_collected_in_the_gui_thread_only(qtbot, window):
     finally:
         gc.callbacks.pop()
     assert set(threads) == {threading.main_thread().name}
+
+
+def test_app_runs_are_stored_as_they_happen(qtbot, settings, load, folder, tmp_path, monkeypatch):
+    from regui.core.store import RunStore
+    from regui.gui.main_window import MainWindow
+
+    store = tmp_path / "app.sqlite3"
+    monkeypatch.setenv("REGUI_STORE", str(store))
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    set_config(win, SMALL.with_(penalty="l2", alpha=0.01))
+    load(win, folder)
+    record = run_and_wait(qtbot, win)
+    set_config(win, SMALL.with_(epochs=100_000))
+    with qtbot.waitSignal(win.controller.run_epoch, timeout=30_000):
+        win.start_run()
+    win.close()  # mid-run: that run is stopped by the closing, and stored as such
+    qtbot.waitUntil(lambda: not win.run_log._thread.is_alive(), timeout=20_000)
+    with RunStore(store) as s:
+        first, second = s.runs()
+        assert first.status == FINISHED and first.epochs_done == 5
+        assert s.load(first.id).epochs == record.epochs  # the window's numbers, every epoch
+        assert second.status == STOPPED and second.epochs_done >= 1
+        assert "window was closed" in second.message
+
+
+def test_an_unusable_store_is_a_notice_and_the_app_trains(qtbot, settings, load, folder, tmp_path, monkeypatch):
+    from regui.gui.main_window import MainWindow
+
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"garbage" * 100)
+    monkeypatch.setenv("REGUI_STORE", str(bad))
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: "Runs are not stored" in win.notice.text(), timeout=10_000)
+    set_config(win, SMALL)
+    load(win, folder)
+    assert run_and_wait(qtbot, win).status == FINISHED
+    assert bad.read_bytes() == b"garbage" * 100
