@@ -8,7 +8,7 @@ from pathlib import Path
 from regui.commands.common import EXIT_BAD_INPUT, EXIT_OK
 from regui.core.config import PENALTY_LABELS
 from regui.core.errors import ConfigError
-from regui.core.store import RunStore, StoredRun
+from regui.core.store import RunStore, StoredRun, parse_setting
 
 
 def cmd_runs(args) -> int:
@@ -20,7 +20,7 @@ def cmd_runs(args) -> int:
 
 
 def _list(store: RunStore, args) -> int:
-    runs = store.runs(folder=args.dataset, where=dict(_setting(text) for text in args.where or ()),
+    runs = store.runs(folder=args.dataset, where=dict(parse_setting(text) for text in args.where or ()),
                       status=args.status, sort=args.sort, descending=args.desc, limit=args.limit)  # fmt: skip
     if not runs:
         print(f"No stored runs{' match' if args.dataset or args.where or args.status else ''} in {store.path}.")
@@ -118,21 +118,6 @@ def _one(store: RunStore, run_id: int) -> StoredRun:
     if run is None:
         raise ConfigError(f"No stored run has id {run_id} (see 'regui runs list').")
     return run
-
-
-def _setting(text: str) -> tuple[str, object]:
-    """'alpha=0.01' -> ("alpha", 0.01); values as numbers or true/false where they read so."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--where takes SETTING=VALUE, e.g. penalty=l2 or alpha=0.01 (got '{text}').")
-    if value.lower() in ("true", "false"):
-        return key, value.lower() == "true"
-    for kind in (int, float):
-        try:
-            return key, kind(value)
-        except ValueError:
-            continue
-    return key, value
 
 
 def _pct(value, digits: int = 2) -> str:

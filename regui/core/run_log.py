@@ -93,7 +93,10 @@ class BackgroundRunLog:
         import queue
         import threading
 
-        self.path = path
+        from regui.core.store import default_store_path
+
+        self.path = path if path is not None else default_store_path()  # fixed now, not when the thread starts
+        self._log: RunLog | None = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, args=(warn,), name="regui-store", daemon=True)
         self._thread.start()
@@ -102,7 +105,7 @@ class BackgroundRunLog:
         from regui.core.machine import yield_to_the_interface
 
         yield_to_the_interface()
-        log = RunLog.open(self.path, warn)
+        log = self._log = RunLog.open(self.path, warn)
         while True:
             call = self._queue.get()
             if call is None:
@@ -126,6 +129,11 @@ class BackgroundRunLog:
 
     def failed(self, key, record: RunRecord) -> None:
         self._queue.put(("failed", (key, record)))
+
+    def stored_ids(self) -> set[int]:
+        """Ids in the store of the runs written so far (read from another thread: a copy)."""
+        log = self._log
+        return set(log.ids.values()) if log is not None else set()
 
     def close(self, timeout: float = 10.0) -> bool:
         """Write what is queued, then close; False if that did not end within ``timeout`` s."""

@@ -516,6 +516,21 @@ _LIST_COLUMNS = ("id", "uid", "name", "note", "status", "config", "dataset", "sw
                  "regui_version", "sklearn_version", "message")  # fmt: skip
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """'alpha=0.01' -> ("alpha", 0.01); values as numbers or true/false where they read so."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise StoreError(f"A settings filter is SETTING=VALUE, e.g. penalty=l2 or alpha=0.01 (got '{text}').")
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            continue
+    return key, value
+
+
 def _stored_run(row) -> StoredRun:
     values = dict(zip(_LIST_COLUMNS, row))
     values["config"] = TrainConfig.from_dict(json.loads(values["config"]))

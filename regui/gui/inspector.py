@@ -101,7 +101,9 @@ class Inspector(QObject):
         newest = max(started, key=lambda e: e.run_id)
         sweep = newest.record.sweep
         if sweep:
-            group = [e for e in self.runs.entries() if e.record.sweep == sweep]
+            # (a stored run's sweep name is from another session: "S1" then is not today's "S1")
+            group = [e for e in self.runs.entries()
+                     if e.record.sweep == sweep and (e.stored_id is None) == (newest.stored_id is None)]  # fmt: skip
             if len(group) <= _COMPARISON_SIZE:
                 return group
         return [newest]

@@ -214,6 +214,8 @@ class MainWindow(QMainWindow):
         self.export_action = action("&Export results…", lambda: self.export_results(), "Ctrl+E",
                                     "Save the results table as CSV or Markdown, or every epoch as JSON")
         self.export_plots_action = action("Export &plots as PNG…", lambda: self.export_plots(), "Ctrl+Shift+E")
+        self.browse_runs_action = action("Stored &runs…", self.open_run_browser, "Ctrl+Shift+O",
+                                         "Every run kept in the run store: find, open, annotate, share, delete")
         self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.run_action = action("&Run", self.start_run, "Ctrl+R")
         self.compare_action = action("&Compare penalties", self.compare_penalties, "Ctrl+Shift+R")
@@ -222,7 +224,7 @@ class MainWindow(QMainWindow):
         about = action("&About regui", self._about)
 
         menu = self.menuBar().addMenu("&File")
-        menu.addActions([self.open_action])
+        menu.addActions([self.open_action, self.browse_runs_action])
         menu.addSeparator()
         menu.addActions([self.export_action, self.export_plots_action])
         menu.addSeparator()
@@ -271,9 +273,22 @@ class MainWindow(QMainWindow):
         self.dataset = result.dataset
         self._pending_folder = None
         self.dataset_panel.show_loaded(result)
+        self._mark_stored_runs()
         self._remember_folder(str(self.dataset.root))
         self.statusBar().showMessage(f"Loaded {self.dataset.root}: {self.dataset.describe()}", 10_000)
         self._update_state()
+
+    def _mark_stored_runs(self) -> None:
+        """Stored runs on the folder now loaded: same files, or changed since they ran."""
+        for entry in self.runs.entries():
+            if entry.stored_id is None or self.dataset is None:
+                continue
+            if entry.record.dataset.get("folder") != str(self.dataset.root):
+                continue
+            same = entry.record.dataset.get("fingerprint") == self.dataset.fingerprint
+            entry.data_changed = not same
+            entry.files = self.dataset.files if same else None
+            self.runs.refresh_row(entry.run_id)
 
     def _on_load_failed(self, message: str) -> None:
         self._pending_folder = None
@@ -529,6 +544,46 @@ class MainWindow(QMainWindow):
         chosen = self.selected_run_ids()
         self.plots.highlight(chosen)
         self.inspector.show_selected([e for e in self._entries_in_view_order() if e.run_id in chosen])
+
+    # --- stored runs ----------------------------------------------------------------------------
+
+    def store_path(self):
+        return self.run_log.path
+
+    def open_run_browser(self):
+        from regui.gui.run_browser import RunBrowser
+
+        browser = RunBrowser(self.store_path(), self)
+        browser.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        browser.open_requested.connect(self.open_stored_runs)
+        browser.show()
+        self.run_browser = browser
+        return browser
+
+    def open_stored_runs(self, stored_ids) -> list[int]:
+        """Show stored runs in the table and plots next to this session's; returns their ids here."""
+        from regui.core.store import RunStore
+
+        here = {e.stored_id for e in self.runs.entries()} | self.run_log.stored_ids()
+        opened = []
+        try:
+            with RunStore(self.store_path(), check_interrupted=False) as store:
+                for stored_id in stored_ids:
+                    if stored_id in here:
+                        continue  # already in the window (opened, or trained in this session)
+                    record = store.load(stored_id)
+                    entry = RunEntry(next(self._run_ids), record, self.runs.next_color(), stored_id=stored_id)
+                    entry.recompute_best()
+                    self.runs.add(entry)
+                    self.plots.add_run(entry)
+                    opened.append(entry.run_id)
+        except ReguiError as exc:
+            self.show_notice(f"Could not open stored runs: {exc}")
+        self._mark_stored_runs()
+        self.inspector.push()
+        if opened:
+            self.statusBar().showMessage(f"Opened {len(opened)} stored run(s).", 8000)
+        return opened
 
     def ask_snapshot_limit(self) -> None:
         from regui.gui.preferences import ask_snapshot_limit

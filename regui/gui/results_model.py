@@ -31,6 +31,8 @@ class RunEntry:
     visible: bool = True
     best: object = None  # the record's best_test(), kept up to date epoch by epoch (not rescanned)
     files: object = None  # the DatasetFiles it trained on: where its test images are
+    stored_id: int | None = None  # opened from the run store: its id there
+    data_changed: bool = False  # its dataset folder's files differ now from when it ran
 
     def recompute_best(self) -> None:
         self.best = self.record.best_test()
@@ -131,7 +133,9 @@ def _data(entry: RunEntry) -> str:
     c = entry.record.config
     folder = Path(entry.record.dataset.get("folder", "")).name
     stratified = "" if c.stratify else " unstratified"
-    return f"{folder} {c.width}×{c.height}×{3 if c.color else 1}, test {c.test_size:g} split {c.split_seed}{stratified}"
+    changed = "⚠ changed since: " if entry.data_changed else ""
+    return (f"{changed}{folder} {c.width}×{c.height}×{3 if c.color else 1}, test {c.test_size:g} split "
+            f"{c.split_seed}{stratified}")  # fmt: skip
 
 
 def _elapsed(entry: RunEntry):
@@ -244,6 +248,10 @@ class RunsModel(QAbstractTableModel):
         for entry in self._entries:
             thin_snapshots(entry.record.epochs, limit, everything=True)
 
+    def refresh_row(self, run_id: int) -> None:
+        if run_id in self._rows:
+            self._row_changed(run_id)
+
     def row_of(self, run_id: int) -> int | None:
         return self._rows.get(run_id)
 
@@ -328,6 +336,11 @@ class RunsModel(QAbstractTableModel):
         lines = [entry.label]
         if record.message:
             lines.append(record.message)
+        if entry.stored_id is not None:
+            lines.append(f"opened from the run store (run {entry.stored_id}, started {record.started_at[:16]})")
+        if entry.data_changed:
+            lines.append("Its dataset folder has changed since this run (files added, removed or modified): "
+                         "numbers from then and now are not on the same data.")  # fmt: skip
         lines.append(
             f"image {c.width}x{c.height} {'colour' if c.color else 'grayscale'}, test fraction {c.test_size:g}, "
             f"split seed {c.split_seed}{'' if c.stratify else ', not stratified'}"

@@ -108,7 +108,9 @@ class MistakesView(InspectView):
         snap = self.snapshot_for(entry)
         part = test_part(entry)
         if snap is None or part is None or len(part[1]) != len(snap.test_pred):
-            why = self.snapshot_note(entry, wanted, snap) if snap is None else "its test images are not known here"
+            why = (self.snapshot_note(entry, wanted, snap) if snap is None
+                   else "the run store keeps weights, not predictions: train it again to see them"
+                   if snap.test_pred.size == 0 else "its test images are not known here")  # fmt: skip
             self._show([], names, f"{entry.label}: {why}.")
             return
         paths, labels = part

@@ -1,0 +1,273 @@
+"""The run browser: every stored run, filtered by dataset and any setting, sorted by any column;
+open runs into the plots and table, rename and annotate them, delete, export and import.
+
+It reads the store on the GUI thread: listing is a single query (500 runs: ~30 ms, see
+bench/bench_store.py), and in WAL mode a read never waits for a writer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+)
+
+from regui.core.config import PENALTIES, PENALTY_LABELS
+from regui.core.errors import ReguiError
+from regui.core.store import RunStore, StoredRun, parse_setting
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{value:.2%}"
+
+
+# (header, text, sort key); the last two columns (name, note) can be edited in place.
+_COLUMNS = [
+    ("Id", lambda r: str(r.id), lambda r: r.id),
+    ("Started", lambda r: r.started_at[:16].replace("T", " "), lambda r: r.started_at),
+    ("Status", lambda r: r.status, lambda r: r.status),
+    ("Penalty", lambda r: PENALTY_LABELS.get(r.config.penalty, r.config.penalty), lambda r: r.config.penalty),
+    ("λ", lambda r: "–" if r.config.penalty == "none" else f"{r.config.alpha:g}", lambda r: r.config.alpha),
+    ("LR", lambda r: f"{r.config.eta0:g}", lambda r: r.config.eta0),
+    ("Epochs", lambda r: f"{r.epochs_done}/{r.config.epochs}", lambda r: r.epochs_done),
+    ("Test acc", lambda r: _pct(r.test_accuracy), lambda r: -1 if r.test_accuracy is None else r.test_accuracy),
+    ("Best test", lambda r: _pct(r.best_test_accuracy),
+     lambda r: -1 if r.best_test_accuracy is None else r.best_test_accuracy),
+    ("Zeros", lambda r: "" if r.zero_fraction is None else f"{r.zero_fraction:.1%}",
+     lambda r: -1 if r.zero_fraction is None else r.zero_fraction),
+    ("Pixels", lambda r: r.config.scaling, lambda r: r.config.scaling),
+    ("Dataset", lambda r: Path(r.folder).name, lambda r: r.folder),
+    ("Sweep", lambda r: r.sweep, lambda r: r.sweep),
+    ("Name", lambda r: r.name, lambda r: r.name),
+    ("Note", lambda r: r.note, lambda r: r.note),
+]  # fmt: skip
+_NAME, _NOTE = len(_COLUMNS) - 2, len(_COLUMNS) - 1
+
+
+class StoredRunsModel(QAbstractTableModel):
+    renamed = Signal(int, str, str)  # run id, name, note
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.runs: list[StoredRun] = []
+
+    def set_runs(self, runs: list[StoredRun]) -> None:
+        self.beginResetModel()
+        self.runs = runs
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.runs)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(_COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return _COLUMNS[section][0]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        run = self.runs[index.row()]
+        _, text, key = _COLUMNS[index.column()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return text(run)
+        if role == SORT_ROLE:
+            return key(run)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (f"{run.name}\n{run.folder}\n" + ", ".join(f"{k}={v}" for k, v in run.config.to_dict().items())
+                    + (f"\n{run.message}" if run.message else ""))  # fmt: skip
+        return None
+
+    def flags(self, index):
+        flags = super().flags(index)
+        if index.isValid() and index.column() in (_NAME, _NOTE):
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def setData(self, index, value, role=Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or role != Qt.ItemDataRole.EditRole or index.column() not in (_NAME, _NOTE):
+            return False
+        run = self.runs[index.row()]
+        name, note = (str(value), run.note) if index.column() == _NAME else (run.name, str(value))
+        if not name.strip():
+            return False  # a run keeps a name
+        self.renamed.emit(run.id, name, note)
+        return True
+
+
+class RunBrowser(QDialog):
+    """Non-modal: the window (and any training) carries on while it is open."""
+
+    open_requested = Signal(list)  # stored run ids to open in the window
+
+    def __init__(self, store_path, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Stored runs")
+        self.store_path = store_path
+        self.dataset = QLineEdit()
+        self.dataset.setPlaceholderText("part of the folder's path")
+        self.penalty = QComboBox()
+        self.penalty.addItem("any", None)
+        for penalty in PENALTIES:
+            self.penalty.addItem(PENALTY_LABELS[penalty], penalty)
+        self.settings_filter = QLineEdit()
+        self.settings_filter.setPlaceholderText("settings, e.g. alpha=0.01 scaling=unit")
+        self.settings_filter.setToolTip("Runs whose settings are exactly these: penalty, alpha, l1_ratio, loss, epochs, "
+                                        "eta0, learning_rate, seed, width, height, color, scaling, test_size, "
+                                        "split_seed, stratify")  # fmt: skip
+        self.count = QLabel()
+        self.problem = QLabel()
+        self.problem.setStyleSheet("color: #c62828;")
+        self.problem.setWordWrap(True)
+        self.model = StoredRunsModel(self)
+        self.model.renamed.connect(self._rename)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.doubleClicked.connect(lambda index: index.column() not in (_NAME, _NOTE) and self.open_selected())
+        self.open_button = QPushButton("Open in the window")
+        self.open_button.setDefault(True)
+        self.open_button.setToolTip("Show the selected runs' curves and numbers next to today's runs")
+        delete = QPushButton("Delete…")
+        export = QPushButton("Export…")
+        export.setToolTip("Write the selected runs (or all shown) to one file to share")
+        importing = QPushButton("Import…")
+        refresh = QPushButton("Refresh")
+        self.open_button.clicked.connect(self.open_selected)
+        delete.clicked.connect(self.delete_selected)
+        export.clicked.connect(lambda: self.export_selected())
+        importing.clicked.connect(lambda: self.import_file())
+        refresh.clicked.connect(self.refresh)
+        for signal in (self.dataset.textChanged, self.settings_filter.editingFinished):
+            signal.connect(self.refresh)
+        self.penalty.currentIndexChanged.connect(self.refresh)
+
+        filters = QHBoxLayout()
+        for label, widget in (("Dataset:", self.dataset), ("Penalty:", self.penalty), ("Settings:", self.settings_filter)):
+            filters.addWidget(QLabel(label))
+            filters.addWidget(widget, 1 if isinstance(widget, QLineEdit) else 0)
+        buttons = QHBoxLayout()
+        for button in (self.open_button, delete, export, importing, refresh):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.count)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self.resize(1100, 560)
+        self.refresh()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _store(self) -> RunStore:
+        return RunStore(self.store_path, check_interrupted=False)
+
+    def refresh(self) -> None:
+        try:
+            where = dict(parse_setting(part) for part in self.settings_filter.text().split())
+            if self.penalty.currentData():
+                where["penalty"] = self.penalty.currentData()
+            with self._store() as store:
+                runs = store.runs(folder=self.dataset.text().strip() or None, where=where)
+                total = store.count()
+        except ReguiError as exc:
+            self.problem.setText(str(exc))
+            self.problem.show()
+            return
+        self.problem.hide()
+        self.model.set_runs(runs)
+        self.count.setText(f"{len(runs):,} of {total:,} stored runs")
+        self.table.resizeColumnsToContents()
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()})
+        return [self.model.runs[r].id for r in rows]
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def open_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.open_requested.emit(ids)
+
+    def delete_selected(self, confirm: bool = True) -> int:
+        ids = self.selected_ids()
+        if not ids:
+            return 0
+        if confirm:
+            answer = QMessageBox.question(self, "Delete runs",
+                                          f"Delete {len(ids)} stored run(s) with all their epochs? This cannot be undone.")  # fmt: skip
+            if answer != QMessageBox.StandardButton.Yes:
+                return 0
+        deleted = self._write(lambda store: store.delete(ids))
+        self.refresh()
+        return deleted or 0
+
+    def export_selected(self, path: str | None = None) -> int:
+        ids = self.selected_ids() or [run.id for run in self.model.runs]
+        if not ids:
+            return 0
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export runs", "runs-export.sqlite3", "Run store (*.sqlite3)")
+            if not path:
+                return 0
+        count = self._write(lambda store: store.export(ids, path))
+        if count:
+            self.count.setText(f"{count} run(s) exported to {path}")
+        return count or 0
+
+    def import_file(self, path: str | None = None) -> tuple[int, int]:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import runs", "", "Run store (*.sqlite3);;All files (*)")
+            if not path:
+                return 0, 0
+        result = self._write(lambda store: store.import_from(path)) or (0, 0)
+        self.refresh()
+        if result != (0, 0):
+            added, known = result
+            self.count.setText(f"{added} run(s) imported" + (f", {known} were here already" if known else ""))
+        return result
+
+    def _rename(self, run_id: int, name: str, note: str) -> None:
+        self._write(lambda store: store.annotate(run_id, name=name, note=note))
+        self.refresh()
+
+    def _write(self, action):
+        try:
+            with self._store() as store:
+                return action(store)
+        except ReguiError as exc:
+            self.problem.setText(str(exc))
+            self.problem.show()
+            return None
+
+
