@@ -556,9 +556,24 @@ class MainWindow(QMainWindow):
         browser = RunBrowser(self.store_path(), self)
         browser.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         browser.open_requested.connect(self.open_stored_runs)
+        browser.settings_requested.connect(self.use_stored_settings)
         browser.show()
         self.run_browser = browser
         return browser
+
+    def use_stored_settings(self, run) -> None:
+        """Train a stored run again: its settings in the panel, and a word if its data changed."""
+        self.params.set_config(run.config)
+        folder, then = run.dataset.get("folder", ""), run.dataset.get("fingerprint", "")
+        if self.dataset is not None and str(self.dataset.root) == folder and then and then != self.dataset.fingerprint:
+            self.show_notice(f"Stored run {run.id}'s settings are set. The folder {folder} has changed since it ran "
+                             "(files added, removed or modified): a new run will not be on the same data.")  # fmt: skip
+        elif self.dataset is None or str(self.dataset.root) != folder:
+            self.statusBar().showMessage(f"Stored run {run.id}'s settings are set; it ran on {folder}: load that "
+                                         "folder to train it again on the same data.", 15_000)  # fmt: skip
+        else:
+            self.statusBar().showMessage(f"Stored run {run.id}'s settings are set: press Run to train it again.",
+                                         10_000)  # fmt: skip
 
     def open_stored_runs(self, stored_ids) -> list[int]:
         """Show stored runs in the table and plots next to this session's; returns their ids here."""

@@ -117,6 +117,7 @@ class RunBrowser(QDialog):
     """Non-modal: the window (and any training) carries on while it is open."""
 
     open_requested = Signal(list)  # stored run ids to open in the window
+    settings_requested = Signal(object)  # a StoredRun whose settings to train with again
 
     def __init__(self, store_path, parent=None) -> None:
         super().__init__(parent)
@@ -151,10 +152,15 @@ class RunBrowser(QDialog):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setResizeContentsPrecision(50)  # fit columns to a sample, not every row
+        self._fitted = False
         self.table.doubleClicked.connect(lambda index: index.column() not in (_NAME, _NOTE) and self.open_selected())
         self.open_button = QPushButton("Open in the window")
         self.open_button.setDefault(True)
         self.open_button.setToolTip("Show the selected runs' curves and numbers next to today's runs")
+        again = QPushButton("Use its settings")
+        again.setToolTip("Put the selected run's settings in the window, to train it again")
+        again.clicked.connect(self.use_settings)
         delete = QPushButton("Delete…")
         export = QPushButton("Export…")
         export.setToolTip("Write the selected runs (or all shown) to one file to share")
@@ -174,7 +180,7 @@ class RunBrowser(QDialog):
             filters.addWidget(QLabel(label))
             filters.addWidget(widget, 1 if isinstance(widget, QLineEdit) else 0)
         buttons = QHBoxLayout()
-        for button in (self.open_button, delete, export, importing, refresh):
+        for button in (self.open_button, again, delete, export, importing, refresh):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.count)
@@ -206,7 +212,9 @@ class RunBrowser(QDialog):
         self.problem.hide()
         self.model.set_runs(runs)
         self.count.setText(f"{len(runs):,} of {total:,} stored runs")
-        self.table.resizeColumnsToContents()
+        if not self._fitted and runs:  # once: refitting on every keystroke of a filter would lag
+            self.table.resizeColumnsToContents()
+            self._fitted = True
 
     def selected_ids(self) -> list[int]:
         rows = sorted({self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()})
@@ -218,6 +226,11 @@ class RunBrowser(QDialog):
         ids = self.selected_ids()
         if ids:
             self.open_requested.emit(ids)
+
+    def use_settings(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.settings_requested.emit(next(r for r in self.model.runs if r.id == ids[0]))
 
     def delete_selected(self, confirm: bool = True) -> int:
         ids = self.selected_ids()

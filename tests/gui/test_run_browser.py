@@ -95,6 +95,14 @@ def test_a_changed_dataset_folder_is_marked(qtbot, stored, window, load):
 
     assert window.runs.index(row, COLUMN_INDEX["data"]).data().startswith("⚠ changed since")
     assert "has changed since this run" in window.runs.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)
+    # Training it again: its settings come back, and the window says the data is not the same.
+    browser = window.open_run_browser()
+    qtbot.addWidget(browser)
+    source_row = [r.id for r in browser.model.runs].index(ids["l2"])
+    browser.table.selectRow(browser.proxy.mapFromSource(browser.model.index(source_row, 0)).row())
+    browser.use_settings()
+    assert window.params.config() == SMALL.with_(penalty="l2", alpha=0.01)
+    assert "has changed since it ran" in window.notice.text()
 
 
 def test_rename_delete_export_and_import_from_the_browser(qtbot, stored, window, tmp_path, monkeypatch):
