@@ -77,12 +77,13 @@ def predict_from_decision(decision: np.ndarray) -> np.ndarray:
     return decision.argmax(axis=1)
 
 
-def prediction_confidence(decision: np.ndarray, pred: np.ndarray, loss: str) -> np.ndarray:
+def prediction_confidence(decision: np.ndarray, pred: np.ndarray, loss: str, proba: np.ndarray | None = None
+                          ) -> np.ndarray:  # fmt: skip
     """How sure the model is of each prediction: the ``predict_proba`` of the predicted class
-    for log loss; for hinge (no probabilities) the margin of the winning score over the next
-    best (multi-class) or over the decision boundary (binary)."""
+    for log loss (pass ``proba`` if it is at hand); for hinge (no probabilities) the margin of
+    the winning score over the next best (multi-class) or over the decision boundary (binary)."""
     if loss == "log_loss":
-        return ovr_proba(decision)[np.arange(len(pred)), pred]
+        return (ovr_proba(decision) if proba is None else proba)[np.arange(len(pred)), pred]
     if decision.ndim == 1:
         return np.abs(decision)
     top_two = np.partition(decision, -2, axis=1)[:, -2:]
@@ -94,7 +95,7 @@ def prediction_confidence(decision: np.ndarray, pred: np.ndarray, loss: str) -> 
 _EPS = np.finfo(np.float64).eps
 
 
-def data_loss(decision: np.ndarray, y: np.ndarray, loss: str) -> float:
+def data_loss(decision: np.ndarray, y: np.ndarray, loss: str, proba: np.ndarray | None = None) -> float:
     """Mean data loss, as scikit-learn's ``log_loss(y, predict_proba(X))`` or
     ``hinge_loss(y, decision_function(X))`` compute it.
 
@@ -103,7 +104,7 @@ def data_loss(decision: np.ndarray, y: np.ndarray, loss: str) -> float:
     """
     rows = np.arange(len(y))
     if loss == "log_loss":
-        p_true = np.clip(ovr_proba(decision)[rows, y], _EPS, 1 - _EPS)
+        p_true = np.clip((ovr_proba(decision) if proba is None else proba)[rows, y], _EPS, 1 - _EPS)
         return float(-np.mean(np.log(p_true)))
     if decision.ndim == 1:  # binary: labels 0/1 as -1/+1
         losses = 1 - (2 * y - 1) * decision
@@ -223,7 +224,8 @@ def _measure(
         if d_train.shape[1] == 1:  # binary problems have one decision value per sample
             d_train, d_test = d_train.ravel(), d_test.ravel()
         train_loss = data_loss(d_train, data.y_train, config.loss)
-        test_loss = data_loss(d_test, data.y_test, config.loss)
+        test_proba = ovr_proba(d_test) if config.loss == "log_loss" else None  # for the loss and the confidence
+        test_loss = data_loss(d_test, data.y_test, config.loss, test_proba)
         penalty = penalty_term(coef, config)
         objective = train_loss + penalty
         weight_l2 = float(np.sqrt(np.sum(np.square(coef))))
@@ -232,7 +234,7 @@ def _measure(
 
     test_pred = predict_from_decision(d_test)
     with np.errstate(over="ignore", invalid="ignore"):
-        confidence = prediction_confidence(d_test, test_pred, config.loss).astype(np.float32)
+        confidence = prediction_confidence(d_test, test_pred, config.loss, test_proba).astype(np.float32)
     frozen_coef = coef.astype(np.float32)
     frozen = test_pred.astype(np.int32)
     for array in (frozen_coef, intercept, frozen, confidence):
