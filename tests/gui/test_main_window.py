@@ -514,12 +514,14 @@ def test_app_runs_are_stored_as_they_happen(qtbot, settings, load, folder, tmp_p
         assert "window was closed" in second.message
 
 
-def test_an_unusable_store_is_a_notice_and_the_app_trains(qtbot, settings, load, folder, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["damaged file", "unwritable place"])
+def test_an_unusable_store_is_a_notice_and_the_app_trains(qtbot, settings, load, folder, tmp_path, monkeypatch, where):
     from regui.gui.main_window import MainWindow
 
     bad = tmp_path / "bad.sqlite3"
     bad.write_bytes(b"garbage" * 100)
-    monkeypatch.setenv("REGUI_STORE", str(bad))
+    # A damaged file; or a folder that cannot be made (inside a file: true even for root).
+    monkeypatch.setenv("REGUI_STORE", str(bad if where == "damaged file" else bad / "runs.sqlite3"))
     win = MainWindow(settings=settings)
     qtbot.addWidget(win)
     win.show()
