@@ -43,6 +43,28 @@ class EpochAxis(pg.AxisItem):
         return levels
 
 
+def style_plot(plot: pg.PlotItem, left: str, bottom: str = "Epoch", units: str | None = None) -> pg.PlotItem:
+    """The app's look for a plot on white: black axes, a light grid at major ticks only (the minor
+    levels cost ~20 ms a repaint in software rendering, which freezes the window while curves
+    stream in), plain numbers on the left ("0.4", not "400 (x0.001)")."""
+    plot.setLabel("bottom", bottom)
+    plot.setLabel("left", left, units=units)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).setTextPen("k")
+        plot.getAxis(axis).setPen("k")
+        plot.getAxis(axis).setStyle(maxTickLevel=0)
+    plot.getAxis("left").enableAutoSIPrefix(False)
+    return plot
+
+
+def epoch_plot(canvas: pg.GraphicsLayoutWidget, row: int, col: int, left: str, units: str | None = None,
+               **kwargs) -> pg.PlotItem:  # fmt: skip
+    """A plot against epoch (whole-number ticks) on ``canvas``."""
+    return style_plot(canvas.addPlot(row=row, col=col, axisItems={"bottom": EpochAxis("bottom")}, **kwargs), left,
+                      units=units)  # fmt: skip
+
+
 class PlotsPanel(QWidget):
     options_changed = Signal()
 
@@ -60,23 +82,12 @@ class PlotsPanel(QWidget):
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setObjectName("plots-canvas")
         self.canvas.setBackground("w")
-        self.loss_plot = self.canvas.addPlot(row=0, col=0, axisItems={"bottom": EpochAxis("bottom")})
-        self.acc_plot = self.canvas.addPlot(row=0, col=1, axisItems={"bottom": EpochAxis("bottom")})
-        for plot, ylabel, units in ((self.loss_plot, "Loss", None), (self.acc_plot, "Accuracy", "%")):
-            plot.setLabel("bottom", "Epoch")
-            plot.setLabel("left", ylabel, units=units)
-            plot.showGrid(x=True, y=True, alpha=0.2)
+        self.loss_plot = epoch_plot(self.canvas, 0, 0, "Loss")
+        self.acc_plot = epoch_plot(self.canvas, 0, 1, "Accuracy", units="%")
+        for plot in (self.loss_plot, self.acc_plot):
             # Long runs: draw only what is in view, thinned to the pixels available.
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
-            for axis in ("left", "bottom"):
-                plot.getAxis(axis).setTextPen("k")
-                plot.getAxis(axis).setPen("k")
-                # Grid lines at major ticks only: the minor levels cost ~20 ms a repaint in software
-                # rendering, which freezes the window while curves stream in.
-                plot.getAxis(axis).setStyle(maxTickLevel=0)
-        for plot in (self.loss_plot, self.acc_plot):
-            plot.getAxis("left").enableAutoSIPrefix(False)  # "0.4", not "400 (x0.001)"
         # One legend for both plots (they show the same runs); it can be dragged out of the way.
         self.legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="k")
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 215))  # readable over the curves behind it

@@ -34,6 +34,7 @@ from regui.core.config import PENALTY_LABELS  # noqa: E402
 from regui.core.formatting import duration, percent_mean_std  # noqa: E402
 from regui.core.records import RUNNING, WAITING  # noqa: E402
 from regui.core.sweep import SettingSummary, summarize  # noqa: E402
+from regui.gui.plots import style_plot  # noqa: E402
 from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, RunsModel  # noqa: E402
 
 PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
@@ -146,15 +147,8 @@ class SweepPanel(QWidget):
         self.canvas.setBackground("w")
         self.acc_plot = self.canvas.addPlot(row=0, col=0, axisItems={"bottom": LogAxis("bottom")})
         self.zero_plot = self.canvas.addPlot(row=0, col=1, axisItems={"bottom": LogAxis("bottom")})
-        for plot, label, units in ((self.acc_plot, "Accuracy", "%"), (self.zero_plot, "Zero weights", "%")):
-            plot.setLabel("bottom", "λ (log scale)")
-            plot.setLabel("left", label, units=units)
-            plot.getAxis("left").enableAutoSIPrefix(False)
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            for axis in ("left", "bottom"):
-                plot.getAxis(axis).setTextPen("k")
-                plot.getAxis(axis).setPen("k")
-                plot.getAxis(axis).setStyle(maxTickLevel=0)
+        for plot, label in ((self.acc_plot, "Accuracy"), (self.zero_plot, "Zero weights")):
+            style_plot(plot, label, "λ (log scale)", units="%")
         self.acc_plot.setTitle("Validation curve: mean ± std over repeats; click a point", color="k", size="10pt")
         self.zero_plot.setTitle("Sparsity: share of weights exactly 0", color="k", size="10pt")
         # Bottom left: accuracy usually falls at large λ (the right), and sits high on the left.

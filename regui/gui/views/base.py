@@ -172,15 +172,3 @@ def epoch_series(entry: RunEntry, attr: str, scale: float = 1.0) -> tuple[np.nda
     x = np.fromiter((e.epoch for e in epochs), float, len(epochs))
     y = np.fromiter((getattr(e, attr) for e in epochs), float, len(epochs)) * scale
     return x, y
-
-
-def white_plot(plot: pg.PlotItem, left: str, bottom: str = "Epoch") -> pg.PlotItem:
-    plot.setLabel("left", left)
-    plot.setLabel("bottom", bottom)
-    plot.showGrid(x=True, y=True, alpha=0.2)
-    for axis in ("left", "bottom"):
-        plot.getAxis(axis).setTextPen("k")
-        plot.getAxis(axis).setPen("k")
-        plot.getAxis(axis).setStyle(maxTickLevel=0)  # minor grid levels cost repaint time
-    plot.getAxis("left").enableAutoSIPrefix(False)
-    return plot

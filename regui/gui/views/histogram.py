@@ -9,7 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox
 
 from regui.core import diagnostics as dg
-from regui.gui.views.base import CurveSet, InspectView, epoch_series, run_color, swatch_html, white_plot
+from regui.gui.plots import epoch_plot, style_plot
+from regui.gui.views.base import CurveSet, InspectView, epoch_series, run_color, swatch_html
 
 
 class HistogramView(InspectView):
@@ -27,10 +28,10 @@ class HistogramView(InspectView):
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setObjectName("histogram-canvas")
         self.canvas.setBackground("w")
-        self.hist_plot = white_plot(self.canvas.addPlot(row=0, col=0, colspan=2), "Weights", "Weight value")
+        self.hist_plot = style_plot(self.canvas.addPlot(row=0, col=0, colspan=2), "Weights", "Weight value")
         self.hist_plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.zero_plot = white_plot(self.canvas.addPlot(row=1, col=0), "Exact zeros (%)")
-        self.norm_plot = white_plot(self.canvas.addPlot(row=1, col=1), "‖W‖₂")
+        self.zero_plot = epoch_plot(self.canvas, 1, 0, "Exact zeros", units="%")
+        self.norm_plot = epoch_plot(self.canvas, 1, 1, "‖W‖₂")
         self.canvas.ci.layout.setRowStretchFactor(0, 3)
         self.canvas.ci.layout.setRowStretchFactor(1, 2)
         self.set_body(self.canvas)

@@ -7,7 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox
 
-from regui.gui.views.base import CurveSet, InspectView, epoch_series, run_color, swatch_html, white_plot
+from regui.gui.plots import epoch_plot
+from regui.gui.views.base import CurveSet, InspectView, epoch_series, run_color, swatch_html
 
 
 class LossTermsView(InspectView):
@@ -27,7 +28,7 @@ class LossTermsView(InspectView):
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setObjectName("loss-terms-canvas")
         self.canvas.setBackground("w")
-        self.plot = white_plot(self.canvas.addPlot(row=0, col=0), "Loss")
+        self.plot = epoch_plot(self.canvas, 0, 0, "Loss")
         self.plot.setTitle("Solid: mean data loss (training part) · dashed: λ·R(W)", color="k", size="9pt")
         self.set_body(self.canvas)
         self.curves = CurveSet(self.plot)
