@@ -86,7 +86,7 @@ def cmd_sweep(args) -> int:
     except (Exception, KeyboardInterrupt) as exc:  # a lost cluster, a second Ctrl-C: keep what ended
         aborted = isinstance(exc, KeyboardInterrupt)
         problem = "aborted" if aborted else str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}"
-        records = [printer.records.get(item.index) or failed(item, names, SWEEP_NAME, f"Not run: {problem}")
+        records = [printer.records.get(item.index) or failed(item, names, SWEEP_NAME, f"Not run: {problem}", printer.summary)
                    for item in items]  # fmt: skip
     finally:
         runner.close()
@@ -169,7 +169,7 @@ class _Printer(SweepEvents):
 
     def failed(self, index: int, message: str) -> None:
         self.done += 1
-        self.records[index] = failed(self.items[index], self.names, SWEEP_NAME, message)
+        self.records[index] = failed(self.items[index], self.names, SWEEP_NAME, message, self.summary)
         if self.log is not None:
             self.log.failed(index, self.records[index])
         print(f"[{self.done}/{self.total}] {self.names[index]}: failed: {message}", file=sys.stderr, flush=True)

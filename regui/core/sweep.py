@@ -162,13 +162,13 @@ class SweepBook:
         if self.control.stopped.is_set():
             while self.pending:
                 index = self.pending.popleft()
-                self.finish(index, not_started(self.by_index[index], self.names, self.sweep))
+                self.finish(index, not_started(self.by_index[index], self.names, self.sweep, self.dataset_summary))
         requests = self.control.stop_requests()
         if requests != self._seen_stops:  # only look through the queue when something changed
             self._seen_stops = requests
             for index in [i for i in self.pending if i in requests]:
                 self.pending.remove(index)
-                self.finish(index, not_started(self.by_index[index], self.names, self.sweep))
+                self.finish(index, not_started(self.by_index[index], self.names, self.sweep, self.dataset_summary))
 
     def next(self) -> int | None:
         """The next run to start, unless paused, stopped or none is left."""
@@ -218,7 +218,8 @@ class SweepBook:
         self.finish(index, record)
 
     def fail(self, index: int, message: str) -> None:
-        self.records[self._position[index]] = failed(self.by_index[index], self.names, self.sweep, message)
+        self.records[self._position[index]] = failed(self.by_index[index], self.names, self.sweep, message,
+                                                     self.dataset_summary)  # fmt: skip
         self.streamed.pop(index, None)
         self.events.failed(index, message)
 
@@ -297,14 +298,19 @@ class SerialRunner:
         pass
 
 
-def not_started(item: SweepItem, names: Sequence[str] | None, sweep: str) -> RunRecord:
+# A run that never trained still says which data it was for, as every record does.
+
+
+def not_started(item: SweepItem, names: Sequence[str] | None, sweep: str, dataset: dict | None = None) -> RunRecord:
     return RunRecord(config=item.config, name=item_name(item, names), status=STOPPED,
-                     message="Stopped before it started.", sweep=sweep, repeat=item.repeat)  # fmt: skip
+                     message="Stopped before it started.", sweep=sweep, repeat=item.repeat,
+                     dataset=dict(dataset or {}))  # fmt: skip
 
 
-def failed(item: SweepItem, names: Sequence[str] | None, sweep: str, message: str) -> RunRecord:
+def failed(item: SweepItem, names: Sequence[str] | None, sweep: str, message: str, dataset: dict | None = None
+           ) -> RunRecord:  # fmt: skip
     return RunRecord(config=item.config, name=item_name(item, names), status=FAILED, message=message,
-                     sweep=sweep, repeat=item.repeat)  # fmt: skip
+                     sweep=sweep, repeat=item.repeat, dataset=dict(dataset or {}))  # fmt: skip
 
 
 def item_name(item: SweepItem, names: Sequence[str] | None) -> str:

@@ -154,7 +154,7 @@ def test_pause_holds_new_runs_and_resume_goes_on(pool):
     assert [r.status for r in done[0]] == [FINISHED] * len(items)
 
 
-def test_stop_keeps_what_finished_and_ends_the_rest(pool):
+def test_stop_keeps_what_finished_and_ends_the_rest(dataset, pool):
     items = grid(repeats=2)
     control = SweepControl()
     finished_first = threading.Event()
@@ -170,7 +170,8 @@ def test_stop_keeps_what_finished_and_ends_the_rest(pool):
     statuses = [r.status for r in records]
     assert statuses.count(FINISHED) >= 1
     assert set(statuses) <= {FINISHED, STOPPED}
-    assert any(r.message == "Stopped before it started." for r in records)
+    never = [r for r in records if r.message == "Stopped before it started."]
+    assert never and all(r.dataset["class_names"] == list(dataset.class_names) for r in never)  # still says its data
 
 
 def test_stopping_one_run_leaves_the_others(pool):
@@ -189,6 +190,7 @@ def test_one_failing_run_does_not_stop_the_sweep(pool):
     records = pool.run([items[0], broken, items[2]], Recorder())
     assert [r.status for r in records] == [FINISHED, FAILED, FINISHED]
     assert "fewer than one image per class" in records[1].message
+    assert records[1].dataset["fingerprint"] == pool.summary["fingerprint"]
 
 
 def test_a_killed_worker_costs_only_its_run_which_is_retried(dataset, pool):

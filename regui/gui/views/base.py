@@ -124,12 +124,7 @@ class InspectView(QWidget):
 
 
 def class_names(entry: RunEntry) -> list[str]:
-    """The run's classes: from its record, or from the files it trained on (a sweep run that
-    never started has no dataset summary)."""
-    names = entry.record.dataset.get("class_names")
-    if not names and entry.files is not None:
-        names = entry.files.class_names
-    return list(names or [])
+    return list(entry.record.dataset.get("class_names") or [])
 
 
 def run_color(entry: RunEntry, alpha: int = 255) -> QColor:
