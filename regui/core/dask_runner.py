@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from regui.core.errors import ReguiError
 from regui.core.records import RunRecord
-from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name, without_weights
+from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name
 
 
 CONNECT_TIMEOUT = 10  # seconds
@@ -184,7 +184,7 @@ def _remote_run(payload: dict, config, name: str, index: int, tag: str, with_sna
     record = run_training(
         prepare(dataset, config.split), config, name=name, dataset_summary=payload["summary"],
         should_stop=lambda: stop_all.is_set() or stop_this.is_set(),
-        on_epoch=lambda e: queue.put(("epoch", index, e if with_snapshots else without_weights(e))), snapshots=1,
+        on_epoch=lambda e: queue.put(("epoch", index, e if with_snapshots else e.without_snapshot())), snapshots=1,
     )  # fmt: skip
     record.epochs = record.epochs[-1:]  # the rest went through the queue; this one with its weights
     return record

@@ -27,8 +27,8 @@ import numpy as np
 
 from regui.core.config import ImageSettings
 from regui.core.machine import default_workers, process_alive
-from regui.core.records import RunRecord
-from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name, without_weights
+from regui.core.records import EpochResult, RunRecord
+from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name
 
 
 @dataclass
@@ -257,7 +257,7 @@ def _worker_main(conn, folder: str) -> None:
         if not (isinstance(message, tuple) and message[0] == "run"):
             continue  # a stop for a run that had just ended: nothing to do
         _, current, config, name, with_snapshots = message
-        light = (lambda e: e) if with_snapshots else without_weights  # the pipe carries what is kept
+        light = (lambda e: e) if with_snapshots else EpochResult.without_snapshot  # the pipe carries what is kept
         stop_requested = False
         try:
             split = config.split

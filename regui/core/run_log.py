@@ -8,7 +8,6 @@ exported as usual.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 from regui.core.records import FAILED, RUNNING, EpochResult, RunRecord
 from regui.core.store import RunStore, StoreError
@@ -20,7 +19,6 @@ class RunLog:
     def __init__(self, store: RunStore | None, warn: Callable[[str], None]) -> None:
         self.store, self.warn = store, warn
         self.ids: dict[object, int] = {}  # key -> id in the store
-        self._best: dict[object, float] = {}
 
     @classmethod
     def open(cls, path, warn: Callable[[str], None]) -> RunLog:
@@ -42,16 +40,13 @@ class RunLog:
         if key in self.ids:
             self.store.delete([self.ids.pop(key)])
         begun = RunRecord(config=record.config, name=record.name, status=RUNNING, dataset=record.dataset,
-                          started_at=record.started_at or _now(), sweep=record.sweep, repeat=record.repeat)  # fmt: skip
+                          started_at=record.started_at, sweep=record.sweep, repeat=record.repeat)  # fmt: skip
         self.ids[key] = self.store.begin(begun)
-        self._best.pop(key, None)
 
     def epoch(self, key, result: EpochResult) -> None:
         if self.store is None or key not in self.ids:
             return
-        best = max(self._best.get(key, 0.0), result.test_accuracy)
-        self._best[key] = best
-        self._guard(self.store.add_epoch, self.ids[key], result, best)
+        self._guard(self.store.add_epoch, self.ids[key], result)
 
     def finished(self, key, record: RunRecord) -> None:
         """The run ended (any status); one that never began is stored whole, except a sweep's run
@@ -78,10 +73,6 @@ class RunLog:
         except StoreError as exc:
             self.warn(f"Runs are no longer stored: {exc}")
             self.close()
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class BackgroundRunLog:

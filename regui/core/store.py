@@ -264,9 +264,8 @@ class RunStore:
             )
         return int(cursor.lastrowid)
 
-    def add_epoch(self, run_id: int, result: EpochResult, best_test_accuracy: float | None = None) -> None:
-        """Commit one finished epoch (and the run's latest numbers)."""
-        best = result.test_accuracy if best_test_accuracy is None else best_test_accuracy
+    def add_epoch(self, run_id: int, result: EpochResult) -> None:
+        """Commit one finished epoch (and the run's latest numbers; the best so far is kept)."""
         with self._write():
             self._insert_epoch(run_id, result)
             self._conn.execute(
@@ -274,7 +273,7 @@ class RunStore:
                 "zero_fraction = ?, best_test_accuracy = max(coalesce(best_test_accuracy, 0), ?), seconds = ? "
                 "WHERE id = ?",
                 (result.epoch, result.test_accuracy, result.train_accuracy, result.objective, result.zero_fraction,
-                 best, result.elapsed, run_id),
+                 result.test_accuracy, result.elapsed, run_id),
             )  # fmt: skip
 
     def finish(self, run_id: int, record: RunRecord) -> None:

@@ -194,7 +194,7 @@ class SweepBook:
 
     def epoch(self, index: int, result: EpochResult) -> None:
         if not self.streams_snapshots:
-            result = without_weights(result)
+            result = result.without_snapshot()
         streamed = self.streamed.setdefault(index, [])
         streamed.append(result)
         thin_snapshots(streamed, self.snapshots)
@@ -239,10 +239,6 @@ class SweepBook:
 
 
 MAX_ATTEMPTS = 2  # a run whose worker dies is tried once more
-
-def without_weights(result: EpochResult) -> EpochResult:
-    return result.without_snapshot()
-
 
 def keep_last_weights(epochs: list[EpochResult]) -> list[EpochResult]:
     """Sweeps keep one snapshot per run, the last epoch's: a grid of 1,000 runs stays small."""

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 from PySide6.QtWidgets import QComboBox
+
+from regui.core.records import EpochResult
 
 from regui.gui.results_model import RunEntry
 
@@ -32,9 +37,26 @@ class RunChooser(QComboBox):
         return next((e for e in entries if e.run_id == chosen), None)
 
 
-def test_part(entry: RunEntry):
-    """(paths, labels) of the run's test images, or None if they are not known (or do not match)."""
-    if entry.files is None:
-        return None
-    paths, labels = entry.files.test_part(entry.record.config.split)
-    return paths, labels
+@dataclass(frozen=True)
+class Predictions:
+    """What a run predicted for its test images at the epoch a view shows."""
+
+    wanted: int  # the epoch asked for
+    snap: EpochResult  # the nearest snapshot (its epoch may be earlier, if thinned)
+    paths: tuple[str, ...]  # the test images, in the order of ``snap.test_pred``
+    labels: np.ndarray
+
+
+def predictions(view, entry: RunEntry) -> tuple[Predictions | None, str]:
+    """The predictions ``view`` shows for ``entry``, or None and why there are none."""
+    wanted = view.epoch_for(entry)
+    snap = view.snapshot_for(entry)
+    if snap is None:
+        return None, view.snapshot_note(entry, wanted, snap)
+    if snap.test_pred.size == 0:
+        return None, "the run store keeps weights, not predictions: train it again to see them"
+    if entry.files is not None:
+        paths, labels = entry.files.test_part(entry.record.config.split)
+        if len(labels) == len(snap.test_pred):
+            return Predictions(wanted, snap, paths, labels), ""
+    return None, "its test images are not known here"

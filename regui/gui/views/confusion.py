@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHeaderView, QLabel,
 
 from regui.core import diagnostics as dg
 from regui.gui.views.base import InspectView, class_names
-from regui.gui.views.common_run import RunChooser, test_part
+from regui.gui.views.common_run import RunChooser, predictions
 
 
 class ConfusionView(InspectView):
@@ -50,21 +50,17 @@ class ConfusionView(InspectView):
         if entry is None:
             self._empty("Train a run to see which classes it confuses.")
             return
-        wanted = self.epoch_for(entry)
-        snap = self.snapshot_for(entry)
-        part = test_part(entry)
-        if snap is None or part is None or len(part[1]) != len(snap.test_pred):
-            why = (self.snapshot_note(entry, wanted, snap) if snap is None
-                   else "the run store keeps weights, not predictions: train it again to see them"
-                   if snap.test_pred.size == 0 else "its test images are not known here")  # fmt: skip
+        shown, why = predictions(self, entry)
+        if shown is None:
             self._empty(f"{entry.label}: {why}.")
             return
+        wanted, snap = shown.wanted, shown.snap
         as_share = self.show_as.currentData() == "share"
         key = (entry.run_id, snap, wanted, as_share)  # the snapshot itself: an id could be reused
         if key == self._drawn_key:
             return  # the same matrix: nothing to redo while other runs stream
         names = class_names(entry)
-        counts = dg.confusion_matrix(part[1], snap.test_pred, len(names))
+        counts = dg.confusion_matrix(shown.labels, snap.test_pred, len(names))
         self.counts, self.shown = counts, (entry.label, snap.epoch)
         self._fill(names, counts, as_share)
         self._drawn_key = key

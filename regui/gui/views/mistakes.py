@@ -15,7 +15,7 @@ from regui.core.images import UnreadableImage, cv2
 from regui.core.thumbnails import thumbnail
 from regui.gui.thumbs import ThumbnailCache, to_qimage
 from regui.gui.views.base import InspectView, class_names
-from regui.gui.views.common_run import RunChooser, test_part
+from regui.gui.views.common_run import RunChooser, predictions
 
 _ALL = -1
 
@@ -94,28 +94,21 @@ class MistakesView(InspectView):
         self.set_body(self.gallery)
         self._class_names: tuple = ()
         self.shown: tuple[str, int] | None = None
-        self.all_mistakes: list[dg.Mistake] = []
 
     def redraw(self) -> None:
         entry = self.run_box.set_entries(self.entries)
-        self.all_mistakes, self.shown = [], None
+        self.shown = None
         if entry is None:
             self._show([], [], "Train a run to see the test images it gets wrong.")
             return
         names = class_names(entry)
         self._offer_classes(names)
-        wanted = self.epoch_for(entry)
-        snap = self.snapshot_for(entry)
-        part = test_part(entry)
-        if snap is None or part is None or len(part[1]) != len(snap.test_pred):
-            why = (self.snapshot_note(entry, wanted, snap) if snap is None
-                   else "the run store keeps weights, not predictions: train it again to see them"
-                   if snap.test_pred.size == 0 else "its test images are not known here")  # fmt: skip
+        shown, why = predictions(self, entry)
+        if shown is None:
             self._show([], names, f"{entry.label}: {why}.")
             return
-        paths, labels = part
-        found = dg.mistakes(paths, labels, snap.test_pred, snap.test_confidence)
-        self.all_mistakes = found
+        wanted, snap, labels = shown.wanted, shown.snap, shown.labels
+        found = dg.mistakes(shown.paths, labels, snap.test_pred, snap.test_confidence)
         self.shown = (entry.label, snap.epoch)
         true, pred = self.true_box.currentData(), self.pred_box.currentData()
         chosen = [m for m in found if true in (_ALL, m.true) and pred in (_ALL, m.predicted)]
