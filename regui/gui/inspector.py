@@ -9,15 +9,15 @@ Streaming runs redraw the views at most a few times a second, and only the visib
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QToolBar
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
 
 from regui.core import export
 from regui.core.errors import ReguiError
 from regui.gui.epoch_bar import EpochBar
 from regui.gui.results_model import RunEntry, RunsModel
+from regui.gui.saving import ask_save_path, write_reporting
 from regui.gui.thumbs import ThumbnailCache
 from regui.gui.views.base import InspectView
 from regui.gui.views.confusion import ConfusionView
@@ -149,29 +149,23 @@ class Inspector(QObject):
 
     def export(self, view: InspectView, kind: str, path: str | None = None) -> bool:
         """Save ``view`` as PNG, or the data behind it as CSV. Problems are reported, never raised."""
-        suffix = ".png" if kind == "png" else ".csv"
-        if path is None:
-            default = f"{view.title.lower().replace(' ', '-')}{suffix}"
-            path, _ = QFileDialog.getSaveFileName(self.window, f"Export {view.title.lower()}", default,
-                                                  "PNG image (*.png)" if kind == "png" else "CSV table (*.csv)")  # fmt: skip
-            if not path:
-                return False
-            if not Path(path).suffix:
-                path += suffix
-        try:
-            export.check_writable(path)
+        suffix = f".{kind}"
+        name = view.title.lower()
+        filters = {"PNG image (*.png)" if kind == "png" else "CSV table (*.csv)": suffix}
+        path = path or ask_save_path(self.window, f"Export {name}", name.replace(" ", "-") + suffix, filters)
+        if not path:
+            return False
+
+        def write() -> None:
             if kind == "png":
                 view.export_png(path)
-            else:
-                rows = view.csv_rows()
-                if not rows:
-                    raise ReguiError(f"The {view.title.lower()} view has nothing to export yet.")
-                export.write_csv(path, rows)
-        except ReguiError as exc:
-            self.report_error(str(exc))
-            return False
-        except Exception as exc:  # noqa: BLE001 - whatever went wrong, say so; nothing is lost
-            self.report_error(f"Could not save to {path}: {type(exc).__name__}: {exc}")
+                return
+            rows = view.csv_rows()
+            if not rows:
+                raise ReguiError(f"The {name} view has nothing to export yet.")
+            export.write_csv(path, rows)
+
+        if not write_reporting(path, write, self.report_error, f"the {name} view"):
             return False
         self.window.statusBar().showMessage(f"{view.title} saved to {path}", 8000)
         return True

@@ -10,7 +10,6 @@ from PySide6.QtCore import QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -38,6 +37,7 @@ from regui.gui.inspector import Inspector
 from regui.gui.params_panel import ParamsPanel
 from regui.gui.plots import PlotsPanel
 from regui.gui.results_model import COLUMNS, SORT_ROLE, RunEntry, RunsModel
+from regui.gui.saving import ask_save_path, write_reporting
 from regui.gui.sweep_dialog import SweepDialog
 from regui.gui.sweep_panel import SweepPanel
 
@@ -625,17 +625,14 @@ class MainWindow(QMainWindow):
 
     def export_results(self, path: str | None = None) -> bool:
         """Write the results table (CSV, Markdown) or every run with its epochs (JSON), by extension."""
-        if path is None:
-            path, chosen = QFileDialog.getSaveFileName(self, "Export results", "results.csv",
-                                                       ";;".join(EXPORT_FILTERS))  # fmt: skip
-            if not path:
-                return False
-            if not Path(path).suffix:
-                path += EXPORT_FILTERS.get(chosen, ".csv")
+        path = path or ask_save_path(self, "Export results", "results.csv", EXPORT_FILTERS)
+        if not path:
+            return False
         suffix = Path(path).suffix.lower()
         entries = self._entries_in_view_order()
         records = [e.record for e in entries]
-        try:
+
+        def write() -> None:
             if suffix == ".json":
                 export.write_json(path, export.results_document(records))
             elif suffix in (".md", ".markdown"):
@@ -643,11 +640,8 @@ class MainWindow(QMainWindow):
                 export.write_markdown(path, rows, [c.header for c in COLUMNS])
             else:
                 export.write_csv(path, [r.summary_row() for r in records])
-        except ReguiError as exc:
-            self._export_failed(str(exc))
-            return False
-        except Exception as exc:  # noqa: BLE001 - whatever went wrong, say so; the runs stay
-            self._export_failed(f"Could not export to {path}: {type(exc).__name__}: {exc}")
+
+        if not write_reporting(path, write, self._export_failed, "the results"):
             return False
         self.statusBar().showMessage(f"Exported {len(records)} run(s) to {path}", 8000)
         return True
@@ -661,20 +655,8 @@ class MainWindow(QMainWindow):
         return {c.header: c.text(entry) for c in COLUMNS}
 
     def export_plots(self, path: str | None = None) -> bool:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export plots", "plots.png", "PNG image (*.png)")
-            if not path:
-                return False
-            if not Path(path).suffix:
-                path += ".png"
-        try:
-            export.check_writable(path)
-            self.plots.export_png(path)
-        except ReguiError as exc:
-            self._export_failed(str(exc))
-            return False
-        except Exception as exc:  # noqa: BLE001
-            self._export_failed(f"Could not save the plots to {path}: {type(exc).__name__}: {exc}")
+        path = path or ask_save_path(self, "Export plots", "plots.png", {"PNG image (*.png)": ".png"})
+        if not path or not write_reporting(path, lambda: self.plots.export_png(path), self._export_failed, "the plots"):
             return False
         self.statusBar().showMessage(f"Plots saved to {path}", 8000)
         return True
