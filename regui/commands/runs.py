@@ -71,7 +71,7 @@ def _export(store: RunStore, args) -> int:
     ids = [run.id for run in store.runs()] if args.all else args.ids
     if not ids:
         raise ConfigError("Name the runs to export (ids from 'regui runs list'), or give --all.")
-    missing = sorted(set(ids) - {run.id for run in store.runs()})
+    missing = sorted(i for i in set(ids) if store.get(i) is None)
     if missing:
         raise ConfigError(f"No stored run has id {', '.join(map(str, missing))}; nothing was written.")
     count = store.export(ids, args.out)
@@ -86,8 +86,8 @@ def _import(store: RunStore, args) -> int:
 
 
 def _delete(store: RunStore, args) -> int:
-    present = {run.id: run for run in store.runs()}
-    missing = sorted(set(args.ids) - set(present))
+    present = {i: store.get(i) for i in args.ids}
+    missing = sorted(i for i, run in present.items() if run is None)
     if missing:
         raise ConfigError(f"No stored run has id {', '.join(map(str, missing))}; nothing was deleted.")
     if not args.yes:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from regui.core.config import PENALTIES, PENALTY_LABELS
 from regui.core.errors import ReguiError
 from regui.core.store import RunStore, StoredRun, parse_setting
+from regui.gui.saving import ask_save_path
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -123,6 +124,7 @@ class RunBrowser(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Stored runs")
         self.store_path = store_path
+        self._open: RunStore | None = None
         self.dataset = QLineEdit()
         self.dataset.setPlaceholderText("part of the folder's path")
         self.penalty = QComboBox()
@@ -195,16 +197,29 @@ class RunBrowser(QDialog):
     # --- reading ------------------------------------------------------------------------------
 
     def _store(self) -> RunStore:
-        return RunStore(self.store_path, check_interrupted=False)
+        """The store, opened once while the browser is open (every filter keystroke reads it)."""
+        if self._open is None or self._open.path != Path(self.store_path):
+            self._close_store()
+            self._open = RunStore(self.store_path, check_interrupted=False)
+        return self._open
+
+    def _close_store(self) -> None:
+        if self._open is not None:
+            self._open.close()
+            self._open = None
+
+    def closeEvent(self, event) -> None:
+        self._close_store()
+        super().closeEvent(event)
 
     def refresh(self) -> None:
         try:
             where = dict(parse_setting(part) for part in self.settings_filter.text().split())
             if self.penalty.currentData():
                 where["penalty"] = self.penalty.currentData()
-            with self._store() as store:
-                runs = store.runs(folder=self.dataset.text().strip() or None, where=where)
-                total = store.count()
+            store = self._store()
+            runs = store.runs(folder=self.dataset.text().strip() or None, where=where)
+            total = store.count()
         except ReguiError as exc:
             self.problem.setText(str(exc))
             self.problem.show()
@@ -249,10 +264,9 @@ class RunBrowser(QDialog):
         ids = self.selected_ids() or [run.id for run in self.model.runs]
         if not ids:
             return 0
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export runs", "runs-export.sqlite3", "Run store (*.sqlite3)")
-            if not path:
-                return 0
+        path = path or ask_save_path(self, "Export runs", "runs-export.sqlite3", {"Run store (*.sqlite3)": ".sqlite3"})
+        if not path:
+            return 0
         count = self._write(lambda store: store.export(ids, path))
         if count:
             self.count.setText(f"{count} run(s) exported to {path}")
@@ -276,8 +290,7 @@ class RunBrowser(QDialog):
 
     def _write(self, action):
         try:
-            with self._store() as store:
-                return action(store)
+            return action(self._store())
         except ReguiError as exc:
             self.problem.setText(str(exc))
             self.problem.show()
