@@ -8,6 +8,7 @@ from pathlib import Path
 from regui.commands.common import EXIT_BAD_INPUT, EXIT_OK
 from regui.core.config import PENALTY_LABELS
 from regui.core.errors import ConfigError
+from regui.core.formatting import percent
 from regui.core.store import RunStore, StoredRun, parse_setting
 
 
@@ -33,10 +34,12 @@ def _list(store: RunStore, args) -> int:
         c = run.config
         lam = "-" if c.penalty == "none" else f"{c.alpha:g}"
         note = f"{run.name}" + (f" / {run.note}" if run.note else "")
+        acc, best = percent(run.test_accuracy, missing="-"), percent(run.best_test_accuracy, missing="-")
+        zeros = percent(run.zero_fraction, 1, missing="-")
         print(f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {run.status:<11} "
               f"{PENALTY_LABELS.get(c.penalty, c.penalty):<11} {lam:>8} {c.eta0:>7g} "
-              f"{f'{run.epochs_done}/{c.epochs}':>9} {_pct(run.test_accuracy):>8} {_pct(run.best_test_accuracy):>7} "
-              f"{_pct(run.zero_fraction, 1):>6}  {Path(run.folder).name[:14]:<14} {run.sweep:<5} {note}")  # fmt: skip
+              f"{f'{run.epochs_done}/{c.epochs}':>9} {acc:>8} {best:>7} "
+              f"{zeros:>6}  {Path(run.folder).name[:14]:<14} {run.sweep:<5} {note}")  # fmt: skip
     print(f"{len(runs)} run(s) in {store.path}")
     return EXIT_OK
 
@@ -118,7 +121,3 @@ def _one(store: RunStore, run_id: int) -> StoredRun:
     if run is None:
         raise ConfigError(f"No stored run has id {run_id} (see 'regui runs list').")
     return run
-
-
-def _pct(value, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}%}"

@@ -18,3 +18,8 @@ def percent_mean_std(stat: tuple[float, float], digits: int = 2) -> str:
     """(0.5731, 0.0212) -> "57.31 ± 2.12%"."""
     mean, std = stat
     return f"{mean * 100:.{digits}f} ± {std * 100:.{digits}f}%"
+
+
+def percent(value: float | None, digits: int = 2, missing: str = "") -> str:
+    """0.5731 -> "57.31%"; None (no epoch yet) -> ``missing``."""
+    return missing if value is None else f"{value:.{digits}%}"

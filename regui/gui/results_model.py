@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QPixmap
 
 from regui.core.config import PENALTY_LABELS, SCALING_LABELS, run_label
+from regui.core.formatting import percent
 from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord, thin_snapshots
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -58,10 +59,6 @@ def _final(entry: RunEntry, attr: str):
     return getattr(final, attr) if final is not None else None
 
 
-def _pct(value) -> str:
-    return "" if value is None else f"{value * 100:.2f}%"
-
-
 def _num(value, fmt: str = ".4g") -> str:
     return "" if value is None else format(value, fmt)
 
@@ -87,12 +84,12 @@ COLUMNS = [
     Column("penalty", "Penalty", lambda e: PENALTY_LABELS[e.record.config.penalty],
            lambda e: e.record.config.penalty, numeric=False),
     Column("alpha", "λ", _lambda, lambda e: e.record.config.alpha, "Regularization strength (alpha)"),
-    Column("test_accuracy", "Test acc", lambda e: _pct(_final(e, "test_accuracy")),
+    Column("test_accuracy", "Test acc", lambda e: percent(_final(e, "test_accuracy")),
            lambda e: _sortable(_final(e, "test_accuracy")), "Test accuracy after the last epoch"),
     Column("best_test_accuracy", "Best test (epoch)", _best,
            lambda e: _sortable(getattr(e.best, "test_accuracy", None)),
            "Highest test accuracy of any epoch, and that epoch"),
-    Column("train_accuracy", "Train acc", lambda e: _pct(_final(e, "train_accuracy")),
+    Column("train_accuracy", "Train acc", lambda e: percent(_final(e, "train_accuracy")),
            lambda e: _sortable(_final(e, "train_accuracy"))),
     Column("objective", "Final loss", lambda e: _num(_final(e, "objective")),
            lambda e: _sortable(_final(e, "objective")), "Mean data loss + λ·R(W), on the training part"),

@@ -27,14 +27,11 @@ from PySide6.QtWidgets import (
 
 from regui.core.config import PENALTIES, PENALTY_LABELS
 from regui.core.errors import ReguiError
+from regui.core.formatting import percent
 from regui.core.store import RunStore, StoredRun, parse_setting
 from regui.gui.saving import ask_save_path
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def _pct(value) -> str:
-    return "" if value is None else f"{value:.2%}"
 
 
 # (header, text, sort key); the last two columns (name, note) can be edited in place.
@@ -46,8 +43,8 @@ _COLUMNS = [
     ("λ", lambda r: "–" if r.config.penalty == "none" else f"{r.config.alpha:g}", lambda r: r.config.alpha),
     ("LR", lambda r: f"{r.config.eta0:g}", lambda r: r.config.eta0),
     ("Epochs", lambda r: f"{r.epochs_done}/{r.config.epochs}", lambda r: r.epochs_done),
-    ("Test acc", lambda r: _pct(r.test_accuracy), lambda r: -1 if r.test_accuracy is None else r.test_accuracy),
-    ("Best test", lambda r: _pct(r.best_test_accuracy),
+    ("Test acc", lambda r: percent(r.test_accuracy), lambda r: -1 if r.test_accuracy is None else r.test_accuracy),
+    ("Best test", lambda r: percent(r.best_test_accuracy),
      lambda r: -1 if r.best_test_accuracy is None else r.best_test_accuracy),
     ("Zeros", lambda r: "" if r.zero_fraction is None else f"{r.zero_fraction:.1%}",
      lambda r: -1 if r.zero_fraction is None else r.zero_fraction),
