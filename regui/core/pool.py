@@ -107,7 +107,11 @@ class ProcessPool:
                     worker.index, worker.stop_sent = index, False
                     busy.append(worker)
                     item = book.by_index[index]
-                    self._send(worker, ("run", index, item.config, item_name(item, names), book.streams_snapshots))
+                    # Each run overlaps its metrics with its next SGD pass only if a core would
+                    # otherwise stand idle (the last runs of a sweep, a pool smaller than the machine).
+                    overlap = min(self.jobs, len(busy) + len(book.pending)) < default_workers()
+                    self._send(worker, ("run", index, item.config, item_name(item, names), book.streams_snapshots,
+                                        overlap))  # fmt: skip
                 if not busy:
                     control.stopped.wait(0.05)  # paused, or only finishing bookkeeping left
                     continue
@@ -256,7 +260,7 @@ def _worker_main(conn, folder: str) -> None:
             return
         if not (isinstance(message, tuple) and message[0] == "run"):
             continue  # a stop for a run that had just ended: nothing to do
-        _, current, config, name, with_snapshots = message
+        _, current, config, name, with_snapshots, overlap = message
         light = (lambda e: e) if with_snapshots else EpochResult.without_snapshot  # the pipe carries what is kept
         stop_requested = False
         try:
@@ -266,7 +270,7 @@ def _worker_main(conn, folder: str) -> None:
                 prepared[split] = prepare(dataset, split)
             record = run_training(
                 prepared[split], config, name=name, dataset_summary=summary, should_stop=should_stop,
-                on_epoch=lambda e, i=current: conn.send(("epoch", i, light(e))), snapshots=1,
+                on_epoch=lambda e, i=current: conn.send(("epoch", i, light(e))), snapshots=1, overlap=overlap,
             )  # fmt: skip
             record.epochs = record.epochs[-1:]  # the rest were streamed; this one with its weights
             conn.send(("finished", current, record))

@@ -28,13 +28,15 @@ def run_training(
     on_epoch: Callable[[EpochResult], None] | None = None,
     n_jobs: int | None = None,
     snapshots: int | None = None,
+    overlap: bool = True,
 ) -> RunRecord:
     """Train one run to its end and return its record; divergence ends it with a message.
 
     ``on_epoch`` sees each epoch as it finishes, with its snapshot (weights and test
     predictions). The record keeps at most ``snapshots`` of those (None: all; 1: the last
     epoch's only), thinned as ``thin_snapshots`` says. Settings errors (ConfigError) are raised
-    before any training, so callers can show them instead of an empty run.
+    before any training, so callers can show them instead of an empty run. ``n_jobs`` and
+    ``overlap``: see ``train_epochs``.
     """
     config.validate()
     record = RunRecord(
@@ -45,7 +47,7 @@ def run_training(
     )
     started = time.perf_counter()
     try:
-        for result in train_epochs(data, config, should_stop, n_jobs=n_jobs):
+        for result in train_epochs(data, config, should_stop, n_jobs=n_jobs, overlap=overlap):
             record.epochs.append(result)
             thin_snapshots(record.epochs, snapshots)
             if on_epoch is not None:

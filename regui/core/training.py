@@ -21,8 +21,8 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 from scipy.special import expit
@@ -52,6 +52,33 @@ def penalty_term(coef: np.ndarray, config: TrainConfig) -> float:
     else:
         r = (1.0 - config.l1_ratio) * 0.5 * sq + config.l1_ratio * ab
     return config.alpha * r
+
+
+# Rows per matrix product in decision_values. OpenBLAS multiplies blocks this small without
+# first copying them into its packed layout; one product over a large X copies all of it and
+# takes about twice as long (the metrics are memory-bound).
+_BLOCK_ROWS = 64
+
+
+def decision_values(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """``SGDClassifier.decision_function``, X @ coef.T + intercept, computed _BLOCK_ROWS rows at
+    a time: equal to scikit-learn's up to float64 rounding (a few units in the last place, as
+    the blocked products add in another order), and the same on every run of the same data.
+
+    The blocks go to numpy as one stack of matrices, so the whole product is one call that
+    releases the GIL: a Python loop over blocks would keep taking the GIL back and starve the
+    SGD pass running on the other thread (it needs the GIL between its one-vs-rest problems).
+    """
+    n = X.shape[0]
+    whole = n - n % _BLOCK_ROWS
+    out = np.empty((n, coef.shape[0]))
+    if whole:
+        blocks = X[:whole].reshape(whole // _BLOCK_ROWS, _BLOCK_ROWS, X.shape[1])
+        np.matmul(blocks, coef.T, out=out[:whole].reshape(whole // _BLOCK_ROWS, _BLOCK_ROWS, -1))
+    if whole < n:
+        np.matmul(X[whole:], coef.T, out=out[whole:])
+    out += intercept
+    return out
 
 
 def ovr_proba(decision: np.ndarray) -> np.ndarray:
@@ -140,6 +167,7 @@ def train_epochs(
     should_stop: StopCheck | None = None,
     *,
     n_jobs: int | None = None,
+    overlap: bool = True,
 ) -> Iterator[EpochResult]:
     """Train ``config.epochs`` epochs, yielding an EpochResult after each.
 
@@ -147,9 +175,12 @@ def train_epochs(
     the epoch in progress. Divergence raises TrainingDiverged (with what to change).
     ``n_jobs`` sets the threads for the one-vs-rest sub-problems; it does not change the numbers.
 
-    While epoch k's metrics are computed here, epoch k+1's SGD pass already runs on a helper
-    thread (scikit-learn's SGD loop releases the GIL), so the metrics cost little wall time.
-    Each pass hands over a copy of the weights it produced, so the overlap cannot mix epochs.
+    With ``overlap``, while epoch k's metrics are computed here, epoch k+1's SGD pass already
+    runs on a helper thread (scikit-learn's SGD loop releases the GIL), so the metrics cost
+    little wall time when a core is free. Each pass hands over a copy of the weights it
+    produced, so the overlap cannot mix epochs. Where every core is already training (a full
+    sweep pool), pass ``overlap=False``: the extra thread would only compete for the same cores
+    and memory. The numbers are the same either way.
     """
     config.validate()
     if config.image != data.image or config.split != data.split:
@@ -169,9 +200,9 @@ def train_epochs(
     if stop_requested():
         return
     started = time.perf_counter()
-    trainer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regui-sgd")
+    trainer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regui-sgd") if overlap else None
     try:
-        pending = trainer.submit(sgd_pass)
+        pending = trainer.submit(sgd_pass) if trainer else _run_now(sgd_pass)
         for epoch in range(1, config.epochs + 1):
             try:
                 coef, intercept = pending.result()
@@ -179,21 +210,36 @@ def train_epochs(
                 if "overflow" not in str(exc).lower():
                     raise
                 raise TrainingDiverged(_divergence_advice(config, epoch), epoch) from None
+            last = epoch == config.epochs
             pending = None
-            if epoch < config.epochs and not stop_requested():
-                pending = trainer.submit(sgd_pass)
-            # One core is busy with SGD: keep BLAS off it (oversubscribed, both run slower). The
-            # same thread count every epoch, as BLAS results can differ in the last bit with it.
-            # The limit is process-wide, hence the lock when several runs train at once.
+            if trainer and not last and not stop_requested():
+                pending = trainer.submit(sgd_pass)  # runs while this epoch is measured
+            # One core may be busy with SGD: keep BLAS off it (oversubscribed, both run slower).
+            # The same thread count every epoch and either way, as BLAS results can differ in
+            # the last bit with it. The limit is process-wide, hence the lock when several runs
+            # train at once.
             with _BLAS_LIMIT_LOCK, _blas_controller().limit(limits=max(1, _cores() - 1), user_api="blas"):
                 record = _measure(epoch, coef, intercept, data, config, started)
             yield record
-            if pending is None or stop_requested():
+            if last or stop_requested():
                 return
+            if pending is None:  # not overlapping: the next pass runs here and now
+                pending = _run_now(sgd_pass)
     finally:
         # Not waiting: a pass already started for the next epoch finishes on its own and is
         # dropped, so stopping (or an error) ends the run now rather than one epoch later.
-        trainer.shutdown(wait=False, cancel_futures=True)
+        if trainer:
+            trainer.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_now(work: Callable[[], tuple[np.ndarray, np.ndarray]]) -> Future:
+    """``work()`` run in this thread, as a finished Future (its result or its error)."""
+    done: Future = Future()
+    try:
+        done.set_result(work())
+    except Exception as exc:  # noqa: BLE001 - handed over exactly as the helper thread would
+        done.set_exception(exc)
+    return done
 
 
 @functools.cache
@@ -218,9 +264,8 @@ def _measure(
     if not (np.all(np.abs(coef) <= _FLOAT32_MAX) and np.all(np.isfinite(intercept))):
         raise TrainingDiverged(_divergence_advice(config, epoch), epoch)
     with np.errstate(over="ignore", invalid="ignore"):
-        # Exactly SGDClassifier.decision_function: X @ coef.T + intercept.
-        d_train = data.X_train @ coef.T + intercept
-        d_test = data.X_test @ coef.T + intercept
+        d_train = decision_values(data.X_train, coef, intercept)
+        d_test = decision_values(data.X_test, coef, intercept)
         if d_train.shape[1] == 1:  # binary problems have one decision value per sample
             d_train, d_test = d_train.ravel(), d_test.ravel()
         train_loss = data_loss(d_train, data.y_train, config.loss)

@@ -10,7 +10,7 @@ from regui.core.dataset import load_dataset, prepare
 from regui.core.errors import ConfigError, TrainingDiverged
 from regui.core.records import DIVERGED, FINISHED, STOPPED
 from regui.core.runs import run_training
-from regui.core.training import train_epochs
+from regui.core.training import decision_values, train_epochs
 
 SMALL = dict(width=6, height=5)
 
@@ -128,6 +128,54 @@ def test_same_config_and_seed_give_bit_identical_records(dataset):
     assert not np.array_equal(other_seed[-1].coef, one[-1].coef)
 
 
+@pytest.mark.parametrize("overlap", [True, False])
+def test_overlapping_the_next_pass_or_not_gives_the_same_numbers(dataset, overlap):
+    config = TrainConfig(penalty="l1", alpha=0.001, epochs=4, scaling="standard", **SMALL)
+    helpers = set()
+
+    def look_for_the_helper():
+        helpers.update(t.name for t in threading.enumerate() if t.name.startswith("regui-sgd"))
+        return False
+
+    plain = list(train_epochs(data_for(dataset, config), config, look_for_the_helper, overlap=overlap))
+    assert bool(helpers) == overlap
+    reference = list(train_epochs(data_for(dataset, config), config, overlap=not overlap))
+    assert plain == reference
+    assert all(np.array_equal(a.coef, b.coef) for a, b in zip(plain, reference))
+
+
+@pytest.mark.parametrize("n_rows, n_classes", [(1000, 3), (64, 4), (65, 2), (7, 3)])
+def test_decision_values_in_blocks_equal_one_product_up_to_rounding(n_rows, n_classes):
+    """Rows are multiplied in blocks; every row must be there, within float64 rounding of
+    scikit-learn's single product (and of an exact long-double reference)."""
+    rng = np.random.default_rng(n_rows)
+    X = rng.integers(0, 256, size=(n_rows, 300)).astype(np.float64)  # raw pixels: large sums
+    coef = rng.normal(scale=0.05, size=(1 if n_classes == 2 else n_classes, 300))
+    intercept = rng.normal(size=len(coef))
+    clf = SGDClassifier().fit(rng.normal(size=(8, 300)), np.arange(8) % n_classes)
+    clf.coef_, clf.intercept_ = coef, intercept
+    ours = decision_values(X, coef, intercept)
+    theirs = clf.decision_function(X).reshape(n_rows, -1)
+    exact = (X.astype(np.longdouble) @ coef.T.astype(np.longdouble) + intercept).astype(np.float64)
+    scale = np.abs(X) @ np.abs(coef.T)  # the size of the terms summed: the rounding is relative to it
+    assert np.all(np.abs(ours - exact) <= 1e-13 * scale)
+    assert np.all(np.abs(ours - theirs) <= 1e-13 * scale)
+
+
+def test_metrics_cover_more_rows_than_one_block(make_folder):
+    from regui.core.config import ImageSettings
+
+    ds = load_dataset(make_folder({"a": 70, "b": 60, "c": 50}), ImageSettings(**SMALL))
+    config = TrainConfig(epochs=3, penalty="l2", alpha=0.001, scaling="raw", **SMALL)
+    data = data_for(ds, config)
+    assert len(data.y_train) > 128
+    record = list(train_epochs(data, config))[-1]
+    clf = list(reference_epochs(data, config))[-1]
+    assert record.train_accuracy == clf.score(data.X_train, data.y_train)
+    assert record.test_accuracy == clf.score(data.X_test, data.y_test)
+    assert record.train_loss == pytest.approx(log_loss(data.y_train, clf.predict_proba(data.X_train)), rel=1e-12)
+
+
 def test_records_are_frozen_snapshots(dataset):
     config = TrainConfig(epochs=3, scaling="unit", **SMALL)
     records = list(train_epochs(data_for(dataset, config), config))
@@ -137,22 +185,24 @@ def test_records_are_frozen_snapshots(dataset):
         records[0].test_accuracy = 1.0
 
 
-def test_stop_ends_after_the_current_epoch(dataset):
+@pytest.mark.parametrize("overlap", [True, False])
+def test_stop_ends_after_the_current_epoch(dataset, overlap):
     config = TrainConfig(epochs=50, scaling="unit", **SMALL)
     stop = threading.Event()
     record = run_training(
         data_for(dataset, config), config, should_stop=stop.is_set,
-        on_epoch=lambda e: stop.set() if e.epoch == 3 else None,
+        on_epoch=lambda e: stop.set() if e.epoch == 3 else None, overlap=overlap,
     )  # fmt: skip
     assert record.status == STOPPED and len(record.epochs) == 3
     assert "after epoch 3 of 50" in record.message
     assert record.status_text() == "stopped at epoch 3"
 
 
-def test_divergence_ends_the_run_with_advice(dataset):
+@pytest.mark.parametrize("overlap", [True, False])
+def test_divergence_ends_the_run_with_advice(dataset, overlap):
     config = TrainConfig(epochs=20, eta0=1e150, loss="hinge", scaling="raw", **SMALL)
     with pytest.raises(TrainingDiverged) as info:
-        list(train_epochs(data_for(dataset, config), config))
+        list(train_epochs(data_for(dataset, config), config, overlap=overlap))
     assert "learning rate" in str(info.value) and "scale pixels" in str(info.value)
     record = run_training(data_for(dataset, config), config)
     assert record.status == DIVERGED and "diverged at epoch" in record.message
