@@ -6,6 +6,8 @@ a fast run does not redraw for every epoch). All of it runs in the GUI thread.
 
 from __future__ import annotations
 
+import html
+
 import math
 import os
 
@@ -15,7 +17,7 @@ import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget  # noqa: E402
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QVBoxLayout, QWidget  # noqa: E402
 
 from regui.core.export import ExportError  # noqa: E402
 from regui.gui.results_model import RunEntry  # noqa: E402
@@ -58,6 +60,40 @@ def style_plot(plot: pg.PlotItem, left: str, bottom: str = "Epoch", units: str |
     return plot
 
 
+class ShrinkableLabel(pg.LabelItem):
+    """A title that may be narrower than its text. pyqtgraph's label makes its text width its
+    minimum on every resize, so a long title widens its plot and, side by side, pushes the
+    other plot out of view (or under it), and can leave a whole canvas wider than its window;
+    this one is clipped instead."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)  # no text over the next plot
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        self.setMinimumWidth(0)
+        self.setPreferredWidth(0)
+
+
+def set_title(plot: pg.PlotItem, title: str, key: str = "") -> None:
+    """``title`` over the plot, with ``key`` (what the line styles mean, say) in a smaller grey
+    line under it. The title never sets the plot's width: a narrow plot shows less of it."""
+    if not isinstance(plot.titleLabel, ShrinkableLabel):
+        plot.layout.removeItem(plot.titleLabel)
+        plot.titleLabel.setParentItem(None)
+        plot.titleLabel = ShrinkableLabel("", parent=plot)
+        plot.layout.addItem(plot.titleLabel, 0, 1)
+    text = html.escape(title)
+    if key:
+        text += f"<br><span style='font-size:8pt; color:#555'>{html.escape(key)}</span>"
+    height = 40 if key else 26
+    plot.titleLabel.setMaximumHeight(height)
+    plot.layout.setRowFixedHeight(0, height)
+    plot.titleLabel.setVisible(True)
+    plot.titleLabel.setText(text, color="k", size="10pt", justify="left")  # clipped, it keeps its start
+
+
 def epoch_plot(canvas: pg.GraphicsLayoutWidget, row: int, col: int, left: str, units: str | None = None,
                **kwargs) -> pg.PlotItem:  # fmt: skip
     """A plot against epoch (whole-number ticks) on ``canvas``."""
@@ -88,15 +124,18 @@ class PlotsPanel(QWidget):
             # Long runs: draw only what is in view, thinned to the pixels available.
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
-        # One legend for both plots (they show the same runs); it can be dragged out of the way.
-        self.legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="k")
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 215))  # readable over the curves behind it
-        self.legend.setPen(pg.mkPen(200, 200, 200))
-        self.legend.hide()
-        self.placeholder = pg.TextItem("Press Run: the curves grow here, epoch by epoch.", color=(120, 120, 120),
+        # One legend for both plots (they show the same runs), in its own row below them so it
+        # never covers a curve or squeezes a plot; it takes as many columns as the width allows.
+        self.legend = pg.LegendItem(labelTextSize="8pt", labelTextColor="k", frame=False, horSpacing=12)
+        self.canvas.addItem(self.legend, row=1, col=0, colspan=2)
+        self.canvas.ci.geometryChanged.connect(self._fit_legend)
+        # Before the first run: the axes a first run will have (epochs 1-10, accuracy in %).
+        self.loss_plot.setRange(xRange=(1, 10), yRange=(0, 1))
+        self.acc_plot.setRange(xRange=(1, 10), yRange=(0, 100))
+        self.placeholder = pg.TextItem("Press Run:\nthe curves grow here,\nepoch by epoch.", color=(120, 120, 120),
                                        anchor=(0.5, 0.5))  # fmt: skip
         self.loss_plot.addItem(self.placeholder)
-        self.placeholder.setPos(0.5, 0.5)
+        self.placeholder.setPos(5.5, 0.5)
         self._titles()
 
         options = QHBoxLayout()
@@ -125,14 +164,19 @@ class PlotsPanel(QWidget):
         entries hides the plot; the table names them)."""
         curves = {}
         for key in ("objective", "data", "penalty"):
-            curves[key] = self.loss_plot.plot(name=entry.label if key == "objective" and legend else None)
+            curves[key] = self.loss_plot.plot()
         for key in ("test", "train"):
             curves[key] = self.acc_plot.plot()
+        if legend:  # the legend reads simple HTML: a renamed run's name is shown as typed
+            self.legend.addItem(curves["objective"], html.escape(entry.label))
+            self._fit_legend()
+        if not self._curves:  # the first run: the plots follow the curves from now on
+            self.loss_plot.enableAutoRange()
+            self.acc_plot.enableAutoRange()
         self._entries[entry.run_id] = entry
         self._curves[entry.run_id] = curves
         self._series[entry.run_id] = _Series()
         self.placeholder.hide()
-        self.legend.show()
         self._restyle(entry.run_id)
         self.update_run(entry.run_id, now=True)
 
@@ -181,13 +225,18 @@ class PlotsPanel(QWidget):
         self._refresh()
         self.options_changed.emit()
 
+    def _fit_legend(self) -> None:
+        labels = [label for _, label in self.legend.items]
+        if not labels:
+            return
+        entry_width = max(label.boundingRect().width() for label in labels) + 40  # the line sample and a gap
+        self.legend.setColumnCount(max(1, min(len(labels), int(self.canvas.ci.width() // entry_width))))
+
     def _titles(self) -> None:
-        loss = "Loss: objective (solid)"
-        if self.show_parts.isChecked():
-            loss += ", data loss (dashed), λ·R(W) (dotted)"
-        acc = "Accuracy: test (solid)" + (", train (dashed)" if self.show_train.isChecked() else "")
-        self.loss_plot.setTitle(loss, color="k", size="10pt")
-        self.acc_plot.setTitle(acc, color="k", size="10pt")
+        parts = self.show_parts.isChecked()
+        loss_key = "objective ─── data loss ╌╌╌ λ·R(W) ┈┈┈" if parts else "objective L = data loss + λ·R(W)"
+        set_title(self.loss_plot, "Loss", loss_key)
+        set_title(self.acc_plot, "Accuracy", "test ─── train ╌╌╌" if self.show_train.isChecked() else "test part")
 
     def _restyle(self, run_id: int) -> None:
         entry = self._entries[run_id]

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QTableWidget,
@@ -34,7 +35,7 @@ from regui.core.config import PENALTY_LABELS  # noqa: E402
 from regui.core.formatting import duration, percent_mean_std  # noqa: E402
 from regui.core.records import RUNNING, WAITING  # noqa: E402
 from regui.core.sweep import SettingSummary, summarize  # noqa: E402
-from regui.gui.plots import style_plot  # noqa: E402
+from regui.gui.plots import set_title, style_plot  # noqa: E402
 from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, RunsModel  # noqa: E402
 
 PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
@@ -62,6 +63,9 @@ class SweepState:
         return time.monotonic() - self.first_start - paused
 
 
+_TICK_LABEL_WIDTH = 55  # pixels for a label like "0.0001" and a gap
+
+
 class LogAxis(pg.AxisItem):
     """Values are log10(lambda); the labels show lambda itself (1e-05, 0.001, 0.1)."""
 
@@ -70,10 +74,9 @@ class LogAxis(pg.AxisItem):
 
     def tickValues(self, minVal, maxVal, size):
         low, high = math.floor(minVal), math.ceil(maxVal)
-        if high - low > 12:
-            step = math.ceil((high - low) / 12)
-            return [(float(step), [float(v) for v in range(low, high + 1, step)])]
-        return [(1.0, [float(v) for v in range(low, high + 1)])]
+        room = max(2, int(size // _TICK_LABEL_WIDTH))  # every decade only where their labels fit
+        step = max(1, math.ceil((high - low) / room))
+        return [(float(step), [float(v) for v in range(low, high + 1, step)])]
 
 
 class _SweepFilter(QSortFilterProxyModel):
@@ -108,6 +111,8 @@ class SweepPanel(QWidget):
         self.sweeps: dict[str, SweepState] = {}
 
         self.chooser = QComboBox()
+        self.chooser.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "S1 (20 runs)" in full
+        self.chooser.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         self.chooser.currentIndexChanged.connect(self._show_chosen)
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m runs")
@@ -149,8 +154,8 @@ class SweepPanel(QWidget):
         self.zero_plot = self.canvas.addPlot(row=0, col=1, axisItems={"bottom": LogAxis("bottom")})
         for plot, label in ((self.acc_plot, "Accuracy"), (self.zero_plot, "Zero weights")):
             style_plot(plot, label, "λ (log scale)", units="%")
-        self.acc_plot.setTitle("Validation curve: mean ± std over repeats; click a point", color="k", size="10pt")
-        self.zero_plot.setTitle("Sparsity: share of weights exactly 0", color="k", size="10pt")
+        set_title(self.acc_plot, "Validation curve", "mean ± std over repeats · click a point")
+        set_title(self.zero_plot, "Sparsity", "share of weights exactly 0")
         # Bottom left: accuracy usually falls at large λ (the right), and sits high on the left.
         self.legend = self.acc_plot.addLegend(offset=(10, -10), labelTextSize="8pt", labelTextColor="k")
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 215))

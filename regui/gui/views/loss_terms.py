@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox
 
-from regui.gui.plots import epoch_plot
+from regui.gui.plots import epoch_plot, set_title
 from regui.gui.views.base import CurveSet, InspectView, epoch_series, run_color, swatch_html
 
 
@@ -29,7 +29,6 @@ class LossTermsView(InspectView):
         self.canvas.setObjectName("loss-terms-canvas")
         self.canvas.setBackground("w")
         self.plot = epoch_plot(self.canvas, 0, 0, "Loss")
-        self.plot.setTitle("Solid: mean data loss (training part) · dashed: λ·R(W)", color="k", size="9pt")
         self.set_body(self.canvas)
         self.curves = CurveSet(self.plot)
         self.epoch_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
@@ -41,8 +40,10 @@ class LossTermsView(InspectView):
         self.log_scale.setEnabled(not stacked)  # an area down to 0 has no log scale
         log = self.log_scale.isChecked() and not stacked
         self.plot.setLogMode(y=log)
-        self.plot.setTitle("Stacked: data loss, then λ·R(W) on top (the top edge is the objective)" if stacked else
-                           "Solid: mean data loss (training part) · dashed: λ·R(W)", color="k", size="9pt")  # fmt: skip
+        if stacked:
+            set_title(self.plot, "Loss terms, stacked", "data loss, then λ·R(W) on top: the top edge is the objective")
+        else:
+            set_title(self.plot, "Loss terms", "mean data loss on the training part ─── λ·R(W) ╌╌╌")
         self.curves.begin()
         lines = []
         for entry in entries:

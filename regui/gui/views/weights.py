@@ -13,6 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGraphicsRectItem, QLabel
 
 from regui.core import diagnostics as dg
+from regui.gui.plots import ShrinkableLabel
 from regui.gui.views.base import InspectView, class_names
 
 # Blue - white - red (ColorBrewer's RdBu ends): 0 is white, so the sign and the zeros that L1
@@ -182,7 +183,7 @@ class WeightsView(InspectView):
                 item.setLookupTable(None)  # the pixels are colours themselves
 
     def _make_row(self) -> dict:
-        title = pg.LabelItem("")
+        title = ShrinkableLabel("")
         view = pg.ViewBox(lockAspect=True, invertY=True, enableMouse=False, enableMenu=False)
         item = pg.ImageItem(axisOrder="row-major")
         view.addItem(item)
