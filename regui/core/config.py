@@ -139,6 +139,16 @@ class TrainConfig:
             raise ConfigError(f"epochs must be a whole number from 1 to 100000 (got {self.epochs}).")
         if not (math.isfinite(self.eta0) and self.eta0 > 0):
             raise ConfigError(f"The learning rate must be > 0 (got {self.eta0}).")
+        # scikit-learn's L2 step multiplies the weights by max(0, 1 - lr * lambda * (1 - r)): at 1
+        # or more they are zeroed before every sample, and with a constant rate nothing is learnt.
+        shrink = self.eta0 * self.alpha * {"l2": 1.0, "elasticnet": 1.0 - self.l1_ratio}.get(self.penalty, 0.0)
+        if self.learning_rate == "constant" and shrink >= 1:
+            raise ConfigError(
+                f"Learning rate x lambda{' x (1 - L1 ratio)' if self.penalty == 'elasticnet' else ''} is "
+                f"{shrink:g}: at 1 or more every L2 step shrinks the weights past 0, so scikit-learn resets them "
+                "to 0 before every sample and the model keeps only the last sample's step: it learns nothing. "
+                "Lower the learning rate or lambda."
+            )
         if not (0.0 < self.test_size < 1.0):
             raise ConfigError(f"The test fraction must be between 0 and 1, exclusive (got {self.test_size}).")
         for name, seed in (("seed", self.seed), ("split seed", self.split_seed)):

@@ -125,6 +125,16 @@ def check_writable(path: str | os.PathLike) -> None:
         raise ExportError(f"Cannot write {path}: folder {folder} does not exist.")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ExportError(f"Cannot write {path}: permission denied.")
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        return  # a pipe or a device: written straight into, nothing to try first
+    # What write_text_atomic will do: make a file next to the target. os.access says yes to
+    # root everywhere, and to read-only file systems (/proc, a mounted image); trying tells.
+    try:
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".regui-check-"):
+            pass
+    except OSError as exc:
+        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}.") from None
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:

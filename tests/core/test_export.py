@@ -1,6 +1,7 @@
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,6 +42,15 @@ def test_unwritable_destination_is_a_clear_error_and_leaves_nothing(tmp_path):
     with pytest.raises(ExportError, match="Cannot write"):
         write_csv(tmp_path / "missing" / "x.csv", [{"a": 1}])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_refuses_files_is_found_before_any_work(tmp_path):
+    check_writable(tmp_path / "fine.csv")  # a writable folder passes and keeps no trace of the try
+    assert list(tmp_path.iterdir()) == []
+    if not Path("/proc/self").is_dir():
+        pytest.skip("needs Linux's /proc, a folder where no file can be made (even by root)")
+    with pytest.raises(ExportError, match="Cannot write /proc/regui-x.csv"):
+        check_writable("/proc/regui-x.csv")
 
 
 def test_overwrite_replaces_whole_file(tmp_path):

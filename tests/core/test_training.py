@@ -221,6 +221,24 @@ def test_a_finished_run_record(dataset):
     assert row["n_train"] + row["n_test"] == dataset.n_images
 
 
+def test_an_l2_step_that_zeroes_the_weights_is_refused_and_what_it_would_do(dataset):
+    """lr x lambda >= 1: scikit-learn zeroes the weights before every sample (its L2 step would
+    cross 0), so the model holds just the last sample's step. Refused with that explanation;
+    just below it, training runs. Schedules that shrink the rate are left to run."""
+    config = TrainConfig(epochs=3, penalty="l2", eta0=1e4, alpha=1e-4, **SMALL)
+    data = data_for(dataset, config)
+    with pytest.raises(ConfigError, match="learns nothing"):
+        config.validate()
+    clf = list(reference_epochs(data, config))[-1]
+    for row in clf.coef_:  # each class's weights: zero, or one training image times a step
+        if np.any(row):
+            cosines = data.X_train @ row / (np.linalg.norm(data.X_train, axis=1) * np.linalg.norm(row))
+            assert np.abs(cosines).max() == pytest.approx(1.0, abs=1e-9)
+    config.with_(eta0=0.9e4).validate()
+    config.with_(learning_rate="invscaling").validate()
+    config.with_(penalty="l1").validate()
+
+
 def test_binary_problem(make_folder):
     from regui.core.config import ImageSettings
 
@@ -247,6 +265,8 @@ def test_binary_problem(make_folder):
         (dict(learning_rate="optimal", alpha=0.0), "needs lambda > 0"),
         (dict(test_size=0.0), "test fraction"),
         (dict(width=0), "width"),
+        (dict(penalty="l2", eta0=1e4, alpha=1e-4), "learns nothing"),
+        (dict(penalty="elasticnet", eta0=100.0, alpha=0.02, l1_ratio=0.5), "is 1: at 1 or more"),
     ],
 )
 def test_invalid_settings_are_explained(changes, message):
