@@ -20,6 +20,7 @@ from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, it
 
 
 CONNECT_TIMEOUT = 10  # seconds
+_NETWORK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
 
 
 def connect(address: str, timeout: float | None = None):
@@ -28,6 +29,17 @@ def connect(address: str, timeout: float | None = None):
         from distributed import Client
     except ImportError:
         raise ReguiError("Running on a Dask cluster needs the dask extra: pip install 'regui[dask]'.") from None
+    # A malformed address makes Client fail half-built; its clean-up then hangs for 20 s at
+    # exit and prints a traceback. Read the address first, with distributed's own parser.
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address if "://" in address else f"tcp://{address}")
+        if scheme not in _NETWORK_SCHEMES:
+            raise ValueError(f"a scheduler elsewhere is reached by {', '.join(_NETWORK_SCHEMES)}, not {scheme}")
+        parse_host_port(location)
+    except ValueError as exc:
+        raise ReguiError(f"'{address}' is not a Dask scheduler address (like tcp://host:8786): {exc}") from None
     try:
         return Client(address, timeout=timeout or CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:

@@ -55,6 +55,19 @@ def test_an_unreachable_scheduler_is_a_clear_error(dataset):  # noqa: F811
         DaskRunner(dataset, "tcp://127.0.0.1:9", timeout=1)
 
 
+@pytest.mark.parametrize("address", ["notaurl", "tcp://host", "tcp://host:port", "inproc://x"])
+def test_a_malformed_address_is_refused_before_any_client_is_made(dataset, monkeypatch, address):  # noqa: F811
+    """A Client that fails half-built hangs for 20 s at exit and prints a traceback."""
+    from regui.core.errors import ReguiError
+
+    def no_client(*args, **kwargs):
+        raise AssertionError("a Client was made")
+
+    monkeypatch.setattr(distributed, "Client", no_client)
+    with pytest.raises(ReguiError, match="is not a Dask scheduler address"):
+        DaskRunner(dataset, address)
+
+
 def test_stopping_a_sweep_on_the_cluster(dataset, client):  # noqa: F811
     from regui.core.records import STOPPED
     from regui.core.sweep import SweepControl
