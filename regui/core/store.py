@@ -106,7 +106,12 @@ SORTABLE = ("id", "name", "status", "started_at", "seconds", "epochs_done", "tes
 
 
 class StoreError(ReguiError):
-    """The store cannot be opened or written; the message says which file and what to do."""
+    """The store cannot be opened or written; the message says which file and what to do.
+    ``reason`` is what is wrong with the file alone (for messages about a file being imported)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def default_store_path() -> Path:
@@ -170,7 +175,8 @@ class RunStore:
             with open(where, "rb") as f:
                 if f.read(16) != b"SQLite format 3\x00":
                     raise StoreError(f"{where} is not a regui run store (not an SQLite database); it was left as "
-                                     "it is. Move it away, or choose another file.")  # fmt: skip
+                                     "it is. Move it away, or choose another file.",
+                                     "it is not a regui run store (not an SQLite database)")  # fmt: skip
         else:
             try:
                 where.parent.mkdir(parents=True, exist_ok=True)
@@ -187,13 +193,14 @@ class RunStore:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             if tables and app_id != APPLICATION_ID:
                 raise StoreError(f"{where} is an SQLite database of some other program, not a regui run store; "
-                                 "it was left as it is. Choose another file.")  # fmt: skip
+                                 "it was left as it is. Choose another file.",
+                                 "it is an SQLite database of some other program, not a regui run store")  # fmt: skip
             self._wal(conn)
             self._migrate(conn, tables)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"The run store {where} cannot be read ({exc}); it was left as it is. Move it away "
-                             "to start a new one.") from None  # fmt: skip
+                             "to start a new one.", f"it cannot be read as a run store ({exc})") from None  # fmt: skip
         except BaseException:
             conn.close()
             raise
@@ -215,7 +222,8 @@ class RunStore:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise StoreError(f"The run store {self.path} was written by a newer regui (schema {version}; this one "
-                             f"reads up to {SCHEMA_VERSION}); it was left as it is. Update regui.")  # fmt: skip
+                             f"reads up to {SCHEMA_VERSION}); it was left as it is. Update regui.",
+                             f"it was written by a newer regui (schema {version}); update regui")  # fmt: skip
         if version == SCHEMA_VERSION:
             return
         if not tables:
@@ -435,7 +443,10 @@ class RunStore:
                 shutil.copyfile(path, copy)
             except OSError as exc:
                 raise StoreError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-            RunStore(copy, check_interrupted=False).close()
+            try:
+                RunStore(copy, check_interrupted=False).close()
+            except StoreError as exc:  # about the copy: say it of the file given
+                raise StoreError(f"Cannot import {path}: {exc.reason}. Nothing was imported.") from None
             return self._import_copy(copy, path)
 
     def _import_copy(self, copy: Path, path) -> tuple[int, int]:

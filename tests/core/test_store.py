@@ -95,6 +95,11 @@ def test_export_and_import_share_runs_without_duplicates(tmp_path, data):
             assert np.array_equal(back.final.coef, originals[run.name].final.coef)
         with pytest.raises(StoreError, match="no such file"):
             theirs.import_from(tmp_path / "missing.sqlite3")
+        (tmp_path / "results.csv").write_text("run,penalty\n1,l2\n")
+        with pytest.raises(StoreError) as refused:
+            theirs.import_from(tmp_path / "results.csv")
+        assert str(refused.value) == (f"Cannot import {tmp_path / 'results.csv'}: it is not a regui run store "
+                                      "(not an SQLite database). Nothing was imported.")  # fmt: skip
     assert (tmp_path / "share.sqlite3").read_bytes() == shared  # importing does not touch the file
 
 
