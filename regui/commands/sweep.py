@@ -69,11 +69,15 @@ def cmd_sweep(args) -> int:
     for split in dict.fromkeys(item.config.split for item in items):
         check_split(dataset.class_names, dataset.counts(), split)
 
-    names = [run_label(item.index + 1, item.config) for item in items]
+    # Repeats share their settings: the repeat number tells them apart in the lines and the store.
+    names = [run_label(item.index + 1, item.config) + (f" repeat {item.repeat + 1}" if spec.repeats > 1 else "")
+             for item in items]  # fmt: skip
     runner, where = _runner(args, dataset, client)
-    print(f"[INFO] sweep of {len(items)} runs: {len(spec.penalties)} penalties x {len(spec.alphas)} lambdas "
-          f"x {len(spec.learning_rates)} learning rates x {spec.repeats} repeats (varying the "
-          f"{'split and model seeds' if spec.vary == 'split' else 'model seed'}), {spec.base.epochs} epochs each, "
+    grid = " x ".join(_count(n, word) for n, word in (
+        (len(spec.penalties), "penalty"), (len(spec.alphas), "lambda"), (len(spec.learning_rates), "learning rate"),
+        (spec.repeats, "repeat")))  # fmt: skip
+    print(f"[INFO] sweep of {_count(len(items), 'run')}: {grid} (varying the "
+          f"{'split and model seeds' if spec.vary == 'split' else 'model seed'}), {_count(spec.base.epochs, 'epoch')} each, "
           f"{where}")  # fmt: skip
     log = open_log(args)
     printer = _Printer(items, names, quiet=args.quiet, log=log, summary=dataset.summary())
@@ -204,3 +208,10 @@ def _print_summary(summaries) -> None:
     for s in best_per_penalty(summaries):
         lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
         print(f"[INFO] best '{s.penalty}':{lam} lr={s.eta0:g}: test accuracy {pm(s.test)} over {s.n} run(s)")
+
+
+def _count(n: int, word: str) -> str:
+    """"1 lambda", "6 lambdas", "2 penalties"."""
+    if n == 1:
+        return f"1 {word}"
+    return f"{n} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"

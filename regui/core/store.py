@@ -34,9 +34,10 @@ import numpy as np
 
 from regui.core.config import TrainConfig
 from regui.core.errors import ReguiError
-from regui.core.records import EpochResult, RunRecord
+from regui.core.records import DIVERGED, FAILED, FINISHED, RUNNING, STOPPED, EpochResult, RunRecord
 
 INTERRUPTED = "interrupted"  # the status of a run whose process ended without finishing it
+STATUSES = (RUNNING, FINISHED, STOPPED, DIVERGED, FAILED, INTERRUPTED)  # what a stored run can be
 APPLICATION_ID = 0x72677569  # "rgui" in the SQLite header: tells our files from other databases
 
 # Each entry takes the schema from the version before it to its own number (1-based).
@@ -324,6 +325,8 @@ class RunStore:
             clauses.append("instr(folder, ?) > 0")
             params.append(folder)
         if status:
+            if status not in STATUSES:
+                raise StoreError(f"There is no status '{status}'; runs are {', '.join(STATUSES)}.")
             clauses.append("status = ?")
             params.append(status)
         known = set(TrainConfig().to_dict())

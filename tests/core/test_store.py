@@ -95,6 +95,8 @@ def test_export_and_import_share_runs_without_duplicates(tmp_path, data):
             assert np.array_equal(back.final.coef, originals[run.name].final.coef)
         with pytest.raises(StoreError, match="no such file"):
             theirs.import_from(tmp_path / "missing.sqlite3")
+        with pytest.raises(StoreError, match="no status 'done'; runs are running, finished"):
+            theirs.runs(status="done")
         (tmp_path / "results.csv").write_text("run,penalty\n1,l2\n")
         with pytest.raises(StoreError) as refused:
             theirs.import_from(tmp_path / "results.csv")
