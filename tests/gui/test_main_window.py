@@ -241,6 +241,10 @@ def test_settings_panel_prevents_or_explains_bad_combinations(qtbot, window, loa
     assert "fewer than one image per class" in window.ready.text()
     params.stratify.setChecked(False)
     assert window.run_button.isEnabled()
+    set_config(window, SMALL.with_(penalty="l2", alpha=1e-4, eta0=1e4))  # each L2 step zeroes the weights
+    assert not window.run_button.isEnabled() and "learns nothing" in window.ready.text()
+    set_config(window, SMALL.with_(penalty="l2", alpha=1e-4, eta0=1e3))
+    assert window.run_button.isEnabled()
 
 
 def test_lambda_box_is_logarithmic(qtbot, window):
