@@ -8,7 +8,7 @@ from pathlib import Path
 from regui.commands.common import EXIT_BAD_INPUT, EXIT_OK
 from regui.core.config import PENALTY_LABELS
 from regui.core.errors import ConfigError
-from regui.core.formatting import percent
+from regui.core.formatting import percent, sweep_place
 from regui.core.store import RunStore, StoredRun, parse_setting
 
 
@@ -27,7 +27,7 @@ def _list(store: RunStore, args) -> int:
         print(f"No stored runs{' match' if args.dataset or args.where or args.status else ''} in {store.path}.")
         return EXIT_OK
     header = (f"{'id':>5}  {'started':<16} {'status':<11} {'penalty':<11} {'lambda':>8} {'lr':>7} {'epochs':>9} "
-              f"{'test acc':>8} {'best':>7} {'zeros':>6}  {'dataset':<14} {'sweep':<5} name / note")  # fmt: skip
+              f"{'test acc':>8} {'best':>7} {'zeros':>6}  {'dataset':<14} {'sweep':<7} name / note")  # fmt: skip
     print(header)
     print("-" * len(header))
     for run in runs:
@@ -39,7 +39,7 @@ def _list(store: RunStore, args) -> int:
         print(f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {run.status:<11} "
               f"{PENALTY_LABELS.get(c.penalty, c.penalty):<11} {lam:>8} {c.eta0:>7g} "
               f"{f'{run.epochs_done}/{c.epochs}':>9} {acc:>8} {best:>7} "
-              f"{zeros:>6}  {Path(run.folder).name[:14]:<14} {run.sweep:<5} {note}")  # fmt: skip
+              f"{zeros:>6}  {Path(run.folder).name[:14]:<14} {sweep_place(run.sweep, run.repeat):<7} {note}")  # fmt: skip
     print(f"{len(runs)} run(s) in {store.path}")
     return EXIT_OK
 

@@ -69,9 +69,7 @@ def cmd_sweep(args) -> int:
     for split in dict.fromkeys(item.config.split for item in items):
         check_split(dataset.class_names, dataset.counts(), split)
 
-    # Repeats share their settings: the repeat number tells them apart in the lines and the store.
-    names = [run_label(item.index + 1, item.config) + (f" repeat {item.repeat + 1}" if spec.repeats > 1 else "")
-             for item in items]  # fmt: skip
+    names = [run_label(item.index + 1, item.config) for item in items]
     runner, where = _runner(args, dataset, client)
     grid = " x ".join(_count(n, word) for n, word in (
         (len(spec.penalties), "penalty"), (len(spec.alphas), "lambda"), (len(spec.learning_rates), "learning rate"),
@@ -142,6 +140,7 @@ class _Printer(SweepEvents):
         self.done = 0
         self.started_at = time.monotonic()
         self.records: dict[int, RunRecord] = {}  # what ended, should the runner itself fail later
+        self.repeated = any(item.repeat for item in items)  # repeats share settings: the lines say which one
 
     # The store follows each run as it happens: begun, every epoch, its end.
     def started(self, index: int, attempt: int) -> None:
@@ -168,7 +167,7 @@ class _Printer(SweepEvents):
         else:
             result = "no epoch"
         status = "" if record.status == FINISHED else f"  [{record.status_text()}]"
-        print(f"[{self.done:>{len(str(self.total))}}/{self.total}] {self.names[index]}: {result}{status}"
+        print(f"[{self.done:>{len(str(self.total))}}/{self.total}] {self._label(index)}: {result}{status}"
               f"{self._eta()}", flush=True)  # fmt: skip
 
     def failed(self, index: int, message: str) -> None:
@@ -176,7 +175,11 @@ class _Printer(SweepEvents):
         self.records[index] = failed(self.items[index], self.names, SWEEP_NAME, message, self.summary)
         if self.log is not None:
             self.log.failed(index, self.records[index])
-        print(f"[{self.done}/{self.total}] {self.names[index]}: failed: {message}", file=sys.stderr, flush=True)
+        print(f"[{self.done}/{self.total}] {self._label(index)}: failed: {message}", file=sys.stderr, flush=True)
+
+    def _label(self, index: int) -> str:
+        """The run's name, and which repeat it is when the sweep has repeats."""
+        return self.names[index] + (f" repeat {self.items[index].repeat + 1}" if self.repeated else "")
 
     def _eta(self) -> str:
         left = self.total - self.done

@@ -20,6 +20,11 @@ def percent_mean_std(stat: tuple[float, float], digits: int = 2) -> str:
     return f"{mean * 100:.{digits}f} ± {std * 100:.{digits}f}%"
 
 
+def sweep_place(sweep: str, repeat: int) -> str:
+    """Where a run sits in its sweep: "S1 r2" (sweep S1, second repeat); "" for a single run."""
+    return f"{sweep} r{repeat + 1}" if sweep else ""
+
+
 def percent(value: float | None, digits: int = 2, missing: str = "") -> str:
     """0.5731 -> "57.31%"; None (no epoch yet) -> ``missing``."""
     return missing if value is None else f"{value:.{digits}%}"

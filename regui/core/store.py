@@ -137,6 +137,7 @@ class StoredRun:
     config: TrainConfig
     dataset: dict
     sweep: str
+    repeat: int
     started_at: str
     seconds: float
     epochs_done: int
@@ -524,7 +525,7 @@ class _Transaction:
         return False
 
 
-_LIST_COLUMNS = ("id", "uid", "name", "note", "status", "config", "dataset", "sweep", "started_at", "seconds",
+_LIST_COLUMNS = ("id", "uid", "name", "note", "status", "config", "dataset", "sweep", "repeat", "started_at", "seconds",
                  "epochs_done", "test_accuracy", "train_accuracy", "objective", "zero_fraction", "best_test_accuracy",
                  "regui_version", "sklearn_version", "message")  # fmt: skip
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QPixmap
 
 from regui.core.config import PENALTY_LABELS, SCALING_LABELS, run_label
-from regui.core.formatting import percent
+from regui.core.formatting import percent, sweep_place
 from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord, thin_snapshots
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -120,9 +120,7 @@ COLUMN_INDEX = {c.key: i for i, c in enumerate(COLUMNS)}
 
 
 def _sweep(entry: RunEntry) -> str:
-    if not entry.record.sweep:
-        return ""
-    return f"{entry.record.sweep} r{entry.record.repeat + 1}"
+    return sweep_place(entry.record.sweep, entry.record.repeat)
 
 
 def _data(entry: RunEntry) -> str:

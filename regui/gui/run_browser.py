@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from regui.core.config import PENALTIES, PENALTY_LABELS
 from regui.core.errors import ReguiError
-from regui.core.formatting import percent
+from regui.core.formatting import percent, sweep_place
 from regui.core.store import RunStore, StoredRun, parse_setting
 from regui.gui.saving import ask_save_path
 
@@ -50,7 +50,7 @@ _COLUMNS = [
      lambda r: -1 if r.zero_fraction is None else r.zero_fraction),
     ("Pixels", lambda r: r.config.scaling, lambda r: r.config.scaling),
     ("Dataset", lambda r: Path(r.folder).name, lambda r: r.folder),
-    ("Sweep", lambda r: r.sweep, lambda r: r.sweep),
+    ("Sweep", lambda r: sweep_place(r.sweep, r.repeat), lambda r: (r.sweep, r.repeat)),
     ("Name", lambda r: r.name, lambda r: r.name),
     ("Note", lambda r: r.note, lambda r: r.note),
 ]  # fmt: skip
