@@ -7,7 +7,6 @@ a fast run does not redraw for every epoch). All of it runs in the GUI thread.
 from __future__ import annotations
 
 import html
-
 import math
 import os
 

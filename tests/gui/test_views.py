@@ -112,7 +112,9 @@ def test_loss_terms_are_the_data_loss_and_the_penalty(qtbot, window, loaded, fol
     _, penalty = view.curves.items[(entry.run_id, "penalty")].getData()
     assert list(data) == [e.train_loss for e in epochs]
     assert list(penalty) == [e.penalty for e in epochs] and min(penalty) > 0
+    assert "stacked" not in view.plot.titleLabel.text
     view.stacked.setChecked(True)
+    assert "stacked" in view.plot.titleLabel.text  # the title says what is drawn
     _, top = view.curves.items[(entry.run_id, "penalty")].getData()
     assert list(top) == pytest.approx([e.objective for e in epochs], rel=1e-12)
     assert (entry.run_id, "fill-penalty") in view.curves.items

@@ -33,6 +33,14 @@ class LossTermsView(InspectView):
         self.curves = CurveSet(self.plot)
         self.epoch_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         self.plot.addItem(self.epoch_line)
+        self.stacked.toggled.connect(self._title)  # not in redraw: a new title lays the plot out again
+        self._title()
+
+    def _title(self) -> None:
+        if self.stacked.isChecked():
+            set_title(self.plot, "Loss terms, stacked", "data loss, then λ·R(W) on top: the top edge is the objective")
+        else:
+            set_title(self.plot, "Loss terms", "mean data loss on the training part ─── λ·R(W) ╌╌╌")
 
     def redraw(self) -> None:
         entries = self.entries[: self.MAX_RUNS]
@@ -40,10 +48,6 @@ class LossTermsView(InspectView):
         self.log_scale.setEnabled(not stacked)  # an area down to 0 has no log scale
         log = self.log_scale.isChecked() and not stacked
         self.plot.setLogMode(y=log)
-        if stacked:
-            set_title(self.plot, "Loss terms, stacked", "data loss, then λ·R(W) on top: the top edge is the objective")
-        else:
-            set_title(self.plot, "Loss terms", "mean data loss on the training part ─── λ·R(W) ╌╌╌")
         self.curves.begin()
         lines = []
         for entry in entries:
