@@ -15,26 +15,55 @@ a sweep writes what its worker processes stream back (the workers never open the
 the app writes from a background thread, never from its GUI thread.
 
 The schema has a version; opening an older database migrates it in place, one step at a time
-(``MIGRATIONS``). A file that is not a regui store is refused with a message and never written.
+(``MIGRATIONS``). A file that is not a regui store, or is damaged, is refused with a message and
+never written; how the file is opened and how SQLite's errors are told is in ``store_file``, how
+rows are read back defensively (and checked on import) in ``store_rows``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from regui.core.config import TrainConfig
-from regui.core.errors import ReguiError
 from regui.core.records import DIVERGED, FAILED, FINISHED, RUNNING, STOPPED, EpochResult, RunRecord
+from regui.core.store_file import (
+    NEW,
+    READ,
+    WRITE,
+    StoreError,
+    absent_companions,
+    companions,
+    connect,
+    copy_database,
+    default_store_path,
+    describe,
+    reading_uri,
+    remove_unused,
+)
+from regui.core.store_rows import (
+    DAMAGED,
+    RowProblem,
+    check_run,
+    config_from_json,
+    dataset_from_json,
+    epoch_numbers,
+    weights_from_blobs,
+)
+
+__all__ = ["RunStore", "StoredRun", "StoreError", "Imported", "default_store_path", "parse_setting", "INTERRUPTED",
+           "STATUSES", "DAMAGED", "SORTABLE", "MIGRATIONS", "SCHEMA_VERSION"]  # fmt: skip
 
 INTERRUPTED = "interrupted"  # the status of a run whose process ended without finishing it
 STATUSES = (RUNNING, FINISHED, STOPPED, DIVERGED, FAILED, INTERRUPTED)  # what a stored run can be
@@ -106,25 +135,6 @@ SORTABLE = ("id", "name", "status", "started_at", "seconds", "epochs_done", "tes
             "objective", "zero_fraction", "best_test_accuracy", "folder", "sweep")  # fmt: skip
 
 
-class StoreError(ReguiError):
-    """The store cannot be opened or written; the message says which file and what to do.
-    ``reason`` is what is wrong with the file alone (for messages about a file being imported)."""
-
-    def __init__(self, message: str, reason: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason or message
-
-
-def default_store_path() -> Path:
-    """``$REGUI_STORE`` if set, else ``runs.sqlite3`` in the user data directory."""
-    override = os.environ.get("REGUI_STORE")
-    if override:
-        return Path(override)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("regui", appauthor=False)) / "runs.sqlite3"
-
-
 @dataclass(frozen=True)
 class StoredRun:
     """One row of a list of stored runs: enough to list, sort and filter, without epochs."""
@@ -149,64 +159,102 @@ class StoredRun:
     regui_version: str
     sklearn_version: str
     message: str
+    damage: str = ""  # why the row does not read as a run ("" for a sound one): see store_rows
 
     @property
     def folder(self) -> str:
-        return self.dataset.get("folder", "")
+        folder = self.dataset.get("folder", "")
+        return folder if isinstance(folder, str) else ""
+
+
+class Imported(NamedTuple):
+    """What an import did: runs added, runs that were here already, and runs refused (each with
+    its name and why)."""
+
+    added: int
+    known: int
+    refused: tuple[str, ...] = ()
+
+
+def _guarded(method):
+    """Every sqlite3 error from the store's surface, at any call, is a StoreError that says what
+    is wrong with the file: a damaged page may be met by any query, not only at opening."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            if self._conn is not None and self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise describe(exc, self.path) from None
+
+    return guarded
 
 
 class RunStore:
-    """The runs database at ``path`` (default: ``default_store_path()``); created if missing.
+    """The runs database at ``path`` (default: ``default_store_path()``).
 
-    Raises StoreError if it cannot be opened or is not a regui store. Use from one thread.
+    ``mode``: WRITE (the default) creates the store if missing and checks it before writing;
+    READ only reads and creates nothing (it works on read-only media); NEW makes a new file that
+    must not exist yet (an export). Raises StoreError if it cannot be opened, is damaged, or is
+    not a regui store. Use from one thread.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, check_interrupted: bool = True) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
-        self._conn = self._open()
-        if check_interrupted:
+    def __init__(self, path: str | os.PathLike | None = None, *, check_interrupted: bool = True,
+                 mode: str = WRITE) -> None:  # fmt: skip
+        default = default_store_path()
+        self.path = Path(path).expanduser() if path is not None else default
+        self.mode = mode
+        self._conn: sqlite3.Connection | None = None
+        self._conn = self._open(may_create_folder=self.path == default)
+        if check_interrupted and mode == WRITE:
             self.mark_interrupted()
 
     # --- opening ----------------------------------------------------------------------------
 
-    def _open(self) -> sqlite3.Connection:
-        where = self.path
-        if where.exists() and not where.is_file():
-            raise StoreError(f"Cannot use {where} as the run store: it is not a file.")
-        if where.is_file() and where.stat().st_size:
-            with open(where, "rb") as f:
-                if f.read(16) != b"SQLite format 3\x00":
-                    raise StoreError(f"{where} is not a regui run store (not an SQLite database); it was left as "
-                                     "it is. Move it away, or choose another file.",
-                                     "it is not a regui run store (not an SQLite database)")  # fmt: skip
-        else:
-            try:
-                where.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"Cannot create the run store in {where.parent}: {exc.strerror or exc}. Runs "
-                                 "are not kept; choose a writable place.") from None  # fmt: skip
-        try:
-            conn = sqlite3.connect(str(where), timeout=10.0, isolation_level=None)  # transactions by hand
-        except sqlite3.Error as exc:
-            raise StoreError(f"Cannot open the run store {where}: {exc}.") from None
+    def _open(self, may_create_folder: bool) -> sqlite3.Connection:
+        created = absent_companions(self.path) if self.mode != READ else []
+        conn = connect(self.path, self.mode, may_create_folder)
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             if tables and app_id != APPLICATION_ID:
-                raise StoreError(f"{where} is an SQLite database of some other program, not a regui run store; "
+                raise StoreError(f"{self.path} is an SQLite database of some other program, not a regui run store; "
                                  "it was left as it is. Choose another file.",
                                  "it is an SQLite database of some other program, not a regui run store")  # fmt: skip
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"The run store {self.path} was written by a newer regui (schema {version}; this one "
+                                 f"reads up to {SCHEMA_VERSION}); it was left as it is. Update regui.",
+                                 f"it was written by a newer regui (schema {version}); update regui")  # fmt: skip
+            if self.mode == READ:
+                if version < SCHEMA_VERSION:
+                    return self._reopen_migrated(conn)
+                return conn
+            if tables:  # never write into a damaged file: check every page first (~20 ms for 500 runs)
+                problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if problem != "ok":
+                    raise describe(sqlite3.DatabaseError(f"database disk image is malformed: {problem}"), self.path)
             self._wal(conn)
-            self._migrate(conn, tables)
-        except sqlite3.DatabaseError as exc:
+            self._migrate(conn, tables, version)
+        except BaseException as exc:
             conn.close()
-            raise StoreError(f"The run store {where} cannot be read ({exc}); it was left as it is. Move it away "
-                             "to start a new one.", f"it cannot be read as a run store ({exc})") from None  # fmt: skip
-        except BaseException:
-            conn.close()
+            remove_unused(created)
+            if isinstance(exc, sqlite3.Error):
+                raise describe(exc, self.path) from None
             raise
         return conn
+
+    def _reopen_migrated(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        """A reader met a store of an older schema: bring it up to date (that writes), then read."""
+        conn.close()
+        RunStore(self.path, check_interrupted=False).close()
+        return connect(self.path, READ)
 
     @staticmethod
     def _wal(conn: sqlite3.Connection) -> None:
@@ -220,12 +268,7 @@ class RunStore:
         # necessarily a power cut), without an fsync per epoch.
         conn.execute("PRAGMA synchronous = NORMAL")
 
-    def _migrate(self, conn: sqlite3.Connection, tables: set[str]) -> None:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"The run store {self.path} was written by a newer regui (schema {version}; this one "
-                             f"reads up to {SCHEMA_VERSION}); it was left as it is. Update regui.",
-                             f"it was written by a newer regui (schema {version}); update regui")  # fmt: skip
+    def _migrate(self, conn: sqlite3.Connection, tables: set[str], version: int) -> None:
         if version == SCHEMA_VERSION:
             return
         if not tables:
@@ -237,15 +280,17 @@ class RunStore:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
                 conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"Cannot update the run store {self.path} to this regui's schema: {exc}. It was left "
-                             "as it was.") from None  # fmt: skip
+            reason = describe(exc, self.path).reason
+            raise StoreError(f"Cannot update the run store {self.path} to this regui's schema: {reason}. It was left "
+                             "as it was.", reason) from None  # fmt: skip
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('created_by', ?)", (_versions()[0],))
 
     # --- writing a run as it happens ---------------------------------------------------------
 
+    @_guarded
     def begin(self, record: RunRecord) -> int:
         """A new run (status "running"); returns its id in the store."""
         regui_version, sklearn_version = _versions()
@@ -274,6 +319,7 @@ class RunStore:
             )
         return int(cursor.lastrowid)
 
+    @_guarded
     def add_epoch(self, run_id: int, result: EpochResult) -> None:
         """Commit one finished epoch (and the run's latest numbers; the best so far is kept)."""
         with self._write():
@@ -286,6 +332,7 @@ class RunStore:
                  result.test_accuracy, result.elapsed, run_id),
             )  # fmt: skip
 
+    @_guarded
     def finish(self, run_id: int, record: RunRecord) -> None:
         """The run ended: its outcome, time and final weights (the epochs are already in)."""
         final = record.final
@@ -307,6 +354,7 @@ class RunStore:
                  np.asarray(snap.intercept, dtype=np.float64).tobytes() if snap else None, run_id),
             )  # fmt: skip
 
+    @_guarded
     def save(self, record: RunRecord) -> int:
         """A whole run at once (one that was not written as it happened)."""
         run_id = self.begin(record)
@@ -315,6 +363,7 @@ class RunStore:
 
     # --- reading ------------------------------------------------------------------------------
 
+    @_guarded
     def runs(self, *, folder: str | None = None, where: dict | None = None, status: str | None = None,
              sort: str = "id", descending: bool = False, limit: int | None = None) -> list[StoredRun]:  # fmt: skip
         """Stored runs, without their epochs. ``folder``: a part of the dataset folder's path;
@@ -334,45 +383,40 @@ class RunStore:
         for key, value in (where or {}).items():
             if key not in known:
                 raise StoreError(f"'{key}' is not a setting; settings are: {', '.join(sorted(known))}.")
-            clauses.append(f"json_extract(config, '$.{key}') = ?")
+            # CASE, not AND: a row whose settings are not JSON (see store_rows) must not stop the query.
+            clauses.append(f"(CASE WHEN json_valid(config) THEN json_extract(config, '$.{key}') END) = ?")
             params.append(int(value) if isinstance(value, bool) else value)
         query = (f"SELECT {', '.join(_LIST_COLUMNS)} FROM runs" + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
-                 + f" ORDER BY {sort} {'DESC' if descending else 'ASC'}, id" + (f" LIMIT {int(limit)}" if limit else ""))  # fmt: skip
+                 + f" ORDER BY {sort} {'DESC' if descending else 'ASC'}, id"
+                 + (f" LIMIT {min(max(0, int(limit)), 2**63 - 1)}" if limit is not None else ""))  # fmt: skip
         return [_stored_run(row) for row in self._conn.execute(query, params)]
 
+    @_guarded
     def get(self, run_id: int) -> StoredRun | None:
+        if not _is_id(run_id):
+            return None
         row = self._conn.execute(f"SELECT {', '.join(_LIST_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else _stored_run(row)
 
+    @_guarded
     def load(self, run_id: int) -> RunRecord:
-        """The whole run: settings, outcome and every epoch (the last one with the final weights)."""
-        row = self._conn.execute(
-            "SELECT name, status, message, config, dataset, started_at, seconds, sweep, repeat, coef, coef_shape, "
-            "intercept FROM runs WHERE id = ?", (run_id,)).fetchone()  # fmt: skip
-        if row is None:
+        """The whole run: settings, outcome and every epoch (the last one with the final weights).
+        StoreError if there is no such run, or its row is damaged (the message says how)."""
+        if not _is_id(run_id) or self.get(run_id) is None:
             raise StoreError(f"There is no run {run_id} in {self.path}.")
-        name, status, message, config, dataset, started_at, seconds, sweep, repeat, coef, shape, intercept = row
-        epochs = [EpochResult(**dict(zip(_EPOCH_COLUMNS, values)), coef=np.empty((0, 0), np.float32),
-                              intercept=np.empty(0))
-                  for values in self._conn.execute(f"SELECT {', '.join(_EPOCH_COLUMNS)} FROM epochs WHERE run_id = ? "
-                                                   "ORDER BY epoch", (run_id,))]  # fmt: skip
-        if epochs and coef is not None and shape:
-            weights = np.frombuffer(coef, dtype=np.float32).reshape([int(n) for n in shape.split("x")]).copy()
-            weights.setflags(write=False)
-            bias = np.frombuffer(intercept, dtype=np.float64).copy()
-            bias.setflags(write=False)
-            from dataclasses import replace
+        try:
+            return _read_record(self._conn, "main", run_id)
+        except RowProblem as exc:
+            raise StoreError(f"Stored run {run_id} is damaged: {exc}. Delete it with: regui runs delete {run_id}",
+                             str(exc)) from None  # fmt: skip
 
-            epochs[-1] = replace(epochs[-1], coef=weights, intercept=bias)
-        return RunRecord(config=TrainConfig.from_dict(json.loads(config)), name=name, status=status, message=message,
-                         epochs=epochs, dataset=json.loads(dataset), started_at=started_at, seconds=seconds,
-                         sweep=sweep, repeat=repeat)  # fmt: skip
-
+    @_guarded
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM runs").fetchone()[0])
 
     # --- changing what is stored ---------------------------------------------------------------
 
+    @_guarded
     def annotate(self, run_id: int, *, name: str | None = None, note: str | None = None) -> None:
         with self._write():
             if name is not None:
@@ -380,6 +424,7 @@ class RunStore:
             if note is not None:
                 self._conn.execute("UPDATE runs SET note = ? WHERE id = ?", (note, run_id))
 
+    @_guarded
     def delete(self, run_ids: Iterable[int]) -> int:
         """Delete these runs with their epochs; returns how many there were."""
         ids = [int(i) for i in run_ids]
@@ -389,6 +434,7 @@ class RunStore:
                 deleted += self._conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount
         return deleted
 
+    @_guarded
     def mark_interrupted(self) -> int:
         """Runs still "running" whose writing process is gone end as "interrupted"."""
         here = socket.gethostname()
@@ -407,14 +453,14 @@ class RunStore:
 
     # --- sharing ------------------------------------------------------------------------------
 
+    @_guarded
     def export(self, run_ids: Sequence[int], path: str | os.PathLike) -> int:
-        """Write these runs, with their epochs and weights, to a new store file at ``path``."""
-        target = Path(path)
-        if target.exists():
-            raise StoreError(f"{target} exists already; choose a new file name (nothing was written).")
-        other = RunStore(target, check_interrupted=False)
+        """Write these runs, with their epochs and weights, to a new store file at ``path`` (which
+        must not exist; its folder must). A failed export leaves no file behind."""
+        target = Path(path).expanduser()
+        other = RunStore(target, check_interrupted=False, mode=NEW)
         try:
-            other._conn.execute("ATTACH DATABASE ? AS source", (str(self.path),))
+            other._conn.execute("ATTACH DATABASE ? AS source", (reading_uri(self.path),))
             with other._write():
                 ids = ",".join(str(int(i)) for i in run_ids)
                 columns = _run_columns(other._conn)
@@ -426,57 +472,70 @@ class RunStore:
                 other._conn.execute(f"INSERT INTO epochs SELECT * FROM source.epochs WHERE run_id IN ({ids})")
             count = other.count()
             other._conn.execute("DETACH DATABASE source")
-        except sqlite3.Error as exc:
-            raise StoreError(f"Cannot export to {target}: {exc}.") from None
-        finally:
+        except (sqlite3.Error, StoreError) as exc:
             other.close()
+            for part in companions(target):  # our own new file: nothing else has it open
+                part.unlink(missing_ok=True)
+            reason = exc.reason if isinstance(exc, StoreError) else describe(exc, target).reason
+            raise StoreError(f"Cannot export to {target}: {reason}; nothing was written.", reason) from None
+        other.close()
         return count
 
-    def import_from(self, path: str | os.PathLike) -> tuple[int, int]:
-        """Add the runs of another store file; runs already here (same uid) are skipped.
-        Returns (added, already here)."""
-        import shutil
+    @_guarded
+    def import_from(self, path: str | os.PathLike) -> Imported:
+        """Add the runs of another store file; runs already here (same uid) are skipped, and runs
+        that do not read as runs (see store_rows) are refused, each named with the reason."""
         import tempfile
 
-        if not Path(path).is_file():
+        source = Path(path).expanduser()
+        if not source.is_file():
             raise StoreError(f"Cannot import {path}: there is no such file.")
         with tempfile.TemporaryDirectory(prefix="regui-import-") as tmp:
-            # A copy: checked, and brought to this schema if older, without touching the file given.
+            # A copy, made by SQLite (never a plain file copy: see store_file), checked and
+            # brought to this schema if older, without touching the file given.
             copy = Path(tmp) / "import.sqlite3"
             try:
-                shutil.copyfile(path, copy)
-            except OSError as exc:
-                raise StoreError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-            try:
+                copy_database(source, copy)
                 RunStore(copy, check_interrupted=False).close()
-            except StoreError as exc:  # about the copy: say it of the file given
-                raise StoreError(f"Cannot import {path}: {exc.reason}. Nothing was imported.") from None
+            except StoreError as exc:  # about the file given, never about this store
+                raise StoreError(f"Cannot import {path}: {exc.reason}. Nothing was imported.", exc.reason) from None
             return self._import_copy(copy, path)
 
-    def _import_copy(self, copy: Path, path) -> tuple[int, int]:
+    def _import_copy(self, copy: Path, path) -> Imported:
+        self._conn.execute("ATTACH DATABASE ? AS source", (str(copy),))
         try:
-            self._conn.execute("ATTACH DATABASE ? AS source", (str(copy),))
             try:
-                with self._write():
-                    total = self._conn.execute("SELECT count(*) FROM source.runs").fetchone()[0]
-                    new = [row[0] for row in self._conn.execute(
-                        "SELECT id FROM source.runs WHERE uid NOT IN (SELECT uid FROM main.runs)")]  # fmt: skip
-                    columns = [c for c in _run_columns(self._conn).split(", ") if c != "id"]
-                    for old_id in new:
-                        cursor = self._conn.execute(
-                            f"INSERT INTO main.runs ({', '.join(columns)}) SELECT {', '.join(columns)} "
-                            f"FROM source.runs WHERE id = ?", (old_id,))  # fmt: skip
-                        self._conn.execute(
-                            f"INSERT INTO main.epochs SELECT ?, {', '.join(_EPOCH_COLUMNS)} FROM source.epochs "
-                            "WHERE run_id = ?", (cursor.lastrowid, old_id))  # fmt: skip
-            finally:
-                self._conn.execute("DETACH DATABASE source")
-        except sqlite3.Error as exc:
-            raise StoreError(f"Cannot import {path}: {exc}.") from None
-        return len(new), total - len(new)
+                total = self._conn.execute("SELECT count(*) FROM source.runs").fetchone()[0]
+                new = [row[0] for row in self._conn.execute(
+                    "SELECT id FROM source.runs WHERE uid NOT IN (SELECT uid FROM main.runs) ORDER BY id")]  # fmt: skip
+                sound, refused = [], []
+                for old_id in new:
+                    try:
+                        _read_record(self._conn, "source", old_id)
+                        sound.append(old_id)
+                    except RowProblem as exc:
+                        name = self._conn.execute("SELECT name FROM source.runs WHERE id = ?", (old_id,)).fetchone()[0]
+                        refused.append(f"run {old_id}" + (f" ({name})" if isinstance(name, str) else "") + f": {exc}")
+            except sqlite3.Error as exc:  # reading the file given
+                reason = describe(exc, Path(path)).reason
+                raise StoreError(f"Cannot import {path}: {reason}. Nothing was imported.", reason) from None
+            with self._write():
+                columns = [c for c in _run_columns(self._conn).split(", ") if c != "id"]
+                for old_id in sound:
+                    cursor = self._conn.execute(
+                        f"INSERT INTO main.runs ({', '.join(columns)}) SELECT {', '.join(columns)} "
+                        f"FROM source.runs WHERE id = ?", (old_id,))  # fmt: skip
+                    self._conn.execute(
+                        f"INSERT INTO main.epochs SELECT ?, {', '.join(_EPOCH_COLUMNS)} FROM source.epochs "
+                        "WHERE run_id = ?", (cursor.lastrowid, old_id))  # fmt: skip
+        finally:
+            self._conn.execute("DETACH DATABASE source")
+        return Imported(len(sound), total - len(new), tuple(refused))
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def __enter__(self) -> RunStore:
         return self
@@ -508,7 +567,7 @@ class _Transaction:
         try:
             self.conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waits up to the busy timeout)
         except sqlite3.Error as exc:
-            raise StoreError(f"Cannot write to the run store {self.path}: {exc}.") from None
+            raise describe(exc, self.path, "write to") from None
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:
@@ -521,7 +580,7 @@ class _Transaction:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"Cannot write to the run store {self.path}: {exc}.") from None
+            raise describe(exc, self.path, "write to") from None
         return False
 
 
@@ -546,10 +605,65 @@ def parse_setting(text: str) -> tuple[str, object]:
 
 
 def _stored_run(row) -> StoredRun:
+    """A listed row; one that does not read as a run comes back marked damaged, not as an error."""
     values = dict(zip(_LIST_COLUMNS, row))
-    values["config"] = TrainConfig.from_dict(json.loads(values["config"]))
-    values["dataset"] = json.loads(values["dataset"])
+    try:
+        check_run(values, STATUSES)
+        values["config"] = config_from_json(values["config"])
+        values["dataset"] = dataset_from_json(values["dataset"])
+    except RowProblem as exc:
+        return _damaged_run(values, str(exc))
     return StoredRun(**values)
+
+
+def _damaged_run(values: dict, why: str) -> StoredRun:
+    """What can be shown of a damaged row: its id, and its texts where they are text."""
+
+    def text(name: str) -> str:
+        return values[name] if isinstance(values.get(name), str) else ""
+
+    def number(name: str):
+        value = values.get(name)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    return StoredRun(
+        id=values["id"], uid=text("uid"), name=text("name") or f"run {values['id']}", note=text("note"),
+        status=DAMAGED, config=TrainConfig(), dataset={}, sweep=text("sweep"), repeat=0,
+        started_at=text("started_at"), seconds=number("seconds") or 0.0, epochs_done=0,
+        test_accuracy=None, train_accuracy=None, objective=None, zero_fraction=None, best_test_accuracy=None,
+        regui_version=text("regui_version"), sklearn_version=text("sklearn_version"), message=text("message"),
+        damage=why,
+    )  # fmt: skip
+
+
+_RECORD_COLUMNS = _LIST_COLUMNS + ("coef", "coef_shape", "intercept")
+_NO_WEIGHTS = np.empty((0, 0), np.float32)
+_NO_INTERCEPT = np.empty(0)
+
+
+def _read_record(conn: sqlite3.Connection, schema: str, run_id: int) -> RunRecord:
+    """Run ``run_id`` of ``schema`` ("main", or an attached "source") as a record; RowProblem if
+    its rows do not read as a run."""
+    row = conn.execute(f"SELECT {', '.join(_RECORD_COLUMNS)} FROM {schema}.runs WHERE id = ?", (run_id,)).fetchone()
+    values = dict(zip(_RECORD_COLUMNS, row))
+    check_run({k: values[k] for k in _LIST_COLUMNS}, STATUSES)
+    config = config_from_json(values["config"])
+    dataset = dataset_from_json(values["dataset"])
+    epoch_rows = conn.execute(f"SELECT {', '.join(_EPOCH_COLUMNS)} FROM {schema}.epochs WHERE run_id = ? "
+                              "ORDER BY epoch", (run_id,)).fetchall()  # fmt: skip
+    epochs = [EpochResult(**numbers, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT)
+              for numbers in epoch_numbers(epoch_rows, _EPOCH_COLUMNS)]  # fmt: skip
+    weights = weights_from_blobs(values["coef"], values["coef_shape"], values["intercept"])
+    if epochs and weights is not None:
+        epochs[-1] = replace(epochs[-1], coef=weights[0], intercept=weights[1])
+    return RunRecord(config=config, name=values["name"], status=values["status"], message=values["message"],
+                     epochs=epochs, dataset=dataset, started_at=values["started_at"], seconds=float(values["seconds"]),
+                     sweep=values["sweep"], repeat=values["repeat"])  # fmt: skip
+
+
+def _is_id(run_id) -> bool:
+    """A run id SQLite can hold (a huge number typed by mistake is no run, not a crash)."""
+    return isinstance(run_id, int) and 0 < run_id < 2**63
 
 
 def _run_columns(conn: sqlite3.Connection) -> str:

@@ -55,6 +55,7 @@ _COLUMNS = [
     ("Note", lambda r: r.note, lambda r: r.note),
 ]  # fmt: skip
 _NAME, _NOTE = len(_COLUMNS) - 2, len(_COLUMNS) - 1
+_FROM_SETTINGS = {"Penalty", "λ", "LR", "Epochs", "Pixels", "Dataset"}
 
 
 class StoredRunsModel(QAbstractTableModel):
@@ -86,9 +87,13 @@ class StoredRunsModel(QAbstractTableModel):
         run = self.runs[index.row()]
         _, text, key = _COLUMNS[index.column()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            if run.damage and _COLUMNS[index.column()][0] in _FROM_SETTINGS:
+                return "?"  # its settings could not be read
             return text(run)
         if role == SORT_ROLE:
             return key(run)
+        if role == Qt.ItemDataRole.ToolTipRole and run.damage:
+            return f"{run.name}\nThis stored run is damaged: {run.damage}. It cannot be opened; it can be deleted."
         if role == Qt.ItemDataRole.ToolTipRole:
             return (f"{run.name}\n{run.folder}\n" + ", ".join(f"{k}={v}" for k, v in run.config.to_dict().items())
                     + (f"\n{run.message}" if run.message else ""))  # fmt: skip
@@ -193,11 +198,14 @@ class RunBrowser(QDialog):
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _store(self) -> RunStore:
-        """The store, opened once while the browser is open (every filter keystroke reads it)."""
+    def _store(self) -> RunStore | None:
+        """The store, opened for reading once while the browser is open (every filter keystroke
+        reads it); None while there is none yet. Reading works on a read-only disk too."""
         if self._open is None or self._open.path != Path(self.store_path):
             self._close_store()
-            self._open = RunStore(self.store_path, check_interrupted=False)
+            if not Path(self.store_path).exists():
+                return None
+            self._open = RunStore(self.store_path, check_interrupted=False, mode="read")
         return self._open
 
     def _close_store(self) -> None:
@@ -215,8 +223,8 @@ class RunBrowser(QDialog):
             if self.penalty.currentData():
                 where["penalty"] = self.penalty.currentData()
             store = self._store()
-            runs = store.runs(folder=self.dataset.text().strip() or None, where=where)
-            total = store.count()
+            runs = [] if store is None else store.runs(folder=self.dataset.text().strip() or None, where=where)
+            total = 0 if store is None else store.count()
         except ReguiError as exc:
             self.problem.setText(str(exc))
             self.problem.show()
@@ -274,20 +282,28 @@ class RunBrowser(QDialog):
             path, _ = QFileDialog.getOpenFileName(self, "Import runs", "", "Run store (*.sqlite3);;All files (*)")
             if not path:
                 return 0, 0
-        result = self._write(lambda store: store.import_from(path)) or (0, 0)
+        result = self._write(lambda store: store.import_from(path))
         self.refresh()
-        if result != (0, 0):
-            added, known = result
-            self.count.setText(f"{added} run(s) imported" + (f", {known} were here already" if known else ""))
-        return result
+        if result is None:
+            return 0, 0
+        added, known, refused = result
+        self.count.setText(f"{added} run(s) imported" + (f", {known} were here already" if known else ""))
+        if refused:
+            self.problem.setText(f"{len(refused)} run(s) of {path} were not imported, as they do not read as runs: "
+                                 + "; ".join(refused))  # fmt: skip
+            self.problem.show()
+        return added, known
 
     def _rename(self, run_id: int, name: str, note: str) -> None:
         self._write(lambda store: store.annotate(run_id, name=name, note=note))
         self.refresh()
 
     def _write(self, action):
+        """Run ``action`` on the store opened for writing, just for it (the browser itself only
+        reads, so it lists runs on a read-only disk too)."""
         try:
-            return action(self._store())
+            with RunStore(self.store_path, check_interrupted=False) as store:
+                return action(store)
         except ReguiError as exc:
             self.problem.setText(str(exc))
             self.problem.show()

@@ -86,8 +86,8 @@ def test_export_and_import_share_runs_without_duplicates(tmp_path, data):
         originals = {r.name: mine.load(r.id) for r in mine.runs()}
     shared = (tmp_path / "share.sqlite3").read_bytes()
     with RunStore(tmp_path / "theirs.sqlite3") as theirs:
-        assert theirs.import_from(tmp_path / "share.sqlite3") == (2, 0)
-        assert theirs.import_from(tmp_path / "share.sqlite3") == (0, 2)  # the same file again: nothing doubled
+        assert theirs.import_from(tmp_path / "share.sqlite3") == (2, 0, ())
+        assert theirs.import_from(tmp_path / "share.sqlite3") == (0, 2, ())  # the same file again: nothing doubled
         assert sorted(r.name for r in theirs.runs()) == ["l1", "l2"]
         for run in theirs.runs():
             back = theirs.load(run.id)
