@@ -34,6 +34,48 @@ def _image_size(text: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
+def _path(text: str) -> Path:
+    """A file named on the command line; ``~`` means the home folder, as in ``--dataset``."""
+    return Path(text).expanduser()
+
+
+def _run_id(text: str) -> int:
+    """A stored run's id: a whole number from 1 (a huge one is bad input, not a crash)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected a run id, a whole number from 1 (see 'regui runs list'), got '{text}'")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, got '{text}'")
+    return value
+
+
+class _IntermixedParser(argparse.ArgumentParser):
+    """Takes positionals after options too: ``runs note 5 --name N TEXT`` (plain argparse binds
+    an optional positional, here TEXT, at the first positional it meets, and then refuses it)."""
+
+    _parsing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._parsing:  # parse_known_intermixed_args calls back in here
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
+
+
 class _HelpFormatter(argparse.HelpFormatter):
     """Shows a default only where it tells something (not None, not an on/off flag)."""
 
@@ -72,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(model)
     _add_data(run.add_argument_group("data"))
     out = run.add_argument_group("output")
-    out.add_argument("--out", type=Path, metavar="CSV", help="write the results table (one row per run)")
-    out.add_argument("--history", type=Path, metavar="JSON", help="write every run's per-epoch history")
+    out.add_argument("--out", type=_path, metavar="CSV", help="write the results table (one row per run)")
+    out.add_argument("--history", type=_path, metavar="JSON", help="write every run's per-epoch history")
     out.add_argument("--quiet", "-q", action="store_true", help="no per-epoch lines")
     _add_store(out)
     run.add_argument("--jobs", type=int, default=None,
@@ -110,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="run on this Dask cluster instead (needs pip install 'regui[dask]')")
     out = sweep.add_argument_group("output")
-    out.add_argument("--out", type=Path, metavar="CSV", help="write every run (one row each)")
-    out.add_argument("--summary", type=Path, metavar="CSV", help="write mean and std per setting")
-    out.add_argument("--history", type=Path, metavar="JSON", help="write every run's per-epoch history")
+    out.add_argument("--out", type=_path, metavar="CSV", help="write every run (one row each)")
+    out.add_argument("--summary", type=_path, metavar="CSV", help="write mean and std per setting")
+    out.add_argument("--history", type=_path, metavar="JSON", help="write every run's per-epoch history")
     out.add_argument("--quiet", "-q", action="store_true", help="no line per finished run")
     _add_store(out)
     sweep.set_defaults(handler=_sweep)
@@ -127,12 +169,12 @@ def _add_runs(commands) -> None:
         "(the run store). List and show them, share them as one file (export, import), delete them, or "
         "rename and annotate one.", formatter_class=_HelpFormatter,
     )  # fmt: skip
-    actions = runs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = runs.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_IntermixedParser)
 
     def action(name: str, help: str):
         sub = actions.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
                                  formatter_class=_HelpFormatter)  # fmt: skip
-        sub.add_argument("--store", type=Path, metavar="FILE",
+        sub.add_argument("--store", type=_path, metavar="FILE",
                          help="the run store (default: runs.sqlite3 in the user data folder, or $REGUI_STORE)")
         return sub
 
@@ -143,20 +185,20 @@ def _add_runs(commands) -> None:
     listing.add_argument("--status", help="only runs with this status (finished, stopped, interrupted, ...)")
     listing.add_argument("--sort", default="id", help="test_accuracy, best_test_accuracy, started_at, seconds, ...")
     listing.add_argument("--desc", action="store_true", help="largest first")
-    listing.add_argument("--limit", type=int, help="at most this many")
+    listing.add_argument("--limit", type=_positive, help="at most this many")
     show = action("show", "show one run: settings, dataset, versions and every epoch")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=_run_id)
     export = action("export", "write runs (with epochs and final weights) to one file to share")
-    export.add_argument("ids", type=int, nargs="*", metavar="ID")
+    export.add_argument("ids", type=_run_id, nargs="*", metavar="ID")
     export.add_argument("--all", action="store_true", help="every stored run")
-    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="a new file (.sqlite3)")
+    export.add_argument("--out", type=_path, required=True, metavar="FILE", help="a new file (.sqlite3)")
     importing = action("import", "add the runs of an exported file (runs already here are skipped)")
-    importing.add_argument("file", type=Path)
+    importing.add_argument("file", type=_path)
     delete = action("delete", "delete runs")
-    delete.add_argument("ids", type=int, nargs="+", metavar="ID")
+    delete.add_argument("ids", type=_run_id, nargs="+", metavar="ID")
     delete.add_argument("--yes", action="store_true", help="do not ask")
     note = action("note", "rename a run or write a note on it")
-    note.add_argument("id", type=int)
+    note.add_argument("id", type=_run_id)
     note.add_argument("text", nargs="?", default=None, help="the note")
     note.add_argument("--name", help="a new name")
     runs.set_defaults(handler=_runs)
@@ -166,7 +208,7 @@ DEFAULTS = TrainConfig()
 
 
 def _add_store(group) -> None:
-    group.add_argument("--store", type=Path, metavar="FILE",
+    group.add_argument("--store", type=_path, metavar="FILE",
                        help="the run store to write to (default: runs.sqlite3 in the user data folder, "
                             "or $REGUI_STORE)")  # fmt: skip
     group.add_argument("--no-store", action="store_true", help="do not keep these runs in the run store")
@@ -211,6 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
+    from regui.commands.terminal import safe_output
+
+    with safe_output():
+        return _handle(args)
+
+
+def _handle(args) -> int:
+    """Run a command; every way it can fail is one line on stderr and an exit status."""
     try:
         return args.handler(args)
     except ReguiError as exc:

@@ -9,11 +9,20 @@ from regui.commands.common import EXIT_BAD_INPUT, EXIT_OK
 from regui.core.config import PENALTY_LABELS
 from regui.core.errors import ConfigError
 from regui.core.formatting import percent, sweep_place
-from regui.core.store import RunStore, StoredRun, parse_setting
+from regui.core.store import DAMAGED, RunStore, StoredRun, default_store_path, parse_setting
+
+# What each action does to the store: reading opens it read-only; only importing creates it.
+_WRITES = {"import", "delete", "note"}
 
 
 def cmd_runs(args) -> int:
-    store = RunStore(args.store)
+    path = args.store or default_store_path()
+    if args.action != "import" and not path.exists():
+        if args.action == "list":
+            print(f"No stored runs: there is no run store at {path} yet.")
+            return EXIT_OK
+        raise ConfigError(f"There is no run store at {path} (nothing has been stored there).")
+    store = RunStore(path, mode="write" if args.action in _WRITES else "read")
     try:
         return _ACTIONS[args.action](store, args)
     finally:
@@ -32,8 +41,12 @@ def _list(store: RunStore, args) -> int:
     print("-" * len(header))
     for run in runs:
         c = run.config
-        lam = "-" if c.penalty == "none" else f"{c.alpha:g}"
-        note = f"{run.name}" + (f" / {run.note}" if run.note else "")
+        lam = "-" if c.penalty == "none" or run.damage else f"{c.alpha:g}"
+        note = f"{run.name}" + (f" / {run.note}" if run.note else "") + (f"  [{run.damage}]" if run.damage else "")
+        if run.damage:
+            print(f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {DAMAGED:<11} {'?':<11} {lam:>8} "
+                  f"{'?':>7} {'?':>9} {'-':>8} {'-':>7} {'-':>6}  {'?':<14} {'':<7} {note}")  # fmt: skip
+            continue
         acc, best = percent(run.test_accuracy, missing="-"), percent(run.best_test_accuracy, missing="-")
         zeros = percent(run.zero_fraction, 1, missing="-")
         print(f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {run.status:<11} "
@@ -46,6 +59,12 @@ def _list(store: RunStore, args) -> int:
 
 def _show(store: RunStore, args) -> int:
     stored = _one(store, args.id)
+    if stored.damage:
+        print(f"run {args.id}: {stored.name}")
+        print(f"  status      damaged: {stored.damage}")
+        print(f"  started     {stored.started_at}, regui {stored.regui_version}")
+        print(f"  It cannot be shown or opened; delete it with: regui runs delete {args.id}")
+        return EXIT_OK
     record = store.load(args.id)
     d = record.dataset
     print(f"run {args.id}: {record.name}" + (f"  ({stored.note})" if stored.note else ""))
@@ -83,8 +102,13 @@ def _export(store: RunStore, args) -> int:
 
 
 def _import(store: RunStore, args) -> int:
-    added, known = store.import_from(args.file)
+    added, known, refused = store.import_from(args.file)
     print(f"{added} run(s) added to {store.path}" + (f"; {known} were there already" if known else ""))
+    for why in refused:
+        print(f"[WARN] not imported: {why}", file=sys.stderr)
+    if refused:
+        print(f"[WARN] {len(refused)} run(s) of {args.file} were not imported: they do not read as runs",
+              file=sys.stderr)  # fmt: skip
     return EXIT_OK
 
 
