@@ -48,15 +48,17 @@ def report_stored(log) -> None:
     log.close()
 
 
-def check_outputs(*paths: Path | None) -> None:
-    """Refuse unwritable or clashing output files before any work is done."""
+def check_outputs(args, *paths: Path | None) -> None:
+    """Refuse unwritable or clashing output files, and any that is the run store, before any
+    work is done."""
     from regui.core import export
 
     given = [p for p in paths if p is not None]
     if len({p.resolve() for p in given}) < len(given):
         raise ConfigError("Two outputs name the same file; give them different names.")
+    stores = (args.store,) if args.store is not None else ()
     for path in given:
-        export.check_writable(path)
+        export.check_writable(path, stores)
 
 
 def load(args, config: TrainConfig):

@@ -44,7 +44,7 @@ def cmd_run(args) -> int:
     from regui.core.runs import run_training
 
     configs = _configs(args)
-    check_outputs(args.out, args.history)
+    check_outputs(args, args.out, args.history)
     dataset = load(args, configs[0])
 
     data = prepare(dataset, configs[0].split)

@@ -59,7 +59,7 @@ def cmd_sweep(args) -> int:
     items = expand(spec)
     for item in items:
         item.config.validate()
-    check_outputs(args.out, args.summary, args.history)
+    check_outputs(args, args.out, args.summary, args.history)
     client = None
     if args.scheduler:  # before loading: a wrong address should not wait for the images
         from regui.core.dask_runner import connect

@@ -115,9 +115,23 @@ def _plain(value):
     return value
 
 
-def check_writable(path: str | os.PathLike) -> None:
-    """Raise ExportError now if ``path`` clearly cannot be written (before hours of work)."""
+def check_not_a_store(path: str | os.PathLike, stores: tuple[str | os.PathLike, ...] = ()) -> None:
+    """Raise ExportError if writing ``path`` would replace the run store (the default one, or
+    any of ``stores``) or one of its -wal/-shm files: by name, through a link, or a hard link.
+    Replacing it would lose every stored run at once."""
+    from regui.core.store_file import default_store_path, is_store_file
+
+    for store in (default_store_path(), *stores):
+        if is_store_file(path, store):
+            raise ExportError(f"Cannot write {path}: it is the run store ({store}), which keeps every run; "
+                              "nothing was written. Choose another file.")  # fmt: skip
+
+
+def check_writable(path: str | os.PathLike, stores: tuple[str | os.PathLike, ...] = ()) -> None:
+    """Raise ExportError now if ``path`` clearly cannot be written (before hours of work), or
+    is the run store (see check_not_a_store)."""
     path = Path(path)
+    check_not_a_store(path, stores)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise ExportError(f"Cannot write {path}: it is a folder.")
@@ -146,6 +160,7 @@ def write_text_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8
     Unicode (undecodable bytes in a folder name) are written escaped rather than failing.
     """
     given = Path(path)
+    check_not_a_store(given)
     target = Path(os.path.realpath(given))  # a symlink: write where it points, keep the link
     data = text.encode(encoding, errors="backslashreplace")
     try:
