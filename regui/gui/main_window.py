@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
@@ -357,7 +358,8 @@ class MainWindow(QMainWindow):
         dataset = dict(summary or self.dataset.summary(), n_train=self.dataset.n_images - n_test, n_test=n_test)
         record = RunRecord(config=config, name=run_label(run_id, config), status=status, dataset=dataset,
                            sweep=sweep, repeat=repeat)  # fmt: skip
-        return RunEntry(run_id, record, self.runs.next_color(ahead), files=self.dataset.files)
+        return RunEntry(run_id, record, self.runs.next_color(ahead), files=self.dataset.files,
+                        started_clock=time.monotonic() if status == RUNNING else None)  # fmt: skip
 
     def stop_runs(self) -> None:
         """Stop the selected runs that are running or queued; with none of those selected, stop
@@ -576,24 +578,31 @@ class MainWindow(QMainWindow):
                                          10_000)  # fmt: skip
 
     def open_stored_runs(self, stored_ids) -> list[int]:
-        """Show stored runs in the table and plots next to this session's; returns their ids here."""
+        """Show stored runs in the table and plots next to this session's; returns their ids here.
+        A run that cannot be read is named in a notice; the others open."""
         from regui.core.store import RunStore
 
         here = {e.stored_id for e in self.runs.entries()} | self.run_log.stored_ids()
-        opened = []
+        opened, problems = [], []
         try:
-            with RunStore(self.store_path(), check_interrupted=False) as store:
+            with RunStore(self.store_path(), check_interrupted=False, mode="read") as store:
                 for stored_id in stored_ids:
                     if stored_id in here:
                         continue  # already in the window (opened, or trained in this session)
-                    record = store.load(stored_id)
+                    try:
+                        record = store.load(stored_id)
+                    except ReguiError as exc:
+                        problems.append(str(exc))
+                        continue
                     entry = RunEntry(next(self._run_ids), record, self.runs.next_color(), stored_id=stored_id)
                     entry.recompute_best()
                     self.runs.add(entry)
                     self.plots.add_run(entry)
                     opened.append(entry.run_id)
         except ReguiError as exc:
-            self.show_notice(f"Could not open stored runs: {exc}")
+            problems.append(str(exc))
+        if problems:
+            self.show_notice("Could not open stored runs: " + " ".join(problems))
         self._mark_stored_runs()
         self.inspector.push()
         if opened:
@@ -751,11 +760,7 @@ class MainWindow(QMainWindow):
             self._save_settings()
         if self.controller.shutdown():
             self.inspector.close()
-            for entry in self.runs.entries():  # stopped by the closing, not by a crash
-                if entry.record.status == RUNNING and entry.record.epochs:
-                    entry.record.status = STOPPED
-                    entry.record.message = "Stopped when the window was closed."
-                    self.run_log.finished(entry.run_id, entry.record)
+            self._store_runs_stopped_by_closing()
             self.run_log.close()
             event.accept()
             return
@@ -765,6 +770,22 @@ class MainWindow(QMainWindow):
         self.centralWidget().setEnabled(False)
         self.statusBar().showMessage("Closing: waiting for the current epoch or file to finish…")
         self.controller.activity_changed.connect(self._close_when_idle)
+
+    def _store_runs_stopped_by_closing(self) -> None:
+        """Runs still going are stopped by the closing (not killed): stored as stopped, with the
+        time they ran. Their workers' own records arrive after the window has gone."""
+        now = time.monotonic()
+        for entry in self.runs.entries():
+            record = entry.record
+            if record.status != RUNNING:
+                continue
+            record.status = STOPPED
+            done = len(record.epochs)
+            record.message = (f"Stopped when the window was closed, after epoch {done}." if done else
+                              "Stopped when the window was closed, before its first epoch ended.")  # fmt: skip
+            if entry.started_clock is not None:
+                record.seconds = now - entry.started_clock
+            self.run_log.finished(entry.run_id, record)
 
     def _close_when_idle(self) -> None:
         if self.controller.is_idle():

@@ -6,6 +6,8 @@ its curves are shown); plots and exports read them from here.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ class RunEntry:
     files: object = None  # the DatasetFiles it trained on: where its test images are
     stored_id: int | None = None  # opened from the run store: its id there
     data_changed: bool = False  # its dataset folder's files differ now from when it ran
+    started_clock: float | None = None  # time.monotonic() when it began running: its time if the window closes
 
     def recompute_best(self) -> None:
         self.best = self.record.best_test()
@@ -200,6 +203,7 @@ class RunsModel(QAbstractTableModel):
         entry = self.entry(run_id)
         if entry is not None:
             entry.record.status = RUNNING
+            entry.started_clock = time.monotonic()
             entry.record.epochs.clear()
             entry.best = None
             if attempt > 1:
