@@ -7,7 +7,11 @@ The rules are the ones users of torchvision, Keras and Orange expect:
 - other files (wrong extension, top-level files, unreadable folders) are listed as skipped,
   with the reason, so nothing disappears silently;
 - files are taken in one sorted order (class, then relative path), so the same folder gives
-  the same arrays and the same split on every machine and filesystem.
+  the same arrays and the same split on every machine and filesystem;
+- links are followed but never out of the class they are in: a class folder (or a folder in
+  it) that links to the dataset itself, to a folder holding it, or to another class is skipped
+  with the reason, and a file reached twice (through links, or hard links) counts once, in the
+  first place the sorted order meets it. A link to a folder elsewhere on the disk is followed.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class ImageFile(NamedTuple):  # a NamedTuple: one is made per file, and it is qu
     mtime_ns: int
     inode: int  # with ctime: a same-size rewrite that keeps the modification time is still seen
     ctime_ns: int
+    device: int = 0  # with the inode: the same file reached twice (links) is counted once
 
 
 @dataclass(frozen=True)
@@ -95,15 +100,23 @@ def scan_folder(root: str | os.PathLike, should_stop: Callable[[], bool] | None 
     except OSError as exc:
         raise DatasetError(f"Cannot read folder {root}: {exc.strerror or exc}") from exc
 
+    root_real = os.path.realpath(root)
     class_names: list[str] = []
+    class_reals: list[str] = []
     skipped: list[Skipped] = []
     for entry in entries:
         if _ignored(entry.name):
             continue
-        if _is_dir(entry):
-            class_names.append(entry.name)
-        else:
+        if not _is_dir(entry):
             skipped.append(Skipped(entry.name, "not inside a class folder"))
+            continue
+        real = os.path.realpath(entry.path)
+        problem = _linked_class_problem(real, root_real, entry.name, dict(zip(class_reals, class_names)))
+        if problem:
+            skipped.append(Skipped(entry.name, problem))
+            continue
+        class_names.append(entry.name)
+        class_reals.append(real)
 
     if len(class_names) < 2:
         found = f"only '{class_names[0]}'" if class_names else "none"
@@ -112,15 +125,49 @@ def scan_folder(root: str | os.PathLike, should_stop: Callable[[], bool] | None 
         )
 
     files: list[ImageFile] = []
-    root_real = os.path.realpath(root)
     for label, name in enumerate(class_names):
         found = _scan_class(root, root_real, name, label, skipped, should_stop)
         if not found:
             raise DatasetError(f"Class folder '{name}' has no image files ({root / name}).")
         files.extend(found)
+    files = _count_each_file_once(files, class_names, skipped)
 
     skipped.sort(key=lambda s: s.relpath)
     return ScanResult(root=root, class_names=tuple(class_names), files=tuple(files), skipped=tuple(skipped))
+
+
+def _linked_class_problem(real: str, root_real: str, name: str, earlier: dict[str, str]) -> str:
+    """Why a class folder that is a link cannot be a class ("" if it can): it leads to the
+    dataset itself or a folder holding it (that would take in everything, the other classes
+    too), into the dataset (another class's images twice), or where an earlier class is."""
+    if real == root_real or root_real.startswith(real + os.sep):
+        return "linked class folder leads to the dataset itself or a folder that holds it (not followed)"
+    if real.startswith(root_real + os.sep) and real != os.path.join(root_real, name):
+        return "linked class folder leads to another folder of this dataset (not followed: its images would count twice)"
+    for other_real, other in earlier.items():
+        if real == other_real or real.startswith(other_real + os.sep) or other_real.startswith(real + os.sep):
+            return f"linked class folder leads to the same images as class '{other}' (not followed)"
+    return ""
+
+
+def _count_each_file_once(files: list[ImageFile], class_names: list[str], skipped: list[Skipped]) -> list[ImageFile]:
+    """Drop files already met (the same device and inode: a link, or a hard link), keeping the
+    first in the sorted order; a class left with none is an error."""
+    seen: dict[tuple[int, int], str] = {}
+    kept: list[ImageFile] = []
+    for f in files:
+        key = (f.device, f.inode)
+        if f.inode and key in seen:  # inode 0: a file system that has none (then nothing is merged)
+            skipped.append(Skipped(f.relpath, f"the same file as {seen[key]} (reached through a link): counted once"))
+            continue
+        seen[key] = f.relpath
+        kept.append(f)
+    left = {f.label for f in kept}
+    for label, name in enumerate(class_names):
+        if label not in left:
+            raise DatasetError(f"Class folder '{name}' holds only images that are already in another class "
+                               "(through links); give it images of its own.")  # fmt: skip
+    return kept
 
 
 def _leaves_class(target: str, root_real: str, class_real: str) -> bool:
@@ -191,6 +238,6 @@ def _scan_class(
             if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
                 skipped.append(Skipped(rel, "not a regular file"))
                 continue
-            found.append(ImageFile(rel, label, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns))
+            found.append(ImageFile(rel, label, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_dev))
     found.sort(key=lambda f: f.relpath)
     return found

@@ -154,3 +154,58 @@ def test_a_link_to_a_folder_outside_the_dataset_is_followed(tmp_path):
     os.symlink(outside, root / "a" / "more")
     result = scan_folder(root)
     assert [f.relpath for f in result.files] == ["a/more/o.png", "a/x.png", "b/y.png"]
+
+
+@pytest.mark.parametrize("link", ["up", "root", "dotdot", "other class", "inside other class"])
+def test_a_linked_class_folder_never_leaves_its_class(tmp_path, link):
+    # A class linked to / walked the whole disk; to .. or . it took in the other classes too;
+    # to another class it gave the same images two labels.
+    outside = tmp_path / "outside"
+    touch_image(outside / "o.png")
+    root = tmp_path / "data"
+    touch_image(root / "a" / "x.png")
+    touch_image(root / "b" / "y.png")
+    touch_image(root / "b" / "deep" / "z.png")
+    target = {"up": tmp_path, "root": root, "dotdot": "..", "other class": root / "a",
+              "inside other class": root / "b" / "deep"}[link]  # fmt: skip
+    os.symlink(target, root / "c")
+    result = scan_folder(root)
+    assert result.class_names == ("a", "b")
+    assert [f.relpath for f in result.files] == ["a/x.png", "b/deep/z.png", "b/y.png"]
+    [skip] = result.skipped
+    assert skip.relpath == "c" and "linked class folder" in skip.reason and "not followed" in skip.reason
+
+
+def test_two_classes_linked_to_the_same_place_are_one_class(tmp_path):
+    shared = tmp_path / "shared"
+    touch_image(shared / "s.png")
+    root = tmp_path / "data"
+    touch_image(root / "a" / "x.png")
+    os.symlink(shared, root / "b")
+    os.symlink(shared, root / "c")
+    result = scan_folder(root)
+    assert result.class_names == ("a", "b") and [f.relpath for f in result.files] == ["a/x.png", "b/s.png"]
+    assert [(s.relpath, "same images as class 'b'" in s.reason) for s in result.skipped] == [("c", True)]
+
+
+def test_a_file_reached_twice_counts_once_in_sorted_order(tmp_path):
+    root = tmp_path / "data"
+    touch_image(root / "a" / "x.png")
+    touch_image(root / "b" / "y.png")
+    os.link(root / "a" / "x.png", root / "b" / "hard.png")  # the same file under two labels
+    os.symlink(root / "b" / "y.png", root / "b" / "again.png")
+    result = scan_folder(root)
+    assert [f.relpath for f in result.files] == ["a/x.png", "b/again.png"]
+    assert {s.relpath: s.reason for s in result.skipped} == {
+        "b/hard.png": "the same file as a/x.png (reached through a link): counted once",
+        "b/y.png": "the same file as b/again.png (reached through a link): counted once",
+    }
+
+
+def test_a_class_made_only_of_another_classes_files_is_an_error(tmp_path):
+    root = tmp_path / "data"
+    touch_image(root / "a" / "x.png")
+    (root / "b").mkdir()
+    os.symlink(root / "a" / "x.png", root / "b" / "x.png")
+    with pytest.raises(DatasetError, match="'b' holds only images that are already in another class"):
+        scan_folder(root)
