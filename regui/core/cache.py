@@ -4,7 +4,9 @@ An entry is keyed by everything that decides its contents: the folder, the file 
 sizes and modification times, the image settings and the OpenCV version. Any change gives a
 new key, so a stale entry is never found; an entry that fails to read or to validate is
 treated as missing and rebuilt. Entries are written atomically (temporary file, then rename)
-and the least recently used ones are pruned.
+and the least recently used ones are pruned. A write killed half-way leaves its temporary file
+(hundreds of MB for a big folder): its name carries the writer's process id, and pruning
+deletes it once that process is gone.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 # Bump when the layout of an entry or the decoding rules change.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: images over 89 million pixels are refused (they were decoded up to 134)
 MAX_ENTRIES = 40
 MAX_TOTAL_BYTES = 4 * 2**30
 
@@ -73,7 +76,7 @@ def write(cache_dir: Path, key: str, entry: CachedImages) -> str | None:
     tmp_name = None
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=cache_dir)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{_TMP}{os.getpid()}-", suffix=".npz", dir=cache_dir)
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, key=np.array(key), X=entry.X, failed_index=failed_index, failed_reason=failed_reason)
         os.replace(tmp_name, _entry_path(cache_dir, key))
@@ -90,12 +93,39 @@ def write(cache_dir: Path, key: str, entry: CachedImages) -> str | None:
     return None
 
 
+_TMP = ".tmp-"  # temporary files: .tmp-PID-random.npz
+STALE_SECONDS = 3600  # a temporary file without a process id (older regui) is stale after this
+
+
+def remove_stale_temporaries(cache_dir: Path) -> None:
+    """Delete temporary files whose writer is gone (killed or crashed mid-write)."""
+    from regui.core.machine import process_alive
+
+    try:
+        candidates = list(cache_dir.glob(f"{_TMP}*.npz"))
+    except OSError:
+        return
+    for path in candidates:
+        owner = path.name[len(_TMP):].split("-", 1)[0]
+        try:
+            if owner.isdigit():
+                stale = not process_alive(int(owner))
+            else:
+                stale = time.time() - path.stat().st_mtime > STALE_SECONDS
+            if stale:
+                path.unlink()
+        except OSError:
+            continue
+
+
 def prune(cache_dir: Path, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_TOTAL_BYTES) -> None:
-    """Delete the least recently used entries beyond the count and size limits."""
+    """Delete the least recently used entries beyond the count and size limits, and temporary
+    files left by writers that are gone."""
+    remove_stale_temporaries(cache_dir)
     try:
         entries = []
         for path in cache_dir.glob("*.npz"):
-            if path.name.startswith(".tmp-"):
+            if path.name.startswith(_TMP):
                 continue
             st = path.stat()
             entries.append((st.st_mtime, st.st_size, path))

@@ -181,14 +181,19 @@ def memory_needed(n_images: int, image: ImageSettings) -> int:
 
 
 def check_memory(n_images: int, image: ImageSettings) -> None:
-    """Refuse, before decoding anything, a load this machine cannot hold in memory."""
+    """Refuse, before decoding anything, a load this machine cannot hold in memory: the arrays,
+    and the images being decoded at once (``images.decode_budget``)."""
+    from regui.core.images import decode_budget
+
     total = machine.physical_memory()
-    needed = memory_needed(n_images, image)
+    decoding = decode_budget()
+    needed = memory_needed(n_images, image) + decoding
     if total and needed > 0.8 * total:
         raise DatasetError(
             f"{n_images:,} images at {image.width}x{image.height} {'colour' if image.color else 'grayscale'} "
-            f"need about {needed / 2**30:.1f} GB of memory to train on, more than this machine can spare "
-            f"({total / 2**30:.0f} GB in all). Choose a smaller image size, or grayscale."
+            f"need about {needed / 2**30:.1f} GB of memory to train on ({decoding / 2**30:.2f} GB of it to decode "
+            f"them), more than this machine can spare ({total / 2**30:.1f} GB in all). Choose a smaller image size, "
+            "or grayscale."
         )
 
 

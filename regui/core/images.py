@@ -9,11 +9,20 @@ One documented behaviour for every kind of file:
 - every image is resized to exactly width x height with ``INTER_AREA`` (aspect ratio not kept,
   as in the lesson) and flattened row by row: feature index = (row * width + col) * channels + c.
 A file that cannot be decoded raises :class:`UnreadableImage` with a reason meant for a person.
+
+Memory: a small file can declare a huge image (a 117 KB PNG of 11000 x 11000 decodes to 740
+MB). So each file's header is read first (Pillow reads it without decoding): an image over
+``MAX_IMAGE_PIXELS`` is refused as it is, and the rest are decoded within a memory budget
+shared by every decoding thread (``decode_budget``), so that a folder of such files is decoded
+one or two at a time instead of one per core at once.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import threading
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -22,16 +31,25 @@ import numpy as np
 
 from regui.core.config import ImageSettings
 from regui.core.errors import Cancelled
-from regui.core.machine import default_workers
+from regui.core.machine import default_workers, physical_memory
 
-# OpenCV reads these once, on first use, so they are set before it is imported.
-# A decompression bomb fails on its header instead of allocating gigabytes per thread.
-MAX_IMAGE_PIXELS = 1 << 27  # 134 million pixels (400 MB decoded): more than any camera's photo
+# The largest image decoded: about 89 million pixels (10,000 x 8,900; any phone photo but the
+# 108 and 200 megapixel modes). It is Pillow's own default limit, so Pillow, which reads the
+# headers, never warns below it. OpenCV reads its limit once, on first use: set it first.
+MAX_IMAGE_PIXELS = 89_478_485
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
+# Peak memory of decoding and resizing one image, per pixel: measured 693 MB for an 8-bit
+# 11000 x 11000 PNG (5.7 bytes a pixel) and 369 MB for a 16-bit RGBA 8000 x 8000 one (5.8).
+DECODE_BYTES_PER_PIXEL = 6
 # Bad files are reported per file by regui; OpenCV's own stderr warnings would only be noise.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 import cv2  # noqa: E402
+from PIL import Image as _pillow  # noqa: E402
+
+# Pillow warns of an image over its limit while reading the header; regui refuses that image
+# itself (its limit is Pillow's), with its own words, so the warning would only be noise.
+warnings.filterwarnings("ignore", category=_pillow.DecompressionBombWarning)
 
 #: Files larger than this are not read into memory at all.
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -66,19 +84,96 @@ def read_bytes(path: str | os.PathLike) -> np.ndarray:
         raise UnreadableImage(f"cannot read: {exc.strerror or exc}", transient=True) from None
 
 
+def decode_budget() -> int:
+    """Bytes all decoding threads together may hold in images being decoded: an eighth of the
+    memory, from 256 MB to 4 GB (1 GB where the memory is not known). An image needing more
+    than all of it is decoded alone."""
+    total = physical_memory()
+    if not total:
+        return 1 << 30
+    return int(min(max(total // 8, 256 << 20), 4 << 30))
+
+
+class _MemoryBudget:
+    """Bytes handed out to decoding threads, and taken back; a thread waits while the rest is
+    in use (one asking for more than all of it waits until it is the only one)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._used = 0
+
+    def take(self, amount: int) -> int:
+        with self._condition:
+            amount = min(amount, decode_budget())
+            while self._used and self._used + amount > decode_budget():
+                self._condition.wait()
+            self._used += amount
+        return amount
+
+    def give(self, amount: int) -> None:
+        with self._condition:
+            self._used -= amount
+            self._condition.notify_all()
+
+
+_BUDGET = _MemoryBudget()
+
+
+def declared_pixels(data: np.ndarray) -> int | None:
+    """How many pixels the file's header says the image has (read by Pillow, nothing decoded);
+    None if Pillow does not know the format (then OpenCV's own limit still applies)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            width, height = header.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return _OVER_THE_LIMIT  # Pillow's limit is ours (where its warning is an error: tests)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return None
+    return width * height
+
+
+_OVER_THE_LIMIT = MAX_IMAGE_PIXELS + 1
+
+
+def _too_large(pixels: int) -> str:
+    count = f"over {MAX_IMAGE_PIXELS:,}" if pixels == _OVER_THE_LIMIT else f"{pixels:,}"
+    return f"image too large ({count} pixels; at most {MAX_IMAGE_PIXELS:,} are decoded)"
+
+
+def decode_bytes(data: np.ndarray, shrink: Callable[[np.ndarray], np.ndarray], flags: int = cv2.IMREAD_COLOR
+                 ) -> np.ndarray:  # fmt: skip
+    """``shrink(cv2.imdecode(data, flags))``, with the header checked first and the memory of
+    both steps taken from the budget all decoding threads share (only the small result leaves
+    it). UnreadableImage for a file that cannot be used."""
+    pixels = declared_pixels(data)
+    if pixels is not None and pixels > MAX_IMAGE_PIXELS:
+        raise UnreadableImage(_too_large(pixels))
+    needed = DECODE_BYTES_PER_PIXEL * (pixels if pixels is not None else MAX_IMAGE_PIXELS)
+    taken = _BUDGET.take(needed)
+    try:
+        try:
+            image = cv2.imdecode(data, flags)
+        except cv2.error as exc:
+            raise UnreadableImage(_describe_cv2_error(exc)) from None
+        if image is None or image.size == 0:
+            raise UnreadableImage("not a readable image (corrupt, truncated or unsupported format)")
+        return shrink(image)
+    finally:
+        _BUDGET.give(taken)
+
+
 def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray:
     """Read, decode, resize and flatten one file. Returns uint8 of length ``settings.n_features``."""
-    data = read_bytes(path)
-    try:
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    except cv2.error as exc:
-        raise UnreadableImage(_describe_cv2_error(exc)) from None
-    if image is None or image.size == 0:
-        raise UnreadableImage("not a readable image (corrupt, truncated or unsupported format)")
-    if not settings.color:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    resized = cv2.resize(image, (settings.width, settings.height), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(resized).reshape(-1)
+
+    def shrink(image: np.ndarray) -> np.ndarray:
+        if not settings.color:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        resized = cv2.resize(image, (settings.width, settings.height), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(resized).reshape(-1)
+
+    return decode_bytes(read_bytes(path), shrink)
 
 
 def _describe_cv2_error(exc: cv2.error) -> str:

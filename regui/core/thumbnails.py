@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from regui.core.images import UnreadableImage, cv2, read_bytes
+from regui.core.images import UnreadableImage, cv2, decode_bytes, read_bytes
 
 
 def thumbnail(path: str | os.PathLike, max_side: int = 72) -> np.ndarray:
@@ -17,9 +17,10 @@ def thumbnail(path: str | os.PathLike, max_side: int = 72) -> np.ndarray:
     data = read_bytes(path)
     # Reduced decoding is much faster on large photos; a preview does not need every pixel.
     flags = cv2.IMREAD_REDUCED_COLOR_2 if data.size > 256_000 else cv2.IMREAD_COLOR
-    image = cv2.imdecode(data, flags)
-    if image is None:
-        raise UnreadableImage("not a readable image")
+    return decode_bytes(data, lambda image: _fit(image, max_side), flags)  # the header checked, as the loader does
+
+
+def _fit(image: np.ndarray, max_side: int) -> np.ndarray:
     h, w = image.shape[:2]
     scale = max_side / max(h, w)
     if scale < 1:

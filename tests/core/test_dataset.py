@@ -145,6 +145,24 @@ def test_cache_prunes_least_recently_used(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.npz")) == ["2.npz", "3.npz", "4.npz"]
 
 
+def test_a_killed_cache_write_leaves_no_temporary_file_for_long(make_folder, private_cache):
+    import subprocess
+    import sys
+
+    # A writer killed mid-write: its process is gone, its temporary file was left.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    private_cache.mkdir(exist_ok=True)
+    dead = private_cache / f".tmp-{int(gone.stdout)}-k1q2.npz"
+    alive = private_cache / f".tmp-{os.getpid()}-w3e4.npz"  # a write going on now: kept
+    old = private_cache / ".tmp-a9b8.npz"  # from a regui that did not name its process
+    fresh = private_cache / ".tmp-c7d6.npz"
+    for path in (dead, alive, old, fresh):
+        path.write_bytes(b"x" * 1000)
+    os.utime(old, (time.time() - 2 * 3600,) * 2)
+    load_dataset(make_folder({"a": 3, "b": 3}), SMALL)  # a load that writes the cache prunes it
+    assert sorted(p.name for p in private_cache.glob(".tmp-*")) == sorted([alive.name, fresh.name])
+
+
 def test_bundled_sample_loads_whole():
     ds = load_dataset(sample_dataset_dir(), ImageSettings(8, 8, color=False))
     assert ds.class_names == tuple(str(d) for d in range(10))

@@ -178,3 +178,54 @@ def test_decode_files_stops_promptly_when_asked(tmp_path, slow_decoding):
         decode_files(paths, SAME_SIZE, progress=progress, should_stop=stop.is_set, workers=2)
     time.sleep(0.1)  # anything still queued would start now
     assert len(slow_decoding) < 100  # the rest of the queue was dropped, not decoded
+
+
+def test_a_small_file_declaring_a_huge_image_is_refused_without_decoding(tmp_path, monkeypatch):
+    # 11000 x 11000 decodes to 740 MB (measured); the file itself is a few bytes here.
+    (tmp_path / "bomb.png").write_bytes(png_bytes(11000, 11000, 2, b"\x00" * 100))
+    decoded = []
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: decoded.append(a))
+    with pytest.raises(UnreadableImage, match=r"image too large \((121,000,000|over 89,478,485) pixels; at most 89,478,485 are decoded\)"):
+        decode_image(tmp_path / "bomb.png", SAME_SIZE)
+    assert decoded == []
+
+
+@pytest.mark.parametrize("side, most_at_once", [(100, 2), (10, 4)])
+def test_decoding_threads_share_a_memory_budget(tmp_path, monkeypatch, side, most_at_once):
+    import time
+
+    import regui.core.images as images
+
+    paths = []
+    for i in range(12):
+        write_png(tmp_path / f"{i}.png", np.full((side, side, 3), i, np.uint8))
+        paths.append(tmp_path / f"{i}.png")
+    # Room for two 100 x 100 images at once (6 bytes a pixel while decoding).
+    monkeypatch.setattr(images, "decode_budget", lambda: 2 * 100 * 100 * images.DECODE_BYTES_PER_PIXEL)
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real_imdecode = cv2.imdecode
+
+    def counting_imdecode(data, flags):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.03)
+        with lock:
+            running[0] -= 1
+        return real_imdecode(data, flags)
+
+    monkeypatch.setattr(cv2, "imdecode", counting_imdecode)
+    decoded = decode_files(paths, SAME_SIZE, workers=4)
+    assert not decoded.failures and [int(row[0]) for row in decoded.X] == list(range(12))
+    assert most[0] == most_at_once
+
+
+def test_the_memory_check_counts_the_decoding_budget(monkeypatch):
+    import regui.core.dataset as dataset
+    from regui.core.errors import DatasetError
+
+    monkeypatch.setattr(dataset.machine, "physical_memory", lambda: 300 * 2**20)
+    monkeypatch.setattr("regui.core.images.physical_memory", lambda: 300 * 2**20)
+    with pytest.raises(DatasetError, match="0.25 GB of it to decode them"):
+        dataset.check_memory(10, ImageSettings(8, 8))  # the arrays alone are a few KB
