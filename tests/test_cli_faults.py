@@ -267,3 +267,58 @@ def test_runs_note_takes_a_name_and_a_note_in_any_order(stored, capsys):
     with RunStore(stored, mode="read") as store:
         run = store.get(2)
     assert (run.name, run.note) == ("sparse", "most weights are zero")
+
+
+# --- 8, 9: sweeps of any size, processes by the cores -----------------------------------------------
+
+
+@pytest.mark.parametrize("args, count", [(["--seeds", "1000000000"], "19,000,000,000"),
+                                         (["--points", "1000000000", "--penalty", "l1"], "1,000,000,000"),
+                                         (["--alpha", "0.1", "--seeds", "10001", "--penalty", "l2"], "10,001")])  # fmt: skip
+def test_a_huge_sweep_is_refused_at_once_with_its_count(folder, args, count):
+    done = regui("sweep", "--dataset", str(folder), *args, "--no-store", timeout=60)  # it once ran out of memory
+    assert done.returncode == 2
+    assert f"This sweep has {count} runs; a sweep may have at most 10,000" in done.stderr
+    assert "loading images" not in done.stderr  # refused before anything else
+
+
+def test_the_run_count_is_counted_as_expand_makes_them():
+    from regui.core.config import TrainConfig
+    from regui.core.sweep import SweepSpec, count_runs, expand
+
+    for penalties in (("none",), ("none", "l1", "l2", "elasticnet"), ("l2", "l2", "none")):
+        for schedule in ("constant", "optimal"):
+            spec = SweepSpec(TrainConfig(learning_rate=schedule, alpha=0.01), penalties=penalties,
+                             alphas=(1e-4, 1e-3, 1e-2), learning_rates=(0.01, 0.1), repeats=3)  # fmt: skip
+            assert count_runs(penalties, 3, 2, 3, schedule) == len(expand(spec))
+
+
+def test_an_infinite_lambda_range_is_one_line(folder):
+    done = regui("sweep", "--dataset", str(folder), "--alpha-range", "1e-3", "inf", "--no-store")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "finite" in done.stderr
+    assert "RuntimeWarning" not in done.stderr
+
+
+def test_jobs_are_capped_by_the_cores_and_minus_one_means_all(folder, tmp_path):
+    from regui.core.machine import default_workers
+
+    cores = default_workers()
+    many = regui("sweep", "--dataset", str(folder), "--penalty", "l2", "--alpha", "0.1", "0.01", "--jobs", "64",
+                 *SMALL_ARGS, "-q", "--no-store")  # fmt: skip
+    assert many.returncode == 0, many.stderr
+    assert f"{cores} at a time in worker processes (not 64: this machine has {cores} cores" in many.stdout
+    everything = regui("sweep", "--dataset", str(folder), "--penalty", "l2", "--alpha", "0.1", "--jobs", "-1",
+                       *SMALL_ARGS, "-q", "--no-store")  # fmt: skip
+    assert everything.returncode == 0, everything.stderr
+    [line] = [line for line in everything.stdout.splitlines() if "at a time" in line]
+    assert line.endswith(f"{cores} at a time in worker processes")
+
+
+def test_a_pool_never_starts_more_workers_than_cores(folder):
+    from regui.core.config import ImageSettings
+    from regui.core.dataset import load_dataset
+    from regui.core.machine import default_workers
+    from regui.core.pool import ProcessPool
+
+    with ProcessPool(load_dataset(folder, ImageSettings(6, 5)), 64) as pool:
+        assert (pool.wanted, pool.jobs, pool.limited_by) == (64, default_workers(), "cores")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -26,6 +27,8 @@ from regui.core.sweep import (
     SweepEvents,
     SweepSpec,
     best_per_penalty,
+    check_sweep_size,
+    count_runs,
     expand,
     failed,
     log_space,
@@ -36,20 +39,25 @@ SWEEP_NAME = "S1"
 
 
 def spec_from(args) -> SweepSpec:
+    """The grid the arguments ask for, its size checked before anything is made of it."""
     if args.alpha:
-        alphas = tuple(dict.fromkeys(args.alpha))
+        alphas: tuple[float, ...] = tuple(dict.fromkeys(args.alpha))
     else:
         low, high = args.alpha_range
-        if not (0 < low <= high) or args.points < 1:
-            raise ConfigError("--alpha-range needs 0 < LOW <= HIGH and --points at least 1.")
-        alphas = log_space(low, high, args.points)
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high) or args.points < 1:
+            raise ConfigError("--alpha-range needs finite numbers 0 < LOW <= HIGH, and --points at least 1.")
+        alphas = ()
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1 (got {args.seeds}).")
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1 (got {args.jobs}).")
-    spec = SweepSpec(base=base_config(args), penalties=tuple(args.penalty), alphas=alphas,
-                     learning_rates=tuple(dict.fromkeys(args.lr)), repeats=args.seeds, vary=args.vary)  # fmt: skip
-    return spec
+    if args.jobs is not None and args.jobs != -1 and args.jobs < 1:
+        raise ConfigError(f"--jobs must be -1 (all cores) or a whole number from 1 (got {args.jobs}).")
+    learning_rates = tuple(dict.fromkeys(args.lr))
+    count = count_runs(args.penalty, len(alphas) or args.points, len(learning_rates), args.seeds, args.schedule)
+    check_sweep_size(count, args.epochs)
+    if not alphas:
+        alphas = log_space(*args.alpha_range, args.points)
+    return SweepSpec(base=base_config(args), penalties=tuple(args.penalty), alphas=alphas,
+                     learning_rates=learning_rates, repeats=args.seeds, vary=args.vary)  # fmt: skip
 
 
 def cmd_sweep(args) -> int:
@@ -68,6 +76,8 @@ def cmd_sweep(args) -> int:
     dataset = load(args, spec.base)
     for split in dict.fromkeys(item.config.split for item in items):
         check_split(dataset.class_names, dataset.counts(), split)
+    rows = 1 if len(dataset.class_names) == 2 else len(dataset.class_names)
+    check_sweep_size(len(items), spec.base.epochs, rows * dataset.image.n_features * 4)
 
     names = [run_label(item.index + 1, item.config) for item in items]
     runner, where = _runner(args, dataset, client)
@@ -123,11 +133,10 @@ def _runner(args, dataset, client=None):
         return runner, f"on the Dask cluster at {args.scheduler} ({runner.slots} at a time)"
     if args.jobs == 1:
         return SerialRunner(dataset), "one at a time in this process"
-    from regui.core.pool import ProcessPool
+    from regui.core.pool import ProcessPool, limit_text
 
     pool = ProcessPool(dataset, args.jobs)
-    limit = f" (not {pool.wanted}: each worker needs its own copy of the data in memory)" if pool.jobs < pool.wanted else ""
-    return pool, f"{pool.jobs} at a time in worker processes{limit}"
+    return pool, f"{pool.jobs} at a time in worker processes{limit_text(pool)}"
 
 
 class _Printer(SweepEvents):

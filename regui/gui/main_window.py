@@ -31,7 +31,7 @@ from regui.core.config import PENALTIES, TrainConfig, check_split, run_label, te
 from regui.core.errors import ReguiError
 from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord
 from regui.core.run_log import BackgroundRunLog
-from regui.core.sweep import SweepSpec, expand
+from regui.core.sweep import SweepSpec, check_sweep_size, count_runs, expand
 from regui.gui.controller import Controller
 from regui.gui.dataset_panel import DatasetPanel
 from regui.gui.inspector import Inspector
@@ -443,8 +443,15 @@ class MainWindow(QMainWindow):
                     kind: str = "S") -> str | None:  # fmt: skip
         """Queue every run of ``spec`` (shown at once as waiting) and start them in parallel.
         Returns the sweep's name ("S1", or "C1" for a comparison), None if it cannot start."""
-        items = expand(spec)
         problem = self.run_problem(spec.base)
+        try:
+            check_sweep_size(count_runs(spec.penalties, len(spec.alphas or (spec.base.alpha,)),
+                                        len(spec.learning_rates or (spec.base.eta0,)), spec.repeats,
+                                        spec.base.learning_rate), spec.base.epochs)  # fmt: skip
+        except ReguiError as exc:
+            self._show_message(str(exc))
+            return None
+        items = expand(spec)
         if problem is None:
             try:
                 for item in items:

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 
 from regui.core.config import LOSS_LABELS, PENALTIES, PENALTY_LABELS, SCALING_LABELS, TrainConfig
 from regui.core.machine import default_workers
-from regui.core.sweep import SweepSpec, expand, log_space
+from regui.core.errors import ReguiError
+from regui.core.sweep import SweepSpec, check_sweep_size, count_runs, log_space
 from regui.gui.widgets import LogSpinBox
 
 _VARY = {"split": "the split and the model seed", "model": "the model seed only"}
@@ -52,9 +53,9 @@ class SweepDialog(QDialog):
         for key, label in _VARY.items():
             self.vary.addItem(label, key)
         self.jobs = QSpinBox()
-        self.jobs.setRange(1, 256)
+        self.jobs.setRange(1, default_workers())  # more processes than cores only slow each other down
         self.jobs.setValue(default_workers())
-        self.jobs.setToolTip("Runs at once, each in its own worker process")
+        self.jobs.setToolTip(f"Runs at once, each in its own worker process (at most one per core: {default_workers()})")
         self.scheduler = QLineEdit()
         self.scheduler.setPlaceholderText("tcp://host:8786 to use a Dask cluster (optional)")
         self.count = QLabel()
@@ -134,7 +135,15 @@ class SweepDialog(QDialog):
             self.count.setStyleSheet("color: #c62828;")
             ok.setEnabled(False)
             return
-        n = len(expand(spec))
+        n = count_runs(spec.penalties, len(spec.alphas), len(spec.learning_rates), spec.repeats,
+                       spec.base.learning_rate)  # fmt: skip
+        try:
+            check_sweep_size(n, spec.base.epochs)
+        except ReguiError as exc:
+            self.count.setText(str(exc))
+            self.count.setStyleSheet("color: #c62828;")
+            ok.setEnabled(False)
+            return
         lambdas = ", ".join(f"{a:g}" for a in spec.alphas)
         note = " (without a penalty λ changes nothing, so those run once per learning rate and repeat)" \
             if "none" in spec.penalties and len(spec.alphas) > 1 else ""  # fmt: skip
