@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -322,3 +323,51 @@ def test_a_pool_never_starts_more_workers_than_cores(folder):
 
     with ProcessPool(load_dataset(folder, ImageSettings(6, 5)), 64) as pool:
         assert (pool.wanted, pool.jobs, pool.limited_by) == (64, default_workers(), "cores")
+
+
+# --- 10: a sweep terminated or killed ------------------------------------------------------------
+
+
+def _sweep_process(folder, tmp_path, out):
+    """A 2-process sweep of long runs, its shared-data folder in a temporary folder of its own."""
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    environment = dict(os.environ, PYTHONPATH=os.getcwd(), TMPDIR=str(private_tmp))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "regui", "sweep", "--dataset", str(folder), "--penalty", "l1", "l2", "--alpha", "0.1",
+         "0.01", "--jobs", "2", "--size", "6x5", "--epochs", "100000", "--out", str(out), "--no-store"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(private_tmp.glob("regui-pool-*/meta.json")):  # the workers are being started
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    time.sleep(3)  # they are training now
+    return process, private_tmp
+
+
+def test_sigterm_stops_a_sweep_like_ctrl_c(folder, tmp_path):
+    import signal
+
+    out = tmp_path / "r.csv"
+    process, private_tmp = _sweep_process(folder, tmp_path, out)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert "terminated (SIGTERM); the runs that ended are saved" in err
+    rows = read_csv(out)
+    assert len(rows) == 4 and {row["status"] for row in rows} == {"stopped"}
+    assert any(int(row["epochs_done"]) > 0 for row in rows)
+    assert list(private_tmp.iterdir()) == []  # the shared data went with the sweep
+
+
+def test_workers_leave_quietly_when_their_sweep_is_killed(folder, tmp_path):
+    import signal
+
+    process, private_tmp = _sweep_process(folder, tmp_path, tmp_path / "r.csv")
+    process.send_signal(signal.SIGKILL)
+    # The workers hold the same stderr: communicate() ends when they have all gone too.
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert list(private_tmp.iterdir()) == []  # the last worker to leave took the shared data along

@@ -9,7 +9,7 @@ from regui.core.config import TrainConfig
 from regui.core.errors import ConfigError
 
 # Exit statuses of every command (the README lists them).
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_UNEXPECTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 
 
 def base_config(args) -> TrainConfig:
@@ -116,22 +116,33 @@ class ProgressLine:
 
 
 class StopOnInterrupt:
-    """Ctrl-C ends the running run(s) after the current epoch (kept as 'stopped'); a second one
-    aborts. ``on_request`` is called on the first (e.g. to stop a whole sweep)."""
+    """Ctrl-C, or SIGTERM (a service manager, ``kill``), ends the running run(s) after the current
+    epoch (kept as 'stopped', the files still written); a second one aborts. ``on_request`` is
+    called on the first (e.g. to stop a whole sweep)."""
 
     def __init__(self, on_request=None) -> None:
         self.was_requested = False
-        self._previous = None
+        self.signal_name = ""
+        self._previous: dict = {}
         self._on_request = on_request
 
     def requested(self) -> bool:
         return self.was_requested
 
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal's number, as shells report it: 130 for Ctrl-C, 143 for SIGTERM."""
+        return EXIT_TERMINATED if self.signal_name == "SIGTERM" else EXIT_INTERRUPTED
+
     def _handler(self, signum, frame) -> None:
+        import signal
+
         if self.was_requested:
             raise KeyboardInterrupt
         self.was_requested = True
-        print("\n[INFO] stopping after this epoch (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+        self.signal_name = signal.Signals(signum).name
+        how = "Ctrl-C" if signum == signal.SIGINT else self.signal_name
+        print(f"\n[INFO] {how}: stopping after this epoch ({how} again to abort)", file=sys.stderr, flush=True)
         if self._on_request is not None:
             self._on_request()
 
@@ -140,12 +151,13 @@ class StopOnInterrupt:
         import threading
 
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handler)
         return self
 
     def __exit__(self, *exc) -> None:
         import signal
 
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        self._previous.clear()

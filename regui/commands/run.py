@@ -6,7 +6,6 @@ import itertools
 import sys
 
 from regui.commands.common import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_RUN_FAILED,
     StopOnInterrupt,
@@ -18,6 +17,8 @@ from regui.commands.common import (
 )
 from regui.core.config import TrainConfig, run_label
 from regui.core.errors import ConfigError
+from regui.core.records import FINISHED, STOPPED, RunRecord
+from regui.core.runs import run_training
 
 
 def _configs(args) -> list[TrainConfig]:
@@ -40,9 +41,6 @@ def _configs(args) -> list[TrainConfig]:
 def cmd_run(args) -> int:
     from regui.core import export
     from regui.core.dataset import prepare
-    from regui.core.records import FINISHED, STOPPED, RunRecord
-    from regui.core.runs import run_training
-
     configs = _configs(args)
     check_outputs(args, args.out, args.history)
     dataset = load(args, configs[0])
@@ -51,38 +49,14 @@ def cmd_run(args) -> int:
     print(f"[INFO] {len(data.y_train)} training and {len(data.y_test)} test images, pixels {configs[0].scaling}")
 
     records = []
-    interrupted = False
     log = open_log(args)
     summary = dict(dataset.summary(), n_train=len(data.y_train), n_test=len(data.y_test))
-    for number, config in enumerate(configs, start=1):
-        print(f"[INFO] training model with '{config.penalty}' penalty ({_settings_text(config)})")
-        stop = StopOnInterrupt()
-        show = None if args.quiet else _epoch_printer(config)
-        name = run_label(number, config)
-        log.started(number, RunRecord(config=config, name=name, dataset=summary))
-
-        def on_epoch(e, show=show, number=number) -> None:
-            log.epoch(number, e)  # committed before it is printed: what was seen is stored
-            if show is not None:
-                show(e)
-
-        with stop:
-            record = run_training(
-                data, config, name=name, dataset_summary=dataset.summary(),
-                should_stop=stop.requested, on_epoch=on_epoch, n_jobs=args.jobs,
-                snapshots=1,  # the command line shows numbers only: it keeps the final weights
-            )
-        log.finished(number, record)
-        records.append(record)
-        if record.status in (FINISHED, STOPPED) and record.final is not None:
-            acc = record.final.test_accuracy * 100
-            print(f"[INFO] '{config.penalty}' penalty accuracy: {acc:.2f}%", end="")
-            print("" if record.status == FINISHED else f"  ({record.status_text()})")
-        elif record.status != FINISHED:
-            print(f"[WARN] '{config.penalty}' penalty {record.status_text()}: {record.message}", file=sys.stderr)
-        if stop.was_requested:
-            interrupted = True
-            break
+    stop = StopOnInterrupt()  # Ctrl-C or SIGTERM: this run ends after its epoch, the rest are not started
+    with stop:
+        for number, config in enumerate(configs, start=1):
+            records.append(_train_one(args, data, dataset, config, number, log, summary, stop))
+            if stop.was_requested:
+                break
 
     print_table(records)
     report_stored(log)
@@ -92,10 +66,41 @@ def cmd_run(args) -> int:
     if args.history is not None:
         export.write_json(args.history, export.results_document(records, dataset.summary()))
         print(f"[INFO] per-epoch history written to {args.history}")
-    if interrupted:
-        print("regui: interrupted; the runs so far are saved above", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    if stop.was_requested:
+        print(f"regui: {_stopped_by(stop)}; the runs so far are saved above", file=sys.stderr)
+        return stop.exit_status
     return EXIT_OK if all(r.status == FINISHED for r in records) else EXIT_RUN_FAILED
+
+
+def _stopped_by(stop: StopOnInterrupt) -> str:
+    return "terminated (SIGTERM)" if stop.signal_name == "SIGTERM" else "interrupted"
+
+
+def _train_one(args, data, dataset, config: TrainConfig, number: int, log, summary: dict, stop) -> RunRecord:
+    """One run of the loop, printed as the lesson prints it and stored as it happens."""
+    print(f"[INFO] training model with '{config.penalty}' penalty ({_settings_text(config)})")
+    show = None if args.quiet else _epoch_printer(config)
+    name = run_label(number, config)
+    log.started(number, RunRecord(config=config, name=name, dataset=summary))
+
+    def on_epoch(e) -> None:
+        log.epoch(number, e)  # committed before it is printed: what was seen is stored
+        if show is not None:
+            show(e)
+
+    record = run_training(
+        data, config, name=name, dataset_summary=dataset.summary(), should_stop=stop.requested,
+        on_epoch=on_epoch, n_jobs=args.jobs,
+        snapshots=1,  # the command line shows numbers only: it keeps the final weights
+    )  # fmt: skip
+    log.finished(number, record)
+    if record.status in (FINISHED, STOPPED) and record.final is not None:
+        acc = record.final.test_accuracy * 100
+        print(f"[INFO] '{config.penalty}' penalty accuracy: {acc:.2f}%", end="")
+        print("" if record.status == FINISHED else f"  ({record.status_text()})")
+    elif record.status != FINISHED:
+        print(f"[WARN] '{config.penalty}' penalty {record.status_text()}: {record.message}", file=sys.stderr)
+    return record
 
 
 def _settings_text(config: TrainConfig) -> str:

@@ -119,8 +119,9 @@ def cmd_sweep(args) -> int:
         print(f"regui: error: the sweep ended early ({problem}); the runs that ended are saved", file=sys.stderr)
         return EXIT_INTERRUPTED if problem == "aborted" else EXIT_RUN_FAILED
     if stop.was_requested:
-        print("regui: interrupted; the runs that ended are saved above", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        how = "terminated (SIGTERM)" if stop.signal_name == "SIGTERM" else "interrupted"
+        print(f"regui: {how}; the runs that ended are saved above", file=sys.stderr)
+        return stop.exit_status
     return EXIT_OK if all(r.status == FINISHED for r in records) else EXIT_RUN_FAILED
 
 

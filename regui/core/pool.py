@@ -239,12 +239,33 @@ def open_shared_dataset(folder: str):
     )
 
 
+class _ParentGone(Exception):
+    """The process running the sweep is gone (killed): this worker leaves quietly."""
+
+
 def _worker_main(conn, folder: str) -> None:
-    """A worker process: runs what it is sent until it is sent None (or its pipe closes)."""
+    """A worker process: runs what it is sent until it is sent None (or its pipe closes).
+
+    It leaves quietly, without a traceback, when the sweep's process is gone (killed, even with
+    SIGKILL): it notices at its next message, or between epochs, and then removes the shared
+    folder, which nobody else would.
+    """
     import signal
 
-    # Ctrl-C in a terminal reaches the whole process group: the parent decides what stops.
+    # Ctrl-C in a terminal, or a SIGTERM to the whole process group, reaches every process:
+    # the parent decides what stops (after the epoch, keeping it), so the workers ignore both.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = os.getppid()
+    try:
+        _serve(conn, folder, parent)
+    except (_ParentGone, EOFError, OSError):
+        pass
+    if os.getppid() != parent:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _serve(conn, folder: str, parent: int) -> None:
     from regui.core.machine import yield_to_the_interface
 
     yield_to_the_interface()  # training in the background must not starve the app's window
@@ -258,18 +279,26 @@ def _worker_main(conn, folder: str) -> None:
     current = None
     stop_requested = False
 
+    def send(message) -> None:
+        try:
+            conn.send(message)
+        except (OSError, ValueError):  # the pipe is gone: so is the sweep's process
+            raise _ParentGone from None
+
     def should_stop() -> bool:
         nonlocal stop_requested
-        while not stop_requested and conn.poll():
-            message = conn.recv()
-            stop_requested = message == ("stop", current)
+        if os.getppid() != parent:
+            raise _ParentGone
+        try:
+            while not stop_requested and conn.poll():
+                message = conn.recv()
+                stop_requested = message == ("stop", current)
+        except (EOFError, OSError):
+            raise _ParentGone from None
         return stop_requested
 
     while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
+        message = conn.recv()
         if message is None:
             return
         if not (isinstance(message, tuple) and message[0] == "run"):
@@ -284,11 +313,15 @@ def _worker_main(conn, folder: str) -> None:
                 prepared[split] = prepare(dataset, split)
             record = run_training(
                 prepared[split], config, name=name, dataset_summary=summary, should_stop=should_stop,
-                on_epoch=lambda e, i=current: conn.send(("epoch", i, light(e))), snapshots=1, overlap=overlap,
+                on_epoch=lambda e, i=current: send(("epoch", i, light(e))), snapshots=1, overlap=overlap,
             )  # fmt: skip
             record.epochs = record.epochs[-1:]  # the rest were streamed; this one with its weights
-            conn.send(("finished", current, record))
+        except _ParentGone:
+            raise
         except ReguiError as exc:
-            conn.send(("failed", current, str(exc)))
+            send(("failed", current, str(exc)))
+            continue
         except Exception as exc:  # noqa: BLE001 - report it; the worker stays usable
-            conn.send(("failed", current, f"{type(exc).__name__}: {exc}"))
+            send(("failed", current, f"{type(exc).__name__}: {exc}"))
+            continue
+        send(("finished", current, record))
