@@ -10,10 +10,16 @@
    of whole runs on any number of workers can beat.
 2. A 4 penalties x 6 lambdas x 2 seeds grid: its wall time, and the time from the first run
    started to its first epoch reported.
+3. The run store's cost: `regui sweep` of 7 runs (none, L1, L2 x 3 lambdas, 5 epochs, 2 jobs) as a
+   person runs it, storing every run in a fresh store against --no-store. Target: about 1.0x
+   (storing once made it 1.35x: the sweep's own process imported scikit-learn for its version).
 """
 
 import argparse
+import os
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -97,6 +103,24 @@ def main() -> None:
     print(f"grid 4 penalties x 6 lambdas x 2 seeds = {len(items)} runs (none once per seed): {wall:6.1f} s "
           f"({wall / len(items):.2f} s a run, {sum(r.status == 'finished' for r in records)} finished)")
     print(f"first run started -> its first epoch shown: {(events.first_epoch - events.first_start) * 1000:.0f} ms")
+    store_cost(args)
+
+
+def store_cost(args) -> None:
+    """The same command with and without the run store, interleaved, best of --repeat."""
+    command = [sys.executable, "-m", "regui", "sweep", "--dataset", str(args.dataset), "--penalty", "none", "l1", "l2",
+               "--alpha-range", "1e-4", "1e-2", "--points", "3", "--epochs", "5", "--jobs", str(args.jobs), "-q"]  # fmt: skip
+    stored, plain = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(args.repeat):
+            env = dict(os.environ, REGUI_STORE=str(Path(tmp) / f"runs{n}.sqlite3"))
+            for times, extra in ((stored, []), (plain, ["--no-store"])):
+                t = time.perf_counter()
+                subprocess.run(command + extra, env=env, check=True, capture_output=True)
+                times.append(time.perf_counter() - t)
+    s, p = min(stored), min(plain)
+    print(f"regui sweep of 7 runs, --no-store        : {p:6.2f} s   1.00x")
+    print(f"regui sweep of 7 runs, storing every run : {s:6.2f} s   {s / p:.2f}x   target about 1.0x")
 
 
 if __name__ == "__main__":

@@ -159,3 +159,18 @@ def test_importing_a_damaged_file_blames_that_file(tmp_path, record):
         assert "Nothing was imported" in str(refused.value) and str(target) not in str(refused.value)
         assert mine.count() == 0
     assert share.read_bytes() == damaged
+
+
+def test_storing_a_run_does_not_import_the_training_stack(tmp_path):
+    # The process running a sweep only dispatches and stores; importing scikit-learn there (for
+    # its version, on the first run stored) took a core from the workers: 2-process sweeps were
+    # 35% slower with the store on (bench/bench_sweep.py prints the ratio).
+    code = ("import sys; from regui.core.store import RunStore; from regui.core.records import RunRecord; "
+            "from regui.core.config import TrainConfig; s = RunStore(sys.argv[1]); "
+            "s.begin(RunRecord(config=TrainConfig(), name='r')); "
+            "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules)); "
+            "print(s.runs()[0].sklearn_version)")  # fmt: skip
+    imported, version = _other_process(code, str(tmp_path / "runs.sqlite3")).splitlines()
+    import sklearn
+
+    assert imported == "[]" and version == sklearn.__version__
