@@ -371,3 +371,17 @@ def test_workers_leave_quietly_when_their_sweep_is_killed(folder, tmp_path):
     _, err = process.communicate(timeout=60)
     assert "Traceback" not in err and "BrokenPipe" not in err
     assert list(private_tmp.iterdir()) == []  # the last worker to leave took the shared data along
+
+
+# --- 16: one folder, however it was typed -----------------------------------------------------------
+
+
+def test_runs_on_one_folder_typed_three_ways_are_one_folder_in_the_store(folder, tmp_path, monkeypatch, capsys):
+    (tmp_path / "link").symlink_to(folder)
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "runs.sqlite3"
+    for given in (folder.name, str(folder), "link"):
+        assert main(["run", "--dataset", given, "--penalty", "l2", *SMALL_ARGS, "-q", "--store", str(store)]) == 0
+    with RunStore(store, mode="read") as s:
+        assert {run.folder for run in s.runs()} == {os.path.realpath(folder)}
+        assert len(s.runs(folder=os.path.realpath(folder))) == 3

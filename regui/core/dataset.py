@@ -49,10 +49,20 @@ class Dataset:
         counts = ", ".join(f"{name}: {n}" for name, n in zip(self.class_names, self.counts()))
         return f"{self.n_images} images in {len(self.class_names)} classes ({counts}), {len(self.skipped)} skipped"
 
+    @functools.cached_property
+    def folder(self) -> str:
+        """The folder as one absolute path with links resolved: ``ds/base``, its absolute path
+        and a linked path name one folder, so this is what runs record and are matched by."""
+        return os.path.realpath(self.root)
+
+    def is_folder(self, recorded: str) -> bool:
+        """Whether a run's recorded folder is this one (older runs kept it as it was typed)."""
+        return bool(recorded) and os.path.realpath(recorded) == self.folder
+
     def summary(self) -> dict:
         """What a results file records about the data a run used."""
         return {
-            "folder": str(self.root),
+            "folder": self.folder,
             "n_images": self.n_images,
             "class_names": list(self.class_names),
             "class_counts": self.counts(),

@@ -304,7 +304,11 @@ def _measure(
 
 
 def _divergence_advice(config: TrainConfig, epoch: int) -> str:
-    advice = f"lower the learning rate (now {config.eta0:g})"
+    if config.learning_rate == "optimal":  # its step is 1 / (lambda (t + t0)): eta0 plays no part
+        advice = (f"raise lambda (now {config.alpha:g}: the 'optimal' schedule's steps grow as it shrinks), or "
+                  "choose the constant schedule with a small learning rate")  # fmt: skip
+    else:
+        advice = f"lower the learning rate (now {config.eta0:g})"
     if config.scaling == "raw":
         advice += ", or scale pixels to [0, 1] or standardize them"
     return f"Training diverged at epoch {epoch}: the weights or the loss became infinite or NaN. Try to {advice}."

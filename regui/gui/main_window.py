@@ -284,7 +284,7 @@ class MainWindow(QMainWindow):
         for entry in self.runs.entries():
             if entry.stored_id is None or self.dataset is None:
                 continue
-            if entry.record.dataset.get("folder") != str(self.dataset.root):
+            if not self.dataset.is_folder(entry.record.dataset.get("folder", "")):
                 continue
             same = entry.record.dataset.get("fingerprint") == self.dataset.fingerprint
             entry.data_changed = not same
@@ -574,10 +574,11 @@ class MainWindow(QMainWindow):
         """Train a stored run again: its settings in the panel, and a word if its data changed."""
         self.params.set_config(run.config)
         folder, then = run.dataset.get("folder", ""), run.dataset.get("fingerprint", "")
-        if self.dataset is not None and str(self.dataset.root) == folder and then and then != self.dataset.fingerprint:
+        here = self.dataset is not None and self.dataset.is_folder(folder)
+        if here and then and then != self.dataset.fingerprint:
             self.show_notice(f"Stored run {run.id}'s settings are set. The folder {folder} has changed since it ran "
                              "(files added, removed or modified): a new run will not be on the same data.")  # fmt: skip
-        elif self.dataset is None or str(self.dataset.root) != folder:
+        elif not here:
             self.statusBar().showMessage(f"Stored run {run.id}'s settings are set; it ran on {folder}: load that "
                                          "folder to train it again on the same data.", 15_000)  # fmt: skip
         else:

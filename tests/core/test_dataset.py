@@ -310,3 +310,14 @@ def test_sweep_workers_are_limited_by_memory(monkeypatch):
     assert workers_that_fit(10_000, ImageSettings(128, 128), 8) == 3
     monkeypatch.setattr(machine, "physical_memory", lambda: None)
     assert workers_that_fit(10_000, ImageSettings(128, 128), 8) == 8
+
+
+def test_runs_record_the_folder_resolved_however_it_was_typed(make_folder, tmp_path, monkeypatch):
+    root = make_folder({"a": 3, "b": 3})
+    (tmp_path / "link").symlink_to(root)
+    monkeypatch.chdir(tmp_path)
+    for given in ("data", str(root), "link", "./link/../data"):
+        dataset = load_dataset(given, SMALL)
+        assert dataset.summary()["folder"] == os.path.realpath(root)
+        assert dataset.is_folder("link") and dataset.is_folder(str(root))  # runs stored before, as typed
+        assert not dataset.is_folder(str(tmp_path)) and not dataset.is_folder("")

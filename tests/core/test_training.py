@@ -348,3 +348,16 @@ def test_stop_does_not_wait_for_the_next_pass(dataset, monkeypatch):
     record = run_training(data_for(dataset, config), config, should_stop=stop.is_set, on_epoch=lambda e: stop.set())
     assert record.status == STOPPED and len(record.epochs) == 1
     assert time.perf_counter() - started < 1.5
+
+
+def test_divergence_under_the_optimal_schedule_advises_what_it_uses(make_folder):
+    from regui.core.config import TrainConfig
+    from regui.core.dataset import load_dataset, prepare
+    from regui.core.runs import run_training
+
+    config = TrainConfig(width=6, height=5, learning_rate="optimal", alpha=1e-200, epochs=3)
+    dataset = load_dataset(make_folder({"a": 8, "b": 8}), config.image)
+    record = run_training(prepare(dataset, config.split), config)
+    assert record.status == "diverged"
+    # Its step is 1 / (lambda (t + t0)): the learning rate eta0 plays no part in it.
+    assert "raise lambda (now 1e-200" in record.message and "learning rate (now" not in record.message
