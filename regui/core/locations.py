@@ -26,7 +26,7 @@ def default_cache_dir() -> Path:
     """Decoded-image cache: ``$REGUI_CACHE_DIR`` if set, else the user cache directory."""
     override = os.environ.get("REGUI_CACHE_DIR")
     if override:
-        return Path(override)
+        return Path(override).expanduser()
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("regui", appauthor=False)) / "images"
