@@ -16,6 +16,7 @@ import pytest
 
 from regui.cli import main
 from regui.core.store import RunStore
+from tests.helpers import damage_a_page
 
 SMALL_ARGS = ["--size", "6x5", "--epochs", "3", "--scaling", "unit"]
 
@@ -85,21 +86,9 @@ def test_the_app_and_views_cannot_save_over_the_store(stored, monkeypatch):
 # --- 3, 4: a damaged store, a damaged row ----------------------------------------------------------
 
 
-def _damage_runs_page(path: Path) -> bytes:
-    conn = sqlite3.connect(path)
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    with open(path, "r+b") as fh:
-        fh.seek((root - 1) * page_size)
-        fh.write(b"\x17" * 64)
-    return path.read_bytes()
-
-
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_a_damaged_store_is_one_warning_and_training_goes_on(folder, stored, tmp_path, capsys, command):
-    damaged = _damage_runs_page(stored)
+    damaged = damage_a_page(stored)
     capsys.readouterr()
     extra = ["--jobs", "1", "--alpha", "0.1"] if command == "sweep" else []
     out = tmp_path / "r.csv"

@@ -17,6 +17,7 @@ from regui.core.records import EpochResult, RunRecord
 from regui.core.run_log import RunLog
 from regui.core.runs import run_training
 from regui.core.store import RunStore, StoreError
+from tests.helpers import damage_a_page
 
 SMALL = TrainConfig(width=6, height=5, scaling="unit", epochs=3, eta0=0.05)
 
@@ -53,20 +54,6 @@ def test_a_second_store_in_the_process_does_not_drop_the_first_ones_locks(tmp_pa
     writer.close()
 
 
-def _damage_a_page(path, table="runs") -> bytes:
-    """Overwrite the first page of ``table``'s b-tree with garbage, as a bad disk sector would;
-    returns the file's bytes afterwards."""
-    conn = sqlite3.connect(path)
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    with open(path, "r+b") as fh:  # no connection is open on it now
-        fh.seek((root - 1) * page_size)
-        fh.write(b"\x17" * 64)
-    return path.read_bytes()
-
-
 def _store_with_runs(path, record, count=2):
     with RunStore(path) as store:
         return [store.save(record) for _ in range(count)]
@@ -75,7 +62,7 @@ def _store_with_runs(path, record, count=2):
 def test_a_damaged_store_is_said_once_and_never_written(tmp_path, record):
     path = tmp_path / "runs.sqlite3"
     _store_with_runs(path, record)
-    damaged = _damage_a_page(path)
+    damaged = damage_a_page(path)
     warnings = []
     log = RunLog.open(path, warnings.append)
     assert log.store is None and len(warnings) == 1
@@ -92,7 +79,7 @@ def test_a_damaged_page_met_later_is_a_store_error_not_a_crash(tmp_path, record)
     # meets it: it must come as the store's own error, with the same words.
     path = tmp_path / "runs.sqlite3"
     _store_with_runs(path, record)
-    damaged = _damage_a_page(path)
+    damaged = damage_a_page(path)
     with RunStore(path, mode="read") as store:
         with pytest.raises(StoreError, match="is damaged"):
             store.runs()
@@ -150,7 +137,7 @@ def test_a_malformed_row_in_the_store_is_listed_as_damaged_and_can_be_deleted(tm
 def test_importing_a_damaged_file_blames_that_file(tmp_path, record):
     share = tmp_path / "share.sqlite3"
     _store_with_runs(share, record)
-    damaged = _damage_a_page(share, "epochs")
+    damaged = damage_a_page(share, "epochs")
     target = tmp_path / "mine.sqlite3"
     with RunStore(target) as mine:
         with pytest.raises(StoreError) as refused:

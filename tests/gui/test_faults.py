@@ -1,6 +1,5 @@
 """The app under faults: a damaged run store, and a window closed while runs are going."""
 
-import sqlite3
 import time
 
 import pytest
@@ -9,6 +8,7 @@ from PySide6.QtCore import Qt
 from regui.core.config import TrainConfig
 from regui.core.records import FINISHED, STOPPED
 from regui.core.store import RunStore
+from tests.helpers import damage_a_page
 
 SMALL = TrainConfig(width=6, height=5, scaling="unit", epochs=5, eta0=0.02)
 
@@ -35,14 +35,7 @@ def test_a_damaged_store_is_a_notice_the_app_trains_and_the_browser_says_why(qtb
 
         for _ in range(3):
             store.save(RunRecord(config=SMALL, name="old", status=FINISHED))
-    conn = sqlite3.connect(path)
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'runs'").fetchone()
-    conn.close()
-    with open(path, "r+b") as fh:
-        fh.seek((root - 1) * page_size)
-        fh.write(b"\x17" * 64)
-    damaged = path.read_bytes()
+    damaged = damage_a_page(path)
 
     win = MainWindow(settings=settings)
     qtbot.addWidget(win)
