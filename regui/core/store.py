@@ -237,9 +237,8 @@ class RunStore:
                     return self._reopen_migrated(conn)
                 return conn
             if tables:  # never write into a damaged file: check every page first (~20 ms for 500 runs)
-                problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-                if problem != "ok":
-                    raise describe(sqlite3.DatabaseError(f"database disk image is malformed: {problem}"), self.path)
+                if conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":  # its details name b-tree pages
+                    raise describe(sqlite3.DatabaseError("database disk image is malformed"), self.path)
             self._wal(conn)
             self._migrate(conn, tables, version)
         except BaseException as exc:
