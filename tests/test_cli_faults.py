@@ -263,7 +263,7 @@ def test_runs_note_takes_a_name_and_a_note_in_any_order(stored, capsys):
 
 
 @pytest.mark.parametrize("args, count", [(["--seeds", "1000000000"], "19,000,000,000"),
-                                         (["--points", "1000000000", "--penalty", "l1"], "1,000,000,000"),
+                                         (["--points", "5000", "--seeds", "3", "--penalty", "l1"], "15,000"),
                                          (["--alpha", "0.1", "--seeds", "10001", "--penalty", "l2"], "10,001")])  # fmt: skip
 def test_a_huge_sweep_is_refused_at_once_with_its_count(folder, args, count):
     done = regui("sweep", "--dataset", str(folder), *args, "--no-store", timeout=60)  # it once ran out of memory
@@ -374,3 +374,16 @@ def test_runs_on_one_folder_typed_three_ways_are_one_folder_in_the_store(folder,
     with RunStore(store, mode="read") as s:
         assert {run.folder for run in s.runs()} == {os.path.realpath(folder)}
         assert len(s.runs(folder=os.path.realpath(folder))) == 3
+
+
+def test_many_points_are_refused_even_without_a_penalty(folder):
+    done = regui("sweep", "--dataset", str(folder), "--penalty", "none", "--points", "1000000000", "--no-store")
+    assert done.returncode == 2 and "--points may be at most 10,000" in done.stderr
+
+
+def test_listing_an_empty_file_changes_nothing(tmp_path, capsys):
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    assert main(["runs", "list", "--store", str(empty)]) == 0
+    assert "No runs are stored" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite3"] and empty.read_bytes() == b""

@@ -9,7 +9,7 @@ from regui.commands.common import EXIT_BAD_INPUT, EXIT_OK
 from regui.core.config import PENALTY_LABELS
 from regui.core.errors import ConfigError
 from regui.core.formatting import percent, sweep_place
-from regui.core.store import DAMAGED, RunStore, StoredRun, default_store_path, parse_setting
+from regui.core.store import DAMAGED, RunStore, StoredRun, StoreError, default_store_path, parse_setting
 
 # What each action does to the store: reading opens it read-only; only importing creates it.
 _WRITES = {"import", "delete", "note"}
@@ -17,12 +17,15 @@ _WRITES = {"import", "delete", "note"}
 
 def cmd_runs(args) -> int:
     path = args.store or default_store_path()
-    if args.action != "import" and not path.exists():
-        if args.action == "list":
-            print(f"No stored runs: there is no run store at {path} yet.")
+    try:
+        if args.action != "import" and not path.exists():
+            raise StoreError(f"There is no run store at {path} (nothing has been stored there).", nothing_stored=True)
+        store = RunStore(path, mode="write" if args.action in _WRITES else "read")
+    except StoreError as exc:
+        if exc.nothing_stored and args.action == "list":
+            print(f"No stored runs: {exc}")
             return EXIT_OK
-        raise ConfigError(f"There is no run store at {path} (nothing has been stored there).")
-    store = RunStore(path, mode="write" if args.action in _WRITES else "read")
+        raise
     try:
         return _ACTIONS[args.action](store, args)
     finally:

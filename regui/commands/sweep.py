@@ -25,6 +25,7 @@ from regui.core.sweep import (
     SerialRunner,
     SweepControl,
     SweepEvents,
+    MAX_SWEEP_RUNS,
     SweepSpec,
     best_per_penalty,
     check_sweep_size,
@@ -47,6 +48,8 @@ def spec_from(args) -> SweepSpec:
         if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high) or args.points < 1:
             raise ConfigError("--alpha-range needs finite numbers 0 < LOW <= HIGH, and --points at least 1.")
         alphas = ()
+    if args.points > MAX_SWEEP_RUNS:  # checked first: even 'none' alone would make every point
+        raise ConfigError(f"--points may be at most {MAX_SWEEP_RUNS:,} (got {args.points:,}).")
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1 (got {args.seeds}).")
     if args.jobs is not None and args.jobs != -1 and args.jobs < 1:

@@ -28,7 +28,9 @@ class RunLog:
             return cls(RunStore(path), warn)
         except StoreError as exc:
             warn(f"Runs are not stored: {exc}")
-            return cls(None, warn)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, training goes on without the store
+            warn(f"Runs are not stored: the run store could not be opened ({type(exc).__name__}: {exc}).")
+        return cls(None, warn)
 
     def started(self, key, record: RunRecord) -> None:
         """A run begins (again, if ``key`` was begun before: a retry starts over)."""
@@ -96,7 +98,7 @@ class BackgroundRunLog:
         from regui.core.machine import yield_to_the_interface
 
         yield_to_the_interface()
-        log = self._log = RunLog.open(self.path, warn)
+        log = self._log = RunLog.open(self.path, warn)  # never raises: a store that fails is said, once
         while True:
             call = self._queue.get()
             if call is None:

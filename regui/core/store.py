@@ -49,7 +49,6 @@ from regui.core.store_file import (
     copy_database,
     default_store_path,
     describe,
-    reading_uri,
     remove_unused,
 )
 from regui.core.store_rows import (
@@ -210,14 +209,21 @@ class RunStore:
         self.path = Path(path).expanduser() if path is not None else default
         self.mode = mode
         self._conn: sqlite3.Connection | None = None
-        self._conn = self._open(may_create_folder=self.path == default)
-        if check_interrupted and mode == WRITE:
-            self.mark_interrupted()
+        try:
+            self._conn = self._open(may_create_folder=self.path == default)
+            if check_interrupted and mode == WRITE:
+                self.mark_interrupted()
+        except BaseException:
+            self.close()
+            raise
 
     # --- opening ----------------------------------------------------------------------------
 
     def _open(self, may_create_folder: bool) -> sqlite3.Connection:
-        created = absent_companions(self.path) if self.mode != READ else []
+        try:
+            created = absent_companions(self.path) if self.mode != READ else []
+        except OSError as exc:  # a folder that cannot be searched
+            raise StoreError(f"Cannot use the run store {self.path}: {exc.strerror or exc}.") from None
         conn = connect(self.path, self.mode, may_create_folder)
         try:
             conn.execute("PRAGMA foreign_keys = ON")
@@ -233,8 +239,11 @@ class RunStore:
                                  f"reads up to {SCHEMA_VERSION}); it was left as it is. Update regui.",
                                  f"it was written by a newer regui (schema {version}); update regui")  # fmt: skip
             if self.mode == READ:
+                if not tables:
+                    raise StoreError(f"No runs are stored in {self.path} (the file is empty).", "it is empty",
+                                     nothing_stored=True)  # fmt: skip
                 if version < SCHEMA_VERSION:
-                    return self._reopen_migrated(conn)
+                    return self._migrated_copy(conn, tables, version)
                 return conn
             if tables:  # never write into a damaged file: check every page first (~20 ms for 500 runs)
                 if conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":  # its details name b-tree pages
@@ -249,11 +258,18 @@ class RunStore:
             raise
         return conn
 
-    def _reopen_migrated(self, conn: sqlite3.Connection) -> sqlite3.Connection:
-        """A reader met a store of an older schema: bring it up to date (that writes), then read."""
+    def _migrated_copy(self, conn: sqlite3.Connection, tables: set[str], version: int) -> sqlite3.Connection:
+        """A reader met a store of an older schema: it reads an up-to-date copy in memory, and the
+        file stays as it is (the next writer brings it up to date)."""
+        copy = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            conn.backup(copy)
+            self._migrate(copy, tables, version)
+        except BaseException:
+            copy.close()
+            raise
         conn.close()
-        RunStore(self.path, check_interrupted=False).close()
-        return connect(self.path, READ)
+        return copy
 
     @staticmethod
     def _wal(conn: sqlite3.Connection) -> None:
@@ -455,24 +471,38 @@ class RunStore:
     @_guarded
     def export(self, run_ids: Sequence[int], path: str | os.PathLike) -> int:
         """Write these runs, with their epochs and weights, to a new store file at ``path`` (which
-        must not exist; its folder must). A failed export leaves no file behind."""
+        must not exist; its folder must). A failed export leaves no file behind.
+
+        The rows are copied through this store's own connection, so a store opened read-only, or
+        an older one read as an up-to-date copy, exports the same way."""
         target = Path(path).expanduser()
-        other = RunStore(target, check_interrupted=False, mode=NEW)
+        if target.exists() or target.is_symlink():
+            raise StoreError(f"Cannot export to {target}: it exists already; choose a new file name (nothing was "
+                             "written).", "it exists already")  # fmt: skip
+        ids = [int(i) for i in run_ids]
+        other = None
         try:
-            other._conn.execute("ATTACH DATABASE ? AS source", (reading_uri(self.path),))
+            other = RunStore(target, check_interrupted=False, mode=NEW)
+            run_columns = _run_columns(other._conn).split(", ")
+            marks = ", ".join("?" * len(run_columns))
             with other._write():
-                ids = ",".join(str(int(i)) for i in run_ids)
-                columns = _run_columns(other._conn)
-                other._conn.execute(f"INSERT INTO runs ({columns}) SELECT {columns} FROM source.runs "
-                                    f"WHERE id IN ({ids})")  # fmt: skip
+                for run_id in ids:
+                    row = self._conn.execute(f"SELECT {', '.join(run_columns)} FROM runs WHERE id = ?",
+                                             (run_id,)).fetchone()  # fmt: skip
+                    if row is None:
+                        continue
+                    other._conn.execute(f"INSERT INTO runs ({', '.join(run_columns)}) VALUES ({marks})", row)
+                    epochs = self._conn.execute("SELECT * FROM epochs WHERE run_id = ?", (run_id,)).fetchall()
+                    if epochs:
+                        other._conn.executemany(f"INSERT INTO epochs VALUES ({', '.join('?' * len(epochs[0]))})",
+                                                epochs)  # fmt: skip
                 # In the file, nothing runs: a run still going here is a snapshot there.
                 other._conn.execute("UPDATE runs SET pid = 0, status = CASE status WHEN 'running' THEN ? ELSE status "
                                     "END", (INTERRUPTED,))  # fmt: skip
-                other._conn.execute(f"INSERT INTO epochs SELECT * FROM source.epochs WHERE run_id IN ({ids})")
             count = other.count()
-            other._conn.execute("DETACH DATABASE source")
         except (sqlite3.Error, StoreError) as exc:
-            other.close()
+            if other is not None:
+                other.close()
             for part in companions(target):  # our own new file: nothing else has it open
                 part.unlink(missing_ok=True)
             reason = exc.reason if isinstance(exc, StoreError) else describe(exc, target).reason
@@ -545,6 +575,8 @@ class RunStore:
     # --- helpers ------------------------------------------------------------------------------
 
     def _write(self):
+        if self.mode == READ:  # (a reader of an older store reads a copy: a write would be lost)
+            raise StoreError(f"The run store {self.path} was opened for reading only; nothing was changed.")
         return _Transaction(self._conn, self.path)
 
     def _epochs_done(self, run_id: int) -> int:
@@ -704,7 +736,12 @@ def _process_started(pid: int) -> str:
         return ""
 
 
-def _process_alive(pid: int, started: str) -> bool:
+def _process_alive(pid, started) -> bool:
+    """Whether the process that wrote a "running" row is still at it. A pid that is not a
+    process id at all (a row from elsewhere, edited by hand) names no live process."""
     from regui.core.machine import process_alive
 
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
+        return False
+    started = started if isinstance(started, str) else ""
     return process_alive(pid) and (not started or _process_started(pid) in ("", started))

@@ -11,8 +11,10 @@ Three rules keep a store safe here (each was once a way to lose runs):
   files from outside.
 - A writer checks the file before it writes anything (``PRAGMA quick_check``: about 20 ms
   for 500 stored runs), so a damaged store is never written to.
-- Readers open read-only and create nothing: listing runs works on a read-only disk and does
-  not make an empty store (or its folder) where none was.
+- Readers open read-only and change nothing: listing runs works on a read-only disk, does not
+  make a store (or its folder) where none was, and does not bring an older store up to date
+  (it reads an up-to-date copy in memory). SQLite may leave its -wal and -shm files beside a
+  store a reader opened, as it does for any reader; the next writer tidies them.
 
 Every ``sqlite3.Error`` becomes a StoreError whose message says what is wrong (damaged,
 read-only, disk full, locked) and what to do.
@@ -35,9 +37,10 @@ class StoreError(ReguiError):
     """The store cannot be opened, read or written; the message says which file and what to do.
     ``reason`` is what is wrong with the file alone (for messages about a file being imported)."""
 
-    def __init__(self, message: str, reason: str = "") -> None:
+    def __init__(self, message: str, reason: str = "", nothing_stored: bool = False) -> None:
         super().__init__(message)
         self.reason = reason or message
+        self.nothing_stored = nothing_stored  # no store there yet (missing, or an empty file)
 
 
 def default_store_path() -> Path:
@@ -78,20 +81,24 @@ def connect(path: Path, mode: str, may_create_folder: bool = False) -> sqlite3.C
     READ: read only, never created (StoreError if missing); NEW: a file that must not exist yet,
     in a folder that exists. Raises StoreError with a message for a person.
     """
-    exists = path.exists()
-    if exists and not path.is_file():
-        raise StoreError(f"Cannot use {path} as the run store: it is not a file.", "it is not a file")
+    try:
+        exists = path.exists()
+        if exists and not path.is_file():
+            raise StoreError(f"Cannot use {path} as the run store: it is not a file.", "it is not a file")
+    except OSError as exc:  # a folder on the way that cannot be searched
+        raise StoreError(f"Cannot use the run store {path}: {exc.strerror or exc}.", exc.strerror or str(exc)) from None
     if mode == READ:
         if not exists:
             raise StoreError(f"There is no run store at {path} (nothing has been stored there).",
-                             "there is no such file")  # fmt: skip
+                             "there is no such file", nothing_stored=True)  # fmt: skip
         return _connect_read_only(path)
     if mode == NEW and exists:
         raise StoreError(f"{path} exists already; choose a new file name (nothing was written).")
     folder = path.parent
     if not folder.is_dir():
         if not may_create_folder:
-            raise StoreError(f"Cannot create the run store {path}: folder {folder} does not exist.")
+            raise StoreError(f"Cannot create the run store {path}: folder {folder} does not exist.",
+                             f"folder {folder} does not exist")  # fmt: skip
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -107,7 +114,19 @@ def connect(path: Path, mode: str, may_create_folder: bool = False) -> sqlite3.C
 
 
 def _uri(path: Path) -> str:
-    return path.expanduser().resolve().as_uri()
+    return uri_from_absolute(str(path.expanduser().resolve()), os.sep)
+
+
+def uri_from_absolute(text: str, sep: str) -> str:
+    """An SQLite URI for the absolute path ``text``. Not Path.as_uri(): that names a network
+    share's server as the URI's authority (file://server/share), which SQLite refuses; an empty
+    authority with the share in the path (file:////server/share) is what SQLite reads."""
+    from urllib.parse import quote
+
+    text = text.replace(sep, "/")
+    if not text.startswith("/"):  # C:/Users/...
+        text = "/" + text
+    return "file://" + quote(text, safe="/:")
 
 
 def reading_uri(path: Path) -> str:
@@ -120,10 +139,14 @@ def reading_uri(path: Path) -> str:
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(reading_uri(path), uri=True, timeout=10.0, isolation_level=None)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opening is lazy: read now
-        return conn
     except sqlite3.Error as exc:
         raise describe(exc, path) from None
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opening is lazy: read now
+    except sqlite3.Error as exc:
+        conn.close()  # (an open handle would keep the file locked on Windows)
+        raise describe(exc, path) from None
+    return conn
 
 
 def copy_database(source: Path, target: Path) -> None:

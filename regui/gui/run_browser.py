@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from regui.core.config import PENALTIES, PENALTY_LABELS
 from regui.core.errors import ReguiError
 from regui.core.formatting import percent, sweep_place
-from regui.core.store import RunStore, StoredRun, parse_setting
+from regui.core.store import RunStore, StoredRun, StoreError, parse_setting
 from regui.gui.saving import ask_save_path
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -203,9 +203,12 @@ class RunBrowser(QDialog):
         reads it); None while there is none yet. Reading works on a read-only disk too."""
         if self._open is None or self._open.path != Path(self.store_path):
             self._close_store()
-            if not Path(self.store_path).exists():
-                return None
-            self._open = RunStore(self.store_path, check_interrupted=False, mode="read")
+            try:
+                self._open = RunStore(self.store_path, check_interrupted=False, mode="read")
+            except StoreError as exc:
+                if exc.nothing_stored:
+                    return None
+                raise
         return self._open
 
     def _close_store(self) -> None:

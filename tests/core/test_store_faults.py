@@ -161,3 +161,80 @@ def test_storing_a_run_does_not_import_the_training_stack(tmp_path):
     import sklearn
 
     assert imported == "[]" and version == sklearn.__version__
+
+
+def test_a_running_row_with_a_bogus_process_id_does_not_stop_the_store(tmp_path, record):
+    # A row from elsewhere says "running" by a pid no process can have (or not even a number).
+    import socket
+
+    path = tmp_path / "runs.sqlite3"
+    ids = _store_with_runs(path, record, 2)
+    conn = sqlite3.connect(path)
+    for run_id, pid in zip(ids, (2**40, "abc")):
+        conn.execute("UPDATE runs SET status = 'running', host = ?, pid = ? WHERE id = ?",
+                     (socket.gethostname(), pid, run_id))  # fmt: skip
+    conn.commit()
+    conn.close()
+    with RunStore(path) as store:  # opening for writing marks them: their writer is gone
+        assert [run.status for run in store.runs()] == ["interrupted", "interrupted"]
+        assert store.delete(ids[:1]) == 1
+
+
+def test_reading_changes_nothing_in_an_empty_or_older_file(tmp_path, record):
+    from regui.core.store import MIGRATIONS
+
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    with pytest.raises(StoreError, match="No runs are stored") as raised:
+        RunStore(empty, mode="read")
+    assert raised.value.nothing_stored and empty.read_bytes() == b""
+    old = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA application_id = 1919382889")
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO runs (uid, name, status, config, dataset) VALUES ('u1', 'old run', 'finished', ?, '{}')",
+                 (json.dumps(SMALL.to_dict()),))  # fmt: skip
+    conn.execute("INSERT INTO epochs (run_id, epoch, test_accuracy) VALUES (1, 1, 0.5)")
+    conn.commit()
+    conn.close()
+    before = old.read_bytes()
+    with RunStore(old, mode="read") as store:
+        assert [(run.name, run.epochs_done, run.note) for run in store.runs()] == [("old run", 1, "")]
+        assert store.export([1], tmp_path / "out.sqlite3") == 1  # from the up-to-date copy
+        with pytest.raises(StoreError, match="opened for reading only"):
+            store.delete([1])
+    assert old.read_bytes() == before
+    with RunStore(tmp_path / "out.sqlite3", mode="read") as exported:
+        assert exported.load(1).epochs[0].test_accuracy == 0.5
+
+
+def test_a_failed_export_leaves_nothing_and_says_why(tmp_path, record):
+    path = tmp_path / "runs.sqlite3"
+    ids = _store_with_runs(path, record, 1)
+    with RunStore(path, mode="read") as store:
+        with pytest.raises(StoreError) as refused:
+            store.export(ids, tmp_path / "missing" / "out.sqlite3")
+        assert str(refused.value) == (f"Cannot export to {tmp_path / 'missing' / 'out.sqlite3'}: folder "
+                                      f"{tmp_path / 'missing'} does not exist; nothing was written.")  # fmt: skip
+        kept = tmp_path / "kept.sqlite3"
+        kept.write_bytes(b"mine")
+        with pytest.raises(StoreError, match="exists already"):
+            store.export(ids, kept)
+        assert kept.read_bytes() == b"mine"
+    assert not (tmp_path / "missing").exists() and not list(tmp_path.glob("out*"))
+
+
+def test_any_file_name_and_network_share_paths_reach_sqlite(tmp_path, record):
+    from regui.core.store_file import _uri, uri_from_absolute
+
+    odd = tmp_path / "a folder?#%20 ü" / "runs #1?.sqlite3"
+    odd.parent.mkdir()
+    with RunStore(odd) as store:
+        store.save(record)
+    with RunStore(odd, mode="read") as store:
+        assert store.count() == 1
+    # A network share (\\\\server\\share on Windows): an empty URI authority, the share in the path.
+    assert uri_from_absolute(r"\\server\share\runs.sqlite3", "\\") == "file:////server/share/runs.sqlite3"
+    assert uri_from_absolute(r"C:\Users\a b\runs.sqlite3", "\\") == "file:///C:/Users/a%20b/runs.sqlite3"
+    assert _uri(odd).startswith("file:///") and "%3F" in _uri(odd) and "%23" in _uri(odd)
