@@ -57,3 +57,12 @@ def slow_decoding(monkeypatch):
 
     monkeypatch.setattr(images, "decode_image", slow_decode)
     return started
+
+
+@pytest.fixture
+def allow_divergence(monkeypatch):
+    """Learning rates up to 1e300: far past what any front end accepts (core.config.LIMITS),
+    but the way to see the engine's last safety net, a run whose weights overflow."""
+    from regui.core import config
+
+    monkeypatch.setitem(config.LIMITS, "eta0", (1e-6, 1e300))

@@ -61,7 +61,7 @@ def test_several_values_give_one_run_each(make_folder, tmp_path):
                                                         ("0.001", "0.1")]  # fmt: skip
 
 
-def test_divergence_is_reported_in_the_table_and_exit_status(make_folder, tmp_path, capsys):
+def test_divergence_is_reported_in_the_table_and_exit_status(make_folder, tmp_path, capsys, allow_divergence):
     root = make_folder({"a": 8, "b": 8})
     out = tmp_path / "r.csv"
     code = main(["run", "--dataset", str(root), "--penalty", "none", "--lr", "1e150", "--loss", "hinge",
@@ -78,7 +78,8 @@ def test_divergence_is_reported_in_the_table_and_exit_status(make_folder, tmp_pa
         ("missing", [], "not found"),
         ("one_class", [], "at least two class"),
         ("empty_class", [], "has no image files"),
-        ("ok", ["--alpha", "-1"], "lambda"),
+        ("ok", ["--alpha", "-1"], "Lambda (alpha) must be from 1e-7 to 1e4"),
+        ("ok", ["--lr", "1e9"], "The learning rate must be from 1e-6 to 1e4 (got 1e9)"),
         ("ok", ["--test-size", "2"], "test fraction"),
         ("ok", ["--out", "{tmp}/no/such/dir/r.csv"], "does not exist"),
         ("ok", ["--out", "{tmp}/same.x", "--history", "{tmp}/same.x"], "same file"),

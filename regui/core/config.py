@@ -21,6 +21,56 @@ SCALING_LABELS = {"raw": "raw 0-255", "unit": "[0, 1]", "standard": "standardize
 # The largest seed every front end can hold (Qt's spin boxes are 32-bit signed).
 MAX_SEED = 2**31 - 1
 
+# The values every front end accepts, low and high included: the app's boxes and sliders span
+# these, and TrainConfig.validate (behind the command line, sweeps and the app alike) refuses
+# anything outside with the same words. Lambda and the learning rate span many decades on a log
+# scale (so not 0); a learning rate past 1e4 changes nothing a linear model learns that 1e4
+# does not (its scores only scale up), and lambda up to 1e4 leaves room for tiny learning rates.
+LIMITS: dict[str, tuple[float, float]] = {
+    "alpha": (1e-7, 1e4),
+    "eta0": (1e-6, 1e4),
+    "l1_ratio": (0.0, 1.0),
+    "epochs": (1, 100_000),
+    "test_size": (0.01, 0.99),
+    "seed": (0, MAX_SEED),
+    "split_seed": (0, MAX_SEED),
+    "width": (1, 1024),
+    "height": (1, 1024),
+}
+# How a setting is called in messages.
+SETTING_NAMES = {"alpha": "lambda (alpha)", "eta0": "the learning rate", "l1_ratio": "the L1 ratio",
+                 "epochs": "epochs", "test_size": "the test fraction", "seed": "the seed", "split_seed": "the split seed",
+                 "width": "the image width", "height": "the image height"}  # fmt: skip
+
+
+def limit_problem(name: str, value) -> str:
+    """Why ``value`` is not a value of setting ``name`` ("" if it is): the range in words."""
+    low, high = LIMITS[name]
+    whole = isinstance(low, int) and isinstance(high, int)
+    what = SETTING_NAMES[name][0].upper() + SETTING_NAMES[name][1:]
+    if whole and not _is_int(value):
+        return f"{what} must be a whole number from {low:,} to {high:,} (got {value!r})."
+    if not _is_number(value) or not math.isfinite(value) or not low <= value <= high:
+        shown = short_number(value) if _is_number(value) else repr(value)
+        return f"{what} must be from {limit_text(name)} (got {shown})."
+    return ""
+
+
+def limit_text(name: str) -> str:
+    """The range of setting ``name`` in words: "1e-7 to 1e4", "1 to 100,000"."""
+    low, high = LIMITS[name]
+    if isinstance(low, int) and isinstance(high, int):
+        return f"{low:,} to {high:,}"
+    return f"{short_number(low)} to {short_number(high)}"
+
+
+def short_number(value: float) -> str:
+    """1e-07 -> "1e-7", 10000.0 -> "1e4", 0.01 -> "0.01": as a person writes them."""
+    if value and (abs(value) >= 1e4 or abs(value) < 1e-4):
+        mantissa, exponent = f"{value:.6e}".split("e")
+        return f"{float(mantissa):g}e{int(exponent)}"
+    return f"{value:g}"
+
 
 @dataclass(frozen=True)
 class ImageSettings:
@@ -46,9 +96,10 @@ class ImageSettings:
     def validate(self) -> None:
         if not isinstance(self.color, bool):
             raise ConfigError(f"color must be true or false (got {self.color!r}).")
-        for name, value in (("width", self.width), ("height", self.height)):
-            if not (_is_int(value) and 1 <= value <= 1024):
-                raise ConfigError(f"Image {name} must be between 1 and 1024 pixels (got {value}).")
+        for name in ("width", "height"):
+            problem = limit_problem(name, getattr(self, name))
+            if problem:
+                raise ConfigError(problem)
 
 
 @dataclass(frozen=True)
@@ -129,16 +180,10 @@ class TrainConfig:
         for name in ("color", "stratify"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false (got {getattr(self, name)!r}).")
-        if not (math.isfinite(self.alpha) and self.alpha >= 0):
-            raise ConfigError(f"lambda (alpha) must be a number >= 0 (got {self.alpha}).")
-        if self.learning_rate == "optimal" and self.alpha <= 0:
-            raise ConfigError("The 'optimal' learning-rate schedule needs lambda > 0 (it sets the step size from it).")
-        if not (0.0 <= self.l1_ratio <= 1.0):
-            raise ConfigError(f"l1_ratio must be between 0 and 1 (got {self.l1_ratio}).")
-        if not (_is_int(self.epochs) and 1 <= self.epochs <= 100_000):
-            raise ConfigError(f"epochs must be a whole number from 1 to 100000 (got {self.epochs}).")
-        if not (math.isfinite(self.eta0) and self.eta0 > 0):
-            raise ConfigError(f"The learning rate must be > 0 (got {self.eta0}).")
+        for name in ("alpha", "eta0", "l1_ratio", "epochs", "test_size", "seed", "split_seed"):
+            problem = limit_problem(name, getattr(self, name))
+            if problem:
+                raise ConfigError(problem)
         # scikit-learn's L2 step multiplies the weights by max(0, 1 - lr * lambda * (1 - r)): at 1
         # or more they are zeroed before every sample, and with a constant rate nothing is learnt.
         shrink = self.eta0 * self.alpha * {"l2": 1.0, "elasticnet": 1.0 - self.l1_ratio}.get(self.penalty, 0.0)
@@ -149,11 +194,6 @@ class TrainConfig:
                 "to 0 before every sample and the model keeps only the last sample's step: it learns nothing. "
                 "Lower the learning rate or lambda."
             )
-        if not (0.0 < self.test_size < 1.0):
-            raise ConfigError(f"The test fraction must be between 0 and 1, exclusive (got {self.test_size}).")
-        for name, seed in (("seed", self.seed), ("split seed", self.split_seed)):
-            if not (_is_int(seed) and 0 <= seed <= MAX_SEED):
-                raise ConfigError(f"The {name} must be a whole number from 0 to {MAX_SEED} (got {seed}).")
         self.image.validate()
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QWidget
+from superqt import QElidingLabel
 
 
 class EpochBar(QWidget):
@@ -12,21 +13,25 @@ class EpochBar(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setMinimumWidth(200)
+        self.slider.setMinimumWidth(120)
         self.spin = QSpinBox()
         self.spin.setPrefix("epoch ")
         self.total = QLabel()
         self.latest = QCheckBox("Newest")
         self.latest.setToolTip("Follow each run's newest epoch as it trains; untick (or drag) to look back")
         self.latest.setChecked(True)
-        self.what = QLabel()
+        # Which runs are shown: a long list is cut short ("…") and shown whole in its tooltip,
+        # so it never widens the window.
+        self.what = QElidingLabel()
         self.what.setStyleSheet("color: #555;")
+        self.what.setMinimumWidth(60)
+        self.what.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.addWidget(QLabel("Inspect:"))
-        layout.addWidget(self.what)
+        layout.addWidget(self.what, 2)
         layout.addSpacing(12)
-        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.slider, 3)
         layout.addWidget(self.spin)
         layout.addWidget(self.total)
         layout.addWidget(self.latest)
@@ -53,6 +58,7 @@ class EpochBar(QWidget):
 
     def set_description(self, text: str) -> None:
         self.what.setText(text)
+        self.what.setToolTip(text)
 
     def _set_value(self, value: int) -> None:
         for widget in (self.slider, self.spin):

@@ -54,6 +54,10 @@ class Inspector(QObject):
         for view in self.views[1:]:
             window.tabifyDockWidget(first, self.docks[view])
         first.raise_()
+        # About a third of the window: the curves keep the middle (the docks' own contents
+        # would take more).
+        window.resizeDocks([first], [max(first.minimumSizeHint().width(), window.width() * 3 // 10)],
+                           Qt.Orientation.Horizontal)  # fmt: skip
         self.bar = EpochBar()
         self.toolbar = QToolBar("Epoch")
         self.toolbar.setObjectName("toolbar-epoch")

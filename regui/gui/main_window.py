@@ -43,6 +43,9 @@ from regui.gui.sweep_dialog import SweepDialog
 from regui.gui.sweep_panel import SweepPanel
 
 MAX_RECENT = 10
+# Room for what a window manager adds around the window (title bar, borders): not known until
+# the window is shown, and the first size must already fit.
+_FRAME_WIDTH, _FRAME_HEIGHT = 12, 40
 SNAPSHOTS_DEFAULT = 100  # weight snapshots kept per run before thinning (see README: memory)
 SMALL_SWEEP = 8  # sweeps up to this many runs keep snapshots like single runs; bigger ones the last only
 EXPORT_FILTERS = {
@@ -101,7 +104,6 @@ class MainWindow(QMainWindow):
         self.plots = PlotsPanel()
         self.sweep_panel = SweepPanel(self.runs)
         self._sweep_counts = {"S": itertools.count(1), "C": itertools.count(1)}
-        self._legend: dict[str, bool] = {}  # sweep -> whether its runs get legend entries
 
         self._build_layout()
         self.inspector = Inspector(self, self.runs, self._export_failed)
@@ -111,6 +113,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self._restore_settings()
+        self.fit_to_screen()
         self.setAcceptDrops(True)
         self._update_state()
         if initial_folder is not None:
@@ -200,6 +203,23 @@ class MainWindow(QMainWindow):
         self.activity = QLabel()
         self.statusBar().addPermanentWidget(self.activity)
         self.resize(1400, 860)
+
+    def fit_to_screen(self) -> None:
+        """Keep the window within its screen's free area (a laptop's 1366x768 less its panel),
+        also when a size saved on a bigger screen was restored."""
+        from PySide6.QtGui import QGuiApplication
+
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        free = screen.availableGeometry()
+        # The window manager's title bar and borders come on top of the window's own size.
+        width = min(self.width(), free.width() - _FRAME_WIDTH)
+        height = min(self.height(), free.height() - _FRAME_HEIGHT)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(max(width, self.minimumSizeHint().width()), max(height, self.minimumSizeHint().height()))
+        if not free.contains(self.frameGeometry().topLeft()):
+            self.move(free.topLeft())
 
     def _build_actions(self) -> None:
         def action(text, slot, shortcut=None, tip=None) -> QAction:
@@ -358,7 +378,7 @@ class MainWindow(QMainWindow):
         dataset = dict(summary or self.dataset.summary(), n_train=self.dataset.n_images - n_test, n_test=n_test)
         record = RunRecord(config=config, name=run_label(run_id, config), status=status, dataset=dataset,
                            sweep=sweep, repeat=repeat)  # fmt: skip
-        return RunEntry(run_id, record, self.runs.next_color(ahead), files=self.dataset.files,
+        return RunEntry(run_id, record, self.runs.next_style(ahead), files=self.dataset.files,
                         started_clock=time.monotonic() if status == RUNNING else None)  # fmt: skip
 
     def stop_runs(self) -> None:
@@ -387,7 +407,7 @@ class MainWindow(QMainWindow):
         if entry is not None:
             self.run_log.started(run_id, entry.record)  # a retry starts the stored run over
         if entry is not None and not self.plots.has_run(run_id):
-            self.plots.add_run(entry, legend=self._legend.get(entry.record.sweep, True))
+            self.plots.add_run(entry)
         self.plots.update_run(run_id)
         self.sweep_panel.run_progressed(run_id)
         self.inspector.run_progressed(run_id)
@@ -468,7 +488,6 @@ class MainWindow(QMainWindow):
         entries = [self._new_entry(item.config, WAITING, name, item.repeat, ahead=n, summary=summary)
                    for n, item in enumerate(items)]  # fmt: skip
         self.runs.add_many(entries)  # curves come when each run starts: a big grid adds none at once
-        self._legend[name] = len(items) <= 8
         run_ids = [e.run_id for e in entries]
         names = [e.record.name for e in entries]
         # A comparison's few runs keep their weights epoch by epoch, as single runs do, for the views.
@@ -602,7 +621,7 @@ class MainWindow(QMainWindow):
                     except ReguiError as exc:
                         problems.append(str(exc))
                         continue
-                    entry = RunEntry(next(self._run_ids), record, self.runs.next_color(), stored_id=stored_id)
+                    entry = RunEntry(next(self._run_ids), record, self.runs.next_style(), stored_id=stored_id)
                     entry.recompute_best()
                     self.runs.add(entry)
                     self.plots.add_run(entry)

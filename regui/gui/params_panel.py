@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,8 +17,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from regui.core.config import LOSS_LABELS, MAX_SEED, PENALTY_LABELS, SCALING_LABELS, SCHEDULES, TrainConfig
-from regui.gui.widgets import LogValueEdit
+from regui.core.config import LIMITS, LOSS_LABELS, PENALTY_LABELS, SCALING_LABELS, SCHEDULES, TrainConfig
+from regui.gui.widgets import Checked, LogValueEdit
+
+# Spin boxes take any number of this size, so that one out of range stays as typed, explained
+# under the box (Checked) rather than refused key by key.
+_ANY_INT = (-(2**31), 2**31 - 1)
+_ANY_FLOAT = (-1e9, 1e9)
 
 _SCHEDULE_LABELS = {
     "constant": "constant",
@@ -48,18 +53,15 @@ class ParamsPanel(QWidget):
         super().__init__(parent)
         self.penalty = _combo(PENALTY_LABELS)
         self.penalty.setToolTip("R(W): L2 = ½·Σw², L1 = Σ|w|, elastic net mixes both")
-        self.alpha = LogValueEdit(1e-7, 10.0)
-        self.alpha.setToolTip("λ (alpha): how strongly the penalty pulls the weights towards 0")
+        self.alpha = LogValueEdit(*LIMITS["alpha"])
         self.l1_ratio = QDoubleSpinBox()
-        self.l1_ratio.setRange(0.0, 1.0)
+        self.l1_ratio.setRange(*_ANY_FLOAT)
         self.l1_ratio.setSingleStep(0.05)
         self.l1_ratio.setDecimals(3)
-        self.l1_ratio.setToolTip("Elastic net only: 0 is pure L2, 1 is pure L1")
         self.loss = _combo(LOSS_LABELS)
         self.epochs = QSpinBox()
-        self.epochs.setRange(1, 100_000)
-        self.eta0 = LogValueEdit(1e-6, 1e4)  # up to absurd: seeing training blow up is a lesson too
-        self.eta0.setToolTip("Initial step size of SGD (eta0)")
+        self.epochs.setRange(*_ANY_INT)
+        self.eta0 = LogValueEdit(*LIMITS["eta0"])
         self.schedule = _combo({k: _SCHEDULE_LABELS[k] for k in SCHEDULES})
         self.schedule.setToolTip(
             "constant: every step is eta0 (the lesson)\n"
@@ -67,48 +69,61 @@ class ParamsPanel(QWidget):
             "inverse scaling: eta0 / t^0.5"
         )
         self.seed = QSpinBox()
-        self.seed.setRange(0, MAX_SEED)
-        self.seed.setToolTip("Model seed: the order SGD visits the samples in")
+        self.seed.setRange(*_ANY_INT)
 
         self.width_ = QSpinBox()
         self.height_ = QSpinBox()
         for spin in (self.width_, self.height_):
-            spin.setRange(1, 1024)
+            spin.setRange(*_ANY_INT)
             spin.setSuffix(" px")
         self.color = _combo({True: "colour (3 channels)", False: "grayscale"})
         self.scaling = _combo(SCALING_LABELS)
         self.scaling.setItemText(self.scaling.findData("raw"), "raw 0-255 (the lesson)")
         self.scaling.setToolTip("Standardized: each pixel centred and scaled with training-part statistics")
         self.test_size = QDoubleSpinBox()
-        self.test_size.setRange(0.01, 0.99)
+        self.test_size.setRange(*_ANY_FLOAT)
         self.test_size.setSingleStep(0.05)
         self.test_size.setDecimals(3)
         self.split_seed = QSpinBox()
-        self.split_seed.setRange(0, MAX_SEED)
-        self.stratify = QCheckBox("stratified (same class shares in train and test)")
+        self.split_seed.setRange(*_ANY_INT)
+        # Each box with its range, and what it means.
+        self.checked = {
+            "alpha": Checked("alpha", self.alpha),
+            "l1_ratio": Checked("l1_ratio", self.l1_ratio, "Elastic net only: 0 is pure L2, 1 is pure L1"),
+            "epochs": Checked("epochs", self.epochs, "Passes over the training images"),
+            "eta0": Checked("eta0", self.eta0, "Initial step size of SGD (eta0)"),
+            "seed": Checked("seed", self.seed, "Model seed: the order SGD visits the samples in"),
+            "width": Checked("width", self.width_),
+            "height": Checked("height", self.height_),
+            "test_size": Checked("test_size", self.test_size, "The share of the images held out for testing"),
+            "split_seed": Checked("split_seed", self.split_seed, "Seed of the train/test split"),
+        }
+        self.stratify = QCheckBox("stratified")
+        self.stratify.setToolTip("Keep each class's share the same in the training and test parts")
 
+        c = self.checked
         model = QFormLayout()
         model.addRow("Penalty", self.penalty)
-        model.addRow("λ (lambda)", self.alpha)
-        model.addRow("L1 ratio", self.l1_ratio)
+        model.addRow("λ (lambda)", c["alpha"])
+        model.addRow("L1 ratio", c["l1_ratio"])
         model.addRow("Loss", self.loss)
-        model.addRow("Epochs", self.epochs)
-        model.addRow("Learning rate", self.eta0)
+        model.addRow("Epochs", c["epochs"])
+        model.addRow("Learning rate", c["eta0"])
         model.addRow("Schedule", self.schedule)
-        model.addRow("Seed", self.seed)
+        model.addRow("Seed", c["seed"])
         model_box = QGroupBox("Model")
         model_box.setLayout(model)
 
         size = QHBoxLayout()
-        size.addWidget(self.width_)
-        size.addWidget(QLabel("×"))
-        size.addWidget(self.height_)
+        size.addWidget(c["width"], 1)
+        size.addWidget(QLabel("×"), 0, Qt.AlignmentFlag.AlignTop)
+        size.addWidget(c["height"], 1)
         data = QFormLayout()
         data.addRow("Image size", size)
         data.addRow("Channels", self.color)
         data.addRow("Pixels", self.scaling)
-        data.addRow("Test fraction", self.test_size)
-        data.addRow("Split seed", self.split_seed)
+        data.addRow("Test fraction", c["test_size"])
+        data.addRow("Split seed", c["split_seed"])
         data.addRow("", self.stratify)
         data_box = QGroupBox("Data")
         data_box.setLayout(data)
@@ -189,19 +204,25 @@ class ParamsPanel(QWidget):
         self.changed.emit()
 
     def _on_image_change(self, *_) -> None:
-        if not self._updating:
+        # A size out of range is said under its box; the images are decoded again once it is not.
+        if not self._updating and not (self.checked["width"].problem() or self.checked["height"].problem()):
             self.image_changed.emit()
 
+    def problems(self) -> list[str]:
+        """What the boxes hold that no run can take, in words (each is also said under its box)."""
+        return [problem for field in self.checked.values() if (problem := field.problem())]
+
     def _update_enabled(self) -> None:
-        """Settings that have no effect with the others are greyed out, and say why."""
+        """Settings that have no effect with the others are greyed out, and say why. Lambda stays
+        editable under "none": Compare penalties and Sweep… take it from here."""
         penalty = self.penalty.currentData()
         schedule = self.schedule.currentData()
         self.l1_ratio.setEnabled(penalty == "elasticnet")
         uses_alpha = penalty != "none" or schedule == "optimal"
-        self.alpha.setEnabled(uses_alpha)
-        self.alpha.setToolTip(
+        self.checked["alpha"].set_tip(
             "λ (alpha): how strongly the penalty pulls the weights towards 0"
             if uses_alpha
-            else "No penalty: λ has no effect (unless the schedule is 'optimal', which derives the step from it)"
+            else "No penalty: λ has no effect on this run (unless the schedule is 'optimal', which derives the "
+            "step from it); Compare penalties and Sweep… use it for their penalized runs"
         )
         self.eta0.setEnabled(schedule != "optimal")

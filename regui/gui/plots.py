@@ -16,10 +16,11 @@ import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QVBoxLayout, QWidget  # noqa: E402
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QVBoxLayout, QWidget  # noqa: E402
 
 from regui.core.export import ExportError  # noqa: E402
 from regui.gui.results_model import RunEntry  # noqa: E402
+from regui.gui.widgets import WrappingRow  # noqa: E402
 
 # Style per curve: objective/test are the main (solid) lines.
 _STYLES = {
@@ -29,9 +30,12 @@ _STYLES = {
     "test": Qt.PenStyle.SolidLine,
     "train": Qt.PenStyle.DashLine,
 }
-_NORMAL_WIDTH, _HIGHLIGHT_WIDTH = 1.6, 3.2
+_NORMAL_WIDTH, _HIGHLIGHT_WIDTH, _FADED_WIDTH = 1.6, 3.4, 1.0
+_FADED_ALPHA = 45  # runs not selected while some are: in the background
 _REFRESH_MS = 40
 _MARKERS_UP_TO = 40  # epochs; with few points a marker per epoch shows them (one epoch has no line)
+_MARKS_ON_LONG_RUNS = 12  # beyond that, a run's marker at this many epochs along its main curves
+_LEGEND_UP_TO = 8  # runs shown: more, and the table's swatches say which curve is which
 
 
 class EpochAxis(pg.AxisItem):
@@ -137,13 +141,12 @@ class PlotsPanel(QWidget):
         self.placeholder.setPos(5.5, 0.5)
         self._titles()
 
-        options = QHBoxLayout()
+        options = WrappingRow()  # on a narrow screen the boxes take two lines, not more width
         for box in (self.show_parts, self.log_loss, self.show_train):
-            options.addWidget(box)
-        options.addStretch(1)
+            options.add(box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(options)
+        layout.addWidget(options)
         layout.addWidget(self.canvas, 1)
 
         self._entries: dict[int, RunEntry] = {}
@@ -158,17 +161,17 @@ class PlotsPanel(QWidget):
 
     # --- runs -------------------------------------------------------------------------------
 
-    def add_run(self, entry: RunEntry, legend: bool = True) -> None:
-        """Curves for a new run; ``legend=False`` for the runs of a big sweep (a legend of 40
-        entries hides the plot; the table names them)."""
+    def add_run(self, entry: RunEntry) -> None:
+        """Curves for a new run, in its style (colour and marker)."""
         curves = {}
         for key in ("objective", "data", "penalty"):
             curves[key] = self.loss_plot.plot()
         for key in ("test", "train"):
             curves[key] = self.acc_plot.plot()
-        if legend:  # the legend reads simple HTML: a renamed run's name is shown as typed
-            self.legend.addItem(curves["objective"], html.escape(entry.label))
-            self._fit_legend()
+        # Long runs show no marker per epoch (a blur): their main curves carry a few, so that
+        # runs of the same colour stay apart.
+        curves["objective_marks"] = self.loss_plot.plot(pen=None)
+        curves["test_marks"] = self.acc_plot.plot(pen=None)
         if not self._curves:  # the first run: the plots follow the curves from now on
             self.loss_plot.enableAutoRange()
             self.acc_plot.enableAutoRange()
@@ -177,6 +180,7 @@ class PlotsPanel(QWidget):
         self._series[entry.run_id] = _Series()
         self.placeholder.hide()
         self._restyle(entry.run_id)
+        self._update_legend()
         self.update_run(entry.run_id, now=True)
 
     def update_run(self, run_id: int, now: bool = False) -> None:
@@ -193,6 +197,15 @@ class PlotsPanel(QWidget):
     def set_visible(self, run_id: int, visible: bool) -> None:
         if run_id in self._curves:  # a queued run has no curves yet; they start as it says
             self._restyle(run_id)
+            self._update_legend()
+            self.follow_visible()
+
+    def follow_visible(self) -> None:
+        """Fit the axes to the curves shown: a hidden raw-pixel run's losses of 600 must not
+        flatten the [0, 1] runs left on screen."""
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.enableAutoRange()
+            plot.getViewBox().updateAutoRange()
 
     def highlight(self, run_ids: set[int]) -> None:
         self._highlighted = set(run_ids)
@@ -224,6 +237,26 @@ class PlotsPanel(QWidget):
         self._refresh()
         self.options_changed.emit()
 
+    def _update_legend(self) -> None:
+        """The legend names the runs shown when there are few; with more, the swatch in each
+        row of the results table is the key (a legend of 50 entries would hide the plots)."""
+        shown = [run_id for run_id, entry in self._entries.items() if entry.visible]
+        self.legend.clear()
+        if len(shown) <= _LEGEND_UP_TO:
+            for run_id in shown:  # the legend reads simple HTML: a renamed run's name shows as typed
+                self.legend.addItem(self._legend_sample(run_id), html.escape(self._entries[run_id].label))
+        else:
+            self.legend.addItem(pg.PlotDataItem(pen=None), f"{len(shown)} runs shown: the table's swatches say which "
+                                                          "curves are whose")  # fmt: skip
+        self._fit_legend()
+
+    def _legend_sample(self, run_id: int) -> pg.PlotDataItem:
+        """What the legend shows of a run: its colour and marker, whatever its length."""
+        entry = self._entries[run_id]
+        # One point of data: the legend draws the marker with the colours of the item's points.
+        return pg.PlotDataItem([0], [0], pen=pg.mkPen(entry.color, width=_NORMAL_WIDTH), symbol=entry.style.marker,
+                               symbolBrush=entry.color, symbolPen=None, symbolSize=6)  # fmt: skip
+
     def _fit_legend(self) -> None:
         labels = [label for _, label in self.legend.items]
         if not labels:
@@ -238,11 +271,15 @@ class PlotsPanel(QWidget):
         set_title(self.acc_plot, "Accuracy", "test ─── train ╌╌╌" if self.show_train.isChecked() else "test part")
 
     def _restyle(self, run_id: int) -> None:
+        """Pen, marker and visibility of a run's curves. With some runs selected, those are
+        thick and on top and every other run fades into the background."""
         entry = self._entries[run_id]
         color = QColor(entry.color)
-        if self._highlighted and run_id not in self._highlighted:
-            color.setAlpha(90)  # let the selected runs stand out
-        width = _HIGHLIGHT_WIDTH if run_id in self._highlighted else _NORMAL_WIDTH
+        selected = run_id in self._highlighted
+        faded = bool(self._highlighted) and not selected
+        if faded:
+            color.setAlpha(_FADED_ALPHA)
+        width = _HIGHLIGHT_WIDTH if selected else _FADED_WIDTH if faded else _NORMAL_WIDTH
         shown = {
             "objective": True,
             "data": self.show_parts.isChecked(),
@@ -250,13 +287,17 @@ class PlotsPanel(QWidget):
             "test": True,
             "train": self.show_train.isChecked(),
         }
+        shown["objective_marks"], shown["test_marks"] = shown["objective"], shown["test"]
         for key, curve in self._curves[run_id].items():
-            curve.setPen(pg.mkPen(color, width=width, style=_STYLES[key]))
+            if key.endswith("_marks"):
+                curve.setSymbol(entry.style.marker)
+            else:
+                curve.setPen(pg.mkPen(color, width=width, style=_STYLES[key]))
             curve.setSymbolBrush(color)
             curve.setSymbolPen(None)
-            curve.setSymbolSize(7 if run_id in self._highlighted else 5)
+            curve.setSymbolSize(9 if selected else 4 if faded else 6)
             curve.setVisible(entry.visible and shown[key])
-            curve.setZValue(10 if run_id in self._highlighted else 0)
+            curve.setZValue(10 if selected else 0)
 
     def _refresh(self) -> None:
         self._timer.stop()
@@ -269,15 +310,27 @@ class PlotsPanel(QWidget):
             series = self._series[run_id]
             series.sync(self._entries[run_id].record.epochs)
             x = series.view("epoch")
-            symbol = "o" if len(x) <= _MARKERS_UP_TO else None
+            marker = self._entries[run_id].style.marker
+            every_epoch = len(x) <= _MARKERS_UP_TO
+            symbol = marker if every_epoch else None
             if curves["objective"].opts["symbol"] != symbol:
-                for curve in curves.values():
-                    curve.setSymbol(symbol)
+                for key, curve in curves.items():
+                    curve.setSymbol(marker if key.endswith("_marks") else symbol)
+            # Each run's marks a little apart from the others', so they do not line up in columns.
+            spacing = (len(x) - 1) / _MARKS_ON_LONG_RUNS
+            start = spacing * (run_id % 5) / 5
+            marks = np.unique(np.linspace(start, len(x) - 1, _MARKS_ON_LONG_RUNS).astype(int)) if len(x) else []
             for key, curve in curves.items():
-                y = series.view(key)
-                if log_y and key in ("objective", "data", "penalty"):
+                source = key.removesuffix("_marks")
+                y = series.view(source)
+                if log_y and source in ("objective", "data", "penalty"):
                     y = np.where(y > 0, y, np.nan)  # no log of 0 (a run without penalty has a 0 penalty term)
-                curve.setData(x, y)
+                if key == source:
+                    curve.setData(x, y)
+                elif every_epoch:
+                    curve.setData([], [])  # the curve itself has a marker at every epoch
+                else:
+                    curve.setData(x[marks], y[marks])
 
 
 class _Series:

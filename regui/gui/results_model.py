@@ -13,24 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QPixmap
+from PySide6.QtGui import QBrush, QColor
 
 from regui.core.config import PENALTY_LABELS, SCALING_LABELS, run_label
 from regui.core.formatting import percent, sweep_place
 from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord, thin_snapshots
+from regui.gui.run_styles import RunStyle, style_for, swatch
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-
-# A qualitative palette (matplotlib's tab10): distinct, and readable on white.
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf"]  # fmt: skip
-
 
 @dataclass(eq=False)
 class RunEntry:
     run_id: int
     record: RunRecord
-    color: QColor
+    style: RunStyle  # its colour and marker, in the plots, the table's swatch and the views
     visible: bool = True
     best: object = None  # the record's best_test(), kept up to date epoch by epoch (not rescanned)
     files: object = None  # the DatasetFiles it trained on: where its test images are
@@ -40,6 +36,10 @@ class RunEntry:
 
     def recompute_best(self) -> None:
         self.best = self.record.best_test()
+
+    @property
+    def color(self) -> QColor:
+        return QColor(self.style.color)
 
     @property
     def label(self) -> str:
@@ -145,12 +145,6 @@ def _elapsed(entry: RunEntry):
     return final.elapsed if final is not None else None
 
 
-def _swatch(color: QColor) -> QPixmap:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(color)
-    return pixmap
-
-
 class RunsModel(QAbstractTableModel):
     visibility_changed = Signal(int, bool)  # run id, shown
 
@@ -158,7 +152,7 @@ class RunsModel(QAbstractTableModel):
         super().__init__(parent)
         self._entries: list[RunEntry] = []
         self._rows: dict[int, int] = {}  # run id -> row
-        self._swatches: dict[int, QPixmap] = {}
+        self._swatches: dict = {}  # run id -> its QPixmap swatch, drawn once
         # Epochs can arrive by the thousand per second (tiny data): rows are redrawn at most ten
         # times a second, not once per epoch.
         self._dirty: set[int] = set()
@@ -180,9 +174,9 @@ class RunsModel(QAbstractTableModel):
     def entry_at(self, row: int) -> RunEntry:
         return self._entries[row]
 
-    def next_color(self, ahead: int = 0) -> QColor:
-        """The colour of the run added ``ahead`` runs from now."""
-        return QColor(PALETTE[(len(self._entries) + ahead) % len(PALETTE)])
+    def next_style(self, ahead: int = 0) -> RunStyle:
+        """The style of the run added ``ahead`` runs from now."""
+        return style_for(len(self._entries) + ahead)
 
     def add(self, entry: RunEntry) -> None:
         self.add_many([entry])
@@ -301,7 +295,7 @@ class RunsModel(QAbstractTableModel):
             return Qt.CheckState.Checked if entry.visible else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.DecorationRole and column.key == "run":
             if entry.run_id not in self._swatches:
-                self._swatches[entry.run_id] = _swatch(entry.color)
+                self._swatches[entry.run_id] = swatch(entry.style)  # exactly as its curves are drawn
             return self._swatches[entry.run_id]
         if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric and column.key != "run":
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -332,7 +326,7 @@ class RunsModel(QAbstractTableModel):
     @staticmethod
     def _tooltip(entry: RunEntry) -> str:
         record, c = entry.record, entry.record.config
-        lines = [entry.label]
+        lines = [f"{entry.label}: drawn in {entry.style.describe()}"]
         if record.message:
             lines.append(record.message)
         if entry.stored_id is not None:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from regui.core.config import LOSS_LABELS, PENALTIES, PENALTY_LABELS, SCALING_LABELS, TrainConfig
+from regui.core.config import LIMITS, LOSS_LABELS, PENALTIES, PENALTY_LABELS, SCALING_LABELS, TrainConfig, limit_problem
 from regui.core.machine import default_workers
 from regui.core.errors import ReguiError
 from regui.core.sweep import SweepSpec, check_sweep_size, count_runs, log_space
@@ -35,9 +35,9 @@ class SweepDialog(QDialog):
         self.penalties = {p: QCheckBox(PENALTY_LABELS[p]) for p in PENALTIES}
         for box in self.penalties.values():
             box.setChecked(True)
-        self.low = LogSpinBox(1e-7, 10.0)
+        self.low = LogSpinBox(*LIMITS["alpha"])
         self.low.setValue(1e-6)
-        self.high = LogSpinBox(1e-7, 10.0)
+        self.high = LogSpinBox(*LIMITS["alpha"])
         self.high.setValue(1e-1)
         self.points = QSpinBox()
         self.points.setRange(1, 50)
@@ -122,7 +122,7 @@ class SweepDialog(QDialog):
         penalties = tuple(p for p, box in self.penalties.items() if box.isChecked())
         rates = self.learning_rates()
         low, high = sorted((self.low.value(), self.high.value()))
-        if not penalties or rates is None:
+        if not penalties or rates is None or low <= 0:
             return None
         return SweepSpec(self.base, penalties=penalties, alphas=log_space(low, high, self.points.value()),
                          learning_rates=rates, repeats=self.repeats.value(), vary=self.vary.currentData())  # fmt: skip
@@ -130,6 +130,12 @@ class SweepDialog(QDialog):
     def _update(self) -> None:
         spec = self.spec()
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        problem = limit_problem("alpha", self.low.value()) or limit_problem("alpha", self.high.value())
+        if problem:
+            self.count.setText(problem)
+            self.count.setStyleSheet("color: #c62828;")
+            ok.setEnabled(False)
+            return
         if spec is None:
             self.count.setText("Choose at least one penalty, and learning rates as positive numbers (0.01, 0.1).")
             self.count.setStyleSheet("color: #c62828;")

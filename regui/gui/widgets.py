@@ -8,6 +8,7 @@ import math
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QSlider, QWidget
+from superqt import QFlowLayout
 
 
 def _nice_grid(low: float, high: float) -> list[float]:
@@ -22,20 +23,25 @@ def _nice_grid(low: float, high: float) -> list[float]:
 
 
 class LogSpinBox(QDoubleSpinBox):
-    """A spin box for values spanning decades: shows 1e-05 / 0.0003, steps 1-2-5 per decade,
-    and accepts any typed number (scientific notation too) within range."""
+    """A spin box for values spanning decades: shows 1e-05 / 0.0003, steps 1-2-5 per decade
+    between ``low`` and ``high``, and takes any typed number (scientific notation too). A number
+    outside ``low``-``high`` stays as typed, for the form to explain (see Checked): reverting
+    it silently left people guessing why 50 became 0.01."""
 
     def __init__(self, low: float, high: float, parent=None) -> None:
         super().__init__(parent)
-        self.setDecimals(15)  # the spin box rounds values to this many decimals
-        self.setRange(low, high)
+        self.setDecimals(323)  # Qt's most: no typed value is rounded (1e-20 stays 1e-20, not 0)
+        self.setRange(-1e300, 1e300)
+        self.allowed = (low, high)
         self._grid = _nice_grid(low, high)
         self.setKeyboardTracking(False)
         # Wide enough for "0.00012345" and "1.5e-07": a cut-off "1.5e-0" reads as 1.5.
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance("0.000123456") + 30)
 
     def textFromValue(self, value: float) -> str:
-        return f"{value:.6g}"
+        from regui.core.config import short_number
+
+        return short_number(value)  # as a person writes it: 1e-5, 0.0003, 1e9
 
     def valueFromText(self, text: str) -> float:
         try:
@@ -51,7 +57,7 @@ class LogSpinBox(QDoubleSpinBox):
             # Part of a number being typed ("1e-", "0.") is fine; anything else is not.
             partial = stripped == "" or all(c in "0123456789.eE+-" for c in stripped)
             return (QValidator.State.Intermediate if partial else QValidator.State.Invalid), text, pos
-        if self.minimum() <= value <= self.maximum():
+        if math.isfinite(value) and abs(value) <= 1e300:
             return QValidator.State.Acceptable, text, pos
         return QValidator.State.Intermediate, text, pos
 
@@ -59,7 +65,7 @@ class LogSpinBox(QDoubleSpinBox):
         return self.textFromValue(self.value())
 
     def stepBy(self, steps: int) -> None:
-        value = self.value()
+        value = min(max(self.value(), self._grid[0]), self._grid[-1])  # from outside: back to the range
         if steps > 0:
             index = bisect.bisect_right(self._grid, value * (1 + 1e-9)) - 1 + steps
         else:
@@ -69,7 +75,8 @@ class LogSpinBox(QDoubleSpinBox):
 
 
 class LogValueEdit(QWidget):
-    """A log-scale slider next to a LogSpinBox; both edit one value."""
+    """A log-scale slider next to a LogSpinBox; both edit one value (the slider stays at its
+    end for a value typed beyond the range)."""
 
     valueChanged = Signal(float)
 
@@ -98,10 +105,82 @@ class LogValueEdit(QWidget):
 
     def _from_spin(self, value: float) -> None:
         self.slider.blockSignals(True)
-        self.slider.setValue(round(math.log10(value) * self._TICKS_PER_DECADE))
+        if value > 0:
+            self.slider.setValue(round(math.log10(value) * self._TICKS_PER_DECADE))
+        else:
+            self.slider.setValue(self.slider.minimum())
         self.slider.blockSignals(False)
         self.valueChanged.emit(value)
 
     def _from_slider(self, position: int) -> None:
         value = 10 ** (position / self._TICKS_PER_DECADE)
         self.spin.setValue(float(f"{value:.2g}"))  # two significant digits: 0.0002, not 0.000199526
+
+
+class Checked(QWidget):
+    """A settings box with the range it accepts, from ``regui.core.config.LIMITS`` (the command
+    line uses the same): any value can be typed and stays as typed; one outside the range is
+    said under the box, and in its tooltip, until it is corrected."""
+
+    def __init__(self, name: str, editor: QWidget, tip: str = "", parent=None) -> None:
+        from PySide6.QtWidgets import QLabel, QVBoxLayout
+
+        from regui.core.config import limit_text
+
+        super().__init__(parent)
+        self.name, self.editor = name, editor
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #c62828;")
+        self.message.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(editor)
+        layout.addWidget(self.message)
+        self.tip = (tip + "\n" if tip else "") + f"Allowed: {limit_text(name)}."
+        editor.valueChanged.connect(self.check)
+        self.check()
+
+    def set_tip(self, tip: str) -> None:
+        from regui.core.config import limit_text
+
+        self.tip = (tip + "\n" if tip else "") + f"Allowed: {limit_text(self.name)}."
+        self.check()
+
+    def value(self):
+        return self.editor.value()
+
+    def problem(self) -> str:
+        from regui.core.config import limit_problem
+
+        return limit_problem(self.name, self.editor.value())
+
+    def check(self, *_) -> None:
+        problem = self.problem()
+        self.message.setText(problem)
+        self.message.setVisible(bool(problem))
+        self.editor.setToolTip(self.tip + (f"\n{problem}" if problem else ""))
+
+
+class WrappingRow(QWidget):
+    """Controls side by side that wrap onto another line when the row is narrow (a laptop's
+    screen, a narrow dock), instead of making the whole window wider. A label and its box,
+    added together, stay together."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.flow = QFlowLayout(self)
+        self.flow.setContentsMargins(0, 0, 0, 0)
+
+    def add(self, *widgets: QWidget) -> None:
+        if len(widgets) == 1:
+            self.flow.addWidget(widgets[0])
+            return
+        group = QWidget()
+        row = QHBoxLayout(group)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(4)
+        for widget in widgets:
+            row.addWidget(widget)
+        self.flow.addWidget(group)

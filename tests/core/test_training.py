@@ -199,7 +199,7 @@ def test_stop_ends_after_the_current_epoch(dataset, overlap):
 
 
 @pytest.mark.parametrize("overlap", [True, False])
-def test_divergence_ends_the_run_with_advice(dataset, overlap):
+def test_divergence_ends_the_run_with_advice(dataset, overlap, allow_divergence):
     config = TrainConfig(epochs=20, eta0=1e150, loss="hinge", scaling="raw", **SMALL)
     with pytest.raises(TrainingDiverged) as info:
         list(train_epochs(data_for(dataset, config), config, overlap=overlap))
@@ -256,13 +256,16 @@ def test_binary_problem(make_folder):
     "changes, message",
     [
         (dict(penalty="l3"), "Unknown penalty"),
-        (dict(alpha=-1.0), "lambda"),
-        (dict(alpha=float("nan")), "lambda"),
-        (dict(epochs=0), "epochs"),
-        (dict(eta0=0.0), "learning rate"),
-        (dict(l1_ratio=1.5), "l1_ratio"),
+        (dict(alpha=-1.0), r"Lambda \(alpha\) must be from 1e-7 to 1e4 \(got -1\)"),
+        (dict(alpha=float("nan")), "Lambda"),
+        (dict(alpha=5e4), r"Lambda \(alpha\) must be from 1e-7 to 1e4 \(got 5e4\)"),
+        (dict(epochs=0), "Epochs must be from 1 to 100,000"),
+        (dict(epochs=2.5), "Epochs must be a whole number"),
+        (dict(eta0=0.0), "The learning rate must be from 1e-6 to 1e4"),
+        (dict(eta0=1e9), r"The learning rate must be from 1e-6 to 1e4 \(got 1e9\)"),
+        (dict(l1_ratio=1.5), "The L1 ratio must be from 0 to 1"),
         (dict(learning_rate="adaptive"), "schedule"),
-        (dict(learning_rate="optimal", alpha=0.0), "needs lambda > 0"),
+        (dict(learning_rate="optimal", alpha=0.0), "Lambda"),
         (dict(test_size=0.0), "test fraction"),
         (dict(width=0), "width"),
         (dict(penalty="l2", eta0=1e4, alpha=1e-4), "learns nothing"),
@@ -350,8 +353,11 @@ def test_stop_does_not_wait_for_the_next_pass(dataset, monkeypatch):
     assert time.perf_counter() - started < 1.5
 
 
-def test_divergence_under_the_optimal_schedule_advises_what_it_uses(make_folder):
+def test_divergence_under_the_optimal_schedule_advises_what_it_uses(make_folder, monkeypatch):
+    from regui.core import config as settings
     from regui.core.config import TrainConfig
+
+    monkeypatch.setitem(settings.LIMITS, "alpha", (1e-300, 1e4))  # no front end takes it: the engine's net
     from regui.core.dataset import load_dataset, prepare
     from regui.core.runs import run_training
 

@@ -197,12 +197,11 @@ def test_broken_images_are_listed_with_reasons(qtbot, window, load, folder):
     assert panel.skipped.isVisible()
 
 
-def test_divergence_is_explained_and_earlier_runs_stay(qtbot, window, load, folder):
+def test_divergence_is_explained_and_earlier_runs_stay(qtbot, window, load, folder, allow_divergence):
     set_config(window, SMALL)
     load(window, folder)
     good = run_and_wait(qtbot, window)
     set_config(window, SMALL.with_(loss="hinge", scaling="raw", eta0=9.0, epochs=50))
-    window.params.eta0.spin.setMaximum(1e300)
     window.params.eta0.setValue(1e150)
     record = run_and_wait(qtbot, window)
     assert record.status == DIVERGED
@@ -228,7 +227,8 @@ def test_settings_panel_prevents_or_explains_bad_combinations(qtbot, window, loa
     params.penalty.setCurrentIndex(params.penalty.findData("elasticnet"))
     assert params.l1_ratio.isEnabled()
     params.penalty.setCurrentIndex(params.penalty.findData("none"))
-    assert not params.alpha.isEnabled()
+    # Lambda stays editable without a penalty: Compare penalties and Sweep take it from here.
+    assert params.alpha.isEnabled() and "Compare penalties and Sweep" in params.alpha.toolTip()
     params.schedule.setCurrentIndex(params.schedule.findData("optimal"))
     assert params.alpha.isEnabled() and not params.eta0.isEnabled()
 
@@ -248,7 +248,6 @@ def test_settings_panel_prevents_or_explains_bad_combinations(qtbot, window, loa
 
 
 def test_lambda_box_is_logarithmic(qtbot, window):
-    window.params.penalty.setCurrentIndex(window.params.penalty.findData("l2"))  # λ is greyed out for none
     spin = window.params.alpha.spin
     spin.setValue(1e-4)
     spin.stepBy(1)
@@ -426,10 +425,9 @@ def test_damaged_settings_types_are_ignored(qtbot, settings):
     assert win.params.config() == TrainConfig()
 
 
-def test_divergence_notice_stays_until_dismissed(qtbot, window, load, folder):
+def test_divergence_notice_stays_until_dismissed(qtbot, window, load, folder, allow_divergence):
     set_config(window, SMALL.with_(loss="hinge", scaling="raw", epochs=50))
     load(window, folder)
-    window.params.eta0.spin.setMaximum(1e300)
     window.params.eta0.setValue(1e150)
     run_and_wait(qtbot, window)
     assert window.notice_row.isVisible() and "diverged" in window.notice.text()

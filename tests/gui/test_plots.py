@@ -1,13 +1,13 @@
 """The training-curve plots: layout that holds at the widths the window gives them."""
 
 import pytest
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication
 
 from regui.core.config import TrainConfig
 from regui.core.records import RunRecord
 from regui.gui.plots import PlotsPanel
 from regui.gui.results_model import RunEntry
+from regui.gui.run_styles import style_for
 
 
 def test_two_plots_share_the_width_and_the_legend_sits_below_them(qtbot):
@@ -20,7 +20,7 @@ def test_two_plots_share_the_width_and_the_legend_sits_below_them(qtbot):
     panel.show_parts.setChecked(True)  # the longest titles
     for n, (penalty, l1_ratio) in enumerate((("none", 0.15), ("l1", 0.15), ("l2", 0.15), ("elasticnet", 0.35))):
         config = TrainConfig(penalty=penalty, l1_ratio=l1_ratio)
-        panel.add_run(RunEntry(n + 1, RunRecord(config=config), QColor("#1f77b4")))
+        panel.add_run(RunEntry(n + 1, RunRecord(config=config), style_for(n)))
     for _ in range(5):
         QApplication.processEvents()
     loss, acc = panel.loss_plot.geometry(), panel.acc_plot.geometry()

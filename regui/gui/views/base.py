@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayo
 from regui.core.export import ExportError  # noqa: E402
 from regui.core.records import EpochResult  # noqa: E402
 from regui.gui.results_model import RunEntry  # noqa: E402
+from regui.gui.widgets import WrappingRow  # noqa: E402
 
 
 class InspectView(QWidget):
@@ -32,8 +33,7 @@ class InspectView(QWidget):
         self.entries: list[RunEntry] = []
         self.epoch: int | None = None  # None: each run's newest epoch
         self._dirty = True
-        self.options = QHBoxLayout()
-        self.options.setContentsMargins(0, 0, 0, 0)
+        self.options = WrappingRow()  # the view's own controls: they wrap in a narrow dock
         self.export_button = QToolButton()
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -46,7 +46,7 @@ class InspectView(QWidget):
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #555;")
         top = QHBoxLayout()
-        top.addLayout(self.options, 1)
+        top.addWidget(self.options, 1)
         top.addWidget(self.export_button)
         # What exports as the picture: the caption and the drawing, not the controls.
         self.content = QWidget()

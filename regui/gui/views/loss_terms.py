@@ -22,9 +22,8 @@ class LossTermsView(InspectView):
         self.stacked.setToolTip("Data loss at the bottom, the penalty term on top: the top edge is the objective")
         self.log_scale = QCheckBox("Log scale")
         for box in (self.stacked, self.log_scale):
-            self.options.addWidget(box)
+            self.options.add(box)
             box.toggled.connect(self.refresh)
-        self.options.addStretch(1)
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setObjectName("loss-terms-canvas")
         self.canvas.setBackground("w")

@@ -58,10 +58,8 @@ class WeightsView(InspectView):
         self.shared.setChecked(True)
         self.shared.setToolTip("One colour scale for every run shown, so magnitudes compare honestly; "
                                "off: each run uses its own range")  # fmt: skip
-        self.options.addWidget(QLabel("Show:"))
-        self.options.addWidget(self.mode)
-        self.options.addWidget(self.shared)
-        self.options.addStretch(1)
+        self.options.add(QLabel("Show:"), self.mode)
+        self.options.add(self.shared)
         self.mode.currentIndexChanged.connect(self.refresh)
         self.shared.toggled.connect(self.refresh)
         self.canvas = pg.GraphicsLayoutWidget()

@@ -1,0 +1,144 @@
+"""The app on a student's laptop: it fits 1366x768, fifty runs are told apart, axes follow what
+is shown, and a refused value says why."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QScreen
+from PySide6.QtWidgets import QApplication
+
+from regui.core.config import TrainConfig
+from regui.core.records import FINISHED, EpochResult, RunRecord
+from regui.gui.results_model import RunEntry
+from regui.gui.run_styles import COLORS, MARKERS, style_for, swatch
+
+
+def _record(n_epochs: int, loss_scale: float = 1.0, accuracy: float = 0.8) -> RunRecord:
+    epochs = [EpochResult(e, loss_scale / e, loss_scale, 0.0, loss_scale / e, accuracy, accuracy - 0.05, 1.0, 1.0, 0.0,
+                          elapsed=0.1 * e, coef=np.empty((0, 0), np.float32), intercept=np.empty(0))
+              for e in range(1, n_epochs + 1)]  # fmt: skip
+    return RunRecord(config=TrainConfig(), status=FINISHED, epochs=epochs)
+
+
+def test_every_panel_open_fits_1280x720(qtbot, window):
+    for dock in window.inspector.docks.values():
+        dock.show()
+    window.inspector.toolbar.show()
+    window.sweep_panel.body.show()  # a sweep's plots and tables, not the empty note
+    window.show_notice("A long notice " * 20)
+    QApplication.processEvents()
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 720, hint
+
+
+def test_the_first_window_fits_the_screen_it_opens_on(qtbot, settings, monkeypatch):
+    from regui.gui.main_window import MainWindow
+
+    free = QRect(0, 0, 1366, 728)  # a 1366x768 laptop less its panel
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda screen: free)
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    assert win.width() <= 1366 - 12 and win.height() <= 728 - 40  # room for the title bar and borders
+    settings.setValue("geometry", win.saveGeometry())
+    win.resize(2400, 1500)  # as saved on a big monitor, and opened again on the laptop
+    settings.setValue("geometry", win.saveGeometry())
+    again = MainWindow(settings=settings)
+    qtbot.addWidget(again)
+    assert again.width() <= 1366 - 12 and again.height() <= 728 - 40
+
+
+def test_eighty_runs_have_eighty_styles_and_the_table_shows_each_exactly():
+    styles = [style_for(i) for i in range(80)]
+    assert len(set(styles)) == 80
+    assert styles[13].color == styles[3].color and styles[13].marker != styles[3].marker  # run 14 vs run 4
+    assert {s.color for s in styles} == set(COLORS) and {s.marker for s in styles} == set(MARKERS)
+    image = swatch(styles[13]).toImage()
+    centre = image.pixelColor(image.width() // 2, image.height() // 2)
+    assert centre.name() == styles[13].color  # the marker in the middle, in the run's colour
+
+
+def test_fifty_runs_in_the_plots_and_the_table_are_told_apart(qtbot, window):
+    entries = []
+    for n in range(50):
+        entries.append(RunEntry(n + 1, _record(60 if n % 2 else 10), window.runs.next_style()))
+        window.runs.add(entries[-1])
+        window.plots.add_run(entries[-1])
+    QApplication.processEvents()
+    seen = set()
+    for entry in entries:
+        curves = window.plots.curves(entry.run_id)
+        pen = curves["objective"].opts["pen"]
+        short = len(entry.record.epochs) <= 40
+        marker = curves["objective"].opts["symbol"] if short else curves["objective_marks"].opts["symbol"]
+        assert pen.color().name() == entry.style.color and marker == entry.style.marker
+        if not short:
+            assert 0 < len(curves["objective_marks"].xData) <= 12  # a few marks along a long run
+        row = window.runs.row_of(entry.run_id)
+        decoration = window.runs.index(row, 0).data(Qt.ItemDataRole.DecorationRole)
+        assert decoration.toImage() == swatch(entry.style).toImage()  # the table shows the curve's style
+        seen.add((pen.color().name(), marker))
+    assert len(seen) == 50
+    # Fifty runs: the legend says where the key is, instead of fifty lines.
+    [(_, label)] = window.plots.legend.items
+    assert "50 runs shown" in label.text
+    for entry in entries[3:]:
+        window.runs.set_visible(entry.run_id, False)
+    assert len(window.plots.legend.items) == 3  # three: each named
+    window.plots.highlight({entries[13].run_id})
+    chosen = window.plots.curves(entries[13].run_id)["objective"].opts["pen"]
+    other = window.plots.curves(entries[0].run_id)["objective"].opts["pen"]
+    assert chosen.widthF() >= 3 * other.widthF() and other.color().alpha() < 60 and chosen.color().alpha() == 255
+
+
+def test_the_loss_axis_follows_the_runs_shown(qtbot, window):
+    raw = RunEntry(1, _record(10, loss_scale=600.0), window.runs.next_style())
+    window.runs.add(raw)
+    window.plots.add_run(raw)
+    unit = RunEntry(2, _record(10, loss_scale=1.0), window.runs.next_style())
+    window.runs.add(unit)
+    window.plots.add_run(unit)
+    QApplication.processEvents()
+    assert window.plots.loss_plot.getViewBox().viewRange()[1][1] > 500
+    window.runs.set_visible(1, False)  # unticked in the table
+    QApplication.processEvents()
+    top = window.plots.loss_plot.getViewBox().viewRange()[1][1]
+    assert 0.9 < top < 2  # the [0, 1] run fills the plot, not a flat line near 0
+
+
+@pytest.mark.parametrize("field, typed, says", [
+    ("alpha", "-1", "Lambda (alpha) must be from 1e-7 to 1e4 (got -1)."),
+    ("alpha", "0", "Lambda (alpha) must be from 1e-7 to 1e4 (got 0)."),
+    ("eta0", "1e9", "The learning rate must be from 1e-6 to 1e4 (got 1e9)."),
+])  # fmt: skip
+def test_a_refused_value_stays_as_typed_and_says_why(qtbot, window, load, make_folder, field, typed, says):
+    window.params.set_config(TrainConfig(width=12, height=10))
+    load(window, make_folder({"a": 4, "b": 4}))
+    spin = getattr(window.params, field).spin
+    spin.selectAll()
+    qtbot.keyClicks(spin, typed)
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    checked = window.params.checked[field]
+    assert spin.text() == typed  # kept, to be corrected
+    assert checked.message.isVisibleTo(window) and checked.message.text() == says
+    assert says in checked.editor.toolTip() and "Allowed:" in checked.editor.toolTip()
+    assert not window.run_button.isEnabled() and says in window.ready.text()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "0.01")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert not checked.message.isVisibleTo(window) and window.run_button.isEnabled()
+
+
+def test_a_box_and_the_command_line_refuse_with_the_same_words(qtbot, window, make_folder, capsys):
+    from regui.cli import main
+
+    window.params.epochs.setValue(200_000)
+    box = window.params.checked["epochs"].message.text()
+    assert main(["run", "--dataset", str(make_folder({"a": 3, "b": 3})), "--epochs", "200000"]) == 2
+    assert box and box in capsys.readouterr().err
+
+
+def test_swatch_colours_are_the_curves_colours(qtbot, window):
+    entry = RunEntry(1, _record(5), style_for(23))
+    window.runs.add(entry)
+    window.plots.add_run(entry)
+    assert QColor(entry.style.color) == window.plots.curves(1)["test"].opts["pen"].color()
