@@ -252,3 +252,11 @@ def test_a_store_that_cannot_be_used_is_a_warning_and_the_runs_go_on(make_folder
     assert bad.read_bytes() == b"not a database" * 50
     assert main(["runs", "list", "--store", str(bad)]) == 2
     assert "not a regui run store" in capsys.readouterr().err
+
+
+def test_a_run_that_learned_nothing_is_a_warning_line(make_folder, capsys):
+    root = make_folder({"cats": 30, "dogs": 24, "panda": 20})
+    assert main(["run", "--dataset", str(root), "--penalty", "l1", "--alpha", "1", "--lr", "0.5", "--size", "12x10",
+                 "--epochs", "5", "--scaling", "unit", "-q", "--no-store"]) == 0  # fmt: skip
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "learned nothing" in line]
+    assert line.startswith("[WARN] 'l1' penalty learned nothing: its test accuracy") and "lower lambda (now 1)" in line

@@ -17,6 +17,7 @@ from regui.commands.common import (
 )
 from regui.core.config import TrainConfig, run_label
 from regui.core.errors import ConfigError
+from regui.core.health import learned_nothing
 from regui.core.records import FINISHED, STOPPED, RunRecord
 from regui.core.runs import run_training
 
@@ -100,6 +101,9 @@ def _train_one(args, data, dataset, config: TrainConfig, number: int, log, summa
         print("" if record.status == FINISHED else f"  ({record.status_text()})")
     elif record.status != FINISHED:
         print(f"[WARN] '{config.penalty}' penalty {record.status_text()}: {record.message}", file=sys.stderr)
+    nothing = learned_nothing(record) if record.status == FINISHED else ""
+    if nothing:
+        print(f"[WARN] '{config.penalty}' penalty learned nothing: {nothing}", file=sys.stderr)
     return record
 
 

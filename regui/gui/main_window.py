@@ -29,7 +29,8 @@ from regui import __version__
 from regui.core import export
 from regui.core.config import PENALTIES, TrainConfig, check_split, run_label, test_count
 from regui.core.errors import ReguiError
-from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord
+from regui.core.health import learned_nothing
+from regui.core.records import DIVERGED, FAILED, FINISHED, RUNNING, STOPPED, WAITING, RunRecord
 from regui.core.run_log import BackgroundRunLog
 from regui.core.sweep import SweepSpec, check_sweep_size, count_runs, expand
 from regui.gui.controller import Controller
@@ -424,8 +425,11 @@ class MainWindow(QMainWindow):
         self.inspector.run_progressed(run_id)
         if record.sweep:
             return  # a sweep reports at its end, not run by run
+        nothing = learned_nothing(record) if record.status == FINISHED else ""
         if record.status == DIVERGED:
             self.show_notice(f"Run #{run_id}: {record.message}")
+        elif nothing:
+            self.show_notice(f"Run #{run_id} learned nothing: {nothing}")
         elif record.status == STOPPED:
             self.statusBar().showMessage(f"Run #{run_id} {record.status_text()}.", 8000)
         elif record.final is not None:

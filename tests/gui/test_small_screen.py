@@ -142,3 +142,14 @@ def test_swatch_colours_are_the_curves_colours(qtbot, window):
     window.runs.add(entry)
     window.plots.add_run(entry)
     assert QColor(entry.style.color) == window.plots.curves(1)["test"].opts["pen"].color()
+
+
+def test_a_run_that_learned_nothing_says_so_and_what_to_change(qtbot, window, load, make_folder):
+    window.params.set_config(TrainConfig(width=12, height=10, epochs=5, scaling="unit", penalty="l1", alpha=1.0,
+                                         eta0=0.5))  # fmt: skip
+    load(window, make_folder({"cats": 30, "dogs": 24, "panda": 20}))
+    with qtbot.waitSignal(window.controller.run_finished, timeout=30_000):
+        window.start_run()
+    assert window.notice_row.isVisible()
+    assert window.notice.text().startswith("Run #1 learned nothing: its test accuracy")
+    assert "set every weight to exactly 0: lower lambda (now 1)" in window.notice.text()
