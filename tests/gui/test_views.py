@@ -299,3 +299,24 @@ def test_a_sweep_run_stopped_before_it_started_shows_as_empty(qtbot, window, loa
     for view in window.inspector.views:
         raise_view(qtbot, window, view)  # no error, a note instead
         assert view.note.text()
+
+
+@pytest.mark.parametrize("limit, labels", [(1e6, ["-1e6", "-5e5", "0", "5e5", "1e6"]), (8.2e4, ["-5e4", "0", "5e4"]),
+                                           (0.37, ["-0.2", "0", "0.2"]), (3e-5, ["-2e-5", "0", "2e-5"])])  # fmt: skip
+def test_the_colour_bar_keeps_its_numbers_at_any_magnitude(limit, labels):
+    from regui.gui.views.weights import symmetric_ticks
+
+    ticks = symmetric_ticks(limit)
+    assert [label for _, label in ticks] == labels
+    assert all(abs(value) <= limit for value, _ in ticks) and [v for v, _ in ticks] == [-v for v, _ in ticks[::-1]]
+
+
+def test_huge_weights_get_labels_on_both_sides_of_the_bar(qtbot, window, loaded):
+    entry = train(qtbot, window, SMALL.with_(scaling="raw", eta0=1000.0, loss="hinge"))  # weights near 1e5
+    view = window.inspector.weights
+    raise_view(qtbot, window, view)
+    limit = view.limits[entry.run_id]
+    assert limit > 1e4
+    [level] = view.bars[entry.run_id].axis._tickLevels
+    values = [value for value, _ in level]
+    assert min(values) < 0 < max(values) and all(len(label) <= 5 for _, label in level)

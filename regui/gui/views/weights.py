@@ -6,6 +6,7 @@ item to draw and lay out instead of one per class keeps the view cheap while run
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 import numpy as np
@@ -23,6 +24,28 @@ _COLORMAP = pg.ColorMap(pos=[0.0, 0.25, 0.5, 0.75, 1.0],
 
 
 _PER_LINE = 5  # classes side by side before the mosaic wraps (ten digits: two lines of five)
+
+
+def compact_number(value: float) -> str:
+    """A tick label as short as it can be and still exact enough: "0", "0.05", "-200", "8e4",
+    "-1.5e6", "2e-5". Long labels ("-80000.0") no longer fit the colour bar and vanish."""
+    if value == 0:
+        return "0"
+    if 0.01 <= abs(value) < 1000:
+        return f"{value:.3g}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def symmetric_ticks(limit: float) -> list[tuple[float, str]]:
+    """Ticks for a colour scale from -limit to +limit: 0 and the same steps on both sides, a
+    1-2-5 step so that each side gets one or two labels, whatever the weights' magnitude."""
+    if not (limit > 0 and math.isfinite(limit)):
+        return [(0.0, "0")]
+    exponent = math.floor(math.log10(limit / 2))
+    step = max(m * 10.0**exponent for m in (1, 2, 5, 10) if m * 10.0**exponent <= limit / 1.5 or m == 1)
+    count = int(limit // step)
+    return [(k * step, compact_number(k * step)) for k in range(-count, count + 1)]
 
 
 def tile_places(n: int, h: int, w: int, gap: int) -> list[tuple[slice, slice]]:
@@ -119,6 +142,7 @@ class WeightsView(InspectView):
             bar = self.bars.get(entry.run_id)
             if bar is not None:
                 bar.setLevels((-limit, limit))
+                bar.axis.setTicks([symmetric_ticks(limit)])
         if not entries:
             self.note.setText("Train a run to see its weights; select runs in the table to compare them.")
         else:
