@@ -67,6 +67,7 @@ class Inspector(QObject):
         self.bar.changed.connect(self.push)
         self.selected: list[RunEntry] = []
         self.entries: list[RunEntry] = []
+        self.waiting = ""  # why nothing is shown yet, while a big sweep runs
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(_REDRAW_MS)
@@ -99,28 +100,39 @@ class Inspector(QObject):
             self._timer.start()
 
     def _following(self) -> list[RunEntry]:
+        """With nothing selected: the newest run, or the comparison it belongs to. In a big sweep,
+        whose runs keep their weights only when they end, its newest run that has them."""
+        self.waiting = ""
         started = [e for e in self.runs.entries() if e.record.epochs]
         if not started:
             return []
         newest = max(started, key=lambda e: e.run_id)
         sweep = newest.record.sweep
-        if sweep:
-            # (a stored run's sweep name is from another session: "S1" then is not today's "S1")
-            group = [e for e in self.runs.entries()
-                     if e.record.sweep == sweep and (e.stored_id is None) == (newest.stored_id is None)]  # fmt: skip
-            if len(group) <= _COMPARISON_SIZE:
-                return group
-        return [newest]
+        if not sweep:
+            return [newest]
+        # (a stored run's sweep name is from another session: "S1" then is not today's "S1")
+        group = [e for e in self.runs.entries()
+                 if e.record.sweep == sweep and (e.stored_id is None) == (newest.stored_id is None)]  # fmt: skip
+        if len(group) <= _COMPARISON_SIZE:
+            return group
+        kept = [e for e in group if e.record.final is not None and e.record.final.has_snapshot]
+        if kept:
+            return [max(kept, key=lambda e: e.run_id)]
+        self.waiting = (f"Sweep {sweep} keeps each run's weights when the run ends; none has ended yet. The numbers "
+                        "stream in the curves and the table meanwhile.")  # fmt: skip
+        return []
 
     def push(self) -> None:
         """Hand the runs and the epoch to every view (hidden ones just remember them)."""
         self._timer.stop()
         self.entries = self.selected or self._following()
+        for view in self.views:
+            view.waiting = "" if self.selected else self.waiting
         self.bar.set_range(max((len(e.record.epochs) for e in self.entries), default=0))
         names = ", ".join(f"#{e.run_id}" for e in self.entries[:6]) + ("…" if len(self.entries) > 6 else "")
         how = "selected" if self.selected else "newest; select rows in the table to choose"
         self.bar.set_description(f"run{'s' if len(self.entries) != 1 else ''} {names} ({how})" if self.entries
-                                 else "no run yet")  # fmt: skip
+                                 else "waiting for a sweep's first run to end" if self.waiting else "no run yet")  # fmt: skip
         epoch = self.bar.epoch()
         for view in self.views:
             view.set_target(self.entries, epoch, draw=False)

@@ -153,3 +153,34 @@ def test_a_run_that_learned_nothing_says_so_and_what_to_change(qtbot, window, lo
     assert window.notice_row.isVisible()
     assert window.notice.text().startswith("Run #1 learned nothing: its test accuracy")
     assert "set every weight to exactly 0: lower lambda (now 1)" in window.notice.text()
+
+
+def test_during_a_big_sweep_the_views_show_a_run_that_has_weights_or_say_why_not(qtbot, window):
+    from dataclasses import replace
+
+    from regui.core.records import RUNNING
+
+    def sweep_run(n: int, status: str, with_weights: bool) -> RunEntry:
+        record = _record(3)
+        record.status, record.sweep = status, "S1"
+        record.dataset = {"class_names": ["a", "b", "c"]}
+        if with_weights:
+            record.epochs[-1] = replace(record.epochs[-1], coef=np.ones((3, TrainConfig().image.n_features), np.float32),
+                                        intercept=np.zeros(3))  # fmt: skip
+        return RunEntry(n, record, style_for(n))
+
+    running = [sweep_run(n, RUNNING, False) for n in range(1, 7)]
+    for entry in running:
+        window.runs.add(entry)
+    window.inspector.push()
+    assert window.inspector.entries == []
+    view = window.inspector.weights
+    view.refresh_now()
+    assert "keeps each run's weights when the run ends; none has ended yet" in view.note.text()
+    ended = sweep_run(7, FINISHED, True)
+    window.runs.add(ended)
+    window.runs.add(sweep_run(8, RUNNING, False))  # newer, but still without weights
+    window.inspector.push()
+    assert window.inspector.entries == [ended]
+    view.refresh_now()
+    assert "none has ended" not in view.note.text() and view.drawn(7, 0).shape == (32, 32)

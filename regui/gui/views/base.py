@@ -26,6 +26,9 @@ class InspectView(QWidget):
 
     title = ""
     has_csv = False
+    # Said instead of a view's "train a run" note while runs go on that have nothing to show
+    # yet (a big sweep keeps each run's weights only when it ends); set by the inspector.
+    waiting = ""
     export_requested = Signal(object, str)  # this view, "png" or "csv"
 
     def __init__(self, parent=None) -> None:
@@ -101,6 +104,8 @@ class InspectView(QWidget):
         """Why the weights shown are not exactly epoch ``wanted``'s, or ""."""
         if not entry.record.epochs:
             return "no epoch yet"
+        if snap is None and entry.record.sweep and entry.record.status == "running":
+            return "no weights until it ends"  # a big sweep keeps each run's last epoch only
         if snap is None:
             return f"no weights kept for epoch {wanted}" + (" (sweeps keep the last epoch's)" if entry.record.sweep else "")
         if snap.epoch != wanted:

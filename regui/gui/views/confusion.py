@@ -46,7 +46,7 @@ class ConfusionView(InspectView):
     def redraw(self) -> None:
         entry = self.run_box.set_entries(self.entries)
         if entry is None:
-            self._empty("Train a run to see which classes it confuses.")
+            self._empty(self.waiting or "Train a run to see which classes it confuses.")
             return
         shown, why = predictions(self, entry)
         if shown is None:

@@ -82,7 +82,7 @@ class HistogramView(InspectView):
             if self.epoch is not None:
                 line.setValue(self.epoch)
         if not entries:
-            self.note.setText("Train a run to see how its weights are spread.")
+            self.note.setText(self.waiting or "Train a run to see how its weights are spread.")
         else:
             self.note.setText("<br>".join(lines))
 

@@ -80,7 +80,7 @@ class LossTermsView(InspectView):
         self.epoch_line.setVisible(self.epoch is not None)
         if self.epoch is not None:
             self.epoch_line.setValue(self.epoch)
-        self.note.setText("<br>".join(lines) if lines else "Train a run to see its data loss and penalty term.")
+        self.note.setText("<br>".join(lines) if lines else self.waiting or "Train a run to see its data loss and penalty term.")
 
     def csv_rows(self) -> list[dict]:
         return [{"run": e.label, "epoch": r.epoch, "data_loss": r.train_loss, "penalty_term": r.penalty,

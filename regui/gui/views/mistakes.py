@@ -95,7 +95,7 @@ class MistakesView(InspectView):
         entry = self.run_box.set_entries(self.entries)
         self.shown = None
         if entry is None:
-            self._show([], [], "Train a run to see the test images it gets wrong.")
+            self._show([], [], self.waiting or "Train a run to see the test images it gets wrong.")
             return
         names = class_names(entry)
         self._offer_classes(names)

@@ -127,7 +127,8 @@ class WeightsView(InspectView):
             note = self.snapshot_note(entry, wanted, snap)
             title = escape(f"{entry.label} · epoch {wanted}" + (f" ({note})" if note else ""))
             if self.titles[entry.run_id].text != title:  # a new text lays the grid out again
-                self.titles[entry.run_id].setText(title, color="k", size="9pt")
+                # Left-justified: a title too long for the dock keeps the run's name, losing its end.
+                self.titles[entry.run_id].setText(title, color="k", size="9pt", justify="left")
             limit = shared if shared is not None else dg.symmetric_limit([pics] if pics is not None else [])
             self.limits[entry.run_id] = limit
             item = self.mosaics[entry.run_id]
@@ -144,7 +145,7 @@ class WeightsView(InspectView):
                 bar.setLevels((-limit, limit))
                 bar.axis.setTicks([symmetric_ticks(limit)])
         if not entries:
-            self.note.setText("Train a run to see its weights; select runs in the table to compare them.")
+            self.note.setText(self.waiting or "Train a run to see its weights; select runs in the table to compare them.")
         else:
             hidden = len(self.entries) - len(entries)
             self.note.setText("Each class's weights at the image's size: red pushes its score up, blue down, "
