@@ -15,7 +15,7 @@ def run_app(folder: str | Path | None = None) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from regui.core.locations import resources_dir, sample_dataset_dir
+    from regui.core.locations import resources_dir
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("regui")
@@ -26,7 +26,8 @@ def run_app(folder: str | Path | None = None) -> int:
 
     from regui.gui.main_window import MainWindow
 
-    window = MainWindow(initial_folder=folder if folder is not None else sample_dataset_dir())
+    # No folder named: the one loaded last time, if it is still there (else the bundled sample).
+    window = MainWindow(initial_folder=folder, reopen_last=folder is None)
     _report_unexpected_errors(window)
     window.show()
     if os.environ.get("REGUI_EXIT_WHEN_SHOWN"):  # for the start-up benchmark and a smoke test

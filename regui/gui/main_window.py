@@ -59,7 +59,8 @@ EXPORT_FILTERS = {
 class MainWindow(QMainWindow):
     store_problem = Signal(str)  # from the store's thread: shown in the window
 
-    def __init__(self, initial_folder: str | Path | None = None, settings: QSettings | None = None) -> None:
+    def __init__(self, initial_folder: str | Path | None = None, settings: QSettings | None = None,
+                 reopen_last: bool = False) -> None:  # fmt: skip
         super().__init__()
         from regui.gui.app import collect_garbage_in_gui_thread
 
@@ -117,6 +118,8 @@ class MainWindow(QMainWindow):
         self.fit_to_screen()
         self.setAcceptDrops(True)
         self._update_state()
+        if initial_folder is None and reopen_last:
+            initial_folder = self.last_folder()
         if initial_folder is not None:
             # After the window is up: the first paint must not wait for anything.
             QTimer.singleShot(0, lambda: self.load_folder(str(initial_folder)))
@@ -460,7 +463,12 @@ class MainWindow(QMainWindow):
             self._show_message(problem)
             return
         dialog = SweepDialog(self.params.config(), self)
+        try:
+            dialog.set_grid(json.loads(self.settings.value("sweep/grid", "{}", type=str)))
+        except (TypeError, ValueError):
+            pass  # a damaged entry: the dialog's defaults
         if dialog.exec() == SweepDialog.DialogCode.Accepted and dialog.spec() is not None:
+            self.settings.setValue("sweep/grid", json.dumps(dialog.grid()))
             self.start_sweep(dialog.spec(), jobs=dialog.jobs.value(), scheduler=dialog.scheduler.text().strip() or None)
 
     def start_sweep(self, spec: SweepSpec, jobs: int | None = None, scheduler: str | None = None,
@@ -717,6 +725,16 @@ class MainWindow(QMainWindow):
         recent = recent[:MAX_RECENT]
         self.settings.setValue("recent", json.dumps(recent))
         self.dataset_panel.set_recent(recent)
+
+    def last_folder(self) -> str:
+        """Where the person left off: the last folder loaded, if it is still there; else the
+        bundled sample."""
+        from regui.core.locations import sample_dataset_dir
+
+        recent = self._recent()
+        if recent and Path(recent[0]).is_dir():
+            return recent[0]
+        return str(sample_dataset_dir())
 
     def _recent(self) -> list[str]:
         try:

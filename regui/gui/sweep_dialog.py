@@ -110,6 +110,36 @@ class SweepDialog(QDialog):
         self.vary.currentIndexChanged.connect(self._update)
         self._update()
 
+    # --- remembered between sweeps (the window keeps it in its settings) -----------------------
+
+    def grid(self) -> dict:
+        """The grid as chosen, to offer again next time."""
+        return {"penalties": [p for p, box in self.penalties.items() if box.isChecked()], "low": self.low.value(),
+                "high": self.high.value(), "points": self.points.value(), "rates": self.rates.text(),
+                "repeats": self.repeats.value(), "vary": self.vary.currentData(), "jobs": self.jobs.value(),
+                "scheduler": self.scheduler.text()}  # fmt: skip
+
+    def set_grid(self, grid: dict) -> None:
+        """Offer a grid chosen before; anything missing or damaged keeps its default."""
+        if not isinstance(grid, dict):
+            return
+        if isinstance(grid.get("penalties"), list):
+            for penalty, box in self.penalties.items():
+                box.setChecked(penalty in grid["penalties"])
+        for key, box in (("low", self.low), ("high", self.high)):
+            if isinstance(grid.get(key), (int, float)) and not limit_problem("alpha", grid[key]):
+                box.setValue(grid[key])
+        for key, box in (("points", self.points), ("repeats", self.repeats), ("jobs", self.jobs)):
+            if isinstance(grid.get(key), int):
+                box.setValue(grid[key])  # a spin box keeps a value out of its range at its end
+        for key, edit in (("rates", self.rates), ("scheduler", self.scheduler)):
+            if isinstance(grid.get(key), str):
+                edit.setText(grid[key])
+        index = self.vary.findData(grid.get("vary"))
+        if index >= 0:
+            self.vary.setCurrentIndex(index)
+        self._update()
+
     def learning_rates(self) -> tuple[float, ...] | None:
         """The rates typed, or None if the text is not a list of positive numbers."""
         try:

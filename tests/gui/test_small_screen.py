@@ -184,3 +184,45 @@ def test_during_a_big_sweep_the_views_show_a_run_that_has_weights_or_say_why_not
     assert window.inspector.entries == [ended]
     view.refresh_now()
     assert "none has ended" not in view.note.text() and view.drawn(7, 0).shape == (32, 32)
+
+
+def test_the_app_reopens_the_folder_left_off_and_the_sweep_grid_chosen(qtbot, settings, load, make_folder, monkeypatch):
+    import shutil
+
+    from regui.gui.main_window import MainWindow
+    from regui.gui.sweep_dialog import SweepDialog
+
+    folder = make_folder({"a": 4, "b": 4})
+    first = MainWindow(settings=settings)
+    qtbot.addWidget(first)
+    first.params.set_config(TrainConfig(width=12, height=10))
+    load(first, folder)
+    started = []
+    monkeypatch.setattr(first, "start_sweep", lambda spec, **kw: started.append(spec))
+
+    def choose_and_accept(dialog):
+        dialog.points.setValue(4)
+        dialog.repeats.setValue(2)
+        dialog.penalties["elasticnet"].setChecked(False)
+        return SweepDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(SweepDialog, "exec", choose_and_accept)
+    first.open_sweep_dialog()
+    assert started and started[0].penalties == ("none", "l1", "l2") and started[0].repeats == 2
+    first.close()
+
+    offered = []
+    monkeypatch.setattr(SweepDialog, "exec", lambda dialog: offered.append(dialog.grid()) or 0)
+    again = MainWindow(settings=settings, reopen_last=True)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.dataset is not None, timeout=20_000)
+    assert again.dataset.root == folder  # not the bundled sample
+    again.open_sweep_dialog()
+    assert offered[0]["points"] == 4 and offered[0]["repeats"] == 2 and offered[0]["penalties"] == ["none", "l1", "l2"]
+    again.close()
+    shutil.rmtree(folder)
+    third = MainWindow(settings=settings)
+    qtbot.addWidget(third)
+    from regui.core.locations import sample_dataset_dir
+
+    assert third.last_folder() == str(sample_dataset_dir())  # the folder is gone: the sample instead
