@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
         self.right_split.addWidget(results)
         self.right_split.setStretchFactor(0, 3)
         self.right_split.setStretchFactor(1, 2)
+        self.right_split.setSizes([700, 300])  # the same shares at any height (a laptop's too)
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
         self.main_split.addWidget(left)
         self.main_split.addWidget(self.right_split)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QTableView,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +38,7 @@ from regui.core.records import RUNNING, WAITING  # noqa: E402
 from regui.core.sweep import SettingSummary, summarize  # noqa: E402
 from regui.gui.plots import set_title, style_plot  # noqa: E402
 from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, RunsModel  # noqa: E402
+from regui.gui.widgets import WrappingRow  # noqa: E402
 
 PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
 _REFRESH_MS = 250
@@ -63,20 +65,45 @@ class SweepState:
         return time.monotonic() - self.first_start - paused
 
 
-_TICK_LABEL_WIDTH = 55  # pixels for a label like "0.0001" and a gap
+_TICK_GAP = 10  # pixels between two tick labels
+
+
+def tick_label(value: float) -> str:
+    """The shorter of 0.001 and 1e-3: a log axis fits more labels."""
+    plain = f"{value:.3g}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    short = f"{float(mantissa):g}e{int(exponent)}"
+    return short if len(short) < len(plain) else plain
 
 
 class LogAxis(pg.AxisItem):
-    """Values are log10(lambda); the labels show lambda itself (1e-05, 0.001, 0.1)."""
+    """Values are log10(lambda); the labels show lambda itself (1e-5, 0.001, 0.1): at every
+    lambda of the sweep when their labels fit side by side, else at every decade (or every
+    few decades) that fits."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.points: list[float] = []  # log10 of the sweep's lambdas
 
     def tickStrings(self, values, scale, spacing):
-        return [f"{10 ** v:g}" for v in values]
+        return [tick_label(10**v) for v in values]
 
     def tickValues(self, minVal, maxVal, size):
-        low, high = math.floor(minVal), math.ceil(maxVal)
-        room = max(2, int(size // _TICK_LABEL_WIDTH))  # every decade only where their labels fit
-        step = max(1, math.ceil((high - low) / room))
-        return [(float(step), [float(v) for v in range(low, high + 1, step)])]
+        shown = [p for p in self.points if minVal <= p <= maxVal]
+        if shown and self._fits(shown, size):
+            return [(1.0, shown)]
+        low, high = math.ceil(minVal), math.floor(maxVal)
+        for step in range(1, max(2, high - low + 1)):
+            decades = [float(v) for v in range(low, high + 1, step)]
+            if self._fits(decades, size):
+                return [(float(step), decades)]
+        return [(1.0, [float(low)])]
+
+    def _fits(self, values: list[float], size: float) -> bool:
+        from PySide6.QtGui import QFont, QFontMetrics
+
+        metrics = QFontMetrics(self.style.get("tickFont") or QFont())
+        return sum(metrics.horizontalAdvance(label) + _TICK_GAP for label in self.tickStrings(values, 1, 1)) <= size
 
 
 class _SweepFilter(QSortFilterProxyModel):
@@ -116,8 +143,7 @@ class SweepPanel(QWidget):
         self.chooser.currentIndexChanged.connect(self._show_chosen)
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m runs")
-        self.eta = QLabel()
-        self.eta.setMinimumWidth(self.eta.fontMetrics().horizontalAdvance("about 59 min 59 s left") + 8)
+        self.eta = ""  # the time left, in words: shown inside the progress bar
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Start no new runs (those running go on); press again to resume")
         self.pause_button.setCheckable(True)
@@ -156,9 +182,10 @@ class SweepPanel(QWidget):
             style_plot(plot, label, "λ (log scale)", units="%")
         set_title(self.acc_plot, "Validation curve", "mean ± std over repeats · click a point")
         set_title(self.zero_plot, "Sparsity", "share of weights exactly 0")
-        # Bottom left: accuracy usually falls at large λ (the right), and sits high on the left.
-        self.legend = self.acc_plot.addLegend(offset=(10, -10), labelTextSize="8pt", labelTextColor="k")
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 215))
+        # Below both plots, off the data (inside, it covered the points at the smallest λ).
+        self.legend = pg.LegendItem(labelTextSize="8pt", labelTextColor="k", frame=False, horSpacing=12,
+                                    colCount=4)  # fmt: skip
+        self.canvas.addItem(self.legend, row=1, col=0, colspan=2)
 
         self.summary = QTableWidget()
         self.summary.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -166,36 +193,35 @@ class SweepPanel(QWidget):
         self.summary.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.summary.itemSelectionChanged.connect(self._summary_selection)
 
-        # Two lines, so that the tab (and the window) fits a laptop's screen.
+        # Which sweep, how far (the time left inside the bar) and its buttons on one line, what to
+        # plot on another that wraps when narrow: on a laptop the plots and tables keep room.
         which = QHBoxLayout()
         which.addWidget(QLabel("Sweep"))
         which.addWidget(self.chooser)
         which.addWidget(self.progress, 1)
-        controls = QHBoxLayout()
-        controls.addWidget(self.eta, 1)
-        controls.addWidget(self.pause_button)
-        controls.addWidget(self.stop_button)
+        which.addWidget(self.pause_button)
+        which.addWidget(self.stop_button)
+        controls = WrappingRow()
+        controls.add(QLabel("Plot"), self.measure)
+        controls.add(self.show_train)
         header = QVBoxLayout()
         header.addLayout(which)
-        header.addLayout(controls)
-        options = QHBoxLayout()
-        options.addWidget(QLabel("Plot"))
-        options.addWidget(self.measure)
-        options.addWidget(self.show_train)
-        options.addStretch(1)
+        header.addWidget(controls)
         curves = QWidget()
         curves_layout = QVBoxLayout(curves)
         curves_layout.setContentsMargins(0, 0, 0, 0)
-        curves_layout.addLayout(options)
         curves_layout.addWidget(self.canvas, 1)
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        lower.addWidget(self.queue)
-        lower.addWidget(self.summary)
+        # The tables one at a time, each the whole width: side by side on a laptop they showed
+        # three columns and two rows each.
+        self.tables = QTabWidget()
+        self.tables.addTab(self.summary, "Summary per setting")
+        self.tables.addTab(self.queue, "Queue")
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(curves)
-        split.addWidget(lower)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.addWidget(self.tables)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([600, 400])  # the plots a little more than the table, whatever the height
         self.empty = QLabel("No sweep yet. Use “Compare penalties” or “Sweep…” on the left.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -286,7 +312,7 @@ class SweepPanel(QWidget):
             name = PENALTY_LABELS[penalty] + (f" lr={eta0:g}" if several_rates else "")
             test = [(s.best_test if best else s.test) for s, _ in points]
             if points[0][0].alpha is None:  # no penalty: the same whatever lambda, a band across
-                self._band(self.acc_plot, span, test[0], color, name)
+                self._band(self.acc_plot, span, test[0], color, name, legend=self.legend)
                 if self.show_train.isChecked():
                     self._band(self.acc_plot, span, points[0][0].train, color, None, dashed=True)
                 self._band(self.zero_plot, span, points[0][0].zeros, color, None)
@@ -299,6 +325,7 @@ class SweepPanel(QWidget):
             self._line(self.zero_plot, x, [s.zeros for s, _ in points], color, None, [ids for _, ids in points])
         for plot in (self.acc_plot, self.zero_plot):
             plot.setXRange(*span, padding=0)
+            plot.getAxis("bottom").points = [math.log10(a) for a in alphas]
         self._fill_summary(best)
 
     def _line(self, plot, x, stats, color, name, ids, dashed=False) -> None:
@@ -306,7 +333,9 @@ class SweepPanel(QWidget):
         err = np.array([s for _, s in stats]) * 100
         pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
         plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=0.06, pen=pg.mkPen(color, width=1)))
-        curve = plot.plot(x, y, pen=pen, name=name)
+        curve = plot.plot(x, y, pen=pen)
+        if name:
+            self.legend.addItem(curve, name)
         if ids is not None:
             scatter = pg.ScatterPlotItem(x=x, y=y, data=ids, size=9, brush=pg.mkBrush(color), pen=pg.mkPen("w"),
                                          hoverable=True, tip=None)  # fmt: skip
@@ -315,7 +344,7 @@ class SweepPanel(QWidget):
         return curve
 
     @staticmethod
-    def _band(plot, span, stat, color, name, dashed=False) -> None:
+    def _band(plot, span, stat, color, name, dashed=False, legend=None) -> None:
         mean, std = stat[0] * 100, stat[1] * 100
         fill = QColor(color)
         fill.setAlpha(40)
@@ -324,7 +353,9 @@ class SweepPanel(QWidget):
                                        brush=pg.mkBrush(fill), pen=pg.mkPen(None))  # fmt: skip
             plot.addItem(band)
         style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
-        plot.plot([span[0], span[1]], [mean, mean], pen=pg.mkPen(color, width=2, style=style), name=name)
+        line = plot.plot([span[0], span[1]], [mean, mean], pen=pg.mkPen(color, width=2, style=style))
+        if name and legend is not None:
+            legend.addItem(line, name)
 
     def _fill_summary(self, best: bool) -> None:
         chosen = {self._summary_keys[i.row()] for i in self.summary.selectedIndexes()
@@ -372,15 +403,16 @@ class SweepPanel(QWidget):
         self.progress.setRange(0, total)
         self.progress.setValue(ended)
         if state.ended or ended == total:
-            self.eta.setText("done")
+            self.eta = "done"
         elif state.control.paused.is_set():
-            self.eta.setText(f"paused ({running} still running)")
+            self.eta = f"paused ({running} still running)"
         elif ran:
             # Wall time per run that actually trained, parallel workers included; pauses left out.
             left = state.working_seconds() / ran * (total - ended)
-            self.eta.setText(f"about {duration(left)} left")
+            self.eta = f"about {duration(left)} left"
         else:
-            self.eta.setText("starting…" if not running else "running…")
+            self.eta = "starting…" if not running else "running…"
+        self.progress.setFormat(f"%v / %m runs · {self.eta}")
 
     def _update_controls(self) -> None:
         state = self.current()

@@ -226,3 +226,23 @@ def test_the_app_reopens_the_folder_left_off_and_the_sweep_grid_chosen(qtbot, se
     from regui.core.locations import sample_dataset_dir
 
     assert third.last_folder() == str(sample_dataset_dir())  # the folder is gone: the sample instead
+
+
+def test_the_sweep_tab_labels_every_lambda_and_keeps_its_legend_off_the_data(qtbot, window):
+    import math
+
+    panel = window.sweep_panel
+    axis = panel.acc_plot.getAxis("bottom")
+    axis.points = [math.log10(a) for a in (1e-4, 1e-3, 1e-2, 1e-1)]
+    [(_, values)] = axis.tickValues(-4.3, -0.7, 260)  # a laptop's plot width
+    assert values == axis.points
+    assert axis.tickStrings(values, 1, 1) == ["1e-4", "1e-3", "0.01", "0.1"]
+    [(step, decades)] = axis.tickValues(-8.3, -0.7, 120)  # too narrow for every one: fewer, evenly
+    assert step >= 2 and len(decades) >= 2
+    panel.body.show()
+    panel.resize(600, 500)
+    panel.show()
+    QApplication.processEvents()
+    plots_bottom = max(panel.acc_plot.geometry().bottom(), panel.zero_plot.geometry().bottom())
+    assert panel.legend.geometry().top() >= plots_bottom - 1  # below the points, not over them
+    assert [panel.tables.tabText(i) for i in range(panel.tables.count())] == ["Summary per setting", "Queue"]
