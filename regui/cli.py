@@ -303,6 +303,13 @@ def _open_app(folder: str | None) -> int:
         print("regui: error: no display to open the app on. Use 'regui run --dataset DIR' for the command "
               "line, or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
+    from regui.gui.platform_check import missing_x11_packages
+
+    missing = missing_x11_packages()
+    if missing:
+        print(f"regui: error: Qt needs system libraries to open a window that are not installed: {', '.join(missing)}. "
+              f"On Debian or Ubuntu: sudo apt install {' '.join(missing)}", file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
     from regui.gui.app import run_app
 
     return run_app(folder)

@@ -260,3 +260,24 @@ def test_a_run_that_learned_nothing_is_a_warning_line(make_folder, capsys):
                  "--epochs", "5", "--scaling", "unit", "-q", "--no-store"]) == 0  # fmt: skip
     [line] = [line for line in capsys.readouterr().err.splitlines() if "learned nothing" in line]
     assert line.startswith("[WARN] 'l1' penalty learned nothing: its test accuracy") and "lower lambda (now 1)" in line
+
+
+def test_missing_x11_libraries_are_named_before_qt_aborts(monkeypatch, capsys):
+    import regui.gui.platform_check as check
+
+    def cdll(name, *args, **kwargs):  # this machine's libraries aside: two missing, the rest there
+        if name in ("libxcb-cursor.so.0", "libxcb-xkb.so.1"):
+            raise OSError(f"{name}: cannot open shared object file")
+        return object()
+
+    monkeypatch.setattr(check.ctypes, "CDLL", cdll)
+    monkeypatch.setattr(check.sys, "platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    assert check.missing_x11_packages() == ["libxcb-cursor0", "libxcb-xkb1"]
+    assert main([]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.endswith("libxcb-cursor0, libxcb-xkb1. On Debian or Ubuntu: sudo apt install libxcb-cursor0 libxcb-xkb1")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert check.missing_x11_packages() == []  # no window through X11: nothing to check

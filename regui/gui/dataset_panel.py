@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 THUMB_SIZE = 44
+_CLASSES_SHOWN = 3  # rows of thumbnails in view; more scroll
 
 
 def pixmap_from_rgb(array) -> QPixmap:
@@ -81,8 +82,11 @@ class DatasetPanel(QWidget):
         self.classes_area = QScrollArea()
         self.classes_area.setWidget(self.classes)
         self.classes_area.setWidgetResizable(True)
-        self.classes_area.setMaximumHeight(3 * (THUMB_SIZE + 10))
+        self.classes_area.setMaximumHeight(_CLASSES_SHOWN * (THUMB_SIZE + 10))
         self.classes_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.classes_hint = QLabel()  # the strip shows three classes: say that it scrolls
+        self.classes_hint.setStyleSheet("color: #666;")
+        self.classes_hint.hide()
 
         self.skipped_toggle = QToolButton()
         self.skipped_toggle.setCheckable(True)
@@ -120,6 +124,7 @@ class DatasetPanel(QWidget):
         layout.addWidget(self.error)
         layout.addWidget(self.status)
         layout.addWidget(self.classes_area)
+        layout.addWidget(self.classes_hint)
         layout.addWidget(self.skipped_toggle)
         layout.addWidget(self.skipped)
         self.error.hide()
@@ -203,6 +208,8 @@ class DatasetPanel(QWidget):
                 self.classes_layout.addWidget(picture, row, col)
         self.classes_layout.setColumnStretch(6, 1)
         self.classes_area.show()
+        self.classes_hint.setText(f"{len(names)} classes: scroll the strip for all of them")
+        self.classes_hint.setVisible(len(names) > _CLASSES_SHOWN)
 
     def _show_skipped(self, skipped) -> None:
         self.skipped.clear()

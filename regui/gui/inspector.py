@@ -129,7 +129,7 @@ class Inspector(QObject):
         for view in self.views:
             view.waiting = "" if self.selected else self.waiting
         self.bar.set_range(max((len(e.record.epochs) for e in self.entries), default=0))
-        names = ", ".join(f"#{e.run_id}" for e in self.entries[:6]) + ("…" if len(self.entries) > 6 else "")
+        names = ", ".join(e.number for e in self.entries[:6]) + ("…" if len(self.entries) > 6 else "")
         how = "selected" if self.selected else "newest; select rows in the table to choose"
         self.bar.set_description(f"run{'s' if len(self.entries) != 1 else ''} {names} ({how})" if self.entries
                                  else "waiting for a sweep's first run to end" if self.waiting else "no run yet")  # fmt: skip

@@ -12,7 +12,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -38,7 +37,7 @@ from regui.gui.dataset_panel import DatasetPanel
 from regui.gui.inspector import Inspector
 from regui.gui.params_panel import ParamsPanel
 from regui.gui.plots import PlotsPanel
-from regui.gui.results_model import COLUMNS, SORT_ROLE, RunEntry, RunsModel
+from regui.gui.results_model import COLUMNS, SORT_ROLE, ColumnFitter, RunEntry, RunsModel
 from regui.gui.saving import ask_save_path, write_reporting
 from regui.gui.sweep_dialog import SweepDialog
 from regui.gui.sweep_panel import SweepPanel
@@ -54,6 +53,11 @@ EXPORT_FILTERS = {
     "JSON with every epoch (*.json)": ".json",
     "Markdown table (*.md)": ".md",
 }
+
+
+def sweep_title(name: str) -> str:
+    """"Comparison C1" for the penalty comparisons, "Sweep S1" for sweeps."""
+    return f"{'Comparison' if name.startswith('C') else 'Sweep'} {name}"
 
 
 class MainWindow(QMainWindow):
@@ -99,9 +103,7 @@ class MainWindow(QMainWindow):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # Fit columns to a sample of rows, not all: a sweep of 1,000 runs would take seconds.
-        self.table.horizontalHeader().setResizeContentsPrecision(40)
+        self.columns = ColumnFitter(self.table, self.runs)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.plots = PlotsPanel()
         self.sweep_panel = SweepPanel(self.runs)
@@ -510,7 +512,7 @@ class MainWindow(QMainWindow):
         if kind == "S":
             self.tabs.setCurrentWidget(self.sweep_panel)
         where = f"on {scheduler}" if scheduler else "in worker processes"
-        self.statusBar().showMessage(f"Sweep {name}: {len(items)} runs started {where}.", 8000)
+        self.statusBar().showMessage(f"{sweep_title(name)}: {len(items)} runs started {where}.", 8000)
         self._update_state()
         return name
 
@@ -524,12 +526,12 @@ class MainWindow(QMainWindow):
         statuses = [e.record.status for e in self.runs.entries() if e.record.sweep == name]
         trouble = {s: statuses.count(s) for s in (DIVERGED, FAILED) if statuses.count(s)}
         if problem:
-            self.show_notice(f"Sweep {name} could not run {left} run(s): {problem}")
+            self.show_notice(f"{sweep_title(name)} could not run {left} run(s): {problem}")
         elif trouble:
             counts = " and ".join(f"{n} run(s) {status}" for status, n in trouble.items())
-            self.show_notice(f"Sweep {name}: {counts}; their rows (and tooltips) say why.")
+            self.show_notice(f"{sweep_title(name)}: {counts}; their rows (and tooltips) say why.")
         else:
-            self.statusBar().showMessage(f"Sweep {name} done.", 8000)
+            self.statusBar().showMessage(f"{sweep_title(name)} done.", 8000)
 
     def select_runs(self, run_ids) -> None:
         """Select these runs in the results table (and so highlight their curves)."""

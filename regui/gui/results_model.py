@@ -43,8 +43,16 @@ class RunEntry:
 
     @property
     def label(self) -> str:
-        """For legends and tooltips: "#3 L2 λ=0.0001 lr=0.01"."""
+        """For legends and tooltips: "#3 L2 λ=0.0001 lr=0.01"; a run opened from the run store
+        keeps its number there ("store #36 ..."), the one `regui runs show` knows it by."""
+        if self.stored_id is not None:
+            return f"store #{self.stored_id} {self.record.config.describe()}"
         return run_label(self.run_id, self.record.config)
+
+    @property
+    def number(self) -> str:
+        """What the table's Run column shows: "#3", or "store #36" for a stored run."""
+        return f"store #{self.stored_id}" if self.stored_id is not None else f"#{self.run_id}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ def _lambda(entry: RunEntry) -> str:
 
 COLUMNS = [
     # Who, how it went, and the results first: they fit on screen; the settings follow.
-    Column("run", "Run", lambda e: f"#{e.run_id}", lambda e: e.run_id, "Tick to show the run's curves"),
+    Column("run", "Run", lambda e: e.number, lambda e: e.run_id, "Tick to show the run's curves"),
     Column("status", "Status", lambda e: e.record.status_text(), lambda e: e.record.status_text(), numeric=False),
     Column("penalty", "Penalty", lambda e: PENALTY_LABELS[e.record.config.penalty],
            lambda e: e.record.config.penalty, numeric=False),
@@ -147,6 +155,7 @@ def _elapsed(entry: RunEntry):
 
 class RunsModel(QAbstractTableModel):
     visibility_changed = Signal(int, bool)  # run id, shown
+    reshaped = Signal()  # rows added, or a run started or ended: the tables may fit their columns again
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -191,6 +200,7 @@ class RunsModel(QAbstractTableModel):
             self._rows[entry.run_id] = len(self._entries)
             self._entries.append(entry)
         self.endInsertRows()
+        self.reshaped.emit()
 
     def start(self, run_id: int, attempt: int) -> None:
         """A queued (sweep) run started; attempt 2+: it starts over on a fresh worker."""
@@ -203,6 +213,7 @@ class RunsModel(QAbstractTableModel):
             if attempt > 1:
                 entry.record.message = f"Started again (attempt {attempt}): its worker process was lost."
             self._row_changed(run_id)
+            self.reshaped.emit()
 
     def add_epoch(self, run_id: int, result) -> None:
         entry = self.entry(run_id)
@@ -228,12 +239,14 @@ class RunsModel(QAbstractTableModel):
             entry.record = record
             entry.recompute_best()
             self._row_changed(run_id)
+            self.reshaped.emit()
 
     def fail(self, run_id: int, message: str) -> None:
         entry = self.entry(run_id)
         if entry is not None:
             entry.record.status, entry.record.message = FAILED, message
             self._row_changed(run_id)
+            self.reshaped.emit()
 
     def set_snapshot_limit(self, limit: int | None) -> None:
         """Keep at most ``limit`` snapshots per run from now on, and thin the runs already here."""
@@ -342,3 +355,34 @@ class RunsModel(QAbstractTableModel):
             lines.append(f"dataset {record.dataset['folder']} ({record.dataset.get('n_train')} train / "
                          f"{record.dataset.get('n_test')} test)")  # fmt: skip
         return "\n".join(lines)
+
+
+class ColumnFitter:
+    """Fits a table's columns to their contents now and then, not on every change.
+
+    Left to Qt (ResizeToContents), every changed row re-measured every column over a sample of
+    rows, calling back into Python thousands of times: 22 ms a change, a stall each time a run
+    of a comparison started or ended. Here the columns are fitted at most once per ``delay``
+    ms, after rows were added or runs started or ended; people can still drag them wider.
+    """
+
+    def __init__(self, table, model: RunsModel, delay: int = 400) -> None:
+        from PySide6.QtWidgets import QHeaderView
+
+        self.table = table
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setResizeContentsPrecision(15)  # a sample of rows (mostly those in view), not all
+        self.timer = QTimer(table)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(delay)
+        self.timer.timeout.connect(self.fit)
+        model.reshaped.connect(self.soon)
+
+    def soon(self) -> None:
+        if not self.timer.isActive():
+            self.timer.start()
+
+    def fit(self) -> None:
+        self.timer.stop()
+        self.table.resizeColumnsToContents()

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (  # noqa: E402
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -37,7 +36,7 @@ from regui.core.formatting import duration, percent_mean_std  # noqa: E402
 from regui.core.records import RUNNING, WAITING  # noqa: E402
 from regui.core.sweep import SettingSummary, summarize  # noqa: E402
 from regui.gui.plots import set_title, style_plot  # noqa: E402
-from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, RunsModel  # noqa: E402
+from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, ColumnFitter, RunsModel  # noqa: E402
 from regui.gui.widgets import WrappingRow  # noqa: E402
 
 PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
@@ -160,8 +159,7 @@ class SweepPanel(QWidget):
         self.queue.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.queue.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.queue.verticalHeader().hide()
-        self.queue.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.queue.horizontalHeader().setResizeContentsPrecision(40)  # a sample of rows, not 1,000
+        self.columns = ColumnFitter(self.queue, runs)
         for key in ("l1_ratio", "loss", "scaling", "data"):
             self.queue.hideColumn(COLUMN_INDEX[key])
         self.queue.selectionModel().selectionChanged.connect(self._queue_selection)

@@ -77,6 +77,10 @@ def test_opened_runs_join_todays_with_their_numbers_and_weights(qtbot, stored, w
             assert entry.record.epochs == expected.epochs
             assert np.array_equal(entry.record.final.coef, expected.final.coef)
             assert not entry.data_changed and entry.files is not None  # same folder, same files
+            # One identity: the number the store (and `regui runs show`) knows it by, not a new one.
+            row = window.runs.row_of(entry.run_id)
+            assert window.runs.index(row, 0).data() == f"store #{entry.stored_id}"
+            assert entry.label.startswith(f"store #{entry.stored_id} ")
             assert window.plots.curves(entry.run_id)["test"].getData()[1].tolist() == \
                 [e.test_accuracy * 100 for e in expected.epochs]  # fmt: skip
     assert window.open_stored_runs(list(ids.values())) == []  # opening again adds nothing

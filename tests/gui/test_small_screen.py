@@ -246,3 +246,47 @@ def test_the_sweep_tab_labels_every_lambda_and_keeps_its_legend_off_the_data(qtb
     plots_bottom = max(panel.acc_plot.geometry().bottom(), panel.zero_plot.geometry().bottom())
     assert panel.legend.geometry().top() >= plots_bottom - 1  # below the points, not over them
     assert [panel.tables.tabText(i) for i in range(panel.tables.count())] == ["Summary per setting", "Queue"]
+
+
+def test_a_comparison_is_called_a_comparison_and_a_long_run_name_does_not_widen_a_dock(qtbot, window, load,
+                                                                                       make_folder):  # fmt: skip
+    from regui.gui.views.common_run import RunChooser
+
+    window.params.set_config(TrainConfig(width=12, height=10, epochs=2, scaling="unit"))
+    load(window, make_folder({"a": 6, "b": 6}))
+    with qtbot.waitSignal(window.controller.sweep_ended, timeout=60_000):
+        window.compare_penalties()
+    assert window.statusBar().currentMessage() == "Comparison C1 done."
+    chooser = RunChooser()
+    qtbot.addWidget(chooser)
+    width = chooser.minimumSizeHint().width()
+    entry = RunEntry(1, _record(2), style_for(0))
+    entry.record.name = "x"
+    entry.record.config = TrainConfig(penalty="elasticnet", alpha=0.000123, l1_ratio=0.333, scaling="standard")
+    chooser.set_entries([entry])
+    assert chooser.minimumSizeHint().width() == width and chooser.toolTip() == entry.label
+
+
+def test_the_thumbnail_strip_says_it_scrolls(qtbot, window, load, make_folder):
+    window.params.set_config(TrainConfig(width=12, height=10))
+    load(window, make_folder({f"class{k}": 2 for k in range(5)}))
+    assert window.dataset_panel.classes_hint.isVisibleTo(window)
+    assert window.dataset_panel.classes_hint.text() == "5 classes: scroll the strip for all of them"
+
+
+def test_a_run_starting_or_ending_does_not_refit_every_column_at_once(qtbot, window):
+    # Qt's ResizeToContents re-measured every column over many rows on each changed row: 22 ms
+    # of Python calls each time a run of a comparison started or ended (a visible stall).
+    from PySide6.QtWidgets import QHeaderView
+
+    assert window.table.horizontalHeader().sectionResizeMode(0) == QHeaderView.ResizeMode.Interactive
+    entry = RunEntry(1, _record(3), style_for(0))
+    window.runs.add(entry)
+    assert window.columns.timer.isActive()  # fitted a moment later, once for many changes
+    window.columns.fit()
+    width = window.table.columnWidth(1)
+    entry.record.status = "running"
+    entry.record.epochs = entry.record.epochs[:1]
+    window.runs.start(1, 2)  # a retry: the status text gets longer
+    window.columns.fit()
+    assert window.table.columnWidth(1) > width

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
 from regui.core.records import EpochResult
@@ -17,7 +18,10 @@ class RunChooser(QComboBox):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # A fixed width (the full label in its list and tooltip): sized to its contents, a long
+        # run name widened the whole dock and pushed the plots aside as runs came and went.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(18)
         self._ids: list[int] = []
 
     def set_entries(self, entries: list[RunEntry]) -> RunEntry | None:
@@ -29,11 +33,13 @@ class RunChooser(QComboBox):
             self.clear()
             for entry in entries:
                 self.addItem(entry.label, entry.run_id)
+                self.setItemData(self.count() - 1, entry.label, Qt.ItemDataRole.ToolTipRole)
             self._ids = ids
             index = self.findData(current)
             self.setCurrentIndex(index if index >= 0 else 0)
             self.blockSignals(False)
         chosen = self.currentData()
+        self.setToolTip(self.currentText())
         return next((e for e in entries if e.run_id == chosen), None)
 
 
