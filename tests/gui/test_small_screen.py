@@ -285,8 +285,9 @@ def test_a_run_starting_or_ending_does_not_refit_every_column_at_once(qtbot, win
     assert window.columns.timer.isActive()  # fitted a moment later, once for many changes
     window.columns.fit()
     width = window.table.columnWidth(1)
-    entry.record.status = "running"
-    entry.record.epochs = entry.record.epochs[:1]
-    window.runs.start(1, 2)  # a retry: the status text gets longer
+    stopped = _record(3)
+    stopped.status = "stopped"  # "stopped at epoch 3": longer than "finished"
+    window.runs.finish(1, stopped)
+    assert window.columns.timer.isActive()
     window.columns.fit()
     assert window.table.columnWidth(1) > width
