@@ -32,7 +32,9 @@ def main() -> None:
     parser.add_argument("--name", default="main-window")
     parser.add_argument("--sweep-points", type=int, default=5, help="lambda values of the sweep shot (0: none)")
     parser.add_argument("--sweep-repeats", type=int, default=3)
+    parser.add_argument("--size", default="1440x900", help="the window's size, WxH (1354x690: a 1366x768 laptop's)")
     args = parser.parse_args()
+    width, height = (int(n) for n in args.size.lower().split("x"))
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
@@ -44,7 +46,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         window = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
-        window.resize(1440, 900)
+        window.resize(width, height)
         window.show()
 
         def wait(condition, seconds=600):

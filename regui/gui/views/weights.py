@@ -194,8 +194,11 @@ class WeightsView(InspectView):
                     view.addItem(extra)
                     row["texts"].append(extra)
             if places:  # (no classes known: a title and nothing else)
-                view.setRange(xRange=(0, max(c.stop for _, c in places)), yRange=(0, max(r.stop for r, _ in places)),
-                              padding=0.02)  # fmt: skip
+                # Room above the first line too: its class names sit above its tiles, and a view box
+                # starting at 0 cut them in half.
+                top = places[0][0].start
+                view.setRange(xRange=(0, max(c.stop for _, c in places)),
+                              yRange=(-top, max(r.stop for r, _ in places)), padding=0.02)  # fmt: skip
             self.mosaics[entry.run_id] = item
             self.titles[entry.run_id] = row["title"]
             if not rgb[entry.run_id]:
