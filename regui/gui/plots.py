@@ -153,6 +153,7 @@ class PlotsPanel(QWidget):
         self._curves: dict[int, dict[str, pg.PlotDataItem]] = {}
         self._series: dict[int, _Series] = {}
         self._highlighted: set[int] = set()
+        self._legend_ids: list[int] | None = []  # the runs the legend names (None: it says to look at the table)
         self._dirty: set[int] = set()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -239,15 +240,22 @@ class PlotsPanel(QWidget):
 
     def _update_legend(self) -> None:
         """The legend names the runs shown when there are few; with more, the swatch in each
-        row of the results table is the key (a legend of 50 entries would hide the plots)."""
+        row of the results table is the key (a legend of 50 entries would hide the plots).
+        A run added to a short legend is appended (each entry costs a few ms to lay out)."""
         shown = [run_id for run_id, entry in self._entries.items() if entry.visible]
-        self.legend.clear()
-        if len(shown) <= _LEGEND_UP_TO:
-            for run_id in shown:  # the legend reads simple HTML: a renamed run's name shows as typed
+        named = shown if len(shown) <= _LEGEND_UP_TO else None
+        if named is not None and self._legend_ids is not None and named[: len(self._legend_ids)] == self._legend_ids:
+            for run_id in named[len(self._legend_ids):]:  # the legend reads simple HTML: a name shows as typed
                 self.legend.addItem(self._legend_sample(run_id), html.escape(self._entries[run_id].label))
         else:
-            self.legend.addItem(pg.PlotDataItem(pen=None), f"{len(shown)} runs shown: the table's swatches say which "
-                                                          "curves are whose")  # fmt: skip
+            self.legend.clear()
+            if named is not None:
+                for run_id in named:
+                    self.legend.addItem(self._legend_sample(run_id), html.escape(self._entries[run_id].label))
+            else:
+                self.legend.addItem(pg.PlotDataItem(pen=None), f"{len(shown)} runs shown: the table's swatches say "
+                                                              "which curves are whose")  # fmt: skip
+        self._legend_ids = named
         self._fit_legend()
 
     def _legend_sample(self, run_id: int) -> pg.PlotDataItem:
