@@ -34,8 +34,9 @@ IMPORTS = "import PySide6.QtWidgets, pyqtgraph, sklearn.linear_model, cv2; impor
 def startup(repeat: int) -> tuple[float, float]:
     base, ours = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, REGUI_EXIT_WHEN_SHOWN="1", XDG_CONFIG_HOME=tmp, REGUI_CACHE_DIR=tmp,
-                   PYTHONPATH=str(ROOT))  # fmt: skip
+        env = dict(
+            os.environ, REGUI_EXIT_WHEN_SHOWN="1", XDG_CONFIG_HOME=tmp, REGUI_CACHE_DIR=tmp, PYTHONPATH=str(ROOT)
+        )
         for _ in range(repeat):
             started = time.time()
             out = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True, env=env, check=True)
@@ -54,9 +55,8 @@ def heartbeat(dataset: Path, epochs: int, views: str = "all") -> dict:
     from PySide6.QtWidgets import QApplication
 
     from regui.core.config import TrainConfig
-    from regui.gui.main_window import MainWindow
-
     from regui.core.locations import sample_dataset_dir
+    from regui.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])  # noqa: F841 - must live while the window does
     settings = QSettings(str(Path(cache) / "bench.ini"), QSettings.Format.IniFormat)
@@ -72,7 +72,9 @@ def heartbeat(dataset: Path, epochs: int, views: str = "all") -> dict:
             dock.show()
         elif views == "all":  # all in the main window at once, none hidden behind a tab
             if n:
-                window.splitDockWidget(docks[n - 1], dock, Qt.Orientation.Vertical if n % 2 else Qt.Orientation.Horizontal)
+                window.splitDockWidget(
+                    docks[n - 1], dock, Qt.Orientation.Vertical if n % 2 else Qt.Orientation.Horizontal
+                )
             dock.show()
         elif views == "none":
             dock.hide()
@@ -102,17 +104,23 @@ def heartbeat(dataset: Path, epochs: int, views: str = "all") -> dict:
     phases = {}
     for name, start, done in (
         ("load (cold)", lambda: window.load_folder(str(dataset)), lambda: window.dataset is not None),
-        (f"train ({epochs} epochs)", window.start_run,
-         lambda: window.runs.rowCount() and window.runs.entry_at(0).record.status != "running"),
-        ("compare 4 penalties", window.compare_penalties,
-         lambda: window.controller.is_idle() and not window.controller.sweep_running()),
-    ):  # fmt: skip
+        (
+            f"train ({epochs} epochs)",
+            window.start_run,
+            lambda: window.runs.rowCount() and window.runs.entry_at(0).record.status != "running",
+        ),
+        (
+            "compare 4 penalties",
+            window.compare_penalties,
+            lambda: window.controller.is_idle() and not window.controller.sweep_running(),
+        ),
+    ):
         first = len(beats)
         t0 = time.perf_counter()
         start()
         wait(done)
         seconds = time.perf_counter() - t0
-        gaps = [b - a for a, b in zip(beats[first:], beats[first + 1:])]
+        gaps = [b - a for a, b in zip(beats[first:], beats[first + 1 :])]
         worst = max(range(len(gaps)), key=gaps.__getitem__)
         at = (beats[first + worst] - beats[first]) / 1000  # seconds into the phase
         phases[name] = (seconds, max(gaps), sorted(gaps)[int(0.99 * (len(gaps) - 1))], sum(g > 50 for g in gaps), at)
@@ -122,8 +130,12 @@ def heartbeat(dataset: Path, epochs: int, views: str = "all") -> dict:
     from regui.gui.app import dispose
 
     dispose(window)
-    return {"phases": phases, "status": record.status, "test_accuracy": record.final.test_accuracy,
-            "n_images": window.dataset.n_images}  # fmt: skip
+    return {
+        "phases": phases,
+        "status": record.status,
+        "test_accuracy": record.final.test_accuracy,
+        "n_images": window.dataset.n_images,
+    }
 
 
 def main() -> None:
@@ -133,9 +145,13 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=sample_dataset_dir())
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--views", choices=("all", "floating", "tabbed", "none"), default="all",
-                        help="inspection views while measuring: all visible in the window (default), each floating "
-                             "in its own window, tabbed as the app starts (one visible), or closed")  # fmt: skip
+    parser.add_argument(
+        "--views",
+        choices=("all", "floating", "tabbed", "none"),
+        default="all",
+        help="inspection views while measuring: all visible in the window (default), each floating "
+        "in its own window, tabbed as the app starts (one visible), or closed",
+    )
     args = parser.parse_args()
 
     base, ours = startup(args.repeat)
@@ -144,11 +160,15 @@ def main() -> None:
     print(f"  regui launch -> window shown         : {ours:6.2f} s   {ours / base:.2f}x   target <= 1.3x")
 
     result = heartbeat(args.dataset, args.epochs, views=args.views)
-    print(f"heartbeat on {args.dataset} ({result['n_images']} images), 10 ms timer in the GUI thread, "
-          f"inspection views: {args.views} open")
+    print(
+        f"heartbeat on {args.dataset} ({result['n_images']} images), 10 ms timer in the GUI thread, "
+        f"inspection views: {args.views} open"
+    )
     for name, (seconds, worst, p99, over, at) in result["phases"].items():
-        print(f"  {name:<18}: {seconds:6.2f} s   largest gap {worst:5.1f} ms (at {at:4.1f} s)   99th pct {p99:5.1f} ms   "
-              f"gaps > 50 ms: {over}   target: none over 50 ms")  # fmt: skip
+        print(
+            f"  {name:<18}: {seconds:6.2f} s   largest gap {worst:5.1f} ms (at {at:4.1f} s)   99th pct {p99:5.1f} ms   "
+            f"gaps > 50 ms: {over}   target: none over 50 ms"
+        )
     print(f"  run {result['status']}, test accuracy {result['test_accuracy']:.2%}")
 
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from regui.core.dataset import load_dataset  # noqa: E402 (sets OpenCV's environment first)
-from regui.core.config import ImageSettings  # noqa: E402
-from regui.core.machine import default_workers  # noqa: E402
-from regui.core.locations import sample_dataset_dir  # noqa: E402
-from regui.core.scan import scan_folder  # noqa: E402
-
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+
+from regui.core.config import ImageSettings  # noqa: E402
+from regui.core.dataset import load_dataset  # noqa: E402 (sets OpenCV's environment first)
+from regui.core.locations import sample_dataset_dir  # noqa: E402
+from regui.core.machine import default_workers  # noqa: E402
+from regui.core.scan import scan_folder  # noqa: E402
 
 
 def lesson_loop(paths, size=32):
@@ -61,6 +61,7 @@ def main() -> None:
     base_t, base_X = best_of(args.repeat, lambda: lesson_loop(paths))
 
     with tempfile.TemporaryDirectory() as tmp:
+
         def cold():
             for entry in Path(tmp).glob("*.npz"):
                 entry.unlink()
@@ -71,8 +72,10 @@ def main() -> None:
     assert not cold_ds.from_cache and warm_ds.from_cache
     assert np.array_equal(cold_ds.X, base_X), "regui's pixels differ from the lesson loop's"
 
-    print(f"dataset: {args.dataset} ({len(paths)} files, {cold_ds.n_images} decoded), "
-          f"{default_workers()} decode threads, best of {args.repeat}")
+    print(
+        f"dataset: {args.dataset} ({len(paths)} files, {cold_ds.n_images} decoded), "
+        f"{default_workers()} decode threads, best of {args.repeat}"
+    )
     print(f"lesson serial loop : {base_t:8.3f} s   1.00x")
     print(f"regui cold (decode): {cold_t:8.3f} s   {cold_t / base_t:.3f}x   target <= 0.6x")
     print(f"regui warm (cache) : {warm_t:8.3f} s   {warm_t / base_t:.3f}x   target <= 0.05x")

@@ -32,12 +32,24 @@ def fake_run(i: int, epochs: int, rng) -> RunRecord:
     config = TrainConfig(penalty=penalty, alpha=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1)[i % 5], epochs=epochs, seed=i)
     folder = ("/data/animals", "/data/digits", "/data/flowers")[i % 3]
     coef = rng.standard_normal((3, 3072)).astype(np.float32)
-    results = [EpochResult(e, *rng.random(9), elapsed=0.05 * e, coef=np.empty((0, 0), np.float32), intercept=np.empty(0))
-               for e in range(1, epochs + 1)]  # fmt: skip
+    results = [
+        EpochResult(e, *rng.random(9), elapsed=0.05 * e, coef=np.empty((0, 0), np.float32), intercept=np.empty(0))
+        for e in range(1, epochs + 1)
+    ]
     results[-1] = EpochResult(epochs, *rng.random(9), elapsed=0.05 * epochs, coef=coef, intercept=rng.random(3))
-    return RunRecord(config=config, name=f"#{i} {config.describe()}", status=FINISHED, epochs=results,
-                     dataset={"folder": folder, "n_images": 3000, "class_names": ["cats", "dogs", "panda"],
-                              "class_counts": [1000, 1000, 1000], "fingerprint": f"{i % 3:064x}"})  # fmt: skip
+    return RunRecord(
+        config=config,
+        name=f"#{i} {config.describe()}",
+        status=FINISHED,
+        epochs=results,
+        dataset={
+            "folder": folder,
+            "n_images": 3000,
+            "class_names": ["cats", "dogs", "panda"],
+            "class_counts": [1000, 1000, 1000],
+            "fingerprint": f"{i % 3:064x}",
+        },
+    )
 
 
 def best_of(repeat, fn):
@@ -68,12 +80,16 @@ def main() -> None:
                 store.finish(run_id, record)
         fill = time.perf_counter() - t
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
-        print(f"{args.runs} runs x {args.epochs} epochs written in {fill:.1f} s "
-              f"({fill / (args.runs * args.epochs) * 1e3:.2f} ms per committed epoch); "
-              f"database {size / 2**20:.1f} MB ({size / args.runs / 1024:.0f} KB a run)")  # fmt: skip
+        print(
+            f"{args.runs} runs x {args.epochs} epochs written in {fill:.1f} s "
+            f"({fill / (args.runs * args.epochs) * 1e3:.2f} ms per committed epoch); "
+            f"database {size / 2**20:.1f} MB ({size / args.runs / 1024:.0f} KB a run)"
+        )
 
-        rows = [{"id": i, "name": f"run {i}", "test_accuracy": rng.random(), "folder": "/data/animals"}
-                for i in range(args.runs)]  # fmt: skip
+        rows = [
+            {"id": i, "name": f"run {i}", "test_accuracy": rng.random(), "folder": "/data/animals"}
+            for i in range(args.runs)
+        ]
         base, _ = best_of(args.repeat, lambda: sorted((dict(r) for r in rows), key=lambda r: r["test_accuracy"]))
 
         def open_and_list():
@@ -92,8 +108,10 @@ def main() -> None:
             for label, fn in figures:
                 seconds, result = best_of(args.repeat, fn)
                 count = len(result) if isinstance(result, list) else len(result.epochs)
-                print(f"{label:<36}: {seconds * 1e3:7.2f} ms   {seconds / base:6.1f}x   ({count} rows)   "
-                      f"target: well under 1 s")  # fmt: skip
+                print(
+                    f"{label:<36}: {seconds * 1e3:7.2f} ms   {seconds / base:6.1f}x   ({count} rows)   "
+                    f"target: well under 1 s"
+                )
         browser_figures(path, base, args.repeat)
 
 
@@ -114,8 +132,10 @@ def browser_figures(path, base: float, repeat: int) -> None:
         return browser
 
     seconds, browser = best_of(repeat, open_browser)
-    print(f"{'app: open the run browser':<36}: {seconds * 1e3:7.2f} ms   {seconds / base:6.1f}x   "
-          f"({browser.model.rowCount()} rows)   target: well under 1 s")  # fmt: skip
+    print(
+        f"{'app: open the run browser':<36}: {seconds * 1e3:7.2f} ms   {seconds / base:6.1f}x   "
+        f"({browser.model.rowCount()} rows)   target: well under 1 s"
+    )
 
     def filter_by_dataset():
         browser.dataset.setText("" if browser.dataset.text() else "animals")

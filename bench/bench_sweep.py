@@ -66,8 +66,15 @@ def main() -> None:
     def lesson_loop():
         for penalty in (None, "l1", "l2"):
             t = time.perf_counter()
-            SGDClassifier(loss="log_loss", penalty=penalty, max_iter=10, tol=None, learning_rate="constant",
-                          eta0=0.01, random_state=12).fit(data.X_train, data.y_train)  # fmt: skip
+            SGDClassifier(
+                loss="log_loss",
+                penalty=penalty,
+                max_iter=10,
+                tol=None,
+                learning_rate="constant",
+                eta0=0.01,
+                random_state=12,
+            ).fit(data.X_train, data.y_train)
             single.setdefault(str(penalty), []).append(time.perf_counter() - t)
 
     lesson = expand(SweepSpec(base, penalties=("none", "l1", "l2")))
@@ -90,26 +97,51 @@ def main() -> None:
     print(f"regui sweep, workers from cold  : {cold:6.2f} s   {cold / b:.2f}x   (spawning {args.jobs} workers)")
     longest, name = max((min(times), name) for name, times in single.items())
     label = f"its longest fit alone ({name})"
-    print(f"{label:<32}: {longest:6.2f} s   {longest / b:.2f}x   (no schedule of whole runs "
-          f"ends sooner; with a second fit running beside it, it slows by the shared memory bandwidth)")
+    print(
+        f"{label:<32}: {longest:6.2f} s   {longest / b:.2f}x   (no schedule of whole runs "
+        f"ends sooner; with a second fit running beside it, it slows by the shared memory bandwidth)"
+    )
 
-    items = expand(SweepSpec(base, penalties=("none", "l1", "l2", "elasticnet"), alphas=log_space(1e-6, 1e-1, 6),
-                             repeats=2))  # fmt: skip
+    items = expand(
+        SweepSpec(base, penalties=("none", "l1", "l2", "elasticnet"), alphas=log_space(1e-6, 1e-1, 6), repeats=2)
+    )
     events = FirstEpoch()
     t = time.perf_counter()
     records = pool.run(items, events)
     wall = time.perf_counter() - t
     pool.close()
-    print(f"grid 4 penalties x 6 lambdas x 2 seeds = {len(items)} runs (none once per seed): {wall:6.1f} s "
-          f"({wall / len(items):.2f} s a run, {sum(r.status == 'finished' for r in records)} finished)")
+    print(
+        f"grid 4 penalties x 6 lambdas x 2 seeds = {len(items)} runs (none once per seed): {wall:6.1f} s "
+        f"({wall / len(items):.2f} s a run, {sum(r.status == 'finished' for r in records)} finished)"
+    )
     print(f"first run started -> its first epoch shown: {(events.first_epoch - events.first_start) * 1000:.0f} ms")
     store_cost(args)
 
 
 def store_cost(args) -> None:
     """The same command with and without the run store, interleaved, best of --repeat."""
-    command = [sys.executable, "-m", "regui", "sweep", "--dataset", str(args.dataset), "--penalty", "none", "l1", "l2",
-               "--alpha-range", "1e-4", "1e-2", "--points", "3", "--epochs", "5", "--jobs", str(args.jobs), "-q"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "regui",
+        "sweep",
+        "--dataset",
+        str(args.dataset),
+        "--penalty",
+        "none",
+        "l1",
+        "l2",
+        "--alpha-range",
+        "1e-4",
+        "1e-2",
+        "--points",
+        "3",
+        "--epochs",
+        "5",
+        "--jobs",
+        str(args.jobs),
+        "-q",
+    ]
     stored, plain = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.repeat):

@@ -51,8 +51,10 @@ def main() -> None:
             fn()
             times.append(time.perf_counter() - started)
     b, o = min(base), min(ours)
-    print(f"dataset: {args.dataset} ({len(data.y_train)} train x {data.X_train.shape[1]} features, "
-          f"{data.n_classes} classes), {args.epochs} epochs, penalty {args.penalty}, best of {args.repeat}")
+    print(
+        f"dataset: {args.dataset} ({len(data.y_train)} train x {data.X_train.shape[1]} features, "
+        f"{data.n_classes} classes), {args.epochs} epochs, penalty {args.penalty}, best of {args.repeat}"
+    )
     print(f"SGDClassifier.fit      : {b:7.3f} s   1.00x")
     print(f"regui train_epochs     : {o:7.3f} s   {o / b:.3f}x   target <= 1.25x")
 

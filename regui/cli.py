@@ -46,7 +46,9 @@ def _run_id(text: str) -> int:
     except ValueError:
         value = 0
     if not 1 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"expected a run id, a whole number from 1 (see 'regui runs list'), got '{text}'")
+        raise argparse.ArgumentTypeError(
+            f"expected a run id, a whole number from 1 (see 'regui runs list'), got '{text}'"
+        )
     return value
 
 
@@ -107,10 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_dataset(run)
     model = run.add_argument_group("model (several values give one run each)")
-    model.add_argument("--penalty", nargs="+", choices=PENALTIES, default=["none", "l1", "l2"],
-                       help="regularization penalty R(W)")
-    model.add_argument("--alpha", "--lambda", dest="alpha", nargs="+", type=float, default=[DEFAULTS.alpha],
-                       metavar="LAMBDA", help="regularization strength")
+    model.add_argument(
+        "--penalty", nargs="+", choices=PENALTIES, default=["none", "l1", "l2"], help="regularization penalty R(W)"
+    )
+    model.add_argument(
+        "--alpha",
+        "--lambda",
+        dest="alpha",
+        nargs="+",
+        type=float,
+        default=[DEFAULTS.alpha],
+        metavar="LAMBDA",
+        help="regularization strength",
+    )
     _add_model(model)
     _add_data(run.add_argument_group("data"))
     out = run.add_argument_group("output")
@@ -118,8 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--history", type=_path, metavar="JSON", help="write every run's per-epoch history")
     out.add_argument("--quiet", "-q", action="store_true", help="no per-epoch lines")
     _add_store(out)
-    run.add_argument("--jobs", type=int, default=None,
-                     help="threads for the one-vs-rest sub-problems (-1: all cores); numbers do not change")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="threads for the one-vs-rest sub-problems (-1: all cores); numbers do not change",
+    )
     run.set_defaults(handler=_run)
 
     sweep = commands.add_parser(
@@ -133,24 +148,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_dataset(sweep)
     grid = sweep.add_argument_group("grid")
-    grid.add_argument("--penalty", nargs="+", choices=PENALTIES, default=["none", "l1", "l2", "elasticnet"],
-                      help="penalties to compare")
-    grid.add_argument("--alpha-range", nargs=2, type=float, default=[1e-6, 1e-1], metavar=("LOW", "HIGH"),
-                      help="lambda from LOW to HIGH, log-spaced")
+    grid.add_argument(
+        "--penalty",
+        nargs="+",
+        choices=PENALTIES,
+        default=["none", "l1", "l2", "elasticnet"],
+        help="penalties to compare",
+    )
+    grid.add_argument(
+        "--alpha-range",
+        nargs=2,
+        type=float,
+        default=[1e-6, 1e-1],
+        metavar=("LOW", "HIGH"),
+        help="lambda from LOW to HIGH, log-spaced",
+    )
     grid.add_argument("--points", type=int, default=6, help="lambda values in the range")
-    grid.add_argument("--alpha", "--lambda", dest="alpha", nargs="+", type=float, metavar="LAMBDA",
-                      help="these lambda values instead of a range")
-    grid.add_argument("--seeds", type=int, default=1, metavar="R",
-                      help="repeats of each setting, with seeds seed, seed+1, ...")
-    grid.add_argument("--vary", choices=("split", "model"), default="split",
-                      help="what repeats change: the train/test split and the model's shuffling, or the latter only")
+    grid.add_argument(
+        "--alpha",
+        "--lambda",
+        dest="alpha",
+        nargs="+",
+        type=float,
+        metavar="LAMBDA",
+        help="these lambda values instead of a range",
+    )
+    grid.add_argument(
+        "--seeds", type=int, default=1, metavar="R", help="repeats of each setting, with seeds seed, seed+1, ..."
+    )
+    grid.add_argument(
+        "--vary",
+        choices=("split", "model"),
+        default="split",
+        help="what repeats change: the train/test split and the model's shuffling, or the latter only",
+    )
     _add_model(sweep.add_argument_group("model"))
     _add_data(sweep.add_argument_group("data"))
     where = sweep.add_argument_group("where it runs")
-    where.add_argument("--jobs", type=int, default=None,
-                       help="runs at once, each in a worker process (default: all cores; 1: one by one, here)")
-    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                       help="run on this Dask cluster instead (needs pip install 'regui[dask]')")
+    where.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs at once, each in a worker process (default: all cores; 1: one by one, here)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run on this Dask cluster instead (needs pip install 'regui[dask]')",
+    )
     out = sweep.add_argument_group("output")
     out.add_argument("--out", type=_path, metavar="CSV", help="write every run (one row each)")
     out.add_argument("--summary", type=_path, metavar="CSV", help="write mean and std per setting")
@@ -164,24 +209,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_runs(commands) -> None:
     runs = commands.add_parser(
-        "runs", help="the stored runs: list, show, export, import, delete, note",
+        "runs",
+        help="the stored runs: list, show, export, import, delete, note",
         description="Every run of the app, 'regui run' and 'regui sweep' is kept in a local database "
         "(the run store). List and show them, share them as one file (export, import), delete them, or "
-        "rename and annotate one.", formatter_class=_HelpFormatter,
-    )  # fmt: skip
+        "rename and annotate one.",
+        formatter_class=_HelpFormatter,
+    )
     actions = runs.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_IntermixedParser)
 
     def action(name: str, help: str):
-        sub = actions.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
-                                 formatter_class=_HelpFormatter)  # fmt: skip
-        sub.add_argument("--store", type=_path, metavar="FILE",
-                         help="the run store (default: runs.sqlite3 in the user data folder, or $REGUI_STORE)")
+        sub = actions.add_parser(
+            name, help=help, description=help[0].upper() + help[1:] + ".", formatter_class=_HelpFormatter
+        )
+        sub.add_argument(
+            "--store",
+            type=_path,
+            metavar="FILE",
+            help="the run store (default: runs.sqlite3 in the user data folder, or $REGUI_STORE)",
+        )
         return sub
 
     listing = action("list", "list stored runs, filtered and sorted")
     listing.add_argument("--dataset", metavar="TEXT", help="only runs whose dataset folder contains TEXT")
-    listing.add_argument("--where", nargs="+", metavar="SETTING=VALUE",
-                         help="only runs with these settings, e.g. penalty=l2 alpha=0.01 scaling=unit")
+    listing.add_argument(
+        "--where",
+        nargs="+",
+        metavar="SETTING=VALUE",
+        help="only runs with these settings, e.g. penalty=l2 alpha=0.01 scaling=unit",
+    )
     listing.add_argument("--status", help="only runs with this status (finished, stopped, interrupted, ...)")
     listing.add_argument("--sort", default="id", help="test_accuracy, best_test_accuracy, started_at, seconds, ...")
     listing.add_argument("--desc", action="store_true", help="largest first")
@@ -208,39 +264,63 @@ DEFAULTS = TrainConfig()
 
 
 def _add_store(group) -> None:
-    group.add_argument("--store", type=_path, metavar="FILE",
-                       help="the run store to write to (default: runs.sqlite3 in the user data folder, "
-                            "or $REGUI_STORE)")  # fmt: skip
+    group.add_argument(
+        "--store",
+        type=_path,
+        metavar="FILE",
+        help="the run store to write to (default: runs.sqlite3 in the user data folder, or $REGUI_STORE)",
+    )
     group.add_argument("--no-store", action="store_true", help="do not keep these runs in the run store")
 
 
 def _add_dataset(parser) -> None:
-    parser.add_argument("--dataset", metavar="DIR", default=None,
-                        help="image folder with one sub-folder per class (default: the bundled sample)")
+    parser.add_argument(
+        "--dataset",
+        metavar="DIR",
+        default=None,
+        help="image folder with one sub-folder per class (default: the bundled sample)",
+    )
 
 
 def _add_model(group) -> None:
-    group.add_argument("--lr", nargs="+", type=float, default=[DEFAULTS.eta0], metavar="ETA0",
-                       help="initial learning rate(s)")
+    group.add_argument(
+        "--lr", nargs="+", type=float, default=[DEFAULTS.eta0], metavar="ETA0", help="initial learning rate(s)"
+    )
     group.add_argument("--l1-ratio", type=float, default=DEFAULTS.l1_ratio, help="elastic-net mix (0 = L2, 1 = L1)")
     group.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training images")
-    group.add_argument("--schedule", choices=SCHEDULES, default=DEFAULTS.learning_rate,
-                       help="learning-rate schedule")
-    group.add_argument("--loss", choices=LOSSES, default=DEFAULTS.loss,
-                       help="log_loss: cross-entropy (logistic regression); hinge: linear SVM")
+    group.add_argument("--schedule", choices=SCHEDULES, default=DEFAULTS.learning_rate, help="learning-rate schedule")
+    group.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default=DEFAULTS.loss,
+        help="log_loss: cross-entropy (logistic regression); hinge: linear SVM",
+    )
     group.add_argument("--seed", type=int, default=DEFAULTS.seed, help="model seed (shuffling)")
 
 
 def _add_data(group) -> None:
-    group.add_argument("--size", type=_image_size, default=f"{DEFAULTS.width}x{DEFAULTS.height}", metavar="WxH",
-                       help="resize every image to this size (N or WxH)")
+    group.add_argument(
+        "--size",
+        type=_image_size,
+        default=f"{DEFAULTS.width}x{DEFAULTS.height}",
+        metavar="WxH",
+        help="resize every image to this size (N or WxH)",
+    )
     group.add_argument("--grayscale", action="store_true", help="one channel instead of three")
-    group.add_argument("--scaling", choices=SCALINGS, default=DEFAULTS.scaling,
-                       help="pixels as raw 0-255, scaled to [0, 1], or standardized on the training part")
+    group.add_argument(
+        "--scaling",
+        choices=SCALINGS,
+        default=DEFAULTS.scaling,
+        help="pixels as raw 0-255, scaled to [0, 1], or standardized on the training part",
+    )
     group.add_argument("--test-size", type=float, default=DEFAULTS.test_size, help="fraction held out for testing")
     group.add_argument("--split-seed", type=int, default=DEFAULTS.split_seed, help="seed of the train/test split")
-    group.add_argument("--no-stratify", dest="stratify", action="store_false",
-                       help="do not keep class proportions equal in train and test")
+    group.add_argument(
+        "--no-stratify",
+        dest="stratify",
+        action="store_false",
+        help="do not keep class proportions equal in train and test",
+    )
     group.add_argument("--no-cache", action="store_true", help="decode every image again, ignoring the cache")
 
 
@@ -272,8 +352,7 @@ def _handle(args) -> int:
     except Exception as exc:  # a bug, or a system fault such as a full disk: still one line
         if os.environ.get("REGUI_DEBUG"):
             raise
-        print(f"regui: unexpected error: {type(exc).__name__}: {exc} (set REGUI_DEBUG=1 for details)",
-              file=sys.stderr)  # fmt: skip
+        print(f"regui: unexpected error: {type(exc).__name__}: {exc} (set REGUI_DEBUG=1 for details)", file=sys.stderr)
         return EXIT_UNEXPECTED
 
 
@@ -300,15 +379,21 @@ def _open_app(folder: str | None) -> int:
     if sys.platform.startswith("linux") and not any(
         os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
     ):
-        print("regui: error: no display to open the app on. Use 'regui run --dataset DIR' for the command "
-              "line, or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)  # fmt: skip
+        print(
+            "regui: error: no display to open the app on. Use 'regui run --dataset DIR' for the command "
+            "line, or set QT_QPA_PLATFORM=offscreen.",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     from regui.gui.platform_check import missing_x11_packages
 
     missing = missing_x11_packages()
     if missing:
-        print(f"regui: error: Qt needs system libraries to open a window that are not installed: {', '.join(missing)}. "
-              f"On Debian or Ubuntu: sudo apt install {' '.join(missing)}", file=sys.stderr)  # fmt: skip
+        print(
+            f"regui: error: Qt needs system libraries to open a window that are not installed: {', '.join(missing)}. "
+            f"On Debian or Ubuntu: sudo apt install {' '.join(missing)}",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     from regui.gui.app import run_app
 

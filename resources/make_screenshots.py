@@ -43,7 +43,7 @@ def main() -> None:
     from regui.gui.app import dispose
     from regui.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
+    app = QApplication.instance() or QApplication([])  # noqa: F841 - must live while the window does
     with tempfile.TemporaryDirectory() as tmp:
         window = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
         window.resize(width, height)
@@ -95,8 +95,12 @@ def main() -> None:
         if args.sweep_points:
             from regui.core.sweep import SweepSpec, log_space
 
-            spec = SweepSpec(base, penalties=("none", "l1", "l2", "elasticnet"),
-                             alphas=log_space(1e-5, 1e-1, args.sweep_points), repeats=args.sweep_repeats)  # fmt: skip
+            spec = SweepSpec(
+                base,
+                penalties=("none", "l1", "l2", "elasticnet"),
+                alphas=log_space(1e-5, 1e-1, args.sweep_points),
+                repeats=args.sweep_repeats,
+            )
             window.start_sweep(spec)
             wait(lambda: window.controller.is_idle() and not window.controller.sweep_running(), seconds=1800)
             window.sweep_panel.refresh()

@@ -22,8 +22,26 @@ def read_csv(path):
 def test_run_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
     root = make_folder({"cats": 14, "dogs": 12, "panda": 10})
     out, history = tmp_path / "results.csv", tmp_path / "history.json"
-    code = main(["run", "--dataset", str(root), "--penalty", "none", "l1", "l2", "--alpha", "0.01",
-                 "--lr", "0.02", *SMALL_ARGS, "--out", str(out), "--history", str(history)])  # fmt: skip
+    code = main(
+        [
+            "run",
+            "--dataset",
+            str(root),
+            "--penalty",
+            "none",
+            "l1",
+            "l2",
+            "--alpha",
+            "0.01",
+            "--lr",
+            "0.02",
+            *SMALL_ARGS,
+            "--out",
+            str(out),
+            "--history",
+            str(history),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     rows = read_csv(out)
@@ -54,18 +72,59 @@ def test_run_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
 def test_several_values_give_one_run_each(make_folder, tmp_path):
     root = make_folder({"a": 8, "b": 8})
     out = tmp_path / "r.csv"
-    assert main(["run", "--dataset", str(root), "--penalty", "l2", "--alpha", "0.1", "0.001",
-                 "--lr", "0.01", "0.1", *SMALL_ARGS, "--out", str(out), "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                str(root),
+                "--penalty",
+                "l2",
+                "--alpha",
+                "0.1",
+                "0.001",
+                "--lr",
+                "0.01",
+                "0.1",
+                *SMALL_ARGS,
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     rows = read_csv(out)
-    assert [(r["alpha"], r["eta0"]) for r in rows] == [("0.1", "0.01"), ("0.1", "0.1"), ("0.001", "0.01"),
-                                                        ("0.001", "0.1")]  # fmt: skip
+    assert [(r["alpha"], r["eta0"]) for r in rows] == [
+        ("0.1", "0.01"),
+        ("0.1", "0.1"),
+        ("0.001", "0.01"),
+        ("0.001", "0.1"),
+    ]
 
 
 def test_divergence_is_reported_in_the_table_and_exit_status(make_folder, tmp_path, capsys, allow_divergence):
     root = make_folder({"a": 8, "b": 8})
     out = tmp_path / "r.csv"
-    code = main(["run", "--dataset", str(root), "--penalty", "none", "--lr", "1e150", "--loss", "hinge",
-                 "--size", "6x5", "--epochs", "30", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "run",
+            "--dataset",
+            str(root),
+            "--penalty",
+            "none",
+            "--lr",
+            "1e150",
+            "--loss",
+            "hinge",
+            "--size",
+            "6x5",
+            "--epochs",
+            "30",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 1
     [row] = read_csv(out)
     assert row["status"] == "diverged" and "learning rate" in row["message"]
@@ -106,9 +165,25 @@ def test_bad_input_is_one_line_and_exit_2(make_folder, tmp_path, capsys, setup, 
 def test_console_entry_point_runs_on_the_bundled_sample_without_traceback(tmp_path):
     env = dict(os.environ, REGUI_CACHE_DIR=str(tmp_path / "cache"))
     done = subprocess.run(
-        [sys.executable, "-m", "regui", "run", "--penalty", "l2", "--epochs", "2", "--size", "8", "--grayscale",
-         "--out", str(tmp_path / "r.csv")],  # fmt: skip
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "regui",
+            "run",
+            "--penalty",
+            "l2",
+            "--epochs",
+            "2",
+            "--size",
+            "8",
+            "--grayscale",
+            "--out",
+            str(tmp_path / "r.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "1797 images in 10 classes" in done.stdout
@@ -116,8 +191,13 @@ def test_console_entry_point_runs_on_the_bundled_sample_without_traceback(tmp_pa
     [row] = read_csv(tmp_path / "r.csv")
     assert float(row["test_accuracy"]) > 0.8  # digits are easy: a real model, not a stub
 
-    broken = subprocess.run([sys.executable, "-m", "regui", "run", "--dataset", str(tmp_path / "nope")],
-                            capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    broken = subprocess.run(
+        [sys.executable, "-m", "regui", "run", "--dataset", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert broken.returncode == 2
     assert "Traceback" not in broken.stderr and "not found" in broken.stderr
 
@@ -135,8 +215,26 @@ def test_core_and_cli_import_no_qt():
 def test_lambda_values_do_not_multiply_runs_without_a_penalty(make_folder, tmp_path):
     root = make_folder({"a": 8, "b": 8})
     out = tmp_path / "r.csv"
-    assert main(["run", "--dataset", str(root), "--penalty", "none", "l1", "--alpha", "0.1", "0.01",
-                 *SMALL_ARGS, "--out", str(out), "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                str(root),
+                "--penalty",
+                "none",
+                "l1",
+                "--alpha",
+                "0.1",
+                "0.01",
+                *SMALL_ARGS,
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert [(r["penalty"], r["alpha"]) for r in read_csv(out)] == [("none", "0.1"), ("l1", "0.1"), ("l1", "0.01")]
     assert [r["run"] for r in read_csv(out)][0].startswith("#1 none")
 
@@ -154,15 +252,42 @@ def test_sweep_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
 
     root = make_folder({"a": 10, "b": 10, "c": 10})
     out, summary = tmp_path / "sweep.csv", tmp_path / "summary.csv"
-    code = main(["sweep", "--dataset", str(root), "--penalty", "none", "l2", "--alpha-range", "1e-4", "1e-2",
-                 "--points", "3", "--seeds", "2", "--jobs", "2", *SMALL_ARGS, "--lr", "0.02",
-                 "--out", str(out), "--summary", str(summary)])  # fmt: skip
+    code = main(
+        [
+            "sweep",
+            "--dataset",
+            str(root),
+            "--penalty",
+            "none",
+            "l2",
+            "--alpha-range",
+            "1e-4",
+            "1e-2",
+            "--points",
+            "3",
+            "--seeds",
+            "2",
+            "--jobs",
+            "2",
+            *SMALL_ARGS,
+            "--lr",
+            "0.02",
+            "--out",
+            str(out),
+            "--summary",
+            str(summary),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     rows = read_csv(out)
     assert len(rows) == 2 + 3 * 2 and {r["sweep"] for r in rows} == {"S1"}
-    spec = SweepSpec(TrainConfig(width=6, height=5, epochs=4, scaling="unit", eta0=0.02),
-                     penalties=("none", "l2"), alphas=(1e-4, 1e-3, 1e-2), repeats=2)  # fmt: skip
+    spec = SweepSpec(
+        TrainConfig(width=6, height=5, epochs=4, scaling="unit", eta0=0.02),
+        penalties=("none", "l2"),
+        alphas=(1e-4, 1e-3, 1e-2),
+        repeats=2,
+    )
     assert [r["eta0"] for r in rows] == ["0.02"] * 8
     expected = run_serial(load_dataset(root, spec.base.image), expand(spec), SweepEvents())
     for row, record in zip(rows, expected):
@@ -183,8 +308,26 @@ def test_sweep_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
 def test_sweep_one_job_runs_here(make_folder, tmp_path):
     root = make_folder({"a": 8, "b": 8})
     out = tmp_path / "s.csv"
-    assert main(["sweep", "--dataset", str(root), "--penalty", "l1", "--alpha", "0.001", "--jobs", "1",
-                 *SMALL_ARGS, "--out", str(out), "-q"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "sweep",
+                "--dataset",
+                str(root),
+                "--penalty",
+                "l1",
+                "--alpha",
+                "0.001",
+                "--jobs",
+                "1",
+                *SMALL_ARGS,
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert [r["status"] for r in read_csv(out)] == ["finished"]
 
 
@@ -198,21 +341,66 @@ def test_sweep_bad_scheduler_is_one_line(make_folder, capsys, monkeypatch):
     assert len(err) == 1 and "Dask scheduler" in err[0]
 
 
-def test_runs_are_stored_and_the_runs_command_lists_shows_shares_and_deletes(make_folder, tmp_path, capsys, monkeypatch):
+def test_runs_are_stored_and_the_runs_command_lists_shows_shares_and_deletes(
+    make_folder, tmp_path, capsys, monkeypatch
+):
     from regui.core.store import RunStore
 
     root = make_folder({"cats": 10, "dogs": 10})
     store = tmp_path / "mine.sqlite3"
-    assert main(["run", "--dataset", str(root), "--penalty", "l1", "l2", "--alpha", "0.01", *SMALL_ARGS, "-q",
-                 "--store", str(store)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                str(root),
+                "--penalty",
+                "l1",
+                "l2",
+                "--alpha",
+                "0.01",
+                *SMALL_ARGS,
+                "-q",
+                "--store",
+                str(store),
+            ]
+        )
+        == 0
+    )
     assert "2 run(s) stored" in capsys.readouterr().out
-    assert main(["sweep", "--dataset", str(root), "--penalty", "l2", "--alpha", "0.1", "--jobs", "1", *SMALL_ARGS,
-                 "-q", "--store", str(store)]) == 0  # fmt: skip
-    assert main(["run", "--dataset", str(root), "--penalty", "none", *SMALL_ARGS, "-q", "--no-store",
-                 "--store", str(store)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "sweep",
+                "--dataset",
+                str(root),
+                "--penalty",
+                "l2",
+                "--alpha",
+                "0.1",
+                "--jobs",
+                "1",
+                *SMALL_ARGS,
+                "-q",
+                "--store",
+                str(store),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["run", "--dataset", str(root), "--penalty", "none", *SMALL_ARGS, "-q", "--no-store", "--store", str(store)]
+        )
+        == 0
+    )
     with RunStore(store) as s:
         runs = s.runs()
-        assert [(r.config.penalty, r.sweep, r.epochs_done) for r in runs] == [("l1", "", 4), ("l2", "", 4), ("l2", "S1", 4)]
+        assert [(r.config.penalty, r.sweep, r.epochs_done) for r in runs] == [
+            ("l1", "", 4),
+            ("l2", "", 4),
+            ("l2", "S1", 4),
+        ]
         assert all(r.status == "finished" for r in runs)
     capsys.readouterr()
 
@@ -256,8 +444,30 @@ def test_a_store_that_cannot_be_used_is_a_warning_and_the_runs_go_on(make_folder
 
 def test_a_run_that_learned_nothing_is_a_warning_line(make_folder, capsys):
     root = make_folder({"cats": 30, "dogs": 24, "panda": 20})
-    assert main(["run", "--dataset", str(root), "--penalty", "l1", "--alpha", "1", "--lr", "0.5", "--size", "12x10",
-                 "--epochs", "5", "--scaling", "unit", "-q", "--no-store"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                str(root),
+                "--penalty",
+                "l1",
+                "--alpha",
+                "1",
+                "--lr",
+                "0.5",
+                "--size",
+                "12x10",
+                "--epochs",
+                "5",
+                "--scaling",
+                "unit",
+                "-q",
+                "--no-store",
+            ]
+        )
+        == 0
+    )
     [line] = [line for line in capsys.readouterr().err.splitlines() if "learned nothing" in line]
     assert line.startswith("[WARN] 'l1' penalty learned nothing: its test accuracy") and "lower lambda (now 1)" in line
 
@@ -278,6 +488,8 @@ def test_missing_x11_libraries_are_named_before_qt_aborts(monkeypatch, capsys):
     assert check.missing_x11_packages() == ["libxcb-cursor0", "libxcb-xkb1"]
     assert main([]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
-    assert line.endswith("libxcb-cursor0, libxcb-xkb1. On Debian or Ubuntu: sudo apt install libxcb-cursor0 libxcb-xkb1")
+    assert line.endswith(
+        "libxcb-cursor0, libxcb-xkb1. On Debian or Ubuntu: sudo apt install libxcb-cursor0 libxcb-xkb1"
+    )
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert check.missing_x11_packages() == []  # no window through X11: nothing to check

@@ -28,8 +28,14 @@ def read_csv(path):
 
 def regui(*args, env=None, timeout=120, **kwargs) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=os.getcwd(), **(env or {}))
-    return subprocess.run([sys.executable, "-m", "regui", *args], capture_output=True, text=True, env=environment,
-                          timeout=timeout, **kwargs)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "regui", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -50,7 +56,9 @@ def stored(folder, tmp_path):
 
 @pytest.mark.parametrize("how", ["same", "link", "hardlink", "wal", "default"])
 @pytest.mark.parametrize("flag", ["--out", "--history"])
-def test_an_output_naming_the_store_is_refused_before_training(folder, stored, tmp_path, capsys, monkeypatch, how, flag):
+def test_an_output_naming_the_store_is_refused_before_training(
+    folder, stored, tmp_path, capsys, monkeypatch, how, flag
+):
     before = stored.read_bytes()
     target = {"same": stored, "wal": Path(f"{stored}-wal"), "default": stored}.get(how, tmp_path / "alias.csv")
     if how == "link":
@@ -92,8 +100,22 @@ def test_a_damaged_store_is_one_warning_and_training_goes_on(folder, stored, tmp
     capsys.readouterr()
     extra = ["--jobs", "1", "--alpha", "0.1"] if command == "sweep" else []
     out = tmp_path / "r.csv"
-    code = main([command, "--dataset", str(folder), "--penalty", "l2", *SMALL_ARGS, *extra, "-q",
-                 "--store", str(stored), "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            command,
+            "--dataset",
+            str(folder),
+            "--penalty",
+            "l2",
+            *SMALL_ARGS,
+            *extra,
+            "-q",
+            "--store",
+            str(stored),
+            "--out",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     warnings = [line for line in captured.err.splitlines() if "[WARN]" in line and "store" in line]
@@ -196,8 +218,24 @@ def test_names_notes_and_class_names_reach_the_terminal_escaped(make_folder, tmp
 
 def test_an_ascii_terminal_does_not_abort_a_sweep(folder, tmp_path):
     out = tmp_path / "r.csv"
-    done = regui("sweep", "--dataset", str(folder), "--penalty", "l1", "l2", "--alpha", "0.1", "0.01", "--jobs", "1",
-                 *SMALL_ARGS, "--out", str(out), "--no-store", env={"PYTHONIOENCODING": "ascii"})  # fmt: skip
+    done = regui(
+        "sweep",
+        "--dataset",
+        str(folder),
+        "--penalty",
+        "l1",
+        "l2",
+        "--alpha",
+        "0.1",
+        "0.01",
+        "--jobs",
+        "1",
+        *SMALL_ARGS,
+        "--out",
+        str(out),
+        "--no-store",
+        env={"PYTHONIOENCODING": "ascii"},
+    )
     assert done.returncode == 0, done.stderr
     assert len(read_csv(out)) == 4
     assert "\\u03bb=0.1" in done.stdout  # the lambda sign, escaped
@@ -206,9 +244,32 @@ def test_an_ascii_terminal_does_not_abort_a_sweep(folder, tmp_path):
 def test_a_reader_that_goes_away_does_not_stop_the_work(folder, tmp_path):
     out = tmp_path / "r.csv"
     environment = dict(os.environ, PYTHONPATH=os.getcwd())
-    process = subprocess.Popen([sys.executable, "-m", "regui", "sweep", "--dataset", str(folder), "--penalty", "l1",
-                                "l2", "--alpha", "0.1", "0.01", "0.001", "--jobs", "1", *SMALL_ARGS, "--out", str(out),
-                                "--no-store"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)  # fmt: skip
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "regui",
+            "sweep",
+            "--dataset",
+            str(folder),
+            "--penalty",
+            "l1",
+            "l2",
+            "--alpha",
+            "0.1",
+            "0.01",
+            "0.001",
+            "--jobs",
+            "1",
+            *SMALL_ARGS,
+            "--out",
+            str(out),
+            "--no-store",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
     process.stdout.readline()
     process.stdout.close()  # as `| head -1` does
     _, err = process.communicate(timeout=120)
@@ -219,8 +280,16 @@ def test_a_reader_that_goes_away_does_not_stop_the_work(folder, tmp_path):
 # --- 14, 15: numbers and paths as typed -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [["show", "99999999999999999999999"], ["list", "--limit", "99999999999999999999999x"],
-                                  ["list", "--limit", "0"], ["delete", "-5", "--yes"], ["note", "1e3", "x"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", "99999999999999999999999"],
+        ["list", "--limit", "99999999999999999999999x"],
+        ["list", "--limit", "0"],
+        ["delete", "-5", "--yes"],
+        ["note", "1e3", "x"],
+    ],
+)
 def test_impossible_numbers_are_bad_input(stored, capsys, args):
     with pytest.raises(SystemExit) as exited:
         main(["runs", *args, "--store", str(stored)])
@@ -243,8 +312,24 @@ def test_reading_commands_create_nothing_and_tilde_is_home(folder, tmp_path, mon
     assert "no run store" in capsys.readouterr().out
     assert main(["runs", "show", "1", "--store", str(missing)]) == 2
     assert not (tmp_path / "a").exists()
-    assert main(["run", "--dataset", str(folder), "--penalty", "l2", *SMALL_ARGS, "-q", "--store=~/s.sqlite3",
-                 "--out=~/r.csv", "--history", "~/h.json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                str(folder),
+                "--penalty",
+                "l2",
+                *SMALL_ARGS,
+                "-q",
+                "--store=~/s.sqlite3",
+                "--out=~/r.csv",
+                "--history",
+                "~/h.json",
+            ]
+        )
+        == 0
+    )
     assert {p.name for p in (tmp_path / "home").iterdir()} >= {"s.sqlite3", "r.csv", "h.json"}
     assert not (tmp_path / "~").exists()
     assert main(["runs", "export", "1", "--out", "/nonexistent-regui/x.sqlite3", "--store=~/s.sqlite3"]) == 2
@@ -262,9 +347,14 @@ def test_runs_note_takes_a_name_and_a_note_in_any_order(stored, capsys):
 # --- 8, 9: sweeps of any size, processes by the cores -----------------------------------------------
 
 
-@pytest.mark.parametrize("args, count", [(["--seeds", "1000000000"], "19,000,000,000"),
-                                         (["--points", "5000", "--seeds", "3", "--penalty", "l1"], "15,000"),
-                                         (["--alpha", "0.1", "--seeds", "10001", "--penalty", "l2"], "10,001")])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, count",
+    [
+        (["--seeds", "1000000000"], "19,000,000,000"),
+        (["--points", "5000", "--seeds", "3", "--penalty", "l1"], "15,000"),
+        (["--alpha", "0.1", "--seeds", "10001", "--penalty", "l2"], "10,001"),
+    ],
+)
 def test_a_huge_sweep_is_refused_at_once_with_its_count(folder, args, count):
     done = regui("sweep", "--dataset", str(folder), *args, "--no-store", timeout=60)  # it once ran out of memory
     assert done.returncode == 2
@@ -278,8 +368,13 @@ def test_the_run_count_is_counted_as_expand_makes_them():
 
     for penalties in (("none",), ("none", "l1", "l2", "elasticnet"), ("l2", "l2", "none")):
         for schedule in ("constant", "optimal"):
-            spec = SweepSpec(TrainConfig(learning_rate=schedule, alpha=0.01), penalties=penalties,
-                             alphas=(1e-4, 1e-3, 1e-2), learning_rates=(0.01, 0.1), repeats=3)  # fmt: skip
+            spec = SweepSpec(
+                TrainConfig(learning_rate=schedule, alpha=0.01),
+                penalties=penalties,
+                alphas=(1e-4, 1e-3, 1e-2),
+                learning_rates=(0.01, 0.1),
+                repeats=3,
+            )
             assert count_runs(penalties, 3, 2, 3, schedule) == len(expand(spec))
 
 
@@ -293,12 +388,37 @@ def test_jobs_are_capped_by_the_cores_and_minus_one_means_all(folder, tmp_path):
     from regui.core.machine import default_workers
 
     cores = default_workers()
-    many = regui("sweep", "--dataset", str(folder), "--penalty", "l2", "--alpha", "0.1", "0.01", "--jobs", "64",
-                 *SMALL_ARGS, "-q", "--no-store")  # fmt: skip
+    many = regui(
+        "sweep",
+        "--dataset",
+        str(folder),
+        "--penalty",
+        "l2",
+        "--alpha",
+        "0.1",
+        "0.01",
+        "--jobs",
+        "64",
+        *SMALL_ARGS,
+        "-q",
+        "--no-store",
+    )
     assert many.returncode == 0, many.stderr
     assert f"{cores} at a time in worker processes (not 64: this machine has {cores} cores" in many.stdout
-    everything = regui("sweep", "--dataset", str(folder), "--penalty", "l2", "--alpha", "0.1", "--jobs", "-1",
-                       *SMALL_ARGS, "-q", "--no-store")  # fmt: skip
+    everything = regui(
+        "sweep",
+        "--dataset",
+        str(folder),
+        "--penalty",
+        "l2",
+        "--alpha",
+        "0.1",
+        "--jobs",
+        "-1",
+        *SMALL_ARGS,
+        "-q",
+        "--no-store",
+    )
     assert everything.returncode == 0, everything.stderr
     [line] = [line for line in everything.stdout.splitlines() if "at a time" in line]
     assert line.endswith(f"{cores} at a time in worker processes")
@@ -323,10 +443,34 @@ def _sweep_process(folder, tmp_path, out):
     private_tmp.mkdir()
     environment = dict(os.environ, PYTHONPATH=os.getcwd(), TMPDIR=str(private_tmp))
     process = subprocess.Popen(
-        [sys.executable, "-m", "regui", "sweep", "--dataset", str(folder), "--penalty", "l1", "l2", "--alpha", "0.1",
-         "0.01", "--jobs", "2", "--size", "6x5", "--epochs", "100000", "--out", str(out), "--no-store"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "regui",
+            "sweep",
+            "--dataset",
+            str(folder),
+            "--penalty",
+            "l1",
+            "l2",
+            "--alpha",
+            "0.1",
+            "0.01",
+            "--jobs",
+            "2",
+            "--size",
+            "6x5",
+            "--epochs",
+            "100000",
+            "--out",
+            str(out),
+            "--no-store",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
     deadline = time.monotonic() + 60
     while not list(private_tmp.glob("regui-pool-*/meta.json")):  # the workers are being started
         assert time.monotonic() < deadline and process.poll() is None

@@ -42,6 +42,7 @@ def _configs(args) -> list[TrainConfig]:
 def cmd_run(args) -> int:
     from regui.core import export
     from regui.core.dataset import prepare
+
     configs = _configs(args)
     check_outputs(args, args.out, args.history)
     dataset = load(args, configs[0])
@@ -90,10 +91,15 @@ def _train_one(args, data, dataset, config: TrainConfig, number: int, log, summa
             show(e)
 
     record = run_training(
-        data, config, name=name, dataset_summary=dataset.summary(), should_stop=stop.requested,
-        on_epoch=on_epoch, n_jobs=args.jobs,
+        data,
+        config,
+        name=name,
+        dataset_summary=dataset.summary(),
+        should_stop=stop.requested,
+        on_epoch=on_epoch,
+        n_jobs=args.jobs,
         snapshots=1,  # the command line shows numbers only: it keeps the final weights
-    )  # fmt: skip
+    )
     log.finished(number, record)
     if record.status in (FINISHED, STOPPED) and record.final is not None:
         acc = record.final.test_accuracy * 100
@@ -109,7 +115,9 @@ def _train_one(args, data, dataset, config: TrainConfig, number: int, log, summa
 
 def _settings_text(config: TrainConfig) -> str:
     epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
-    return f"{config.describe(lam='lambda')}, {config.learning_rate} schedule, {epochs}, {config.loss}, seed={config.seed}"
+    return (
+        f"{config.describe(lam='lambda')}, {config.learning_rate} schedule, {epochs}, {config.loss}, seed={config.seed}"
+    )
 
 
 def _epoch_printer(config: TrainConfig):
@@ -131,7 +139,10 @@ def print_table(records) -> None:
     if len(records) < 2:
         return
     print()
-    header = f"{'penalty':<11} {'lambda':>8} {'lr':>8} {'train acc':>9} {'test acc':>9} {'best (epoch)':>16} {'zeros':>6}  status"
+    header = (
+        f"{'penalty':<11} {'lambda':>8} {'lr':>8} {'train acc':>9} {'test acc':>9} {'best (epoch)':>16} "
+        f"{'zeros':>6}  status"
+    )
     print(header)
     print("-" * len(header))
     for r in records:
@@ -141,5 +152,7 @@ def print_table(records) -> None:
             print(f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {'-':>9} {'-':>9} {'-':>16} {'-':>6}  {r.status_text()}")
             continue
         best = f"{b.test_accuracy:.2%} ({b.epoch})"
-        print(f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {f.train_accuracy:>9.2%} {f.test_accuracy:>9.2%} "
-              f"{best:>16} {f.zero_fraction:>6.1%}  {r.status_text()}")  # fmt: skip
+        print(
+            f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {f.train_accuracy:>9.2%} {f.test_accuracy:>9.2%} "
+            f"{best:>16} {f.zero_fraction:>6.1%}  {r.status_text()}"
+        )

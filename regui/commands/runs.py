@@ -33,13 +33,21 @@ def cmd_runs(args) -> int:
 
 
 def _list(store: RunStore, args) -> int:
-    runs = store.runs(folder=args.dataset, where=dict(parse_setting(text) for text in args.where or ()),
-                      status=args.status, sort=args.sort, descending=args.desc, limit=args.limit)  # fmt: skip
+    runs = store.runs(
+        folder=args.dataset,
+        where=dict(parse_setting(text) for text in args.where or ()),
+        status=args.status,
+        sort=args.sort,
+        descending=args.desc,
+        limit=args.limit,
+    )
     if not runs:
         print(f"No stored runs{' match' if args.dataset or args.where or args.status else ''} in {store.path}.")
         return EXIT_OK
-    header = (f"{'id':>5}  {'started':<16} {'status':<11} {'penalty':<11} {'lambda':>8} {'lr':>7} {'epochs':>9} "
-              f"{'test acc':>8} {'best':>7} {'zeros':>6}  {'dataset':<14} {'sweep':<7} name / note")  # fmt: skip
+    header = (
+        f"{'id':>5}  {'started':<16} {'status':<11} {'penalty':<11} {'lambda':>8} {'lr':>7} {'epochs':>9} "
+        f"{'test acc':>8} {'best':>7} {'zeros':>6}  {'dataset':<14} {'sweep':<7} name / note"
+    )
     print(header)
     print("-" * len(header))
     for run in runs:
@@ -47,15 +55,19 @@ def _list(store: RunStore, args) -> int:
         lam = "-" if c.penalty == "none" or run.damage else f"{c.alpha:g}"
         note = f"{run.name}" + (f" / {run.note}" if run.note else "") + (f"  [{run.damage}]" if run.damage else "")
         if run.damage:
-            print(f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {DAMAGED:<11} {'?':<11} {lam:>8} "
-                  f"{'?':>7} {'?':>9} {'-':>8} {'-':>7} {'-':>6}  {'?':<14} {'':<7} {note}")  # fmt: skip
+            print(
+                f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {DAMAGED:<11} {'?':<11} {lam:>8} "
+                f"{'?':>7} {'?':>9} {'-':>8} {'-':>7} {'-':>6}  {'?':<14} {'':<7} {note}"
+            )
             continue
         acc, best = percent(run.test_accuracy, missing="-"), percent(run.best_test_accuracy, missing="-")
         zeros = percent(run.zero_fraction, 1, missing="-")
-        print(f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {run.status:<11} "
-              f"{PENALTY_LABELS.get(c.penalty, c.penalty):<11} {lam:>8} {c.eta0:>7g} "
-              f"{f'{run.epochs_done}/{c.epochs}':>9} {acc:>8} {best:>7} "
-              f"{zeros:>6}  {Path(run.folder).name[:14]:<14} {sweep_place(run.sweep, run.repeat):<7} {note}")  # fmt: skip
+        print(
+            f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {run.status:<11} "
+            f"{PENALTY_LABELS.get(c.penalty, c.penalty):<11} {lam:>8} {c.eta0:>7g} "
+            f"{f'{run.epochs_done}/{c.epochs}':>9} {acc:>8} {best:>7} "
+            f"{zeros:>6}  {Path(run.folder).name[:14]:<14} {sweep_place(run.sweep, run.repeat):<7} {note}"
+        )
     print(f"{len(runs)} run(s) in {store.path}")
     return EXIT_OK
 
@@ -72,10 +84,14 @@ def _show(store: RunStore, args) -> int:
     d = record.dataset
     print(f"run {args.id}: {record.name}" + (f"  ({stored.note})" if stored.note else ""))
     print(f"  status      {record.status_text()}" + (f": {record.message}" if record.message else ""))
-    print(f"  started     {record.started_at}, {record.seconds:.1f} s, regui {stored.regui_version}, "
-          f"scikit-learn {stored.sklearn_version}")  # fmt: skip
-    print(f"  dataset     {d.get('folder', '?')}: {d.get('n_images', '?')} images, image {d.get('image', '?')}, "
-          f"fingerprint {str(d.get('fingerprint', ''))[:12]}")  # fmt: skip
+    print(
+        f"  started     {record.started_at}, {record.seconds:.1f} s, regui {stored.regui_version}, "
+        f"scikit-learn {stored.sklearn_version}"
+    )
+    print(
+        f"  dataset     {d.get('folder', '?')}: {d.get('n_images', '?')} images, image {d.get('image', '?')}, "
+        f"fingerprint {str(d.get('fingerprint', ''))[:12]}"
+    )
     classes = ", ".join(f"{n} {k}" for n, k in zip(d.get("class_names", []), d.get("class_counts", [])))
     print(f"  classes     {classes}")
     print(f"  settings    {', '.join(f'{k}={v}' for k, v in record.config.to_dict().items())}")
@@ -84,11 +100,15 @@ def _show(store: RunStore, args) -> int:
     if not record.epochs:
         print("  no epoch was finished")
         return EXIT_OK
-    print(f"  {'epoch':>6} {'loss':>10} {'data':>10} {'penalty':>10} {'train acc':>9} {'test acc':>9} {'|W|':>10} "
-          f"{'zeros':>6}")  # fmt: skip
+    print(
+        f"  {'epoch':>6} {'loss':>10} {'data':>10} {'penalty':>10} {'train acc':>9} {'test acc':>9} {'|W|':>10} "
+        f"{'zeros':>6}"
+    )
     for e in record.epochs:
-        print(f"  {e.epoch:>6} {e.objective:>10.4g} {e.train_loss:>10.4g} {e.penalty:>10.4g} {e.train_accuracy:>9.2%} "
-              f"{e.test_accuracy:>9.2%} {e.weight_l2:>10.4g} {e.zero_fraction:>6.1%}")  # fmt: skip
+        print(
+            f"  {e.epoch:>6} {e.objective:>10.4g} {e.train_loss:>10.4g} {e.penalty:>10.4g} {e.train_accuracy:>9.2%} "
+            f"{e.test_accuracy:>9.2%} {e.weight_l2:>10.4g} {e.zero_fraction:>6.1%}"
+        )
     return EXIT_OK
 
 
@@ -110,8 +130,9 @@ def _import(store: RunStore, args) -> int:
     for why in refused:
         print(f"[WARN] not imported: {why}", file=sys.stderr)
     if refused:
-        print(f"[WARN] {len(refused)} run(s) of {args.file} were not imported: they do not read as runs",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"[WARN] {len(refused)} run(s) of {args.file} were not imported: they do not read as runs", file=sys.stderr
+        )
     return EXIT_OK
 
 
@@ -122,8 +143,9 @@ def _delete(store: RunStore, args) -> int:
         raise ConfigError(f"No stored run has id {', '.join(map(str, missing))}; nothing was deleted.")
     if not args.yes:
         if not sys.stdin.isatty():
-            print("regui: error: deleting needs --yes when not asked at a terminal; nothing was deleted.",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                "regui: error: deleting needs --yes when not asked at a terminal; nothing was deleted.", file=sys.stderr
+            )
             return EXIT_BAD_INPUT
         names = ", ".join(f"{i} ({present[i].name})" for i in args.ids)
         if input(f"Delete {len(args.ids)} run(s): {names}? [y/N] ").strip().lower() not in ("y", "yes"):

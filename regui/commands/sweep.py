@@ -22,10 +22,10 @@ from regui.core.errors import ConfigError, ReguiError
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import FINISHED, RunRecord
 from regui.core.sweep import (
+    MAX_SWEEP_RUNS,
     SerialRunner,
     SweepControl,
     SweepEvents,
-    MAX_SWEEP_RUNS,
     SweepSpec,
     best_per_penalty,
     check_sweep_size,
@@ -59,8 +59,14 @@ def spec_from(args) -> SweepSpec:
     check_sweep_size(count, args.epochs)
     if not alphas:
         alphas = log_space(*args.alpha_range, args.points)
-    return SweepSpec(base=base_config(args), penalties=tuple(args.penalty), alphas=alphas,
-                     learning_rates=learning_rates, repeats=args.seeds, vary=args.vary)  # fmt: skip
+    return SweepSpec(
+        base=base_config(args),
+        penalties=tuple(args.penalty),
+        alphas=alphas,
+        learning_rates=learning_rates,
+        repeats=args.seeds,
+        vary=args.vary,
+    )
 
 
 def cmd_sweep(args) -> int:
@@ -84,12 +90,20 @@ def cmd_sweep(args) -> int:
 
     names = [run_label(item.index + 1, item.config) for item in items]
     runner, where = _runner(args, dataset, client)
-    grid = " x ".join(_count(n, word) for n, word in (
-        (len(spec.penalties), "penalty"), (len(spec.alphas), "lambda"), (len(spec.learning_rates), "learning rate"),
-        (spec.repeats, "repeat")))  # fmt: skip
-    print(f"[INFO] sweep of {_count(len(items), 'run')}: {grid} (varying the "
-          f"{'split and model seeds' if spec.vary == 'split' else 'model seed'}), {_count(spec.base.epochs, 'epoch')} each, "
-          f"{where}")  # fmt: skip
+    grid = " x ".join(
+        _count(n, word)
+        for n, word in (
+            (len(spec.penalties), "penalty"),
+            (len(spec.alphas), "lambda"),
+            (len(spec.learning_rates), "learning rate"),
+            (spec.repeats, "repeat"),
+        )
+    )
+    print(
+        f"[INFO] sweep of {_count(len(items), 'run')}: {grid} (varying the "
+        f"{'split and model seeds' if spec.vary == 'split' else 'model seed'}), "
+        f"{_count(spec.base.epochs, 'epoch')} each, {where}"
+    )
     log = open_log(args)
     printer = _Printer(items, names, quiet=args.quiet, log=log, summary=dataset.summary())
     control = SweepControl()
@@ -98,11 +112,13 @@ def cmd_sweep(args) -> int:
     try:
         with stop:
             records = runner.run(items, printer, control, names=names, sweep=SWEEP_NAME)
-    except (Exception, KeyboardInterrupt) as exc:  # a lost cluster, a second Ctrl-C: keep what ended
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - a lost cluster, a second Ctrl-C: keep what ended
         aborted = isinstance(exc, KeyboardInterrupt)
         problem = "aborted" if aborted else str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}"
-        records = [printer.records.get(item.index) or failed(item, names, SWEEP_NAME, f"Not run: {problem}", printer.summary)
-                   for item in items]  # fmt: skip
+        records = [
+            printer.records.get(item.index) or failed(item, names, SWEEP_NAME, f"Not run: {problem}", printer.summary)
+            for item in items
+        ]
     finally:
         runner.close()
 
@@ -159,8 +175,16 @@ class _Printer(SweepEvents):
     def started(self, index: int, attempt: int) -> None:
         if self.log is not None:
             item = self.items[index]
-            self.log.started(index, RunRecord(config=item.config, name=self.names[index], dataset=self.summary,
-                                              sweep=SWEEP_NAME, repeat=item.repeat))  # fmt: skip
+            self.log.started(
+                index,
+                RunRecord(
+                    config=item.config,
+                    name=self.names[index],
+                    dataset=self.summary,
+                    sweep=SWEEP_NAME,
+                    repeat=item.repeat,
+                ),
+            )
 
     def epoch(self, index: int, result) -> None:
         if self.log is not None:
@@ -175,13 +199,17 @@ class _Printer(SweepEvents):
             return
         if record.final is not None:
             best = record.best_test()
-            result = (f"test {record.final.test_accuracy:.2%} (best {best.test_accuracy:.2%} at epoch {best.epoch}), "
-                      f"zeros {record.final.zero_fraction:.1%}")  # fmt: skip
+            result = (
+                f"test {record.final.test_accuracy:.2%} (best {best.test_accuracy:.2%} at epoch {best.epoch}), "
+                f"zeros {record.final.zero_fraction:.1%}"
+            )
         else:
             result = "no epoch"
         status = "" if record.status == FINISHED else f"  [{record.status_text()}]"
-        print(f"[{self.done:>{len(str(self.total))}}/{self.total}] {self._label(index)}: {result}{status}"
-              f"{self._eta()}", flush=True)  # fmt: skip
+        print(
+            f"[{self.done:>{len(str(self.total))}}/{self.total}] {self._label(index)}: {result}{status}{self._eta()}",
+            flush=True,
+        )
 
     def failed(self, index: int, message: str) -> None:
         self.done += 1
@@ -207,8 +235,10 @@ def _print_summary(summaries) -> None:
         print("[WARN] no run finished: nothing to summarize", file=sys.stderr)
         return
     print()
-    header = (f"{'penalty':<11} {'lambda':>9} {'lr':>8} {'runs':>4}  {'test acc':>15}  {'best test acc':>15}  "
-              f"{'train acc':>15}  {'zeros':>13}")  # fmt: skip
+    header = (
+        f"{'penalty':<11} {'lambda':>9} {'lr':>8} {'runs':>4}  {'test acc':>15}  {'best test acc':>15}  "
+        f"{'train acc':>15}  {'zeros':>13}"
+    )
     print(header)
     print("-" * len(header))
     pm = percent_mean_std
@@ -218,8 +248,10 @@ def _print_summary(summaries) -> None:
             print(f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {0:>4}  none of its runs finished: {s.count_text()}")
             continue
         note = "" if not s.others else f"  ({s.count_text()})"
-        print(f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.n:>4}  {pm(s.test):>15}  {pm(s.best_test):>15}  "
-              f"{pm(s.train):>15}  {pm(s.zeros, 1):>13}{note}")  # fmt: skip
+        print(
+            f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.n:>4}  {pm(s.test):>15}  {pm(s.best_test):>15}  "
+            f"{pm(s.train):>15}  {pm(s.zeros, 1):>13}{note}"
+        )
     print()
     for s in best_per_penalty(summaries):
         lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
@@ -227,7 +259,7 @@ def _print_summary(summaries) -> None:
 
 
 def _count(n: int, word: str) -> str:
-    """"1 lambda", "6 lambdas", "2 penalties"."""
+    """ "1 lambda", "6 lambdas", "2 penalties"."""
     if n == 1:
         return f"1 {word}"
     return f"{n} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"

@@ -57,7 +57,7 @@ class SafeText(io.TextIOBase):
             return len(text)
         # A progress line redraws itself with a leading carriage return: that one is ours.
         lead = "\r" if text.startswith("\r") else ""
-        shown = lead + escape_controls(text[len(lead):])
+        shown = lead + escape_controls(text[len(lead) :])
         try:
             shown = shown.encode(self.encoding, "backslashreplace").decode(self.encoding)
         except LookupError:  # an encoding Python does not know: plain ASCII always works

@@ -106,7 +106,7 @@ def remove_stale_temporaries(cache_dir: Path) -> None:
     except OSError:
         return
     for path in candidates:
-        owner = path.name[len(_TMP):].split("-", 1)[0]
+        owner = path.name[len(_TMP) :].split("-", 1)[0]
         try:
             if owner.isdigit():
                 stale = not process_alive(int(owner))

@@ -38,9 +38,17 @@ LIMITS: dict[str, tuple[float, float]] = {
     "height": (1, 1024),
 }
 # How a setting is called in messages.
-SETTING_NAMES = {"alpha": "lambda (alpha)", "eta0": "the learning rate", "l1_ratio": "the L1 ratio",
-                 "epochs": "epochs", "test_size": "the test fraction", "seed": "the seed", "split_seed": "the split seed",
-                 "width": "the image width", "height": "the image height"}  # fmt: skip
+SETTING_NAMES = {
+    "alpha": "lambda (alpha)",
+    "eta0": "the learning rate",
+    "l1_ratio": "the L1 ratio",
+    "epochs": "epochs",
+    "test_size": "the test fraction",
+    "seed": "the seed",
+    "split_seed": "the split seed",
+    "width": "the image width",
+    "height": "the image height",
+}
 
 
 def limit_problem(name: str, value) -> str:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from regui.core.errors import ReguiError
 from regui.core.records import RunRecord
 from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name
-
 
 CONNECT_TIMEOUT = 10  # seconds
 _NETWORK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
@@ -53,19 +53,35 @@ class DaskRunner:
     with ``owns_client`` the runner closes that client when it is closed.
     """
 
-    def __init__(self, dataset, address: str | None = None, *, client=None, owns_client: bool = False,
-                 timeout: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        dataset,
+        address: str | None = None,
+        *,
+        client=None,
+        owns_client: bool = False,
+        timeout: float | None = None,
+    ) -> None:
         self._own_client = owns_client or client is None
         if client is None:
+            if address is None:
+                raise ReguiError("A Dask runner needs the scheduler's address or a connected client.")
             client = connect(address, timeout)
         self.client = client
         self.summary = dataset.summary()
         payload = {
-            "X": dataset.X, "y": dataset.y, "root": str(dataset.root), "class_names": list(dataset.class_names),
-            "paths": list(dataset.paths), "width": dataset.image.width, "height": dataset.image.height,
-            "color": dataset.image.color, "fingerprint": dataset.fingerprint, "id": uuid.uuid4().hex,
+            "X": dataset.X,
+            "y": dataset.y,
+            "root": str(dataset.root),
+            "class_names": list(dataset.class_names),
+            "paths": list(dataset.paths),
+            "width": dataset.image.width,
+            "height": dataset.image.height,
+            "color": dataset.image.color,
+            "fingerprint": dataset.fingerprint,
+            "id": uuid.uuid4().hex,
             "summary": dataset.summary(),
-        }  # fmt: skip
+        }
         # Once, to every worker: runs then find it there instead of carrying it in each task.
         self._payload = payload
         self._reshare()
@@ -76,9 +92,14 @@ class DaskRunner:
         return max(1, sum(self.client.nthreads().values()))
 
     def run(
-        self, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl | None = None,
-        names: Sequence[str] | None = None, sweep: str = "", snapshots: int | None = 1,
-    ) -> list[RunRecord]:  # fmt: skip
+        self,
+        items: Sequence[SweepItem],
+        events: SweepEvents,
+        control: SweepControl | None = None,
+        names: Sequence[str] | None = None,
+        sweep: str = "",
+        snapshots: int | None = 1,
+    ) -> list[RunRecord]:
         from distributed import Event, Queue
 
         control = control or SweepControl()
@@ -86,7 +107,7 @@ class DaskRunner:
         tag = f"regui-{uuid.uuid4().hex[:12]}"
         queue = Queue(f"{tag}-epochs", client=self.client)
         stop_all = Event(f"{tag}-stop", client=self.client)
-        stop_events: dict[int, object] = {}
+        stop_events: dict[int, Any] = {}  # run index -> distributed.Event
         running: dict = {}  # future -> run index
         starts: dict[int, int] = {}  # run index -> times a task began it
 
@@ -119,10 +140,17 @@ class DaskRunner:
                             break
                         item = book.by_index[index]
                         future = self.client.submit(
-                            _remote_run, self._data, item.config, item_name(item, names), index, tag,
+                            _remote_run,
+                            self._data,
+                            item.config,
+                            item_name(item, names),
+                            index,
+                            tag,
                             book.streams_snapshots,
-                            key=f"{tag}-run-{index}-{book.attempts[index]}", pure=False, retries=1,
-                        )  # fmt: skip
+                            key=f"{tag}-run-{index}-{book.attempts[index]}",
+                            pure=False,
+                            retries=1,
+                        )
                         running[future] = index
                     drain()
                     done = self._wait(list(running))
@@ -136,7 +164,7 @@ class DaskRunner:
                 for future in running:
                     future.cancel()
                 queue.close()
-        return book.records
+        return book.results()
 
     @staticmethod
     def _wait(futures: list) -> list:
@@ -194,10 +222,14 @@ def _remote_run(payload: dict, config, name: str, index: int, tag: str, with_sna
     queue.put(("started", index, None))
     dataset = _dataset_from(payload)
     record = run_training(
-        prepare(dataset, config.split), config, name=name, dataset_summary=payload["summary"],
+        prepare(dataset, config.split),
+        config,
+        name=name,
+        dataset_summary=payload["summary"],
         should_stop=lambda: stop_all.is_set() or stop_this.is_set(),
-        on_epoch=lambda e: queue.put(("epoch", index, e if with_snapshots else e.without_snapshot())), snapshots=1,
-    )  # fmt: skip
+        on_epoch=lambda e: queue.put(("epoch", index, e if with_snapshots else e.without_snapshot())),
+        snapshots=1,
+    )
     record.epochs = record.epochs[-1:]  # the rest went through the queue; this one with its weights
     return record
 
@@ -212,9 +244,13 @@ def _dataset_from(payload: dict):
         if payload["id"] not in _dataset_cache:
             _dataset_cache.clear()
             _dataset_cache[payload["id"]] = Dataset(
-                root=Path(payload["root"]), class_names=tuple(payload["class_names"]), X=payload["X"],
-                y=payload["y"], paths=tuple(payload["paths"]), skipped=(),
+                root=Path(payload["root"]),
+                class_names=tuple(payload["class_names"]),
+                X=payload["X"],
+                y=payload["y"],
+                paths=tuple(payload["paths"]),
+                skipped=(),
                 image=ImageSettings(payload["width"], payload["height"], payload["color"]),
                 fingerprint=payload["fingerprint"],
-            )  # fmt: skip
+            )
         return _dataset_cache[payload["id"]]

@@ -1,7 +1,7 @@
 """From a folder to arrays: scan, decode (cached), then split and scale for training.
 
-    load_dataset(folder, ImageSettings)  -> Dataset       uint8 pixels, labels, what was skipped
-    prepare(dataset, SplitSettings)      -> PreparedData  float train/test arrays
+load_dataset(folder, ImageSettings)  -> Dataset       uint8 pixels, labels, what was skipped
+prepare(dataset, SplitSettings)      -> PreparedData  float train/test arrays
 """
 
 from __future__ import annotations
@@ -144,9 +144,11 @@ def load_dataset(
         if decoded.transient:
             # A read error may be gone next time, and sizes and times would not show it: an
             # entry would remember these files as broken for good. Retry them next load instead.
-            notes.append(f"{len(decoded.transient)} file(s) could not be read this time; they will be tried "
-                         "again on the next load.")  # fmt: skip
-        elif key is not None:
+            notes.append(
+                f"{len(decoded.transient)} file(s) could not be read this time; they will be tried "
+                "again on the next load."
+            )
+        elif key is not None and cache_dir is not None:
             problem = cache.write(cache_dir, key, cache.CachedImages(X_all, failures))
             if problem:
                 notes.append(problem)
@@ -162,9 +164,7 @@ def load_dataset(
         if count == 0:
             name = scan.class_names[label]
             reasons = [failures[i] for i in sorted(failures) if scan.files[i].label == label]
-            raise DatasetError(
-                f"None of the images in class '{name}' could be read (for example: {reasons[0]})."
-            )
+            raise DatasetError(f"None of the images in class '{name}' could be read (for example: {reasons[0]}).")
 
     X = X_all[keep] if not keep.all() else X_all
     X.setflags(write=False)
@@ -241,8 +241,12 @@ def split_indices(y: np.ndarray, split: SplitSettings) -> tuple[np.ndarray, np.n
     """Row numbers of the training and test parts (seeded; stratified unless told otherwise)."""
     from sklearn.model_selection import train_test_split
 
-    return train_test_split(np.arange(len(y)), test_size=split.test_size, random_state=split.split_seed,
-                            stratify=y if split.stratify else None)  # fmt: skip
+    return train_test_split(
+        np.arange(len(y)),
+        test_size=split.test_size,
+        random_state=split.split_seed,
+        stratify=y if split.stratify else None,
+    )
 
 
 def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> PreparedData:

@@ -86,10 +86,17 @@ def weight_histogram(coef: np.ndarray, limit: float, bins: int = 81) -> Histogra
 def histogram_rows(run: str, epoch: int, hist: Histogram) -> list[dict]:
     """CSV rows: one per bin."""
     return [
-        {"run": run, "epoch": epoch, "bin_from": float(lo), "bin_to": float(hi), "count": int(n),
-         "exact_zeros_in_run": hist.zeros, "weights_in_run": hist.total}
+        {
+            "run": run,
+            "epoch": epoch,
+            "bin_from": float(lo),
+            "bin_to": float(hi),
+            "count": int(n),
+            "exact_zeros_in_run": hist.zeros,
+            "weights_in_run": hist.total,
+        }
         for lo, hi, n in zip(hist.edges[:-1], hist.edges[1:], hist.counts)
-    ]  # fmt: skip
+    ]
 
 
 # --- confusion matrix and mistakes --------------------------------------------------------------
@@ -117,10 +124,17 @@ def confusion_rows(run: str, epoch: int, counts: np.ndarray, class_names) -> lis
     """CSV rows: one per (true, predicted) pair, with counts and the share of the true class."""
     fractions = row_normalised(counts)
     return [
-        {"run": run, "epoch": epoch, "true_class": class_names[i], "predicted_class": class_names[j],
-         "count": int(counts[i, j]), "share_of_true_class": float(fractions[i, j])}
-        for i in range(len(class_names)) for j in range(len(class_names))
-    ]  # fmt: skip
+        {
+            "run": run,
+            "epoch": epoch,
+            "true_class": class_names[i],
+            "predicted_class": class_names[j],
+            "count": int(counts[i, j]),
+            "share_of_true_class": float(fractions[i, j]),
+        }
+        for i in range(len(class_names))
+        for j in range(len(class_names))
+    ]
 
 
 @dataclass(frozen=True)
@@ -140,10 +154,16 @@ def mistakes(paths, y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarr
 
 def mistake_rows(run: str, epoch: int, found: list[Mistake], class_names, confidence_name: str) -> list[dict]:
     return [
-        {"run": run, "epoch": epoch, "file": m.path, "true_class": class_names[m.true],
-         "predicted_class": class_names[m.predicted], confidence_name: m.confidence}
+        {
+            "run": run,
+            "epoch": epoch,
+            "file": m.path,
+            "true_class": class_names[m.true],
+            "predicted_class": class_names[m.predicted],
+            confidence_name: m.confidence,
+        }
         for m in found
-    ]  # fmt: skip
+    ]
 
 
 def confidence_name(loss: str) -> str:

@@ -93,7 +93,7 @@ def results_document(records, dataset_summary: dict | None = None) -> dict:
         sklearn_version = version("scikit-learn")
     except PackageNotFoundError:  # pragma: no cover - scikit-learn is a dependency
         sklearn_version = None
-    document = {"regui_version": __version__, "sklearn_version": sklearn_version}
+    document: dict[str, object] = {"regui_version": __version__, "sklearn_version": sklearn_version}
     if dataset_summary is not None:
         document["dataset"] = dataset_summary
     document["runs"] = [r.to_dict() for r in records]
@@ -123,8 +123,10 @@ def check_not_a_store(path: str | os.PathLike, stores: tuple[str | os.PathLike, 
 
     for store in (default_store_path(), *stores):
         if is_store_file(path, store):
-            raise ExportError(f"Cannot write {path}: it is the run store ({store}), which keeps every run; "
-                              "nothing was written. Choose another file.")  # fmt: skip
+            raise ExportError(
+                f"Cannot write {path}: it is the run store ({store}), which keeps every run; "
+                "nothing was written. Choose another file."
+            )
 
 
 def check_writable(path: str | os.PathLike, stores: tuple[str | os.PathLike, ...] = ()) -> None:

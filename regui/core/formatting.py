@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def duration(seconds: float) -> str:
-    """"45 s", "3 min 07 s", "2 h 05 min"."""
+    """ "45 s", "3 min 07 s", "2 h 05 min"."""
     if seconds < 60:
         return f"{seconds:.0f} s"
     minutes, seconds = divmod(int(seconds), 60)

@@ -30,7 +30,7 @@ def learned_nothing(record: RunRecord) -> str:
     final, first = record.final, record.epochs[0] if record.epochs else None
     share = majority_share(record)
     n_test = record.dataset.get("n_test")
-    if final is None or share is None or not isinstance(n_test, int) or n_test < 1:
+    if final is None or first is None or share is None or not isinstance(n_test, int) or n_test < 1:
         return ""
     # One standard deviation of an accuracy measured on n_test images: within it, the run is
     # indistinguishable from always answering the largest class.
@@ -38,8 +38,10 @@ def learned_nothing(record: RunRecord) -> str:
     if not final.test_accuracy <= share + noise:
         return ""
     c = record.config
-    said = (f"its test accuracy {final.test_accuracy:.2%} is no better than always answering the largest class "
-            f"({share:.1%} of the images).")  # fmt: skip
+    said = (
+        f"its test accuracy {final.test_accuracy:.2%} is no better than always answering the largest class "
+        f"({share:.1%} of the images)."
+    )
     if final.zero_fraction >= 1.0:
         return f"{said} The penalty set every weight to exactly 0: lower lambda (now {c.alpha:g})."
     pixels = f", or scale the pixels (now {SCALING_LABELS[c.scaling]}) to [0, 1]" if c.scaling == "raw" else ""

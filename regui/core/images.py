@@ -125,7 +125,7 @@ def declared_pixels(data: np.ndarray) -> int | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as header:
+        with Image.open(io.BytesIO(data.data)) as header:
             width, height = header.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return _OVER_THE_LIMIT  # Pillow's limit is ours (where its warning is an error: tests)
@@ -142,8 +142,9 @@ def _too_large(pixels: int) -> str:
     return f"image too large ({count} pixels; at most {MAX_IMAGE_PIXELS:,} are decoded)"
 
 
-def decode_bytes(data: np.ndarray, shrink: Callable[[np.ndarray], np.ndarray], flags: int = cv2.IMREAD_COLOR
-                 ) -> np.ndarray:  # fmt: skip
+def decode_bytes(
+    data: np.ndarray, shrink: Callable[[np.ndarray], np.ndarray], flags: int = cv2.IMREAD_COLOR
+) -> np.ndarray:
     """``shrink(cv2.imdecode(data, flags))``, with the header checked first and the memory of
     both steps taken from the budget all decoding threads share (only the small result leaves
     it). UnreadableImage for a file that cannot be used."""

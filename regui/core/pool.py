@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -55,7 +55,7 @@ def _remove_orphans() -> None:
     """Delete shared-data folders left by processes that are gone (killed, crashed)."""
     for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
         try:
-            pid = int(folder.name[len(_PREFIX):].split("-")[0])
+            pid = int(folder.name[len(_PREFIX) :].split("-")[0])
         except ValueError:
             continue
         if pid != os.getpid() and not process_alive(pid):
@@ -74,7 +74,9 @@ class ProcessPool:
         # memory would not hold each worker's float copy of the images.
         by_memory = workers_that_fit(dataset.n_images, dataset.image, self.wanted)
         self.jobs = min(cores, by_memory)
-        self.limited_by = "" if self.jobs == self.wanted else "memory" if by_memory < min(cores, self.wanted) else "cores"
+        self.limited_by = (
+            "" if self.jobs == self.wanted else "memory" if by_memory < min(cores, self.wanted) else "cores"
+        )
         self.summary = dataset.summary()
         self._serves = (str(dataset.root), dataset.fingerprint, dataset.image, dataset.n_images)
         _remove_orphans()
@@ -82,10 +84,16 @@ class ProcessPool:
         try:
             np.save(self._dir / "X.npy", dataset.X)
             np.save(self._dir / "y.npy", dataset.y)
-            meta = {"root": str(dataset.root), "class_names": list(dataset.class_names),
-                    "paths": list(dataset.paths), "width": dataset.image.width, "height": dataset.image.height,
-                    "color": dataset.image.color, "fingerprint": dataset.fingerprint,
-                    "summary": self.summary}  # fmt: skip
+            meta = {
+                "root": str(dataset.root),
+                "class_names": list(dataset.class_names),
+                "paths": list(dataset.paths),
+                "width": dataset.image.width,
+                "height": dataset.image.height,
+                "color": dataset.image.color,
+                "fingerprint": dataset.fingerprint,
+                "summary": self.summary,
+            }
             (self._dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         except BaseException:  # a full disk, Ctrl-C: leave nothing behind
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -97,9 +105,14 @@ class ProcessPool:
     # --- one sweep ----------------------------------------------------------------------------
 
     def run(
-        self, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl | None = None,
-        names: Sequence[str] | None = None, sweep: str = "", snapshots: int | None = 1,
-    ) -> list[RunRecord]:  # fmt: skip
+        self,
+        items: Sequence[SweepItem],
+        events: SweepEvents,
+        control: SweepControl | None = None,
+        names: Sequence[str] | None = None,
+        sweep: str = "",
+        snapshots: int | None = 1,
+    ) -> list[RunRecord]:
         """Run ``items`` on up to ``jobs`` workers; blocks until all are done (call it from a
         background thread). Records come back in ``items`` order (failed runs say so).
         ``snapshots``: see SweepBook."""
@@ -110,7 +123,7 @@ class ProcessPool:
             while not book.all_done():
                 book.drop_stopped()
                 for worker in busy:
-                    if not worker.stop_sent and control.run_stop_requested(worker.index):
+                    if worker.index is not None and not worker.stop_sent and control.run_stop_requested(worker.index):
                         self._send(worker, ("stop", worker.index))
                         worker.stop_sent = True
                 while len(busy) < self.jobs:
@@ -124,8 +137,9 @@ class ProcessPool:
                     # Each run overlaps its metrics with its next SGD pass only if a core would
                     # otherwise stand idle (the last runs of a sweep, a pool smaller than the machine).
                     overlap = min(self.jobs, len(busy) + len(book.pending)) < default_workers()
-                    self._send(worker, ("run", index, item.config, item_name(item, names), book.streams_snapshots,
-                                        overlap))  # fmt: skip
+                    self._send(
+                        worker, ("run", index, item.config, item_name(item, names), book.streams_snapshots, overlap)
+                    )
                 if not busy:
                     control.stopped.wait(0.05)  # paused, or only finishing bookkeeping left
                     continue
@@ -137,7 +151,7 @@ class ProcessPool:
             for worker in busy:  # an error here: do not leave runs going in the background
                 self._bury(worker)
             busy.clear()
-        return book.records
+        return book.results()
 
     def _handle(self, worker: _Worker, book: SweepBook) -> None:
         """Take in what ``worker`` sent; notice if it died."""
@@ -161,7 +175,8 @@ class ProcessPool:
             return
         self._busy.remove(worker)
         self._bury(worker)
-        book.lost(worker.index, f"The worker process running it died (exit code {worker.process.exitcode})")
+        if worker.index is not None:
+            book.lost(worker.index, f"The worker process running it died (exit code {worker.process.exitcode})")
 
     def _idle_worker(self) -> _Worker | None:
         while self._idle:
@@ -175,8 +190,9 @@ class ProcessPool:
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child, str(self._dir)), daemon=True,
-                                        name="regui-sweep-worker")  # fmt: skip
+        process = self._context.Process(
+            target=_worker_main, args=(child, str(self._dir)), daemon=True, name="regui-sweep-worker"
+        )
         process.start()
         child.close()
         return _Worker(process, parent)
@@ -201,7 +217,7 @@ class ProcessPool:
 
     def running(self) -> dict[int, int]:
         """Run index -> process id of the worker training it, now."""
-        return {w.index: w.process.pid for w in list(self._busy) if w.index is not None}
+        return {w.index: w.process.pid for w in list(self._busy) if w.index is not None and w.process.pid is not None}
 
     def close(self) -> None:
         """Stop the idle workers and delete the shared files. Safe to call twice."""
@@ -221,11 +237,11 @@ class ProcessPool:
         self.close()
 
 
-def open_shared_dataset(folder: str):
+def open_shared_dataset(shared: str):
     """The Dataset a pool shared, its arrays memory-mapped read-only."""
     from regui.core.dataset import Dataset
 
-    folder = Path(folder)
+    folder = Path(shared)
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     return Dataset(
         root=Path(meta["root"]),
@@ -237,6 +253,11 @@ def open_shared_dataset(folder: str):
         image=ImageSettings(meta["width"], meta["height"], meta["color"]),
         fingerprint=meta["fingerprint"],
     )
+
+
+def _epoch_sender(send: Callable[[tuple], None], index: int, light: Callable[[EpochResult], EpochResult]):
+    """What streams each epoch of run ``index`` to the sweep (with or without its weights)."""
+    return lambda result: send(("epoch", index, light(result)))
 
 
 class _ParentGone(Exception):
@@ -312,9 +333,15 @@ def _serve(conn, folder: str, parent: int) -> None:
                 prepared.clear()  # keep one split's float arrays in memory, not one per seed
                 prepared[split] = prepare(dataset, split)
             record = run_training(
-                prepared[split], config, name=name, dataset_summary=summary, should_stop=should_stop,
-                on_epoch=lambda e, i=current: send(("epoch", i, light(e))), snapshots=1, overlap=overlap,
-            )  # fmt: skip
+                prepared[split],
+                config,
+                name=name,
+                dataset_summary=summary,
+                should_stop=should_stop,
+                on_epoch=_epoch_sender(send, current, light),
+                snapshots=1,
+                overlap=overlap,
+            )
             record.epochs = record.epochs[-1:]  # the rest were streamed; this one with its weights
         except _ParentGone:
             raise

@@ -5,6 +5,7 @@ numpy only, so the app can hold and show these without importing the training st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -61,13 +62,20 @@ class EpochResult:
     test_confidence: np.ndarray = field(default_factory=lambda: _NO_CONFIDENCE, compare=False, repr=False)
 
     METRICS = (
-        "train_loss", "test_loss", "penalty", "objective", "train_accuracy", "test_accuracy",
-        "weight_l2", "weight_l1", "zero_fraction",
-    )  # fmt: skip
+        "train_loss",
+        "test_loss",
+        "penalty",
+        "objective",
+        "train_accuracy",
+        "test_accuracy",
+        "weight_l2",
+        "weight_l1",
+        "zero_fraction",
+    )
 
     def metrics(self) -> dict[str, float]:
         """The per-epoch numbers (no weights), e.g. for a history file."""
-        values = {"epoch": self.epoch}
+        values: dict[str, float] = {"epoch": self.epoch}
         values.update({name: getattr(self, name) for name in self.METRICS})
         values["elapsed"] = self.elapsed
         return values
@@ -80,8 +88,9 @@ class EpochResult:
         """The same numbers without the arrays (what sweeps stream, what thinning leaves)."""
         if not self.has_snapshot:
             return self
-        return replace(self, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT, test_pred=_NO_PRED,
-                       test_confidence=_NO_CONFIDENCE)  # fmt: skip
+        return replace(
+            self, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT, test_pred=_NO_PRED, test_confidence=_NO_CONFIDENCE
+        )
 
 
 # --- keeping snapshots affordable ---------------------------------------------------------------
@@ -132,6 +141,7 @@ def thin_snapshots(epochs: list[EpochResult], limit: int | None, everything: boo
     n = len(epochs)
     if limit is None or n < 2:
         return
+    candidates: Iterable[int]
     if everything or (limit >= 3 and snapshot_stride(n, limit) != snapshot_stride(n - 1, limit)):
         candidates = range(n - 1)
     else:
@@ -139,7 +149,6 @@ def thin_snapshots(epochs: list[EpochResult], limit: int | None, everything: boo
     for i in candidates:
         if epochs[i].has_snapshot and not keeps_snapshot(epochs[i].epoch, n, limit):
             epochs[i] = epochs[i].without_snapshot()
-
 
 
 @dataclass

@@ -39,10 +39,18 @@ class RunLog:
         self._guard(self._start, key, record)
 
     def _start(self, key, record: RunRecord) -> None:
+        assert self.store is not None  # started() checked
         if key in self.ids:
             self.store.delete([self.ids.pop(key)])
-        begun = RunRecord(config=record.config, name=record.name, status=RUNNING, dataset=record.dataset,
-                          started_at=record.started_at, sweep=record.sweep, repeat=record.repeat)  # fmt: skip
+        begun = RunRecord(
+            config=record.config,
+            name=record.name,
+            status=RUNNING,
+            dataset=record.dataset,
+            started_at=record.started_at,
+            sweep=record.sweep,
+            repeat=record.repeat,
+        )
         self.ids[key] = self.store.begin(begun)
 
     def epoch(self, key, result: EpochResult) -> None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,10 +29,23 @@ from regui.core.errors import Cancelled, DatasetError
 #: Extensions OpenCV decodes (matched case-insensitively).
 IMAGE_EXTENSIONS = frozenset(
     {
-        ".avif", ".bmp", ".dib", ".gif", ".jpe", ".jpeg", ".jpg", ".pbm", ".pgm",
-        ".png", ".pnm", ".ppm", ".tif", ".tiff", ".webp",
+        ".avif",
+        ".bmp",
+        ".dib",
+        ".gif",
+        ".jpe",
+        ".jpeg",
+        ".jpg",
+        ".pbm",
+        ".pgm",
+        ".png",
+        ".pnm",
+        ".ppm",
+        ".tif",
+        ".tiff",
+        ".webp",
     }
-)  # fmt: skip
+)
 
 _IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 
@@ -126,10 +139,10 @@ def scan_folder(root: str | os.PathLike, should_stop: Callable[[], bool] | None 
 
     files: list[ImageFile] = []
     for label, name in enumerate(class_names):
-        found = _scan_class(root, root_real, name, label, skipped, should_stop)
-        if not found:
+        in_class = _scan_class(root, root_real, name, label, skipped, should_stop)
+        if not in_class:
             raise DatasetError(f"Class folder '{name}' has no image files ({root / name}).")
-        files.extend(found)
+        files.extend(in_class)
     files = _count_each_file_once(files, class_names, skipped)
 
     skipped.sort(key=lambda s: s.relpath)
@@ -143,7 +156,9 @@ def _linked_class_problem(real: str, root_real: str, name: str, earlier: dict[st
     if real == root_real or root_real.startswith(real + os.sep):
         return "linked class folder leads to the dataset itself or a folder that holds it (not followed)"
     if real.startswith(root_real + os.sep) and real != os.path.join(root_real, name):
-        return "linked class folder leads to another folder of this dataset (not followed: its images would count twice)"
+        return (
+            "linked class folder leads to another folder of this dataset (not followed: its images would count twice)"
+        )
     for other_real, other in earlier.items():
         if real == other_real or real.startswith(other_real + os.sep) or other_real.startswith(real + os.sep):
             return f"linked class folder leads to the same images as class '{other}' (not followed)"
@@ -165,8 +180,10 @@ def _count_each_file_once(files: list[ImageFile], class_names: list[str], skippe
     left = {f.label for f in kept}
     for label, name in enumerate(class_names):
         if label not in left:
-            raise DatasetError(f"Class folder '{name}' holds only images that are already in another class "
-                               "(through links); give it images of its own.")  # fmt: skip
+            raise DatasetError(
+                f"Class folder '{name}' holds only images that are already in another class "
+                "(through links); give it images of its own."
+            )
     return kept
 
 

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -61,8 +61,20 @@ from regui.core.store_rows import (
     weights_from_blobs,
 )
 
-__all__ = ["RunStore", "StoredRun", "StoreError", "Imported", "default_store_path", "parse_setting", "INTERRUPTED",
-           "STATUSES", "DAMAGED", "SORTABLE", "MIGRATIONS", "SCHEMA_VERSION"]  # fmt: skip
+__all__ = [
+    "RunStore",
+    "StoredRun",
+    "StoreError",
+    "Imported",
+    "default_store_path",
+    "parse_setting",
+    "INTERRUPTED",
+    "STATUSES",
+    "DAMAGED",
+    "SORTABLE",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+]
 
 INTERRUPTED = "interrupted"  # the status of a run whose process ended without finishing it
 STATUSES = (RUNNING, FINISHED, STOPPED, DIVERGED, FAILED, INTERRUPTED)  # what a stored run can be
@@ -130,8 +142,21 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _EPOCH_COLUMNS = ("epoch",) + EpochResult.METRICS + ("elapsed",)
 # What a list of runs can be sorted by: columns of the runs table (settings live in the config).
-SORTABLE = ("id", "name", "status", "started_at", "seconds", "epochs_done", "test_accuracy", "train_accuracy",
-            "objective", "zero_fraction", "best_test_accuracy", "folder", "sweep")  # fmt: skip
+SORTABLE = (
+    "id",
+    "name",
+    "status",
+    "started_at",
+    "seconds",
+    "epochs_done",
+    "test_accuracy",
+    "train_accuracy",
+    "objective",
+    "zero_fraction",
+    "best_test_accuracy",
+    "folder",
+    "sweep",
+)
 
 
 @dataclass(frozen=True)
@@ -184,9 +209,10 @@ def _guarded(method):
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
-            if self._conn is not None and self._conn.in_transaction:
+            conn = getattr(self, "_conn", None)
+            if conn is not None and conn.in_transaction:
                 try:
-                    self._conn.execute("ROLLBACK")
+                    conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
             raise describe(exc, self.path) from None
@@ -203,19 +229,20 @@ class RunStore:
     not a regui store. Use from one thread.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, check_interrupted: bool = True,
-                 mode: str = WRITE) -> None:  # fmt: skip
+    def __init__(
+        self, path: str | os.PathLike | None = None, *, check_interrupted: bool = True, mode: str = WRITE
+    ) -> None:
         default = default_store_path()
         self.path = Path(path).expanduser() if path is not None else default
         self.mode = mode
-        self._conn: sqlite3.Connection | None = None
-        try:
-            self._conn = self._open(may_create_folder=self.path == default)
-            if check_interrupted and mode == WRITE:
+        self._closed = False
+        self._conn: sqlite3.Connection = self._open(may_create_folder=self.path == default)
+        if check_interrupted and mode == WRITE:
+            try:
                 self.mark_interrupted()
-        except BaseException:
-            self.close()
-            raise
+            except BaseException:
+                self.close()
+                raise
 
     # --- opening ----------------------------------------------------------------------------
 
@@ -230,18 +257,23 @@ class RunStore:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             if tables and app_id != APPLICATION_ID:
-                raise StoreError(f"{self.path} is an SQLite database of some other program, not a regui run store; "
-                                 "it was left as it is. Choose another file.",
-                                 "it is an SQLite database of some other program, not a regui run store")  # fmt: skip
+                raise StoreError(
+                    f"{self.path} is an SQLite database of some other program, not a regui run store; "
+                    "it was left as it is. Choose another file.",
+                    "it is an SQLite database of some other program, not a regui run store",
+                )
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
-                raise StoreError(f"The run store {self.path} was written by a newer regui (schema {version}; this one "
-                                 f"reads up to {SCHEMA_VERSION}); it was left as it is. Update regui.",
-                                 f"it was written by a newer regui (schema {version}); update regui")  # fmt: skip
+                raise StoreError(
+                    f"The run store {self.path} was written by a newer regui (schema {version}; this one "
+                    f"reads up to {SCHEMA_VERSION}); it was left as it is. Update regui.",
+                    f"it was written by a newer regui (schema {version}); update regui",
+                )
             if self.mode == READ:
                 if not tables:
-                    raise StoreError(f"No runs are stored in {self.path} (the file is empty).", "it is empty",
-                                     nothing_stored=True)  # fmt: skip
+                    raise StoreError(
+                        f"No runs are stored in {self.path} (the file is empty).", "it is empty", nothing_stored=True
+                    )
                 if version < SCHEMA_VERSION:
                     return self._migrated_copy(conn, tables, version)
                 return conn
@@ -299,8 +331,10 @@ class RunStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             reason = describe(exc, self.path).reason
-            raise StoreError(f"Cannot update the run store {self.path} to this regui's schema: {reason}. It was left "
-                             "as it was.", reason) from None  # fmt: skip
+            raise StoreError(
+                f"Cannot update the run store {self.path} to this regui's schema: {reason}. It was left as it was.",
+                reason,
+            ) from None
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('created_by', ?)", (_versions()[0],))
 
     # --- writing a run as it happens ---------------------------------------------------------
@@ -332,7 +366,7 @@ class RunStore:
             cursor = self._conn.execute(
                 f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
             )
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid or 0)
 
     @_guarded
     def add_epoch(self, run_id: int, result: EpochResult) -> None:
@@ -343,9 +377,17 @@ class RunStore:
                 "UPDATE runs SET epochs_done = ?, test_accuracy = ?, train_accuracy = ?, objective = ?, "
                 "zero_fraction = ?, best_test_accuracy = max(coalesce(best_test_accuracy, 0), ?), seconds = ? "
                 "WHERE id = ?",
-                (result.epoch, result.test_accuracy, result.train_accuracy, result.objective, result.zero_fraction,
-                 result.test_accuracy, result.elapsed, run_id),
-            )  # fmt: skip
+                (
+                    result.epoch,
+                    result.test_accuracy,
+                    result.train_accuracy,
+                    result.objective,
+                    result.zero_fraction,
+                    result.test_accuracy,
+                    result.elapsed,
+                    run_id,
+                ),
+            )
 
     @_guarded
     def finish(self, run_id: int, record: RunRecord) -> None:
@@ -353,21 +395,29 @@ class RunStore:
         final = record.final
         snap = next((e for e in reversed(record.epochs) if e.has_snapshot), None)
         with self._write():
-            for result in record.epochs[self._epochs_done(run_id):]:  # any not written live
+            for result in record.epochs[self._epochs_done(run_id) :]:  # any not written live
                 self._insert_epoch(run_id, result)
             best = record.best_test()
             self._conn.execute(
                 "UPDATE runs SET status = ?, message = ?, seconds = ?, epochs_done = ?, test_accuracy = ?, "
                 "train_accuracy = ?, objective = ?, zero_fraction = ?, best_test_accuracy = ?, coef = ?, "
                 "coef_shape = ?, intercept = ?, pid = 0 WHERE id = ?",
-                (record.status, record.message, record.seconds, len(record.epochs),
-                 *(getattr(final, m) if final else None for m in ("test_accuracy", "train_accuracy", "objective",
-                                                                    "zero_fraction")),
-                 best.test_accuracy if best else None,
-                 snap.coef.astype(np.float32).tobytes() if snap else None,
-                 "x".join(map(str, snap.coef.shape)) if snap else "",
-                 np.asarray(snap.intercept, dtype=np.float64).tobytes() if snap else None, run_id),
-            )  # fmt: skip
+                (
+                    record.status,
+                    record.message,
+                    record.seconds,
+                    len(record.epochs),
+                    *(
+                        getattr(final, m) if final else None
+                        for m in ("test_accuracy", "train_accuracy", "objective", "zero_fraction")
+                    ),
+                    best.test_accuracy if best else None,
+                    snap.coef.astype(np.float32).tobytes() if snap else None,
+                    "x".join(map(str, snap.coef.shape)) if snap else "",
+                    np.asarray(snap.intercept, dtype=np.float64).tobytes() if snap else None,
+                    run_id,
+                ),
+            )
 
     @_guarded
     def save(self, record: RunRecord) -> int:
@@ -379,13 +429,22 @@ class RunStore:
     # --- reading ------------------------------------------------------------------------------
 
     @_guarded
-    def runs(self, *, folder: str | None = None, where: dict | None = None, status: str | None = None,
-             sort: str = "id", descending: bool = False, limit: int | None = None) -> list[StoredRun]:  # fmt: skip
+    def runs(
+        self,
+        *,
+        folder: str | None = None,
+        where: dict | None = None,
+        status: str | None = None,
+        sort: str = "id",
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredRun]:
         """Stored runs, without their epochs. ``folder``: a part of the dataset folder's path;
         ``where``: settings that must match exactly, e.g. {"penalty": "l2", "alpha": 0.01}."""
         if sort not in SORTABLE:
             raise StoreError(f"Cannot sort by '{sort}'; choose one of: {', '.join(SORTABLE)}.")
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[object] = []
         if folder:
             clauses.append("instr(folder, ?) > 0")
             params.append(folder)
@@ -401,9 +460,12 @@ class RunStore:
             # CASE, not AND: a row whose settings are not JSON (see store_rows) must not stop the query.
             clauses.append(f"(CASE WHEN json_valid(config) THEN json_extract(config, '$.{key}') END) = ?")
             params.append(int(value) if isinstance(value, bool) else value)
-        query = (f"SELECT {', '.join(_LIST_COLUMNS)} FROM runs" + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
-                 + f" ORDER BY {sort} {'DESC' if descending else 'ASC'}, id"
-                 + (f" LIMIT {min(max(0, int(limit)), 2**63 - 1)}" if limit is not None else ""))  # fmt: skip
+        query = (
+            f"SELECT {', '.join(_LIST_COLUMNS)} FROM runs"
+            + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+            + f" ORDER BY {sort} {'DESC' if descending else 'ASC'}, id"
+            + (f" LIMIT {min(max(0, int(limit)), 2**63 - 1)}" if limit is not None else "")
+        )
         return [_stored_run(row) for row in self._conn.execute(query, params)]
 
     @_guarded
@@ -422,8 +484,9 @@ class RunStore:
         try:
             return _read_record(self._conn, "main", run_id)
         except RowProblem as exc:
-            raise StoreError(f"Stored run {run_id} is damaged: {exc}. Delete it with: regui runs delete {run_id}",
-                             str(exc)) from None  # fmt: skip
+            raise StoreError(
+                f"Stored run {run_id} is damaged: {exc}. Delete it with: regui runs delete {run_id}", str(exc)
+            ) from None
 
     @_guarded
     def count(self) -> int:
@@ -453,9 +516,13 @@ class RunStore:
     def mark_interrupted(self) -> int:
         """Runs still "running" whose writing process is gone end as "interrupted"."""
         here = socket.gethostname()
-        gone = [run_id for run_id, host, pid, started in self._conn.execute(
-                    "SELECT id, host, pid, process_started FROM runs WHERE status = 'running'")
-                if host == here and not _process_alive(pid, started)]  # fmt: skip
+        gone = [
+            run_id
+            for run_id, host, pid, started in self._conn.execute(
+                "SELECT id, host, pid, process_started FROM runs WHERE status = 'running'"
+            )
+            if host == here and not _process_alive(pid, started)
+        ]
         if gone:
             with self._write():
                 for run_id in gone:
@@ -463,7 +530,7 @@ class RunStore:
                         "UPDATE runs SET status = ?, pid = 0, message = 'The process training it ended before the '"
                         " || 'run did (closed, killed or crashed); the epochs it finished are kept.' WHERE id = ?",
                         (INTERRUPTED, run_id),
-                    )  # fmt: skip
+                    )
         return len(gone)
 
     # --- sharing ------------------------------------------------------------------------------
@@ -477,8 +544,10 @@ class RunStore:
         an older one read as an up-to-date copy, exports the same way."""
         target = Path(path).expanduser()
         if target.exists() or target.is_symlink():
-            raise StoreError(f"Cannot export to {target}: it exists already; choose a new file name (nothing was "
-                             "written).", "it exists already")  # fmt: skip
+            raise StoreError(
+                f"Cannot export to {target}: it exists already; choose a new file name (nothing was written).",
+                "it exists already",
+            )
         ids = [int(i) for i in run_ids]
         other = None
         try:
@@ -487,18 +556,22 @@ class RunStore:
             marks = ", ".join("?" * len(run_columns))
             with other._write():
                 for run_id in ids:
-                    row = self._conn.execute(f"SELECT {', '.join(run_columns)} FROM runs WHERE id = ?",
-                                             (run_id,)).fetchone()  # fmt: skip
+                    row = self._conn.execute(
+                        f"SELECT {', '.join(run_columns)} FROM runs WHERE id = ?", (run_id,)
+                    ).fetchone()
                     if row is None:
                         continue
                     other._conn.execute(f"INSERT INTO runs ({', '.join(run_columns)}) VALUES ({marks})", row)
                     epochs = self._conn.execute("SELECT * FROM epochs WHERE run_id = ?", (run_id,)).fetchall()
                     if epochs:
-                        other._conn.executemany(f"INSERT INTO epochs VALUES ({', '.join('?' * len(epochs[0]))})",
-                                                epochs)  # fmt: skip
+                        other._conn.executemany(
+                            f"INSERT INTO epochs VALUES ({', '.join('?' * len(epochs[0]))})", epochs
+                        )
                 # In the file, nothing runs: a run still going here is a snapshot there.
-                other._conn.execute("UPDATE runs SET pid = 0, status = CASE status WHEN 'running' THEN ? ELSE status "
-                                    "END", (INTERRUPTED,))  # fmt: skip
+                other._conn.execute(
+                    "UPDATE runs SET pid = 0, status = CASE status WHEN 'running' THEN ? ELSE status END",
+                    (INTERRUPTED,),
+                )
             count = other.count()
         except (sqlite3.Error, StoreError) as exc:
             if other is not None:
@@ -535,8 +608,12 @@ class RunStore:
         try:
             try:
                 total = self._conn.execute("SELECT count(*) FROM source.runs").fetchone()[0]
-                new = [row[0] for row in self._conn.execute(
-                    "SELECT id FROM source.runs WHERE uid NOT IN (SELECT uid FROM main.runs) ORDER BY id")]  # fmt: skip
+                new = [
+                    row[0]
+                    for row in self._conn.execute(
+                        "SELECT id FROM source.runs WHERE uid NOT IN (SELECT uid FROM main.runs) ORDER BY id"
+                    )
+                ]
                 sound, refused = [], []
                 for old_id in new:
                     try:
@@ -553,18 +630,23 @@ class RunStore:
                 for old_id in sound:
                     cursor = self._conn.execute(
                         f"INSERT INTO main.runs ({', '.join(columns)}) SELECT {', '.join(columns)} "
-                        f"FROM source.runs WHERE id = ?", (old_id,))  # fmt: skip
+                        f"FROM source.runs WHERE id = ?",
+                        (old_id,),
+                    )
                     self._conn.execute(
                         f"INSERT INTO main.epochs SELECT ?, {', '.join(_EPOCH_COLUMNS)} FROM source.epochs "
-                        "WHERE run_id = ?", (cursor.lastrowid, old_id))  # fmt: skip
+                        "WHERE run_id = ?",
+                        (cursor.lastrowid, old_id),
+                    )
         finally:
             self._conn.execute("DETACH DATABASE source")
         return Imported(len(sound), total - len(new), tuple(refused))
 
     def close(self) -> None:
-        if self._conn is not None:
+        """Close the connection. Safe to call twice."""
+        if not self._closed:
+            self._closed = True
             self._conn.close()
-            self._conn = None
 
     def __enter__(self) -> RunStore:
         return self
@@ -583,9 +665,11 @@ class RunStore:
         return int(self._conn.execute("SELECT count(*) FROM epochs WHERE run_id = ?", (run_id,)).fetchone()[0])
 
     def _insert_epoch(self, run_id: int, result: EpochResult) -> None:
-        self._conn.execute(f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(_EPOCH_COLUMNS)}) "
-                           f"VALUES (?{', ?' * len(_EPOCH_COLUMNS)})",
-                           (run_id, *(getattr(result, c) for c in _EPOCH_COLUMNS)))  # fmt: skip
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(_EPOCH_COLUMNS)}) "
+            f"VALUES (?{', ?' * len(_EPOCH_COLUMNS)})",
+            (run_id, *(getattr(result, c) for c in _EPOCH_COLUMNS)),
+        )
 
 
 class _Transaction:
@@ -601,7 +685,7 @@ class _Transaction:
             raise describe(exc, self.path, "write to") from None
         return self
 
-    def __exit__(self, kind, exc, tb) -> bool:
+    def __exit__(self, kind, exc, tb) -> Literal[False]:
         if kind is None:
             try:
                 self.conn.execute("COMMIT")
@@ -615,9 +699,28 @@ class _Transaction:
         return False
 
 
-_LIST_COLUMNS = ("id", "uid", "name", "note", "status", "config", "dataset", "sweep", "repeat", "started_at", "seconds",
-                 "epochs_done", "test_accuracy", "train_accuracy", "objective", "zero_fraction", "best_test_accuracy",
-                 "regui_version", "sklearn_version", "message")  # fmt: skip
+_LIST_COLUMNS = (
+    "id",
+    "uid",
+    "name",
+    "note",
+    "status",
+    "config",
+    "dataset",
+    "sweep",
+    "repeat",
+    "started_at",
+    "seconds",
+    "epochs_done",
+    "test_accuracy",
+    "train_accuracy",
+    "objective",
+    "zero_fraction",
+    "best_test_accuracy",
+    "regui_version",
+    "sklearn_version",
+    "message",
+)
 
 
 def parse_setting(text: str) -> tuple[str, object]:
@@ -658,13 +761,28 @@ def _damaged_run(values: dict, why: str) -> StoredRun:
         return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
     return StoredRun(
-        id=values["id"], uid=text("uid"), name=text("name") or f"run {values['id']}", note=text("note"),
-        status=DAMAGED, config=TrainConfig(), dataset={}, sweep=text("sweep"), repeat=0,
-        started_at=text("started_at"), seconds=number("seconds") or 0.0, epochs_done=0,
-        test_accuracy=None, train_accuracy=None, objective=None, zero_fraction=None, best_test_accuracy=None,
-        regui_version=text("regui_version"), sklearn_version=text("sklearn_version"), message=text("message"),
+        id=values["id"],
+        uid=text("uid"),
+        name=text("name") or f"run {values['id']}",
+        note=text("note"),
+        status=DAMAGED,
+        config=TrainConfig(),
+        dataset={},
+        sweep=text("sweep"),
+        repeat=0,
+        started_at=text("started_at"),
+        seconds=number("seconds") or 0.0,
+        epochs_done=0,
+        test_accuracy=None,
+        train_accuracy=None,
+        objective=None,
+        zero_fraction=None,
+        best_test_accuracy=None,
+        regui_version=text("regui_version"),
+        sklearn_version=text("sklearn_version"),
+        message=text("message"),
         damage=why,
-    )  # fmt: skip
+    )
 
 
 _RECORD_COLUMNS = _LIST_COLUMNS + ("coef", "coef_shape", "intercept")
@@ -680,16 +798,28 @@ def _read_record(conn: sqlite3.Connection, schema: str, run_id: int) -> RunRecor
     check_run({k: values[k] for k in _LIST_COLUMNS}, STATUSES)
     config = config_from_json(values["config"])
     dataset = dataset_from_json(values["dataset"])
-    epoch_rows = conn.execute(f"SELECT {', '.join(_EPOCH_COLUMNS)} FROM {schema}.epochs WHERE run_id = ? "
-                              "ORDER BY epoch", (run_id,)).fetchall()  # fmt: skip
-    epochs = [EpochResult(**numbers, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT)
-              for numbers in epoch_numbers(epoch_rows, _EPOCH_COLUMNS)]  # fmt: skip
+    epoch_rows = conn.execute(
+        f"SELECT {', '.join(_EPOCH_COLUMNS)} FROM {schema}.epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
+    ).fetchall()
+    epochs = [
+        EpochResult(**numbers, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT)
+        for numbers in epoch_numbers(epoch_rows, _EPOCH_COLUMNS)
+    ]
     weights = weights_from_blobs(values["coef"], values["coef_shape"], values["intercept"])
     if epochs and weights is not None:
         epochs[-1] = replace(epochs[-1], coef=weights[0], intercept=weights[1])
-    return RunRecord(config=config, name=values["name"], status=values["status"], message=values["message"],
-                     epochs=epochs, dataset=dataset, started_at=values["started_at"], seconds=float(values["seconds"]),
-                     sweep=values["sweep"], repeat=values["repeat"])  # fmt: skip
+    return RunRecord(
+        config=config,
+        name=values["name"],
+        status=values["status"],
+        message=values["message"],
+        epochs=epochs,
+        dataset=dataset,
+        started_at=values["started_at"],
+        seconds=float(values["seconds"]),
+        sweep=values["sweep"],
+        repeat=values["repeat"],
+    )
 
 
 def _is_id(run_id) -> bool:

@@ -89,21 +89,28 @@ def connect(path: Path, mode: str, may_create_folder: bool = False) -> sqlite3.C
         raise StoreError(f"Cannot use the run store {path}: {exc.strerror or exc}.", exc.strerror or str(exc)) from None
     if mode == READ:
         if not exists:
-            raise StoreError(f"There is no run store at {path} (nothing has been stored there).",
-                             "there is no such file", nothing_stored=True)  # fmt: skip
+            raise StoreError(
+                f"There is no run store at {path} (nothing has been stored there).",
+                "there is no such file",
+                nothing_stored=True,
+            )
         return _connect_read_only(path)
     if mode == NEW and exists:
         raise StoreError(f"{path} exists already; choose a new file name (nothing was written).")
     folder = path.parent
     if not folder.is_dir():
         if not may_create_folder:
-            raise StoreError(f"Cannot create the run store {path}: folder {folder} does not exist.",
-                             f"folder {folder} does not exist")  # fmt: skip
+            raise StoreError(
+                f"Cannot create the run store {path}: folder {folder} does not exist.",
+                f"folder {folder} does not exist",
+            )
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"Cannot create the run store in {folder}: {exc.strerror or exc}. Runs are not kept; "
-                             "choose a writable place.") from None  # fmt: skip
+            raise StoreError(
+                f"Cannot create the run store in {folder}: {exc.strerror or exc}. Runs are not kept; "
+                "choose a writable place."
+            ) from None
     _check_writable_place(path)
     try:
         # A URI connection, so that ATTACH can name another store read-only the same way.
@@ -176,19 +183,25 @@ def _check_writable_place(path: Path) -> None:
     """A writer refuses read-only media and a full disk before SQLite makes any file there."""
     folder = path.parent
     if _read_only_place(path):
-        raise StoreError(f"The run store {path} is on a read-only disk. It can still be read (regui runs list); to "
-                         "store runs, set REGUI_STORE (or --store) to a writable place.",
-                         "it is on a read-only disk")  # fmt: skip
+        raise StoreError(
+            f"The run store {path} is on a read-only disk. It can still be read (regui runs list); to "
+            "store runs, set REGUI_STORE (or --store) to a writable place.",
+            "it is on a read-only disk",
+        )
     if (path.exists() and not os.access(path, os.W_OK)) or not os.access(folder, os.W_OK):
-        raise StoreError(f"The run store {path} is read-only (no permission to write it or its folder). It can still "
-                         "be read (regui runs list).", "it is read-only")  # fmt: skip
+        raise StoreError(
+            f"The run store {path} is read-only (no permission to write it or its folder). It can still "
+            "be read (regui runs list).",
+            "it is read-only",
+        )
     try:
         free = shutil.disk_usage(folder).free
     except OSError:
         return
     if free < MIN_FREE_BYTES:
-        raise StoreError(f"The disk holding the run store {path} is full ({free:,} bytes free); free some space.",
-                         "the disk is full")  # fmt: skip
+        raise StoreError(
+            f"The disk holding the run store {path} is full ({free:,} bytes free); free some space.", "the disk is full"
+        )
 
 
 def absent_companions(path: Path) -> list[Path]:
@@ -220,35 +233,60 @@ def describe(exc: sqlite3.Error, path: Path, doing: str = "use") -> StoreError:
     code = _code(exc)
     if code == "SQLITE_NOTADB":
         reason = "it is not a regui run store (not an SQLite database)"
-        return StoreError(f"{path} is not a regui run store (not an SQLite database); it was left as it is. Move it "
-                          "away, or choose another file.", reason)  # fmt: skip
+        return StoreError(
+            f"{path} is not a regui run store (not an SQLite database); it was left as it is. Move it "
+            "away, or choose another file.",
+            reason,
+        )
     if code == "SQLITE_CORRUPT":
         reason = f"it is damaged ({exc})"
-        return StoreError(f"The run store {path} is damaged ({exc}); it was left as it is. Move it away to start a "
-                          "new one.", reason)  # fmt: skip
+        return StoreError(
+            f"The run store {path} is damaged ({exc}); it was left as it is. Move it away to start a new one.", reason
+        )
     if code == "SQLITE_FULL":
         return StoreError(f"The disk holding the run store {path} is full; free some space.", "the disk is full")
     if code == "SQLITE_READONLY":
-        return StoreError(f"The run store {path} is read-only (a read-only file, folder or disk). It can still be "
-                          "read (regui runs list).", "it is read-only")  # fmt: skip
+        return StoreError(
+            f"The run store {path} is read-only (a read-only file, folder or disk). It can still be "
+            "read (regui runs list).",
+            "it is read-only",
+        )
     if code in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-        return StoreError(f"The run store {path} stayed locked by another program for over 10 s ({exc}); try again.",
-                          f"it is locked ({exc})")  # fmt: skip
+        return StoreError(
+            f"The run store {path} stayed locked by another program for over 10 s ({exc}); try again.",
+            f"it is locked ({exc})",
+        )
     if code == "SQLITE_CANTOPEN":
-        return StoreError(f"Cannot open the run store {path} ({exc}): check that its folder can be read and written.",
-                          f"it cannot be opened ({exc})")  # fmt: skip
+        return StoreError(
+            f"Cannot open the run store {path} ({exc}): check that its folder can be read and written.",
+            f"it cannot be opened ({exc})",
+        )
     if code == "SQLITE_IOERR":
         return StoreError(f"A disk error while trying to {doing} the run store {path} ({exc}).", f"disk error ({exc})")
     return StoreError(f"Cannot {doing} the run store {path}: {exc}.", str(exc))
 
 
 # Primary result codes (sqlite3.h); sqlite_errorcode may carry an extended code in its high bits.
-_CODES = {5: "SQLITE_BUSY", 6: "SQLITE_LOCKED", 8: "SQLITE_READONLY", 10: "SQLITE_IOERR", 11: "SQLITE_CORRUPT",
-          13: "SQLITE_FULL", 14: "SQLITE_CANTOPEN", 26: "SQLITE_NOTADB"}  # fmt: skip
+_CODES = {
+    5: "SQLITE_BUSY",
+    6: "SQLITE_LOCKED",
+    8: "SQLITE_READONLY",
+    10: "SQLITE_IOERR",
+    11: "SQLITE_CORRUPT",
+    13: "SQLITE_FULL",
+    14: "SQLITE_CANTOPEN",
+    26: "SQLITE_NOTADB",
+}
 # Before Python 3.11 errors carry no code: their text tells.
-_TEXTS = (("file is not a database", "SQLITE_NOTADB"), ("malformed", "SQLITE_CORRUPT"),
-          ("disk is full", "SQLITE_FULL"), ("readonly", "SQLITE_READONLY"), ("locked", "SQLITE_BUSY"),
-          ("unable to open", "SQLITE_CANTOPEN"), ("disk i/o", "SQLITE_IOERR"))  # fmt: skip
+_TEXTS = (
+    ("file is not a database", "SQLITE_NOTADB"),
+    ("malformed", "SQLITE_CORRUPT"),
+    ("disk is full", "SQLITE_FULL"),
+    ("readonly", "SQLITE_READONLY"),
+    ("locked", "SQLITE_BUSY"),
+    ("unable to open", "SQLITE_CANTOPEN"),
+    ("disk i/o", "SQLITE_IOERR"),
+)
 
 
 def _code(exc: sqlite3.Error) -> str:

@@ -9,6 +9,7 @@ same arrays with the same settings, so they give the same numbers.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import deque
@@ -62,8 +63,9 @@ MAX_SWEEP_RUNS = 10_000
 _EPOCH_BYTES = 1024  # an EpochResult's numbers as Python objects, kept per run and epoch
 
 
-def count_runs(penalties: Sequence[str], n_alphas: int, n_learning_rates: int, repeats: int,
-               schedule: str = "constant") -> int:  # fmt: skip
+def count_runs(
+    penalties: Sequence[str], n_alphas: int, n_learning_rates: int, repeats: int, schedule: str = "constant"
+) -> int:
     """How many runs ``expand`` makes of such a grid, without making them (a grid can be huge)."""
     total = 0
     for penalty in dict.fromkeys(penalties):
@@ -78,15 +80,19 @@ def check_sweep_size(n_runs: int, epochs: int, weights_per_run: int = 0) -> None
     from regui.core.machine import physical_memory
 
     if n_runs > MAX_SWEEP_RUNS:
-        raise ConfigError(f"This sweep has {n_runs:,} runs; a sweep may have at most {MAX_SWEEP_RUNS:,} (each run's "
-                          "numbers and weights are kept in memory and in the run store). Use fewer lambda points, "
-                          "learning rates or repeats.")  # fmt: skip
+        raise ConfigError(
+            f"This sweep has {n_runs:,} runs; a sweep may have at most {MAX_SWEEP_RUNS:,} (each run's "
+            "numbers and weights are kept in memory and in the run store). Use fewer lambda points, "
+            "learning rates or repeats."
+        )
     needed = n_runs * (epochs * _EPOCH_BYTES + weights_per_run)
     total = physical_memory()
     if total and needed > total // 2:
-        raise ConfigError(f"This sweep's {n_runs:,} runs of {epochs:,} epochs would keep about {needed / 2**30:.1f} GB "
-                          f"of results in memory, more than half of this machine's {total / 2**30:.1f} GB. Use "
-                          "fewer runs or epochs.")  # fmt: skip
+        raise ConfigError(
+            f"This sweep's {n_runs:,} runs of {epochs:,} epochs would keep about {needed / 2**30:.1f} GB "
+            f"of results in memory, more than half of this machine's {total / 2**30:.1f} GB. Use "
+            "fewer runs or epochs."
+        )
 
 
 def expand(spec: SweepSpec) -> list[SweepItem]:
@@ -177,9 +183,16 @@ class SweepBook:
     single runs do, and then streams them live.
     """
 
-    def __init__(self, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl,
-                 names: Sequence[str] | None, sweep: str, dataset_summary: dict | None = None,
-                 snapshots: int | None = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        items: Sequence[SweepItem],
+        events: SweepEvents,
+        control: SweepControl,
+        names: Sequence[str] | None,
+        sweep: str,
+        dataset_summary: dict | None = None,
+        snapshots: int | None = 1,
+    ) -> None:
         self.events, self.control, self.names, self.sweep = events, control, names, sweep
         self.snapshots = snapshots
         self.dataset_summary = dataset_summary or {}
@@ -253,8 +266,9 @@ class SweepBook:
         self.finish(index, record)
 
     def fail(self, index: int, message: str) -> None:
-        self.records[self._position[index]] = failed(self.by_index[index], self.names, self.sweep, message,
-                                                     self.dataset_summary)  # fmt: skip
+        self.records[self._position[index]] = failed(
+            self.by_index[index], self.names, self.sweep, message, self.dataset_summary
+        )
         self.streamed.pop(index, None)
         self.events.failed(index, message)
 
@@ -263,17 +277,32 @@ class SweepBook:
         if self.control.run_stop_requested(index):
             item = self.by_index[index]
             epochs = self.streamed.get(index, [])
-            self.finish(index, RunRecord(config=item.config, name=item_name(item, self.names), status=STOPPED,
-                                         message=f"Stopped after epoch {len(epochs)}.", epochs=epochs,
-                                         dataset=dict(self.dataset_summary)))  # fmt: skip
+            self.finish(
+                index,
+                RunRecord(
+                    config=item.config,
+                    name=item_name(item, self.names),
+                    status=STOPPED,
+                    message=f"Stopped after epoch {len(epochs)}.",
+                    epochs=epochs,
+                    dataset=dict(self.dataset_summary),
+                ),
+            )
         elif not self.retry(index):
             self.fail(index, f"{why} (tried {self.attempts.get(index, 0)} times).")
 
     def all_done(self) -> bool:
         return all(r is not None for r in self.records)
 
+    def results(self) -> list[RunRecord]:
+        """Every run's record, in item order (call once all are done)."""
+        records = [r for r in self.records if r is not None]
+        assert len(records) == len(self.records), "results() before every run ended"
+        return records
+
 
 MAX_ATTEMPTS = 2  # a run whose worker dies is tried once more
+
 
 def keep_last_weights(epochs: list[EpochResult]) -> list[EpochResult]:
     """Sweeps keep one snapshot per run, the last epoch's: a grid of 1,000 runs stays small."""
@@ -281,16 +310,21 @@ def keep_last_weights(epochs: list[EpochResult]) -> list[EpochResult]:
 
 
 def run_serial(
-    dataset, items: Sequence[SweepItem], events: SweepEvents, control: SweepControl | None = None,
-    names: Sequence[str] | None = None, sweep: str = "", snapshots: int | None = 1,
-) -> list[RunRecord]:  # fmt: skip
+    dataset,
+    items: Sequence[SweepItem],
+    events: SweepEvents,
+    control: SweepControl | None = None,
+    names: Sequence[str] | None = None,
+    sweep: str = "",
+    snapshots: int | None = 1,
+) -> list[RunRecord]:
     """Run the sweep here, one run after another (the reference the other runners must match)."""
     from regui.core.dataset import prepare
     from regui.core.runs import run_training
 
     control = control or SweepControl()
     book = SweepBook(items, events, control, names, sweep, dataset.summary(), snapshots)
-    prepared = {}
+    prepared: dict = {}  # split settings -> PreparedData (one split at a time)
     while not book.all_done():
         book.drop_stopped()
         index = book.next()
@@ -305,15 +339,19 @@ def run_serial(
                 prepared.clear()  # one split in memory at a time
                 prepared[split] = prepare(dataset, split)
             record = run_training(
-                prepared[split], item.config, name=item_name(item, names), dataset_summary=dataset.summary(),
-                should_stop=lambda i=index: control.run_stop_requested(i),
-                on_epoch=lambda e, i=index: book.epoch(i, e), snapshots=snapshots,
-            )  # fmt: skip
+                prepared[split],
+                item.config,
+                name=item_name(item, names),
+                dataset_summary=dataset.summary(),
+                should_stop=functools.partial(control.run_stop_requested, index),
+                on_epoch=functools.partial(book.epoch, index),
+                snapshots=snapshots,
+            )
         except Exception as exc:  # noqa: BLE001 - one run's error fails that run, as on workers
             book.fail(index, str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}")
             continue
         book.finish(index, record)
-    return book.records
+    return book.results()
 
 
 class SerialRunner:
@@ -333,15 +371,29 @@ class SerialRunner:
 
 
 def not_started(item: SweepItem, names: Sequence[str] | None, sweep: str, dataset: dict | None = None) -> RunRecord:
-    return RunRecord(config=item.config, name=item_name(item, names), status=STOPPED,
-                     message="Stopped before it started.", sweep=sweep, repeat=item.repeat,
-                     dataset=dict(dataset or {}))  # fmt: skip
+    return RunRecord(
+        config=item.config,
+        name=item_name(item, names),
+        status=STOPPED,
+        message="Stopped before it started.",
+        sweep=sweep,
+        repeat=item.repeat,
+        dataset=dict(dataset or {}),
+    )
 
 
-def failed(item: SweepItem, names: Sequence[str] | None, sweep: str, message: str, dataset: dict | None = None
-           ) -> RunRecord:  # fmt: skip
-    return RunRecord(config=item.config, name=item_name(item, names), status=FAILED, message=message,
-                     sweep=sweep, repeat=item.repeat, dataset=dict(dataset or {}))  # fmt: skip
+def failed(
+    item: SweepItem, names: Sequence[str] | None, sweep: str, message: str, dataset: dict | None = None
+) -> RunRecord:
+    return RunRecord(
+        config=item.config,
+        name=item_name(item, names),
+        status=FAILED,
+        message=message,
+        sweep=sweep,
+        repeat=item.repeat,
+        dataset=dict(dataset or {}),
+    )
 
 
 def item_name(item: SweepItem, names: Sequence[str] | None) -> str:
@@ -383,13 +435,21 @@ class SettingSummary:
     def row(self) -> dict:
         """For tables and CSV: plain numbers, std over repeats (ddof=1; 0 for a single run)."""
         return {
-            "penalty": self.penalty, "alpha": self.alpha, "l1_ratio": self.l1_ratio, "eta0": self.eta0,
-            "runs": self.n, "not_finished": sum(self.others.values()),
-            "test_accuracy_mean": self.test[0], "test_accuracy_std": self.test[1],
-            "best_test_accuracy_mean": self.best_test[0], "best_test_accuracy_std": self.best_test[1],
-            "train_accuracy_mean": self.train[0], "train_accuracy_std": self.train[1],
-            "zero_fraction_mean": self.zeros[0], "zero_fraction_std": self.zeros[1],
-        }  # fmt: skip
+            "penalty": self.penalty,
+            "alpha": self.alpha,
+            "l1_ratio": self.l1_ratio,
+            "eta0": self.eta0,
+            "runs": self.n,
+            "not_finished": sum(self.others.values()),
+            "test_accuracy_mean": self.test[0],
+            "test_accuracy_std": self.test[1],
+            "best_test_accuracy_mean": self.best_test[0],
+            "best_test_accuracy_std": self.best_test[1],
+            "train_accuracy_mean": self.train[0],
+            "train_accuracy_std": self.train[1],
+            "zero_fraction_mean": self.zeros[0],
+            "zero_fraction_std": self.zeros[1],
+        }
 
 
 def summarize(records: Sequence[RunRecord]) -> list[SettingSummary]:
@@ -410,13 +470,14 @@ def summarize(records: Sequence[RunRecord]) -> list[SettingSummary]:
         else:
             groups[key].others[record.status] = groups[key].others.get(record.status, 0) + 1
     for summary in groups.values():
-        chosen = [records[i] for i in summary.runs]
-        if not chosen:
+        finals = [e for e in (records[i].final for i in summary.runs) if e is not None]
+        bests = [e for e in (records[i].best_test() for i in summary.runs) if e is not None]
+        if not finals:
             continue
-        summary.test = _mean_std([r.final.test_accuracy for r in chosen])
-        summary.best_test = _mean_std([r.best_test().test_accuracy for r in chosen])
-        summary.train = _mean_std([r.final.train_accuracy for r in chosen])
-        summary.zeros = _mean_std([r.final.zero_fraction for r in chosen])
+        summary.test = _mean_std([e.test_accuracy for e in finals])
+        summary.best_test = _mean_std([e.test_accuracy for e in bests])
+        summary.train = _mean_std([e.train_accuracy for e in finals])
+        summary.zeros = _mean_std([e.zero_fraction for e in finals])
     return list(groups.values())
 
 

@@ -31,7 +31,9 @@ def _fit(image: np.ndarray, max_side: int) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
-def class_thumbnails(root, class_names, paths, labels, per_class: int = 4, max_side: int = 72) -> list[list[np.ndarray]]:
+def class_thumbnails(
+    root, class_names, paths, labels, per_class: int = 4, max_side: int = 72
+) -> list[list[np.ndarray]]:
     """Up to ``per_class`` previews per class, from the first files of each class."""
     out: list[list[np.ndarray]] = [[] for _ in class_names]
     for rel, label in zip(paths, labels):

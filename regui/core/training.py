@@ -104,8 +104,9 @@ def predict_from_decision(decision: np.ndarray) -> np.ndarray:
     return decision.argmax(axis=1)
 
 
-def prediction_confidence(decision: np.ndarray, pred: np.ndarray, loss: str, proba: np.ndarray | None = None
-                          ) -> np.ndarray:  # fmt: skip
+def prediction_confidence(
+    decision: np.ndarray, pred: np.ndarray, loss: str, proba: np.ndarray | None = None
+) -> np.ndarray:
     """How sure the model is of each prediction: the ``predict_proba`` of the predicted class
     for log loss (pass ``proba`` if it is at hand); for hinge (no probabilities) the margin of
     the winning score over the next best (multi-class) or over the decision boundary (binary)."""
@@ -211,7 +212,7 @@ def train_epochs(
                     raise
                 raise TrainingDiverged(_divergence_advice(config, epoch), epoch) from None
             last = epoch == config.epochs
-            pending = None
+            pending = None  # type: ignore[assignment]  # until the next pass is handed out
             if trainer and not last and not stop_requested():
                 pending = trainer.submit(sgd_pass)  # runs while this epoch is measured
             # One core may be busy with SGD: keep BLAS off it (oversubscribed, both run slower).
@@ -305,8 +306,10 @@ def _measure(
 
 def _divergence_advice(config: TrainConfig, epoch: int) -> str:
     if config.learning_rate == "optimal":  # its step is 1 / (lambda (t + t0)): eta0 plays no part
-        advice = (f"raise lambda (now {config.alpha:g}: the 'optimal' schedule's steps grow as it shrinks), or "
-                  "choose the constant schedule with a small learning rate")  # fmt: skip
+        advice = (
+            f"raise lambda (now {config.alpha:g}: the 'optimal' schedule's steps grow as it shrinks), or "
+            "choose the constant schedule with a small learning rate"
+        )
     else:
         advice = f"lower the learning rate (now {config.eta0:g})"
     if config.scaling == "raw":

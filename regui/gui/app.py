@@ -10,7 +10,6 @@ from pathlib import Path
 
 def run_app(folder: str | Path | None = None) -> int:
     """Open the main window on ``folder`` (default: the bundled sample) and run until it closes."""
-    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
@@ -31,6 +30,7 @@ def run_app(folder: str | Path | None = None) -> int:
     _report_unexpected_errors(window)
     window.show()
     if os.environ.get("REGUI_EXIT_WHEN_SHOWN"):  # for the start-up benchmark and a smoke test
+
         def shown() -> None:
             print(f"regui: window shown at {time.time():.6f}", flush=True)
             window.close()
@@ -86,8 +86,9 @@ def _report_unexpected_errors(window) -> None:
             previous(kind, value, tb)
             return
         try:
-            window.show_notice(f"Unexpected error: {kind.__name__}: {value}. The app carries on; "
-                               "details are on the terminal.")  # fmt: skip
+            window.show_notice(
+                f"Unexpected error: {kind.__name__}: {value}. The app carries on; details are on the terminal."
+            )
         except Exception:  # noqa: BLE001 - the window may be gone already
             pass
 

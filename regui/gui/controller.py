@@ -153,9 +153,17 @@ class Controller(QObject):
 
     # --- sweeps -----------------------------------------------------------------------------
 
-    def start_sweep(self, name: str, dataset, items, run_ids: list[int], names: list[str],
-                    jobs: int | None = None, scheduler: str | None = None, snapshots: int | None = 1,
-                    ) -> SweepControl:  # fmt: skip
+    def start_sweep(
+        self,
+        name: str,
+        dataset,
+        items,
+        run_ids: list[int],
+        names: list[str],
+        jobs: int | None = None,
+        scheduler: str | None = None,
+        snapshots: int | None = 1,
+    ) -> SweepControl:
         """Run ``items`` on worker processes (or the Dask ``scheduler``); returns its control
         (pause, resume, stop). Results arrive as run_* signals with the ids in ``run_ids``.
         ``snapshots``: how many weight snapshots each run keeps (1: its last epoch's)."""
@@ -172,8 +180,9 @@ class Controller(QObject):
                 return DaskRunner(dataset, scheduler)
             return self._take_pool(dataset, jobs)
 
-        worker = SweepWorker(name, list(items), list(run_ids), list(names), control, make_runner, self._give_back,
-                             snapshots)  # fmt: skip
+        worker = SweepWorker(
+            name, list(items), list(run_ids), list(names), control, make_runner, self._give_back, snapshots
+        )
         worker.started.connect(self._on_sweep_run_started)
         worker.epoch.connect(self._on_epoch)
         worker.finished.connect(self._on_sweep_run_finished)

@@ -185,8 +185,9 @@ class DatasetPanel(QWidget):
             self.folder_chosen.emit(folder)
 
     def browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a dataset folder (one sub-folder per class)",
-                                                  self.path.text())  # fmt: skip
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose a dataset folder (one sub-folder per class)", self.path.text()
+        )
         if folder:
             self._choose(folder)
 
@@ -202,8 +203,14 @@ class DatasetPanel(QWidget):
             for col, thumb in enumerate(thumbs, start=1):
                 picture = QLabel()
                 pixmap = pixmap_from_rgb(thumb)
-                picture.setPixmap(pixmap.scaled(THUMB_SIZE, THUMB_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
-                                                Qt.TransformationMode.SmoothTransformation))  # fmt: skip
+                picture.setPixmap(
+                    pixmap.scaled(
+                        THUMB_SIZE,
+                        THUMB_SIZE,
+                        Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation,
+                    )
+                )
                 picture.setToolTip(html.escape(name))
                 self.classes_layout.addWidget(picture, row, col)
         self.classes_layout.setColumnStretch(6, 1)

@@ -56,8 +56,9 @@ class Inspector(QObject):
         first.raise_()
         # About a third of the window: the curves keep the middle (the docks' own contents
         # would take more).
-        window.resizeDocks([first], [max(first.minimumSizeHint().width(), window.width() * 3 // 10)],
-                           Qt.Orientation.Horizontal)  # fmt: skip
+        window.resizeDocks(
+            [first], [max(first.minimumSizeHint().width(), window.width() * 3 // 10)], Qt.Orientation.Horizontal
+        )
         self.bar = EpochBar()
         self.toolbar = QToolBar("Epoch")
         self.toolbar.setObjectName("toolbar-epoch")
@@ -111,15 +112,20 @@ class Inspector(QObject):
         if not sweep:
             return [newest]
         # (a stored run's sweep name is from another session: "S1" then is not today's "S1")
-        group = [e for e in self.runs.entries()
-                 if e.record.sweep == sweep and (e.stored_id is None) == (newest.stored_id is None)]  # fmt: skip
+        group = [
+            e
+            for e in self.runs.entries()
+            if e.record.sweep == sweep and (e.stored_id is None) == (newest.stored_id is None)
+        ]
         if len(group) <= _COMPARISON_SIZE:
             return group
         kept = [e for e in group if e.record.final is not None and e.record.final.has_snapshot]
         if kept:
             return [max(kept, key=lambda e: e.run_id)]
-        self.waiting = (f"Sweep {sweep} keeps each run's weights when the run ends; none has ended yet. The numbers "
-                        "stream in the curves and the table meanwhile.")  # fmt: skip
+        self.waiting = (
+            f"Sweep {sweep} keeps each run's weights when the run ends; none has ended yet. The numbers "
+            "stream in the curves and the table meanwhile."
+        )
         return []
 
     def push(self) -> None:
@@ -131,8 +137,13 @@ class Inspector(QObject):
         self.bar.set_range(max((len(e.record.epochs) for e in self.entries), default=0))
         names = ", ".join(e.number for e in self.entries[:6]) + ("…" if len(self.entries) > 6 else "")
         how = "selected" if self.selected else "newest; select rows in the table to choose"
-        self.bar.set_description(f"run{'s' if len(self.entries) != 1 else ''} {names} ({how})" if self.entries
-                                 else "waiting for a sweep's first run to end" if self.waiting else "no run yet")  # fmt: skip
+        self.bar.set_description(
+            f"run{'s' if len(self.entries) != 1 else ''} {names} ({how})"
+            if self.entries
+            else "waiting for a sweep's first run to end"
+            if self.waiting
+            else "no run yet"
+        )
         epoch = self.bar.epoch()
         for view in self.views:
             view.set_target(self.entries, epoch, draw=False)

@@ -56,15 +56,16 @@ EXPORT_FILTERS = {
 
 
 def sweep_title(name: str) -> str:
-    """"Comparison C1" for the penalty comparisons, "Sweep S1" for sweeps."""
+    """ "Comparison C1" for the penalty comparisons, "Sweep S1" for sweeps."""
     return f"{'Comparison' if name.startswith('C') else 'Sweep'} {name}"
 
 
 class MainWindow(QMainWindow):
     store_problem = Signal(str)  # from the store's thread: shown in the window
 
-    def __init__(self, initial_folder: str | Path | None = None, settings: QSettings | None = None,
-                 reopen_last: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self, initial_folder: str | Path | None = None, settings: QSettings | None = None, reopen_last: bool = False
+    ) -> None:
         super().__init__()
         from regui.gui.app import collect_garbage_in_gui_thread
 
@@ -88,7 +89,9 @@ class MainWindow(QMainWindow):
         self.sweep_button = QPushButton("Sweep…")
         self.sweep_button.setToolTip("Penalties x a range of λ x learning rates x repeats, in parallel")
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the selected running runs, or all of them, after their current epoch (Ctrl+.)")
+        self.stop_button.setToolTip(
+            "Stop the selected running runs, or all of them, after their current epoch (Ctrl+.)"
+        )
         self.ready = QLabel()
         self.ready.setWordWrap(True)
 
@@ -239,11 +242,19 @@ class MainWindow(QMainWindow):
             return act
 
         self.open_action = action("&Open dataset folder…", self.dataset_panel.browse, QKeySequence.StandardKey.Open)
-        self.export_action = action("&Export results…", lambda: self.export_results(), "Ctrl+E",
-                                    "Save the results table as CSV or Markdown, or every epoch as JSON")
+        self.export_action = action(
+            "&Export results…",
+            lambda: self.export_results(),
+            "Ctrl+E",
+            "Save the results table as CSV or Markdown, or every epoch as JSON",
+        )
         self.export_plots_action = action("Export &plots as PNG…", lambda: self.export_plots(), "Ctrl+Shift+E")
-        self.browse_runs_action = action("Stored &runs…", self.open_run_browser, "Ctrl+Shift+O",
-                                         "Every run kept in the run store: find, open, annotate, share, delete")
+        self.browse_runs_action = action(
+            "Stored &runs…",
+            self.open_run_browser,
+            "Ctrl+Shift+O",
+            "Every run kept in the run store: find, open, annotate, share, delete",
+        )
         self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.run_action = action("&Run", self.start_run, "Ctrl+R")
         self.compare_action = action("&Compare penalties", self.compare_penalties, "Ctrl+Shift+R")
@@ -264,8 +275,13 @@ class MainWindow(QMainWindow):
             menu.addAction(dock.toggleViewAction())
         menu.addAction(self.inspector.toolbar.toggleViewAction())
         menu.addSeparator()
-        menu.addAction(action("Weight &snapshots kept per run…", self.ask_snapshot_limit,
-                              tip="How many epochs' weights each run keeps for the views"))  # fmt: skip
+        menu.addAction(
+            action(
+                "Weight &snapshots kept per run…",
+                self.ask_snapshot_limit,
+                tip="How many epochs' weights each run keeps for the views",
+            )
+        )
         self.menuBar().addMenu("&Help").addAction(about)
         self.addActions([self.run_action, self.stop_action])
 
@@ -329,8 +345,9 @@ class MainWindow(QMainWindow):
     def _on_load_cancelled(self) -> None:
         self._pending_folder = None
         self.dataset_panel.show_cancelled()
-        self.statusBar().showMessage("Loading cancelled." + (f" Still using {self.dataset.root}."
-                                                             if self.dataset is not None else ""), 8000)  # fmt: skip
+        self.statusBar().showMessage(
+            "Loading cancelled." + (f" Still using {self.dataset.root}." if self.dataset is not None else ""), 8000
+        )
         self._update_state()
 
     def _on_image_settings_changed(self) -> None:
@@ -355,8 +372,10 @@ class MainWindow(QMainWindow):
             return str(exc)
         if config.image != self.dataset.image:
             now, then = config.image, self.dataset.image
-            return (f"The images were loaded at {then.width}×{then.height}{'' if then.color else ' grayscale'}: "
-                    f"press Reload to decode them at {now.width}×{now.height}{'' if now.color else ' grayscale'}.")  # fmt: skip
+            return (
+                f"The images were loaded at {then.width}×{then.height}{'' if then.color else ' grayscale'}: "
+                f"press Reload to decode them at {now.width}×{now.height}{'' if now.color else ' grayscale'}."
+            )
         return None
 
     def start_run(self) -> int | None:
@@ -377,16 +396,29 @@ class MainWindow(QMainWindow):
         self._update_state()
         return run_id
 
-    def _new_entry(self, config: TrainConfig, status: str, sweep: str = "", repeat: int = 0, ahead: int = 0,
-                   summary: dict | None = None) -> RunEntry:  # fmt: skip
+    def _new_entry(
+        self,
+        config: TrainConfig,
+        status: str,
+        sweep: str = "",
+        repeat: int = 0,
+        ahead: int = 0,
+        summary: dict | None = None,
+    ) -> RunEntry:
         """A table entry for a run about to start (or be queued) on the loaded dataset."""
         run_id = next(self._run_ids)
         n_test = test_count(self.dataset.n_images, config.test_size)
         dataset = dict(summary or self.dataset.summary(), n_train=self.dataset.n_images - n_test, n_test=n_test)
-        record = RunRecord(config=config, name=run_label(run_id, config), status=status, dataset=dataset,
-                           sweep=sweep, repeat=repeat)  # fmt: skip
-        return RunEntry(run_id, record, self.runs.next_style(ahead), files=self.dataset.files,
-                        started_clock=time.monotonic() if status == RUNNING else None)  # fmt: skip
+        record = RunRecord(
+            config=config, name=run_label(run_id, config), status=status, dataset=dataset, sweep=sweep, repeat=repeat
+        )
+        return RunEntry(
+            run_id,
+            record,
+            self.runs.next_style(ahead),
+            files=self.dataset.files,
+            started_clock=time.monotonic() if status == RUNNING else None,
+        )
 
     def stop_runs(self) -> None:
         """Stop the selected runs that are running or queued; with none of those selected, stop
@@ -474,15 +506,23 @@ class MainWindow(QMainWindow):
             self.settings.setValue("sweep/grid", json.dumps(dialog.grid()))
             self.start_sweep(dialog.spec(), jobs=dialog.jobs.value(), scheduler=dialog.scheduler.text().strip() or None)
 
-    def start_sweep(self, spec: SweepSpec, jobs: int | None = None, scheduler: str | None = None,
-                    kind: str = "S") -> str | None:  # fmt: skip
+    def start_sweep(
+        self, spec: SweepSpec, jobs: int | None = None, scheduler: str | None = None, kind: str = "S"
+    ) -> str | None:
         """Queue every run of ``spec`` (shown at once as waiting) and start them in parallel.
         Returns the sweep's name ("S1", or "C1" for a comparison), None if it cannot start."""
         problem = self.run_problem(spec.base)
         try:
-            check_sweep_size(count_runs(spec.penalties, len(spec.alphas or (spec.base.alpha,)),
-                                        len(spec.learning_rates or (spec.base.eta0,)), spec.repeats,
-                                        spec.base.learning_rate), spec.base.epochs)  # fmt: skip
+            check_sweep_size(
+                count_runs(
+                    spec.penalties,
+                    len(spec.alphas or (spec.base.alpha,)),
+                    len(spec.learning_rates or (spec.base.eta0,)),
+                    spec.repeats,
+                    spec.base.learning_rate,
+                ),
+                spec.base.epochs,
+            )
         except ReguiError as exc:
             self._show_message(str(exc))
             return None
@@ -500,8 +540,10 @@ class MainWindow(QMainWindow):
             return None
         name = f"{kind}{next(self._sweep_counts[kind])}"
         summary = self.dataset.summary()
-        entries = [self._new_entry(item.config, WAITING, name, item.repeat, ahead=n, summary=summary)
-                   for n, item in enumerate(items)]  # fmt: skip
+        entries = [
+            self._new_entry(item.config, WAITING, name, item.repeat, ahead=n, summary=summary)
+            for n, item in enumerate(items)
+        ]
         self.runs.add_many(entries)  # curves come when each run starts: a big grid adds none at once
         run_ids = [e.run_id for e in entries]
         names = [e.record.name for e in entries]
@@ -551,8 +593,14 @@ class MainWindow(QMainWindow):
     def _update_state(self) -> None:
         config = self.params.config()
         problem = self.run_problem(config)
-        for widget in (self.run_button, self.run_action, self.compare_button, self.compare_action,
-                       self.sweep_button, self.sweep_action):  # fmt: skip
+        for widget in (
+            self.run_button,
+            self.run_action,
+            self.compare_button,
+            self.compare_action,
+            self.sweep_button,
+            self.sweep_action,
+        ):
             widget.setEnabled(problem is None)
         if problem is None:
             n_test = test_count(self.dataset.n_images, config.test_size)
@@ -560,8 +608,9 @@ class MainWindow(QMainWindow):
             self.ready.setStyleSheet("color: #2e7d32;")
         else:
             self.ready.setText(problem)
-            self.ready.setStyleSheet("color: #666;" if self.dataset is None or "Loading" in problem else
-                                     "color: #c62828;")  # fmt: skip
+            self.ready.setStyleSheet(
+                "color: #666;" if self.dataset is None or "Loading" in problem else "color: #c62828;"
+            )
         running = len(self.controller.running_runs())
         busy = running > 0 or self.controller.sweep_running()
         self.stop_button.setEnabled(busy)
@@ -610,14 +659,20 @@ class MainWindow(QMainWindow):
         folder, then = run.dataset.get("folder", ""), run.dataset.get("fingerprint", "")
         here = self.dataset is not None and self.dataset.is_folder(folder)
         if here and then and then != self.dataset.fingerprint:
-            self.show_notice(f"Stored run {run.id}'s settings are set. The folder {folder} has changed since it ran "
-                             "(files added, removed or modified): a new run will not be on the same data.")  # fmt: skip
+            self.show_notice(
+                f"Stored run {run.id}'s settings are set. The folder {folder} has changed since it ran "
+                "(files added, removed or modified): a new run will not be on the same data."
+            )
         elif not here:
-            self.statusBar().showMessage(f"Stored run {run.id}'s settings are set; it ran on {folder}: load that "
-                                         "folder to train it again on the same data.", 15_000)  # fmt: skip
+            self.statusBar().showMessage(
+                f"Stored run {run.id}'s settings are set; it ran on {folder}: load that "
+                "folder to train it again on the same data.",
+                15_000,
+            )
         else:
-            self.statusBar().showMessage(f"Stored run {run.id}'s settings are set: press Run to train it again.",
-                                         10_000)  # fmt: skip
+            self.statusBar().showMessage(
+                f"Stored run {run.id}'s settings are set: press Run to train it again.", 10_000
+            )
 
     def open_stored_runs(self, stored_ids) -> list[int]:
         """Show stored runs in the table and plots next to this session's; returns their ids here.
@@ -714,9 +769,13 @@ class MainWindow(QMainWindow):
 
     def _export_failed(self, message: str) -> None:
         self._show_message(message)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Export failed",
-                          f"{message}\n\nNothing was lost: the runs are still here; choose another place.",
-                          QMessageBox.StandardButton.Ok, self)  # fmt: skip
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Export failed",
+            f"{message}\n\nNothing was lost: the runs are still here; choose another place.",
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # not exec(): the app (and any training) carries on
 
@@ -756,8 +815,11 @@ class MainWindow(QMainWindow):
         self.params.set_config(config)
         self.dataset_panel.set_recent(self._recent())
         # Anything damaged or from elsewhere in the settings file is ignored, never fatal.
-        for key, restore in (("geometry", self.restoreGeometry), ("split/main", self.main_split.restoreState),
-                             ("split/right", self.right_split.restoreState)):  # fmt: skip
+        for key, restore in (
+            ("geometry", self.restoreGeometry),
+            ("split/main", self.main_split.restoreState),
+            ("split/right", self.right_split.restoreState),
+        ):
             try:
                 value = self.settings.value(key)
                 if value is not None:
@@ -775,9 +837,11 @@ class MainWindow(QMainWindow):
                 self.restoreState(state)
         except (TypeError, ValueError):
             pass
-        for key, box, default in (("plots/parts", self.plots.show_parts, False),
-                                  ("plots/train", self.plots.show_train, True),
-                                  ("plots/log", self.plots.log_loss, False)):  # fmt: skip
+        for key, box, default in (
+            ("plots/parts", self.plots.show_parts, False),
+            ("plots/train", self.plots.show_train, True),
+            ("plots/log", self.plots.log_loss, False),
+        ):
             try:
                 box.setChecked(bool(self.settings.value(key, default, type=bool)))
             except (TypeError, ValueError):
@@ -833,8 +897,11 @@ class MainWindow(QMainWindow):
                 continue
             record.status = STOPPED
             done = len(record.epochs)
-            record.message = (f"Stopped when the window was closed, after epoch {done}." if done else
-                              "Stopped when the window was closed, before its first epoch ended.")  # fmt: skip
+            record.message = (
+                f"Stopped when the window was closed, after epoch {done}."
+                if done
+                else "Stopped when the window was closed, before its first epoch ended."
+            )
             if entry.started_clock is not None:
                 record.seconds = now - entry.started_clock
             self.run_log.finished(entry.run_id, record)
@@ -853,7 +920,8 @@ class MainWindow(QMainWindow):
 
     def _about(self) -> None:
         QMessageBox.about(
-            self, "About regui",
+            self,
+            "About regui",
             f"<b>regui {__version__}</b><p>Watch regularization shape a linear image classifier: "
             "scikit-learn's SGDClassifier, one epoch at a time.</p>",
-        )  # fmt: skip
+        )

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import html
 import math
-import os
 
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before pyqtgraph picks a binding
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QVBoxLayout, QWidget
 
-import numpy as np  # noqa: E402
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import Qt, QTimer, Signal  # noqa: E402
-from PySide6.QtGui import QColor  # noqa: E402
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QVBoxLayout, QWidget  # noqa: E402
-
-from regui.core.export import ExportError  # noqa: E402
-from regui.gui.results_model import RunEntry  # noqa: E402
-from regui.gui.widgets import WrappingRow  # noqa: E402
+from regui.core.export import ExportError
+from regui.gui.results_model import RunEntry
+from regui.gui.widgets import WrappingRow
 
 # Style per curve: objective/test are the main (solid) lines.
 _STYLES = {
@@ -97,11 +94,13 @@ def set_title(plot: pg.PlotItem, title: str, key: str = "") -> None:
     plot.titleLabel.setText(text, color="k", size="10pt", justify="left")  # clipped, it keeps its start
 
 
-def epoch_plot(canvas: pg.GraphicsLayoutWidget, row: int, col: int, left: str, units: str | None = None,
-               **kwargs) -> pg.PlotItem:  # fmt: skip
+def epoch_plot(
+    canvas: pg.GraphicsLayoutWidget, row: int, col: int, left: str, units: str | None = None, **kwargs
+) -> pg.PlotItem:
     """A plot against epoch (whole-number ticks) on ``canvas``."""
-    return style_plot(canvas.addPlot(row=row, col=col, axisItems={"bottom": EpochAxis("bottom")}, **kwargs), left,
-                      units=units)  # fmt: skip
+    return style_plot(
+        canvas.addPlot(row=row, col=col, axisItems={"bottom": EpochAxis("bottom")}, **kwargs), left, units=units
+    )
 
 
 class PlotsPanel(QWidget):
@@ -135,8 +134,9 @@ class PlotsPanel(QWidget):
         # Before the first run: the axes a first run will have (epochs 1-10, accuracy in %).
         self.loss_plot.setRange(xRange=(1, 10), yRange=(0, 1))
         self.acc_plot.setRange(xRange=(1, 10), yRange=(0, 100))
-        self.placeholder = pg.TextItem("Press Run:\nthe curves grow here,\nepoch by epoch.", color=(120, 120, 120),
-                                       anchor=(0.5, 0.5))  # fmt: skip
+        self.placeholder = pg.TextItem(
+            "Press Run:\nthe curves grow here,\nepoch by epoch.", color=(120, 120, 120), anchor=(0.5, 0.5)
+        )
         self.loss_plot.addItem(self.placeholder)
         self.placeholder.setPos(5.5, 0.5)
         self._titles()
@@ -245,7 +245,7 @@ class PlotsPanel(QWidget):
         shown = [run_id for run_id, entry in self._entries.items() if entry.visible]
         named = shown if len(shown) <= _LEGEND_UP_TO else None
         if named is not None and self._legend_ids is not None and named[: len(self._legend_ids)] == self._legend_ids:
-            for run_id in named[len(self._legend_ids):]:  # the legend reads simple HTML: a name shows as typed
+            for run_id in named[len(self._legend_ids) :]:  # the legend reads simple HTML: a name shows as typed
                 self.legend.addItem(self._legend_sample(run_id), html.escape(self._entries[run_id].label))
         else:
             self.legend.clear()
@@ -253,8 +253,10 @@ class PlotsPanel(QWidget):
                 for run_id in named:
                     self.legend.addItem(self._legend_sample(run_id), html.escape(self._entries[run_id].label))
             else:
-                self.legend.addItem(pg.PlotDataItem(pen=None), f"{len(shown)} runs shown: the table's swatches say "
-                                                              "which curves are whose")  # fmt: skip
+                self.legend.addItem(
+                    pg.PlotDataItem(pen=None),
+                    f"{len(shown)} runs shown: the table's swatches say which curves are whose",
+                )
         self._legend_ids = named
         self._fit_legend()
 
@@ -262,8 +264,15 @@ class PlotsPanel(QWidget):
         """What the legend shows of a run: its colour and marker, whatever its length."""
         entry = self._entries[run_id]
         # One point of data: the legend draws the marker with the colours of the item's points.
-        return pg.PlotDataItem([0], [0], pen=pg.mkPen(entry.color, width=_NORMAL_WIDTH), symbol=entry.style.marker,
-                               symbolBrush=entry.color, symbolPen=None, symbolSize=6)  # fmt: skip
+        return pg.PlotDataItem(
+            [0],
+            [0],
+            pen=pg.mkPen(entry.color, width=_NORMAL_WIDTH),
+            symbol=entry.style.marker,
+            symbolBrush=entry.color,
+            symbolPen=None,
+            symbolSize=6,
+        )
 
     def _fit_legend(self) -> None:
         labels = [label for _, label in self.legend.items]
@@ -345,8 +354,14 @@ class _Series:
     """One run's curves as growing numpy arrays: new epochs are appended, not all re-read,
     so a run of 100,000 fast epochs costs each redraw only what arrived since the last."""
 
-    SOURCES = {"epoch": ("epoch", 1.0), "objective": ("objective", 1.0), "data": ("train_loss", 1.0),
-               "penalty": ("penalty", 1.0), "test": ("test_accuracy", 100.0), "train": ("train_accuracy", 100.0)}  # fmt: skip
+    SOURCES = {
+        "epoch": ("epoch", 1.0),
+        "objective": ("objective", 1.0),
+        "data": ("train_loss", 1.0),
+        "penalty": ("penalty", 1.0),
+        "test": ("test_accuracy", 100.0),
+        "train": ("train_accuracy", 100.0),
+    }
 
     def __init__(self) -> None:
         self.n = 0
@@ -355,7 +370,7 @@ class _Series:
     def sync(self, epochs: list) -> None:
         if len(epochs) < self.n:  # the run started over (its worker was lost)
             self.n = 0
-        new = epochs[self.n:]
+        new = epochs[self.n :]
         if not new:
             return
         end = self.n + len(new)
@@ -363,7 +378,7 @@ class _Series:
             size = max(end, 2 * len(self.arrays["epoch"]))
             self.arrays = {k: np.resize(a, size) for k, a in self.arrays.items()}
         for key, (attr, scale) in self.SOURCES.items():
-            self.arrays[key][self.n:end] = np.fromiter((getattr(e, attr) for e in new), float, len(new)) * scale
+            self.arrays[key][self.n : end] = np.fromiter((getattr(e, attr) for e in new), float, len(new)) * scale
         self.n = end
 
     def view(self, key: str) -> np.ndarray:

@@ -7,7 +7,6 @@ its curves are shown); plots and exports read them from here.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunR
 from regui.gui.run_styles import RunStyle, style_for, swatch
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
 
 @dataclass(eq=False)
 class RunEntry:
@@ -92,41 +92,116 @@ COLUMNS = [
     # Who, how it went, and the results first: they fit on screen; the settings follow.
     Column("run", "Run", lambda e: e.number, lambda e: e.run_id, "Tick to show the run's curves"),
     Column("status", "Status", lambda e: e.record.status_text(), lambda e: e.record.status_text(), numeric=False),
-    Column("penalty", "Penalty", lambda e: PENALTY_LABELS[e.record.config.penalty],
-           lambda e: e.record.config.penalty, numeric=False),
+    Column(
+        "penalty",
+        "Penalty",
+        lambda e: PENALTY_LABELS[e.record.config.penalty],
+        lambda e: e.record.config.penalty,
+        numeric=False,
+    ),
     Column("alpha", "λ", _lambda, lambda e: e.record.config.alpha, "Regularization strength (alpha)"),
-    Column("test_accuracy", "Test acc", lambda e: percent(_final(e, "test_accuracy")),
-           lambda e: _sortable(_final(e, "test_accuracy")), "Test accuracy after the last epoch"),
-    Column("best_test_accuracy", "Best test (epoch)", _best,
-           lambda e: _sortable(getattr(e.best, "test_accuracy", None)),
-           "Highest test accuracy of any epoch, and that epoch"),
-    Column("train_accuracy", "Train acc", lambda e: percent(_final(e, "train_accuracy")),
-           lambda e: _sortable(_final(e, "train_accuracy"))),
-    Column("objective", "Final loss", lambda e: _num(_final(e, "objective")),
-           lambda e: _sortable(_final(e, "objective")), "Mean data loss + λ·R(W), on the training part"),
-    Column("weight_l2", "‖W‖", lambda e: _num(_final(e, "weight_l2")),
-           lambda e: _sortable(_final(e, "weight_l2")), "L2 norm of the weights (intercepts excluded)"),
-    Column("zero_fraction", "Zeros", lambda e: _num(_final(e, "zero_fraction"), ".1%"),
-           lambda e: _sortable(_final(e, "zero_fraction")), "Share of weights exactly 0 (sparsity)"),
-    Column("epochs", "Epochs", lambda e: f"{len(e.record.epochs)}/{e.record.config.epochs}",
-           lambda e: len(e.record.epochs), "Epochs done / asked for"),
-    Column("eta0", "LR", lambda e: f"{e.record.config.eta0:g} {e.record.config.learning_rate}",
-           lambda e: e.record.config.eta0, "Learning rate (eta0) and schedule"),
-    Column("l1_ratio", "L1 ratio",
-           lambda e: f"{e.record.config.l1_ratio:g}" if e.record.config.penalty == "elasticnet" else "–",
-           lambda e: e.record.config.l1_ratio, "Elastic-net mix: 0 is pure L2, 1 pure L1"),
-    Column("loss", "Loss", lambda e: "cross-entropy" if e.record.config.loss == "log_loss" else "hinge",
-           lambda e: e.record.config.loss, numeric=False),
-    Column("scaling", "Pixels", lambda e: SCALING_LABELS[e.record.config.scaling],
-           lambda e: e.record.config.scaling, numeric=False),
-    Column("seed", "Seed", lambda e: str(e.record.config.seed), lambda e: e.record.config.seed, "Model seed (shuffling)"),
-    Column("sweep", "Sweep", lambda e: _sweep(e), lambda e: (e.record.sweep, e.record.repeat),
-           "The sweep a run belongs to, and its repeat", numeric=False),
-    Column("data", "Data", lambda e: _data(e), lambda e: _data(e),
-           "Dataset folder, image size, test fraction and split seed", numeric=False),
-    Column("seconds", "Time", lambda e: f"{_elapsed(e):.1f} s" if _elapsed(e) is not None else "",
-           lambda e: _sortable(_elapsed(e))),
-]  # fmt: skip
+    Column(
+        "test_accuracy",
+        "Test acc",
+        lambda e: percent(_final(e, "test_accuracy")),
+        lambda e: _sortable(_final(e, "test_accuracy")),
+        "Test accuracy after the last epoch",
+    ),
+    Column(
+        "best_test_accuracy",
+        "Best test (epoch)",
+        _best,
+        lambda e: _sortable(getattr(e.best, "test_accuracy", None)),
+        "Highest test accuracy of any epoch, and that epoch",
+    ),
+    Column(
+        "train_accuracy",
+        "Train acc",
+        lambda e: percent(_final(e, "train_accuracy")),
+        lambda e: _sortable(_final(e, "train_accuracy")),
+    ),
+    Column(
+        "objective",
+        "Final loss",
+        lambda e: _num(_final(e, "objective")),
+        lambda e: _sortable(_final(e, "objective")),
+        "Mean data loss + λ·R(W), on the training part",
+    ),
+    Column(
+        "weight_l2",
+        "‖W‖",
+        lambda e: _num(_final(e, "weight_l2")),
+        lambda e: _sortable(_final(e, "weight_l2")),
+        "L2 norm of the weights (intercepts excluded)",
+    ),
+    Column(
+        "zero_fraction",
+        "Zeros",
+        lambda e: _num(_final(e, "zero_fraction"), ".1%"),
+        lambda e: _sortable(_final(e, "zero_fraction")),
+        "Share of weights exactly 0 (sparsity)",
+    ),
+    Column(
+        "epochs",
+        "Epochs",
+        lambda e: f"{len(e.record.epochs)}/{e.record.config.epochs}",
+        lambda e: len(e.record.epochs),
+        "Epochs done / asked for",
+    ),
+    Column(
+        "eta0",
+        "LR",
+        lambda e: f"{e.record.config.eta0:g} {e.record.config.learning_rate}",
+        lambda e: e.record.config.eta0,
+        "Learning rate (eta0) and schedule",
+    ),
+    Column(
+        "l1_ratio",
+        "L1 ratio",
+        lambda e: f"{e.record.config.l1_ratio:g}" if e.record.config.penalty == "elasticnet" else "–",
+        lambda e: e.record.config.l1_ratio,
+        "Elastic-net mix: 0 is pure L2, 1 pure L1",
+    ),
+    Column(
+        "loss",
+        "Loss",
+        lambda e: "cross-entropy" if e.record.config.loss == "log_loss" else "hinge",
+        lambda e: e.record.config.loss,
+        numeric=False,
+    ),
+    Column(
+        "scaling",
+        "Pixels",
+        lambda e: SCALING_LABELS[e.record.config.scaling],
+        lambda e: e.record.config.scaling,
+        numeric=False,
+    ),
+    Column(
+        "seed", "Seed", lambda e: str(e.record.config.seed), lambda e: e.record.config.seed, "Model seed (shuffling)"
+    ),
+    Column(
+        "sweep",
+        "Sweep",
+        lambda e: _sweep(e),
+        lambda e: (e.record.sweep, e.record.repeat),
+        "The sweep a run belongs to, and its repeat",
+        numeric=False,
+    ),
+    Column(
+        "data",
+        "Data",
+        lambda e: _data(e),
+        lambda e: _data(e),
+        "Dataset folder, image size, test fraction and split seed",
+        numeric=False,
+    ),
+    Column(
+        "seconds",
+        "Time",
+        lambda e: f"{_elapsed(e):.1f} s" if _elapsed(e) is not None else "",
+        lambda e: _sortable(_elapsed(e)),
+    ),
+]
 COLUMN_INDEX = {c.key: i for i, c in enumerate(COLUMNS)}
 
 
@@ -140,8 +215,10 @@ def _data(entry: RunEntry) -> str:
     folder = Path(entry.record.dataset.get("folder", "")).name
     stratified = "" if c.stratify else " unstratified"
     changed = "⚠ changed since: " if entry.data_changed else ""
-    return (f"{changed}{folder} {c.width}×{c.height}×{3 if c.color else 1}, test {c.test_size:g} split "
-            f"{c.split_seed}{stratified}")  # fmt: skip
+    return (
+        f"{changed}{folder} {c.width}×{c.height}×{3 if c.color else 1}, test {c.test_size:g} split "
+        f"{c.split_seed}{stratified}"
+    )
 
 
 def _elapsed(entry: RunEntry):
@@ -345,15 +422,19 @@ class RunsModel(QAbstractTableModel):
         if entry.stored_id is not None:
             lines.append(f"opened from the run store (run {entry.stored_id}, started {record.started_at[:16]})")
         if entry.data_changed:
-            lines.append("Its dataset folder has changed since this run (files added, removed or modified): "
-                         "numbers from then and now are not on the same data.")  # fmt: skip
+            lines.append(
+                "Its dataset folder has changed since this run (files added, removed or modified): "
+                "numbers from then and now are not on the same data."
+            )
         lines.append(
             f"image {c.width}x{c.height} {'colour' if c.color else 'grayscale'}, test fraction {c.test_size:g}, "
             f"split seed {c.split_seed}{'' if c.stratify else ', not stratified'}"
         )
         if record.dataset.get("folder"):
-            lines.append(f"dataset {record.dataset['folder']} ({record.dataset.get('n_train')} train / "
-                         f"{record.dataset.get('n_test')} test)")  # fmt: skip
+            lines.append(
+                f"dataset {record.dataset['folder']} ({record.dataset.get('n_train')} train / "
+                f"{record.dataset.get('n_test')} test)"
+            )
         return "\n".join(lines)
 
 

@@ -44,16 +44,22 @@ _COLUMNS = [
     ("LR", lambda r: f"{r.config.eta0:g}", lambda r: r.config.eta0),
     ("Epochs", lambda r: f"{r.epochs_done}/{r.config.epochs}", lambda r: r.epochs_done),
     ("Test acc", lambda r: percent(r.test_accuracy), lambda r: -1 if r.test_accuracy is None else r.test_accuracy),
-    ("Best test", lambda r: percent(r.best_test_accuracy),
-     lambda r: -1 if r.best_test_accuracy is None else r.best_test_accuracy),
-    ("Zeros", lambda r: "" if r.zero_fraction is None else f"{r.zero_fraction:.1%}",
-     lambda r: -1 if r.zero_fraction is None else r.zero_fraction),
+    (
+        "Best test",
+        lambda r: percent(r.best_test_accuracy),
+        lambda r: -1 if r.best_test_accuracy is None else r.best_test_accuracy,
+    ),
+    (
+        "Zeros",
+        lambda r: "" if r.zero_fraction is None else f"{r.zero_fraction:.1%}",
+        lambda r: -1 if r.zero_fraction is None else r.zero_fraction,
+    ),
     ("Pixels", lambda r: r.config.scaling, lambda r: r.config.scaling),
     ("Dataset", lambda r: Path(r.folder).name, lambda r: r.folder),
     ("Sweep", lambda r: sweep_place(r.sweep, r.repeat), lambda r: (r.sweep, r.repeat)),
     ("Name", lambda r: r.name, lambda r: r.name),
     ("Note", lambda r: r.note, lambda r: r.note),
-]  # fmt: skip
+]
 _NAME, _NOTE = len(_COLUMNS) - 2, len(_COLUMNS) - 1
 _FROM_SETTINGS = {"Penalty", "λ", "LR", "Epochs", "Pixels", "Dataset"}
 
@@ -95,8 +101,11 @@ class StoredRunsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and run.damage:
             return f"{run.name}\nThis stored run is damaged: {run.damage}. It cannot be opened; it can be deleted."
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (f"{run.name}\n{run.folder}\n" + ", ".join(f"{k}={v}" for k, v in run.config.to_dict().items())
-                    + (f"\n{run.message}" if run.message else ""))  # fmt: skip
+            return (
+                f"{run.name}\n{run.folder}\n"
+                + ", ".join(f"{k}={v}" for k, v in run.config.to_dict().items())
+                + (f"\n{run.message}" if run.message else "")
+            )
         return None
 
     def flags(self, index):
@@ -135,9 +144,11 @@ class RunBrowser(QDialog):
             self.penalty.addItem(PENALTY_LABELS[penalty], penalty)
         self.settings_filter = QLineEdit()
         self.settings_filter.setPlaceholderText("settings, e.g. alpha=0.01 scaling=unit")
-        self.settings_filter.setToolTip("Runs whose settings are exactly these: penalty, alpha, l1_ratio, loss, epochs, "
-                                        "eta0, learning_rate, seed, width, height, color, scaling, test_size, "
-                                        "split_seed, stratify")  # fmt: skip
+        self.settings_filter.setToolTip(
+            "Runs whose settings are exactly these: penalty, alpha, l1_ratio, loss, epochs, "
+            "eta0, learning_rate, seed, width, height, color, scaling, test_size, "
+            "split_seed, stratify"
+        )
         self.count = QLabel()
         self.problem = QLabel()
         self.problem.setStyleSheet("color: #c62828;")
@@ -152,7 +163,9 @@ class RunBrowser(QDialog):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -180,7 +193,11 @@ class RunBrowser(QDialog):
         self.penalty.currentIndexChanged.connect(self.refresh)
 
         filters = QHBoxLayout()
-        for label, widget in (("Dataset:", self.dataset), ("Penalty:", self.penalty), ("Settings:", self.settings_filter)):
+        for label, widget in (
+            ("Dataset:", self.dataset),
+            ("Penalty:", self.penalty),
+            ("Settings:", self.settings_filter),
+        ):
             filters.addWidget(QLabel(label))
             filters.addWidget(widget, 1 if isinstance(widget, QLineEdit) else 0)
         buttons = QHBoxLayout()
@@ -260,8 +277,9 @@ class RunBrowser(QDialog):
         if not ids:
             return 0
         if confirm:
-            answer = QMessageBox.question(self, "Delete runs",
-                                          f"Delete {len(ids)} stored run(s) with all their epochs? This cannot be undone.")  # fmt: skip
+            answer = QMessageBox.question(
+                self, "Delete runs", f"Delete {len(ids)} stored run(s) with all their epochs? This cannot be undone."
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return 0
         deleted = self._write(lambda store: store.delete(ids))
@@ -292,8 +310,9 @@ class RunBrowser(QDialog):
         added, known, refused = result
         self.count.setText(f"{added} run(s) imported" + (f", {known} were here already" if known else ""))
         if refused:
-            self.problem.setText(f"{len(refused)} run(s) of {path} were not imported, as they do not read as runs: "
-                                 + "; ".join(refused))  # fmt: skip
+            self.problem.setText(
+                f"{len(refused)} run(s) of {path} were not imported, as they do not read as runs: " + "; ".join(refused)
+            )
             self.problem.show()
         return added, known
 
@@ -311,5 +330,3 @@ class RunBrowser(QDialog):
             self.problem.setText(str(exc))
             self.problem.show()
             return None
-
-

@@ -8,21 +8,25 @@ The table's swatch is drawn from the same style, so a row and its curves match e
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QPainter, QPixmap
 
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QColor, QPainter, QPixmap  # noqa: E402
-
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-          "#17becf")  # fmt: skip
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 # pyqtgraph's symbol names, the plainest first: circle, square, triangle, diamond, ...
 MARKERS = ("o", "s", "t", "d", "t1", "p", "h", "star")
-MARKER_NAMES = {"o": "circle", "s": "square", "t": "triangle", "d": "diamond", "t1": "triangle up",
-                "p": "pentagon", "h": "hexagon", "star": "star"}  # fmt: skip
+MARKER_NAMES = {
+    "o": "circle",
+    "s": "square",
+    "t": "triangle",
+    "d": "diamond",
+    "t1": "triangle up",
+    "p": "pentagon",
+    "h": "hexagon",
+    "star": "star",
+}
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,7 @@ class RunStyle:
         return f"{_COLOR_NAMES[self.color]} {MARKER_NAMES[self.marker]}s"
 
 
-_COLOR_NAMES = dict(zip(COLORS, ("blue", "orange", "green", "red", "purple", "brown", "pink", "grey", "olive",
-                                 "cyan")))  # fmt: skip
+_COLOR_NAMES = dict(zip(COLORS, ("blue", "orange", "green", "red", "purple", "brown", "pink", "grey", "olive", "cyan")))
 
 
 def style_for(index: int) -> RunStyle:

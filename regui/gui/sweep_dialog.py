@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from regui.core.config import LIMITS, LOSS_LABELS, PENALTIES, PENALTY_LABELS, SCALING_LABELS, TrainConfig, limit_problem
-from regui.core.machine import default_workers
 from regui.core.errors import ReguiError
+from regui.core.machine import default_workers
 from regui.core.sweep import SweepSpec, check_sweep_size, count_runs, log_space
 from regui.gui.widgets import LogSpinBox
 
@@ -47,15 +47,19 @@ class SweepDialog(QDialog):
         self.repeats = QSpinBox()
         self.repeats.setRange(1, 100)
         self.repeats.setValue(3)
-        self.repeats.setToolTip("Each setting runs this many times with seeds seed, seed+1, ...: the spread shows "
-                                "how much of a difference is noise")  # fmt: skip
+        self.repeats.setToolTip(
+            "Each setting runs this many times with seeds seed, seed+1, ...: the spread shows "
+            "how much of a difference is noise"
+        )
         self.vary = QComboBox()
         for key, label in _VARY.items():
             self.vary.addItem(label, key)
         self.jobs = QSpinBox()
         self.jobs.setRange(1, default_workers())  # more processes than cores only slow each other down
         self.jobs.setValue(default_workers())
-        self.jobs.setToolTip(f"Runs at once, each in its own worker process (at most one per core: {default_workers()})")
+        self.jobs.setToolTip(
+            f"Runs at once, each in its own worker process (at most one per core: {default_workers()})"
+        )
         self.scheduler = QLineEdit()
         self.scheduler.setPlaceholderText("tcp://host:8786 to use a Dask cluster (optional)")
         self.count = QLabel()
@@ -114,10 +118,17 @@ class SweepDialog(QDialog):
 
     def grid(self) -> dict:
         """The grid as chosen, to offer again next time."""
-        return {"penalties": [p for p, box in self.penalties.items() if box.isChecked()], "low": self.low.value(),
-                "high": self.high.value(), "points": self.points.value(), "rates": self.rates.text(),
-                "repeats": self.repeats.value(), "vary": self.vary.currentData(), "jobs": self.jobs.value(),
-                "scheduler": self.scheduler.text()}  # fmt: skip
+        return {
+            "penalties": [p for p, box in self.penalties.items() if box.isChecked()],
+            "low": self.low.value(),
+            "high": self.high.value(),
+            "points": self.points.value(),
+            "rates": self.rates.text(),
+            "repeats": self.repeats.value(),
+            "vary": self.vary.currentData(),
+            "jobs": self.jobs.value(),
+            "scheduler": self.scheduler.text(),
+        }
 
     def set_grid(self, grid: dict) -> None:
         """Offer a grid chosen before; anything missing or damaged keeps its default."""
@@ -154,8 +165,14 @@ class SweepDialog(QDialog):
         low, high = sorted((self.low.value(), self.high.value()))
         if not penalties or rates is None or low <= 0:
             return None
-        return SweepSpec(self.base, penalties=penalties, alphas=log_space(low, high, self.points.value()),
-                         learning_rates=rates, repeats=self.repeats.value(), vary=self.vary.currentData())  # fmt: skip
+        return SweepSpec(
+            self.base,
+            penalties=penalties,
+            alphas=log_space(low, high, self.points.value()),
+            learning_rates=rates,
+            repeats=self.repeats.value(),
+            vary=self.vary.currentData(),
+        )
 
     def _update(self) -> None:
         spec = self.spec()
@@ -171,8 +188,9 @@ class SweepDialog(QDialog):
             self.count.setStyleSheet("color: #c62828;")
             ok.setEnabled(False)
             return
-        n = count_runs(spec.penalties, len(spec.alphas), len(spec.learning_rates), spec.repeats,
-                       spec.base.learning_rate)  # fmt: skip
+        n = count_runs(
+            spec.penalties, len(spec.alphas), len(spec.learning_rates), spec.repeats, spec.base.learning_rate
+        )
         try:
             check_sweep_size(n, spec.base.epochs)
         except ReguiError as exc:
@@ -181,8 +199,11 @@ class SweepDialog(QDialog):
             ok.setEnabled(False)
             return
         lambdas = ", ".join(f"{a:g}" for a in spec.alphas)
-        note = " (without a penalty λ changes nothing, so those run once per learning rate and repeat)" \
-            if "none" in spec.penalties and len(spec.alphas) > 1 else ""  # fmt: skip
+        note = (
+            " (without a penalty λ changes nothing, so those run once per learning rate and repeat)"
+            if "none" in spec.penalties and len(spec.alphas) > 1
+            else ""
+        )
         self.count.setText(f"<b>{n} runs</b>{note}. λ: {lambdas}.")
         self.count.setStyleSheet("")
         ok.setEnabled(n > 0)

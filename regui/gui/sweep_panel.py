@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-
-import numpy as np  # noqa: E402
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal  # noqa: E402
-from PySide6.QtGui import QColor  # noqa: E402
-from PySide6.QtWidgets import (  # noqa: E402
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
@@ -31,13 +28,13 @@ from PySide6.QtWidgets import (  # noqa: E402
     QWidget,
 )
 
-from regui.core.config import PENALTY_LABELS  # noqa: E402
-from regui.core.formatting import duration, percent_mean_std  # noqa: E402
-from regui.core.records import RUNNING, WAITING  # noqa: E402
-from regui.core.sweep import SettingSummary, summarize  # noqa: E402
-from regui.gui.plots import set_title, style_plot  # noqa: E402
-from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, ColumnFitter, RunsModel  # noqa: E402
-from regui.gui.widgets import WrappingRow  # noqa: E402
+from regui.core.config import PENALTY_LABELS
+from regui.core.formatting import duration, percent_mean_std
+from regui.core.records import RUNNING, WAITING
+from regui.core.sweep import SettingSummary, summarize
+from regui.gui.plots import set_title, style_plot
+from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, ColumnFitter, RunsModel
+from regui.gui.widgets import WrappingRow
 
 PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
 _REFRESH_MS = 250
@@ -148,8 +145,9 @@ class SweepPanel(QWidget):
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self._pause)
         self.stop_button = QPushButton("Stop sweep")
-        self.stop_button.setToolTip("Start no new runs and stop the running ones after their epoch; "
-                                    "everything finished stays")  # fmt: skip
+        self.stop_button.setToolTip(
+            "Start no new runs and stop the running ones after their epoch; everything finished stays"
+        )
         self.stop_button.clicked.connect(self._stop)
 
         self.queue = QTableView()
@@ -181,8 +179,7 @@ class SweepPanel(QWidget):
         set_title(self.acc_plot, "Validation curve", "mean ± std over repeats · click a point")
         set_title(self.zero_plot, "Sparsity", "share of weights exactly 0")
         # Below both plots, off the data (inside, it covered the points at the smallest λ).
-        self.legend = pg.LegendItem(labelTextSize="8pt", labelTextColor="k", frame=False, horSpacing=12,
-                                    colCount=4)  # fmt: skip
+        self.legend = pg.LegendItem(labelTextSize="8pt", labelTextColor="k", frame=False, horSpacing=12, colCount=4)
         self.canvas.addItem(self.legend, row=1, col=0, colspan=2)
 
         self.summary = QTableWidget()
@@ -335,8 +332,9 @@ class SweepPanel(QWidget):
         if name:
             self.legend.addItem(curve, name)
         if ids is not None:
-            scatter = pg.ScatterPlotItem(x=x, y=y, data=ids, size=9, brush=pg.mkBrush(color), pen=pg.mkPen("w"),
-                                         hoverable=True, tip=None)  # fmt: skip
+            scatter = pg.ScatterPlotItem(
+                x=x, y=y, data=ids, size=9, brush=pg.mkBrush(color), pen=pg.mkPen("w"), hoverable=True, tip=None
+            )
             scatter.sigClicked.connect(self._point_clicked)
             plot.addItem(scatter)
         return curve
@@ -347,8 +345,13 @@ class SweepPanel(QWidget):
         fill = QColor(color)
         fill.setAlpha(40)
         if not dashed and std > 0:
-            band = pg.LinearRegionItem((mean - std, mean + std), orientation="horizontal", movable=False,
-                                       brush=pg.mkBrush(fill), pen=pg.mkPen(None))  # fmt: skip
+            band = pg.LinearRegionItem(
+                (mean - std, mean + std),
+                orientation="horizontal",
+                movable=False,
+                brush=pg.mkBrush(fill),
+                pen=pg.mkPen(None),
+            )
             plot.addItem(band)
         style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
         line = plot.plot([span[0], span[1]], [mean, mean], pen=pg.mkPen(color, width=2, style=style))
@@ -356,8 +359,9 @@ class SweepPanel(QWidget):
             legend.addItem(line, name)
 
     def _fill_summary(self, best: bool) -> None:
-        chosen = {self._summary_keys[i.row()] for i in self.summary.selectedIndexes()
-                  if i.row() < len(self._summary_keys)}  # fmt: skip
+        chosen = {
+            self._summary_keys[i.row()] for i in self.summary.selectedIndexes() if i.row() < len(self._summary_keys)
+        }
         self.summary.blockSignals(True)  # rebuilding is not the person choosing rows
         self.summary.clear()
         headers = ["Penalty", "λ", "lr", "Runs", "Test acc", "Best test acc", "Train acc", "Zeros"]
@@ -368,8 +372,13 @@ class SweepPanel(QWidget):
         pm = percent_mean_std
         for row, (s, _) in enumerate(self._summaries):
             stats = [pm(s.test), pm(s.best_test), pm(s.train), pm(s.zeros, 1)] if s.n else ["–"] * 4
-            cells = [PENALTY_LABELS[s.penalty], "–" if s.alpha is None else f"{s.alpha:g}", f"{s.eta0:g}",
-                     s.count_text(), *stats]  # fmt: skip
+            cells = [
+                PENALTY_LABELS[s.penalty],
+                "–" if s.alpha is None else f"{s.alpha:g}",
+                f"{s.eta0:g}",
+                s.count_text(),
+                *stats,
+            ]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col:

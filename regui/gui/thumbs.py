@@ -29,7 +29,7 @@ def squared(rgb, side: int):
     h, w = rgb.shape[:2]
     out = np.full((side, side, 3), 255, dtype=np.uint8)
     top, left = (side - min(h, side)) // 2, (side - min(w, side)) // 2
-    out[top: top + min(h, side), left: left + min(w, side)] = rgb[:side, :side]
+    out[top : top + min(h, side), left : left + min(w, side)] = rgb[:side, :side]
     return out
 
 

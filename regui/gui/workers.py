@@ -70,9 +70,11 @@ class LoadWorker(QObject):
             from regui.core.thumbnails import class_thumbnails
 
             dataset = load_dataset(
-                self.folder, self.image, should_stop=self.stop.is_set,
+                self.folder,
+                self.image,
+                should_stop=self.stop.is_set,
                 progress=lambda done, total: self.progress.emit(self.job_id, done, total),
-            )  # fmt: skip
+            )
             if self.stop.is_set():
                 raise Cancelled()
             thumbs = class_thumbnails(dataset.root, dataset.class_names, dataset.paths, dataset.y)
@@ -95,8 +97,9 @@ class TrainWorker(QObject):
     failed = Signal(int, str)
     done = Signal()
 
-    def __init__(self, run_id: int, dataset, config: TrainConfig, name: str, stop: threading.Event,
-                 snapshots: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, run_id: int, dataset, config: TrainConfig, name: str, stop: threading.Event, snapshots: int | None = None
+    ) -> None:
         super().__init__()
         self.run_id, self.dataset, self.config, self.name, self.stop = run_id, dataset, config, name, stop
         self.snapshots = snapshots
@@ -110,10 +113,14 @@ class TrainWorker(QObject):
 
             data = prepare(self.dataset, self.config.split)
             record = run_training(
-                data, self.config, name=self.name, dataset_summary=self.dataset.summary(),
-                should_stop=self.stop.is_set, on_epoch=lambda e: self.epoch.emit(self.run_id, e),
+                data,
+                self.config,
+                name=self.name,
+                dataset_summary=self.dataset.summary(),
+                should_stop=self.stop.is_set,
+                on_epoch=lambda e: self.epoch.emit(self.run_id, e),
                 snapshots=self.snapshots,
-            )  # fmt: skip
+            )
             self.finished.emit(self.run_id, record)
         except ReguiError as exc:
             self.failed.emit(self.run_id, str(exc))
@@ -139,8 +146,17 @@ class SweepWorker(QObject):
     ended = Signal(str, str)  # sweep name, problem ("" when all went through)
     done = Signal()
 
-    def __init__(self, sweep: str, items, run_ids: list[int], names: list[str], control, make_runner, release_runner,
-                 snapshots: int | None = 1):  # fmt: skip
+    def __init__(
+        self,
+        sweep: str,
+        items,
+        run_ids: list[int],
+        names: list[str],
+        control,
+        make_runner,
+        release_runner,
+        snapshots: int | None = 1,
+    ):
         super().__init__()
         self.sweep, self.items, self.run_ids, self.names, self.control = sweep, items, run_ids, names, control
         self.make_runner, self.release_runner = make_runner, release_runner

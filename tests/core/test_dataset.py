@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from regui.core import cache
+from regui.core.config import ImageSettings, SplitSettings
 from regui.core.dataset import load_dataset, prepare
 from regui.core.errors import Cancelled, ConfigError, DatasetError
-from regui.core.config import ImageSettings, SplitSettings
 from regui.core.images import decode_image
 from regui.core.locations import sample_dataset_dir
 from tests.helpers import write_png
@@ -119,8 +119,13 @@ def test_corrupt_cache_entry_is_rebuilt_not_trusted(make_folder, private_cache, 
     else:
         with np.load(entry) as archive:
             key = str(archive["key"])
-        np.savez(entry, key=np.array(key), X=np.zeros((2, 3), np.uint8),
-                 failed_index=np.zeros(0, np.int64), failed_reason=np.zeros(0, np.str_))  # fmt: skip
+        np.savez(
+            entry,
+            key=np.array(key),
+            X=np.zeros((2, 3), np.uint8),
+            failed_index=np.zeros(0, np.int64),
+            failed_reason=np.zeros(0, np.str_),
+        )
     rebuilt = load_dataset(root, SMALL)
     assert not rebuilt.from_cache
     assert np.array_equal(rebuilt.X, good.X)

@@ -82,8 +82,23 @@ def test_mistakes_are_exactly_the_misclassified_images_most_confident_first():
 
 
 def _epoch(n: int) -> EpochResult:
-    return EpochResult(n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, coef=np.ones((2, 3), np.float32), intercept=np.zeros(2),
-                       test_pred=np.zeros(4, np.int32), test_confidence=np.ones(4, np.float32))  # fmt: skip
+    return EpochResult(
+        n,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0.0,
+        coef=np.ones((2, 3), np.float32),
+        intercept=np.zeros(2),
+        test_pred=np.zeros(4, np.int32),
+        test_confidence=np.ones(4, np.float32),
+    )
 
 
 @pytest.mark.parametrize("limit", [3, 10, 100])

@@ -11,7 +11,7 @@ from regui.core.export import ExportError, check_writable, write_csv, write_json
 
 def test_csv_is_excel_friendly_and_formula_safe(tmp_path):
     rows = [
-        {"class": "=HYPERLINK(\"http://x\")", "value": -1.5, "note": "+1", "who": "@me", "plain": "café"},
+        {"class": '=HYPERLINK("http://x")', "value": -1.5, "note": "+1", "who": "@me", "plain": "café"},
         {"class": "-cmd", "value": 2, "note": None, "who": "ok", "plain": "猫"},
     ]
     path = tmp_path / "out.csv"
@@ -20,7 +20,7 @@ def test_csv_is_excel_friendly_and_formula_safe(tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
     with open(path, newline="", encoding="utf-8-sig") as fh:
         back = list(csv.DictReader(fh))
-    assert back[0]["class"] == "'=HYPERLINK(\"http://x\")"
+    assert back[0]["class"] == '\'=HYPERLINK("http://x")'
     assert back[0]["value"] == "-1.5"  # numbers untouched, even negative ones
     assert back[0]["note"] == "'+1" and back[0]["who"] == "'@me" and back[0]["plain"] == "café"
     assert back[1]["class"] == "'-cmd" and back[1]["note"] == "" and back[1]["plain"] == "猫"

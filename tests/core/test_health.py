@@ -28,7 +28,9 @@ def test_a_run_that_learned_says_nothing(folder):
 
 def test_a_penalty_that_zeroes_every_weight_is_named(folder):
     record = train(folder, scaling="unit", penalty="l1", alpha=1.0, eta0=0.5)
-    assert record.final.zero_fraction == 1.0 and record.final.weight_l2 == 0  # an independent look: every weight is exactly 0
+    assert (
+        record.final.zero_fraction == 1.0 and record.final.weight_l2 == 0
+    )  # an independent look: every weight is exactly 0
     share = majority_share(record)
     assert share == pytest.approx(30 / 74)
     assert record.final.test_accuracy <= share + 0.1
@@ -43,7 +45,9 @@ def test_steps_that_overshoot_are_named_with_the_learning_rate(folder):
     record = train(folder, penalty="l2", alpha=0.005, eta0=100.0)  # raw pixels
     assert record.final.train_loss > 10 * math.log(3)  # a model with zero weights has log(3)
     said = learned_nothing(record)
-    assert f"Its data loss ({record.final.train_loss:.3g}) is far above the 1.1 of a model with every weight at 0" in said
+    assert (
+        f"Its data loss ({record.final.train_loss:.3g}) is far above the 1.1 of a model with every weight at 0" in said
+    )
     assert "Lower the learning rate (now 100), or scale the pixels (now raw 0-255) to [0, 1]" in said
 
 
@@ -52,4 +56,6 @@ def test_a_loss_rising_from_its_first_epoch_is_named(folder):
 
     record = train(folder, scaling="unit", penalty="l1", alpha=1.0, eta0=0.5)
     record.epochs[-1] = replace(record.epochs[-1], objective=50 * record.epochs[0].objective, zero_fraction=0.5)
-    assert "Its loss rose from" in learned_nothing(record) and "Lower the learning rate (now 0.5)" in learned_nothing(record)
+    assert "Its loss rose from" in learned_nothing(record) and "Lower the learning rate (now 0.5)" in learned_nothing(
+        record
+    )

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from regui.core.errors import Cancelled
 from regui.core.config import ImageSettings
+from regui.core.errors import Cancelled
 from regui.core.images import UnreadableImage, decode_files, decode_image
 from tests.helpers import write_png
 
@@ -185,7 +185,10 @@ def test_a_small_file_declaring_a_huge_image_is_refused_without_decoding(tmp_pat
     (tmp_path / "bomb.png").write_bytes(png_bytes(11000, 11000, 2, b"\x00" * 100))
     decoded = []
     monkeypatch.setattr(cv2, "imdecode", lambda *a: decoded.append(a))
-    with pytest.raises(UnreadableImage, match=r"image too large \((121,000,000|over 89,478,485) pixels; at most 89,478,485 are decoded\)"):
+    with pytest.raises(
+        UnreadableImage,
+        match=r"image too large \((121,000,000|over 89,478,485) pixels; at most 89,478,485 are decoded\)",
+    ):
         decode_image(tmp_path / "bomb.png", SAME_SIZE)
     assert decoded == []
 

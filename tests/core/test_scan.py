@@ -166,8 +166,13 @@ def test_a_linked_class_folder_never_leaves_its_class(tmp_path, link):
     touch_image(root / "a" / "x.png")
     touch_image(root / "b" / "y.png")
     touch_image(root / "b" / "deep" / "z.png")
-    target = {"up": tmp_path, "root": root, "dotdot": "..", "other class": root / "a",
-              "inside other class": root / "b" / "deep"}[link]  # fmt: skip
+    target = {
+        "up": tmp_path,
+        "root": root,
+        "dotdot": "..",
+        "other class": root / "a",
+        "inside other class": root / "b" / "deep",
+    }[link]
     os.symlink(target, root / "c")
     result = scan_folder(root)
     assert result.class_names == ("a", "b")

@@ -33,8 +33,9 @@ def train_into(store, data, config, name="run"):
     from regui.core.records import RunRecord
 
     log.started(1, RunRecord(config=config, name=name, dataset=summary))
-    record = run_training(prepared, config, name=name, dataset_summary=dataset.summary(),
-                          on_epoch=lambda e: log.epoch(1, e), snapshots=1)  # fmt: skip
+    record = run_training(
+        prepared, config, name=name, dataset_summary=dataset.summary(), on_epoch=lambda e: log.epoch(1, e), snapshots=1
+    )
     log.finished(1, record)
     return log.ids[1], record
 
@@ -100,8 +101,10 @@ def test_export_and_import_share_runs_without_duplicates(tmp_path, data):
         (tmp_path / "results.csv").write_text("run,penalty\n1,l2\n")
         with pytest.raises(StoreError) as refused:
             theirs.import_from(tmp_path / "results.csv")
-        assert str(refused.value) == (f"Cannot import {tmp_path / 'results.csv'}: it is not a regui run store "
-                                      "(not an SQLite database). Nothing was imported.")  # fmt: skip
+        assert str(refused.value) == (
+            f"Cannot import {tmp_path / 'results.csv'}: it is not a regui run store "
+            "(not an SQLite database). Nothing was imported."
+        )
     assert (tmp_path / "share.sqlite3").read_bytes() == shared  # importing does not touch the file
 
 
@@ -142,11 +145,16 @@ def test_an_old_schema_migrates_and_keeps_its_runs(tmp_path):
     conn.execute("PRAGMA application_id = 1919382889")
     conn.executescript(MIGRATIONS[0])
     conn.execute("PRAGMA user_version = 1")
-    conn.execute("INSERT INTO runs (uid, name, status, config, dataset) VALUES ('u1', 'old run', 'finished', ?, '{}')",
-                 (__import__("json").dumps(SMALL.to_dict()),))  # fmt: skip
+    conn.execute(
+        "INSERT INTO runs (uid, name, status, config, dataset) VALUES ('u1', 'old run', 'finished', ?, '{}')",
+        (__import__("json").dumps(SMALL.to_dict()),),
+    )
     for epoch, acc in ((1, 0.5), (2, 0.75)):
-        conn.execute("INSERT INTO epochs (run_id, epoch, test_accuracy, train_accuracy, objective, zero_fraction) "
-                     "VALUES (1, ?, ?, 0.9, 1.0, 0.0)", (epoch, acc))  # fmt: skip
+        conn.execute(
+            "INSERT INTO epochs (run_id, epoch, test_accuracy, train_accuracy, objective, zero_fraction) "
+            "VALUES (1, ?, ?, 0.9, 1.0, 0.0)",
+            (epoch, acc),
+        )
     conn.commit()
     conn.close()
     with RunStore(path) as store:
@@ -167,10 +175,27 @@ def test_a_killed_training_process_keeps_every_committed_epoch(tmp_path, make_fo
     store_path = tmp_path / "runs.sqlite3"
     env = dict(os.environ, REGUI_STORE=str(store_path), PYTHONPATH=os.getcwd())
     process = subprocess.Popen(
-        [sys.executable, "-m", "regui", "run", "--dataset", str(folder), "--penalty", "l2", "--epochs", "100000",
-         "--size", "6x5", "--scaling", "unit"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "regui",
+            "run",
+            "--dataset",
+            str(folder),
+            "--penalty",
+            "l2",
+            "--epochs",
+            "100000",
+            "--size",
+            "6x5",
+            "--scaling",
+            "unit",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     seen = 0
     try:
         for line in process.stdout:  # each epoch is printed after it is committed

@@ -13,7 +13,6 @@ import pytest
 
 from regui.core.config import ImageSettings, TrainConfig
 from regui.core.dataset import load_dataset, prepare
-from regui.core.records import EpochResult, RunRecord
 from regui.core.run_log import RunLog
 from regui.core.runs import run_training
 from regui.core.store import RunStore, StoreError
@@ -35,8 +34,12 @@ def _other_process(code: str, *args: str) -> str:
     return done.stdout.strip()
 
 
-_OPEN_AND_CLOSE = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT count(*) FROM runs'); c.close()"
-_COUNT_EPOCHS = "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM epochs').fetchone()[0])"
+_OPEN_AND_CLOSE = (
+    "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT count(*) FROM runs'); c.close()"
+)
+_COUNT_EPOCHS = (
+    "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM epochs').fetchone()[0])"
+)
 
 
 def test_a_second_store_in_the_process_does_not_drop_the_first_ones_locks(tmp_path, record):
@@ -106,8 +109,10 @@ def test_importing_refuses_malformed_runs_by_name_and_takes_the_rest(tmp_path, r
     with RunStore(tmp_path / "mine.sqlite3") as mine:
         added, known, refused = mine.import_from(share)
         assert (added, known) == (2, 0)
-        assert refused == (f"run {ids[0]} (not json): its settings are not JSON",
-                           f"run {ids[2]} (bad shape): its weights do not fill their shape 7x7")  # fmt: skip
+        assert refused == (
+            f"run {ids[0]} (not json): its settings are not JSON",
+            f"run {ids[2]} (bad shape): its weights do not fill their shape 7x7",
+        )
         names = {run.name: run for run in mine.runs()}
         assert set(names) == {"nan loss", "r"}
         back = mine.load(names["nan loss"].id)
@@ -152,11 +157,13 @@ def test_storing_a_run_does_not_import_the_training_stack(tmp_path):
     # The process running a sweep only dispatches and stores; importing scikit-learn there (for
     # its version, on the first run stored) took a core from the workers: 2-process sweeps were
     # 35% slower with the store on (bench/bench_sweep.py prints the ratio).
-    code = ("import sys; from regui.core.store import RunStore; from regui.core.records import RunRecord; "
-            "from regui.core.config import TrainConfig; s = RunStore(sys.argv[1]); "
-            "s.begin(RunRecord(config=TrainConfig(), name='r')); "
-            "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules)); "
-            "print(s.runs()[0].sklearn_version)")  # fmt: skip
+    code = (
+        "import sys; from regui.core.store import RunStore; from regui.core.records import RunRecord; "
+        "from regui.core.config import TrainConfig; s = RunStore(sys.argv[1]); "
+        "s.begin(RunRecord(config=TrainConfig(), name='r')); "
+        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules)); "
+        "print(s.runs()[0].sklearn_version)"
+    )
     imported, version = _other_process(code, str(tmp_path / "runs.sqlite3")).splitlines()
     import sklearn
 
@@ -171,8 +178,9 @@ def test_a_running_row_with_a_bogus_process_id_does_not_stop_the_store(tmp_path,
     ids = _store_with_runs(path, record, 2)
     conn = sqlite3.connect(path)
     for run_id, pid in zip(ids, (2**40, "abc")):
-        conn.execute("UPDATE runs SET status = 'running', host = ?, pid = ? WHERE id = ?",
-                     (socket.gethostname(), pid, run_id))  # fmt: skip
+        conn.execute(
+            "UPDATE runs SET status = 'running', host = ?, pid = ? WHERE id = ?", (socket.gethostname(), pid, run_id)
+        )
     conn.commit()
     conn.close()
     with RunStore(path) as store:  # opening for writing marks them: their writer is gone
@@ -193,8 +201,10 @@ def test_reading_changes_nothing_in_an_empty_or_older_file(tmp_path, record):
     conn.execute("PRAGMA application_id = 1919382889")
     conn.executescript(MIGRATIONS[0])
     conn.execute("PRAGMA user_version = 1")
-    conn.execute("INSERT INTO runs (uid, name, status, config, dataset) VALUES ('u1', 'old run', 'finished', ?, '{}')",
-                 (json.dumps(SMALL.to_dict()),))  # fmt: skip
+    conn.execute(
+        "INSERT INTO runs (uid, name, status, config, dataset) VALUES ('u1', 'old run', 'finished', ?, '{}')",
+        (json.dumps(SMALL.to_dict()),),
+    )
     conn.execute("INSERT INTO epochs (run_id, epoch, test_accuracy) VALUES (1, 1, 0.5)")
     conn.commit()
     conn.close()
@@ -215,8 +225,10 @@ def test_a_failed_export_leaves_nothing_and_says_why(tmp_path, record):
     with RunStore(path, mode="read") as store:
         with pytest.raises(StoreError) as refused:
             store.export(ids, tmp_path / "missing" / "out.sqlite3")
-        assert str(refused.value) == (f"Cannot export to {tmp_path / 'missing' / 'out.sqlite3'}: folder "
-                                      f"{tmp_path / 'missing'} does not exist; nothing was written.")  # fmt: skip
+        assert str(refused.value) == (
+            f"Cannot export to {tmp_path / 'missing' / 'out.sqlite3'}: folder "
+            f"{tmp_path / 'missing'} does not exist; nothing was written."
+        )
         kept = tmp_path / "kept.sqlite3"
         kept.write_bytes(b"mine")
         with pytest.raises(StoreError, match="exists already"):

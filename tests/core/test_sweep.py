@@ -24,8 +24,14 @@ def test_log_space_reads_well():
 
 def test_grid_expansion():
     base = TrainConfig(seed=12, split_seed=42)
-    spec = SweepSpec(base, penalties=("none", "l1", "l2"), alphas=(1e-4, 1e-3, 1e-2), learning_rates=(0.01, 0.1),
-                     repeats=2, vary="split")  # fmt: skip
+    spec = SweepSpec(
+        base,
+        penalties=("none", "l1", "l2"),
+        alphas=(1e-4, 1e-3, 1e-2),
+        learning_rates=(0.01, 0.1),
+        repeats=2,
+        vary="split",
+    )
     items = expand(spec)
     # no penalty: lambda plays no part, so once per lr and repeat; the others per lambda too
     assert len(items) == 1 * 2 * 2 + 2 * 3 * 2 * 2
@@ -33,7 +39,11 @@ def test_grid_expansion():
     assert {i.config.penalty for i in items[:4]} == {"none"}
     first_l1 = [i for i in items if i.config.penalty == "l1"][:4]
     assert [(i.config.alpha, i.config.eta0, i.repeat) for i in first_l1] == [
-        (1e-4, 0.01, 0), (1e-4, 0.01, 1), (1e-4, 0.1, 0), (1e-4, 0.1, 1)]  # fmt: skip
+        (1e-4, 0.01, 0),
+        (1e-4, 0.01, 1),
+        (1e-4, 0.1, 0),
+        (1e-4, 0.1, 1),
+    ]
     assert [(i.config.seed, i.config.split_seed) for i in first_l1[:2]] == [(12, 42), (13, 43)]
     model_only = expand(SweepSpec(base, penalties=("l2",), repeats=3, vary="model"))
     assert [(i.config.seed, i.config.split_seed) for i in model_only] == [(12, 42), (13, 42), (14, 42)]
@@ -49,7 +59,9 @@ def dataset(tmp_path_factory):
     rng = np.random.default_rng(0)
     for label, name in enumerate(["a", "b", "c"]):
         for i in range(12):
-            write_png(root / name / f"{i}.png", np.clip(rng.normal(50 + 60 * label, 40, (5, 6, 3)), 0, 255).astype(np.uint8))
+            write_png(
+                root / name / f"{i}.png", np.clip(rng.normal(50 + 60 * label, 40, (5, 6, 3)), 0, 255).astype(np.uint8)
+            )
     return load_dataset(root, ImageSettings(6, 5), use_cache=False)
 
 
@@ -60,8 +72,7 @@ def pool(dataset):
 
 
 def grid(repeats=2):
-    return expand(SweepSpec(TrainConfig(**SMALL), penalties=("none", "l1", "l2"), alphas=(1e-3, 1e-1),
-                            repeats=repeats))  # fmt: skip
+    return expand(SweepSpec(TrainConfig(**SMALL), penalties=("none", "l1", "l2"), alphas=(1e-3, 1e-1), repeats=repeats))
 
 
 class Recorder(SweepEvents):
@@ -178,8 +189,9 @@ def test_stopping_one_run_leaves_the_others(pool):
     items = grid(repeats=1)[:3]
     items = [items[0], items[1].__class__(1, items[1].config.with_(epochs=100_000), 0), items[2]]
     control = SweepControl()
-    records = pool.run(items, Recorder(on_epoch=lambda i, r: control.stop_run(1) if i == 1 and r.epoch == 3 else None),
-                       control)  # fmt: skip
+    records = pool.run(
+        items, Recorder(on_epoch=lambda i, r: control.stop_run(1) if i == 1 and r.epoch == 3 else None), control
+    )
     assert [r.status for r in records] == [FINISHED, STOPPED, FINISHED]
     assert records[1].status_text().startswith("stopped at epoch")
 
@@ -229,8 +241,7 @@ def test_a_stop_that_arrives_at_the_last_epoch_leaves_the_workers_healthy(pool):
     items = grid(repeats=1)[:2]
     control = SweepControl()
     last = SMALL["epochs"]
-    records = pool.run(items, Recorder(on_epoch=lambda i, r: control.stop_run(i) if r.epoch == last else None),
-                       control)  # fmt: skip
+    records = pool.run(items, Recorder(on_epoch=lambda i, r: control.stop_run(i) if r.epoch == last else None), control)
     assert [r.status for r in records] == [FINISHED, FINISHED]  # nothing was left to stop
     events = Recorder()
     again = pool.run(items, events)

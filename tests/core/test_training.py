@@ -190,9 +190,12 @@ def test_stop_ends_after_the_current_epoch(dataset, overlap):
     config = TrainConfig(epochs=50, scaling="unit", **SMALL)
     stop = threading.Event()
     record = run_training(
-        data_for(dataset, config), config, should_stop=stop.is_set,
-        on_epoch=lambda e: stop.set() if e.epoch == 3 else None, overlap=overlap,
-    )  # fmt: skip
+        data_for(dataset, config),
+        config,
+        should_stop=stop.is_set,
+        on_epoch=lambda e: stop.set() if e.epoch == 3 else None,
+        overlap=overlap,
+    )
     assert record.status == STOPPED and len(record.epochs) == 3
     assert "after epoch 3 of 50" in record.message
     assert record.status_text() == "stopped at epoch 3"

@@ -24,8 +24,9 @@ def _run_and_wait(qtbot, win):
     return blocker.args[1]
 
 
-def test_a_damaged_store_is_a_notice_the_app_trains_and_the_browser_says_why(qtbot, settings, load, folder,
-                                                                               tmp_path, monkeypatch):  # fmt: skip
+def test_a_damaged_store_is_a_notice_the_app_trains_and_the_browser_says_why(
+    qtbot, settings, load, folder, tmp_path, monkeypatch
+):
     from regui.gui.main_window import MainWindow
 
     path = tmp_path / "runs.sqlite3"
@@ -54,8 +55,9 @@ def test_a_damaged_store_is_a_notice_the_app_trains_and_the_browser_says_why(qtb
     assert path.read_bytes() == damaged
 
 
-def test_closing_mid_run_stores_every_running_run_as_stopped_with_its_time(qtbot, settings, load, folder,
-                                                                            tmp_path, monkeypatch):  # fmt: skip
+def test_closing_mid_run_stores_every_running_run_as_stopped_with_its_time(
+    qtbot, settings, load, folder, tmp_path, monkeypatch
+):
     import regui.core.runs as runs_module
     from regui.gui.main_window import MainWindow
 

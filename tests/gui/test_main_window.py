@@ -96,8 +96,30 @@ def test_table_numbers_equal_the_command_line(qtbot, window, load, folder, tmp_p
     load(window, folder)
     record = run_and_wait(qtbot, window)
     out = tmp_path / "cli.csv"
-    assert cli_main(["run", "--dataset", str(folder), "--penalty", "l1", "--alpha", "0.001", "--epochs", "4",
-                     "--lr", "0.02", "--size", "6x5", "--scaling", "unit", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "run",
+                "--dataset",
+                str(folder),
+                "--penalty",
+                "l1",
+                "--alpha",
+                "0.001",
+                "--epochs",
+                "4",
+                "--lr",
+                "0.02",
+                "--size",
+                "6x5",
+                "--scaling",
+                "unit",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     with open(out, newline="", encoding="utf-8-sig") as fh:
         [row] = list(csv.DictReader(fh))
@@ -143,8 +165,9 @@ def test_a_second_run_while_one_is_active_keeps_both(qtbot, window, load, folder
     first = window.start_run()
     qtbot.waitUntil(lambda: len(window.runs.entry(first).record.epochs) >= 2, timeout=20_000)
     set_config(window, SMALL.with_(penalty="l2", alpha=0.01, epochs=3))
-    with qtbot.waitSignal(window.controller.run_finished, timeout=20_000,
-                          check_params_cb=lambda run_id, record: run_id != first):  # fmt: skip
+    with qtbot.waitSignal(
+        window.controller.run_finished, timeout=20_000, check_params_cb=lambda run_id, record: run_id != first
+    ):
         second = window.start_run()
     assert window.runs.rowCount() == 2
     assert window.runs.entry(second).record.status == FINISHED
@@ -310,8 +333,9 @@ def test_dropping_a_folder_loads_it(qtbot, window, folder):
     set_config(window, SMALL)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
-    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    event = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
         window.dropEvent(event)
     assert window.dataset.root == folder
@@ -357,8 +381,13 @@ def test_hiding_and_highlighting_runs(qtbot, window, load, folder):
 
 
 def test_app_opens_on_the_bundled_sample(tmp_path):
-    env = dict(os.environ, REGUI_EXIT_WHEN_SHOWN="1", QT_QPA_PLATFORM="offscreen",
-               XDG_CONFIG_HOME=str(tmp_path), REGUI_CACHE_DIR=str(tmp_path / "cache"))  # fmt: skip
+    env = dict(
+        os.environ,
+        REGUI_EXIT_WHEN_SHOWN="1",
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path),
+        REGUI_CACHE_DIR=str(tmp_path / "cache"),
+    )
     done = subprocess.run([sys.executable, "-m", "regui"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr

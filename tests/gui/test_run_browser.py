@@ -26,8 +26,13 @@ def stored(make_folder, tmp_path, monkeypatch):
     ids = {}
     with RunStore(path) as store:
         for penalty in ("none", "l1", "l2"):
-            record = run_training(data, SMALL.with_(penalty=penalty, alpha=0.01), name=f"yesterday {penalty}",
-                                  dataset_summary=dataset.summary(), snapshots=1)  # fmt: skip
+            record = run_training(
+                data,
+                SMALL.with_(penalty=penalty, alpha=0.01),
+                name=f"yesterday {penalty}",
+                dataset_summary=dataset.summary(),
+                snapshots=1,
+            )
             ids[penalty] = store.save(record)
     return path, folder, ids
 
@@ -81,8 +86,9 @@ def test_opened_runs_join_todays_with_their_numbers_and_weights(qtbot, stored, w
             row = window.runs.row_of(entry.run_id)
             assert window.runs.index(row, 0).data() == f"store #{entry.stored_id}"
             assert entry.label.startswith(f"store #{entry.stored_id} ")
-            assert window.plots.curves(entry.run_id)["test"].getData()[1].tolist() == \
-                [e.test_accuracy * 100 for e in expected.epochs]  # fmt: skip
+            assert window.plots.curves(entry.run_id)["test"].getData()[1].tolist() == [
+                e.test_accuracy * 100 for e in expected.epochs
+            ]
     assert window.open_stored_runs(list(ids.values())) == []  # opening again adds nothing
 
 

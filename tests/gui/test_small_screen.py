@@ -14,9 +14,24 @@ from regui.gui.run_styles import COLORS, MARKERS, style_for, swatch
 
 
 def _record(n_epochs: int, loss_scale: float = 1.0, accuracy: float = 0.8) -> RunRecord:
-    epochs = [EpochResult(e, loss_scale / e, loss_scale, 0.0, loss_scale / e, accuracy, accuracy - 0.05, 1.0, 1.0, 0.0,
-                          elapsed=0.1 * e, coef=np.empty((0, 0), np.float32), intercept=np.empty(0))
-              for e in range(1, n_epochs + 1)]  # fmt: skip
+    epochs = [
+        EpochResult(
+            e,
+            loss_scale / e,
+            loss_scale,
+            0.0,
+            loss_scale / e,
+            accuracy,
+            accuracy - 0.05,
+            1.0,
+            1.0,
+            0.0,
+            elapsed=0.1 * e,
+            coef=np.empty((0, 0), np.float32),
+            intercept=np.empty(0),
+        )
+        for e in range(1, n_epochs + 1)
+    ]
     return RunRecord(config=TrainConfig(), status=FINISHED, epochs=epochs)
 
 
@@ -105,11 +120,14 @@ def test_the_loss_axis_follows_the_runs_shown(qtbot, window):
     assert 0.9 < top < 2  # the [0, 1] run fills the plot, not a flat line near 0
 
 
-@pytest.mark.parametrize("field, typed, says", [
-    ("alpha", "-1", "Lambda (alpha) must be from 1e-7 to 1e4 (got -1)."),
-    ("alpha", "0", "Lambda (alpha) must be from 1e-7 to 1e4 (got 0)."),
-    ("eta0", "1e9", "The learning rate must be from 1e-6 to 1e4 (got 1e9)."),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "field, typed, says",
+    [
+        ("alpha", "-1", "Lambda (alpha) must be from 1e-7 to 1e4 (got -1)."),
+        ("alpha", "0", "Lambda (alpha) must be from 1e-7 to 1e4 (got 0)."),
+        ("eta0", "1e9", "The learning rate must be from 1e-6 to 1e4 (got 1e9)."),
+    ],
+)
 def test_a_refused_value_stays_as_typed_and_says_why(qtbot, window, load, make_folder, field, typed, says):
     window.params.set_config(TrainConfig(width=12, height=10))
     load(window, make_folder({"a": 4, "b": 4}))
@@ -145,8 +163,9 @@ def test_swatch_colours_are_the_curves_colours(qtbot, window):
 
 
 def test_a_run_that_learned_nothing_says_so_and_what_to_change(qtbot, window, load, make_folder):
-    window.params.set_config(TrainConfig(width=12, height=10, epochs=5, scaling="unit", penalty="l1", alpha=1.0,
-                                         eta0=0.5))  # fmt: skip
+    window.params.set_config(
+        TrainConfig(width=12, height=10, epochs=5, scaling="unit", penalty="l1", alpha=1.0, eta0=0.5)
+    )
     load(window, make_folder({"cats": 30, "dogs": 24, "panda": 20}))
     with qtbot.waitSignal(window.controller.run_finished, timeout=30_000):
         window.start_run()
@@ -165,8 +184,9 @@ def test_during_a_big_sweep_the_views_show_a_run_that_has_weights_or_say_why_not
         record.status, record.sweep = status, "S1"
         record.dataset = {"class_names": ["a", "b", "c"]}
         if with_weights:
-            record.epochs[-1] = replace(record.epochs[-1], coef=np.ones((3, TrainConfig().image.n_features), np.float32),
-                                        intercept=np.zeros(3))  # fmt: skip
+            record.epochs[-1] = replace(
+                record.epochs[-1], coef=np.ones((3, TrainConfig().image.n_features), np.float32), intercept=np.zeros(3)
+            )
         return RunEntry(n, record, style_for(n))
 
     running = [sweep_run(n, RUNNING, False) for n in range(1, 7)]
@@ -248,8 +268,9 @@ def test_the_sweep_tab_labels_every_lambda_and_keeps_its_legend_off_the_data(qtb
     assert [panel.tables.tabText(i) for i in range(panel.tables.count())] == ["Summary per setting", "Queue"]
 
 
-def test_a_comparison_is_called_a_comparison_and_a_long_run_name_does_not_widen_a_dock(qtbot, window, load,
-                                                                                       make_folder):  # fmt: skip
+def test_a_comparison_is_called_a_comparison_and_a_long_run_name_does_not_widen_a_dock(
+    qtbot, window, load, make_folder
+):
     from regui.gui.views.common_run import RunChooser
 
     window.params.set_config(TrainConfig(width=12, height=10, epochs=2, scaling="unit"))

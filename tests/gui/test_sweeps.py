@@ -97,9 +97,11 @@ def test_sweep_fills_the_validation_curves_and_a_click_selects_runs(qtbot, windo
 def test_pause_then_stop_keeps_what_finished(qtbot, window, load, folder):
     window.params.set_config(BASE.with_(epochs=100_000))
     load(window, folder)
-    name = window.start_sweep(SweepSpec(BASE.with_(epochs=100_000), penalties=("l1", "l2"), alphas=(1e-3, 1e-2)),
-                              jobs=2)  # fmt: skip
+    name = window.start_sweep(
+        SweepSpec(BASE.with_(epochs=100_000), penalties=("l1", "l2"), alphas=(1e-3, 1e-2)), jobs=2
+    )
     panel = window.sweep_panel
+
     def two_running_with_epochs():
         running = [e for e in sweep_entries(window, name) if e.record.status == "running"]
         return len(running) == 2 and all(e.record.epochs for e in running)
@@ -128,8 +130,7 @@ def test_closing_mid_sweep_stops_everything(qtbot, settings, load, folder):
     win.show()
     win.params.set_config(BASE.with_(epochs=100_000))
     load(win, folder)
-    name = win.start_sweep(SweepSpec(BASE.with_(epochs=100_000), penalties=("l2",), alphas=(1e-3,), repeats=3),
-                           jobs=2)  # fmt: skip
+    name = win.start_sweep(SweepSpec(BASE.with_(epochs=100_000), penalties=("l2",), alphas=(1e-3,), repeats=3), jobs=2)
     qtbot.waitUntil(lambda: any(e.record.epochs for e in sweep_entries(win, name)), timeout=30_000)
     assert win.close()
     assert win.controller.is_idle()

@@ -147,14 +147,16 @@ def test_mistakes_gallery_holds_exactly_the_misclassified_files(qtbot, window, l
     raise_view(qtbot, window, view)
     data, models = sklearn_models(folder, entry.record.config)
     dataset = window.dataset
-    wrong = {str(dataset.root / dataset.paths[i]) for i, y, p in zip(data.test_index, data.y_test, models[-1][1]) if y != p}
+    wrong = {
+        str(dataset.root / dataset.paths[i]) for i, y, p in zip(data.test_index, data.y_test, models[-1][1]) if y != p
+    }
     assert wrong, "the test needs some mistakes to look at"
     assert {m.path for m in view.model.items} == wrong and len(view.model.items) == len(wrong)
     confidences = [m.confidence for m in view.model.items]
     assert confidences == sorted(confidences, reverse=True)
     first = view.model.items[0]
     names = dataset.class_names
-    assert view.model.index(0).data() .startswith(f"{names[first.true]} → {names[first.predicted]}")
+    assert view.model.index(0).data().startswith(f"{names[first.true]} → {names[first.predicted]}")
     window.inspector.thumbs.wait_idle()
     assert view.model.index(0).data(Qt.ItemDataRole.DecorationRole).width() > 0
     # filters: only mistakes of one true class
@@ -178,8 +180,9 @@ def test_the_epoch_bar_shows_any_earlier_epoch_of_a_finished_run(qtbot, window, 
     test_y = entry.files.test_part(entry.record.config.split)[1]
     assert np.array_equal(inspector.confusion.counts, confusion_matrix(test_y, models[1][1], labels=[0, 1, 2]))
     raise_view(qtbot, window, inspector.weights)
-    assert np.allclose(inspector.weights.drawn(entry.run_id, 0),
-                       models[1][0][0].reshape(5, 6, 3).sum(axis=2), rtol=1e-5, atol=1e-6)  # fmt: skip
+    assert np.allclose(
+        inspector.weights.drawn(entry.run_id, 0), models[1][0][0].reshape(5, 6, 3).sum(axis=2), rtol=1e-5, atol=1e-6
+    )
     inspector.bar.latest.setChecked(True)
     assert inspector.bar.spin.value() == 6
 
@@ -248,8 +251,12 @@ def test_two_classes_with_hinge_loss_and_a_file_deleted_since_loading(qtbot, win
     inspector = window.inspector
     raise_view(qtbot, window, inspector.weights)
     assert inspector.weights.tiles[entry.run_id] and len(inspector.weights.tiles[entry.run_id]) == 1
-    assert np.allclose(inspector.weights.drawn(entry.run_id, 0),
-                       entry.record.final.coef[0].reshape(5, 6, 3).sum(axis=2), rtol=1e-5, atol=1e-6)  # fmt: skip
+    assert np.allclose(
+        inspector.weights.drawn(entry.run_id, 0),
+        entry.record.final.coef[0].reshape(5, 6, 3).sum(axis=2),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     raise_view(qtbot, window, inspector.confusion)
     assert inspector.confusion.counts.shape == (2, 2) and inspector.confusion.counts.sum() == 6
     raise_view(qtbot, window, inspector.mistakes)
@@ -263,7 +270,9 @@ def test_two_classes_with_hinge_loss_and_a_file_deleted_since_loading(qtbot, win
     assert items[0].path in inspector.thumbs.failed
     assert "Cannot be shown" in inspector.mistakes.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
     inspector.mistakes.open_larger(inspector.mistakes.model.index(0))
-    assert "Cannot show this file" in inspector.mistakes.last_dialog.findChildren(type(inspector.mistakes.note))[0].text()
+    assert (
+        "Cannot show this file" in inspector.mistakes.last_dialog.findChildren(type(inspector.mistakes.note))[0].text()
+    )
     inspector.mistakes.last_dialog.close()
     # The class name is shown as text, never read as markup.
     raise_view(qtbot, window, inspector.weights)
@@ -301,8 +310,15 @@ def test_a_sweep_run_stopped_before_it_started_shows_as_empty(qtbot, window, loa
         assert view.note.text()
 
 
-@pytest.mark.parametrize("limit, labels", [(1e6, ["-1e6", "-5e5", "0", "5e5", "1e6"]), (8.2e4, ["-5e4", "0", "5e4"]),
-                                           (0.37, ["-0.2", "0", "0.2"]), (3e-5, ["-2e-5", "0", "2e-5"])])  # fmt: skip
+@pytest.mark.parametrize(
+    "limit, labels",
+    [
+        (1e6, ["-1e6", "-5e5", "0", "5e5", "1e6"]),
+        (8.2e4, ["-5e4", "0", "5e4"]),
+        (0.37, ["-0.2", "0", "0.2"]),
+        (3e-5, ["-2e-5", "0", "2e-5"]),
+    ],
+)
 def test_the_colour_bar_keeps_its_numbers_at_any_magnitude(limit, labels):
     from regui.gui.views.weights import symmetric_ticks
 

@@ -3,21 +3,18 @@ and export to PNG (and CSV for the views with data behind them)."""
 
 from __future__ import annotations
 
-import os
 from html import escape
 
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")  # before pyqtgraph picks a binding
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
-import numpy as np  # noqa: E402
-import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import Signal  # noqa: E402
-from PySide6.QtGui import QColor  # noqa: E402
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget  # noqa: E402
-
-from regui.core.export import ExportError  # noqa: E402
-from regui.core.records import EpochResult  # noqa: E402
-from regui.gui.results_model import RunEntry  # noqa: E402
-from regui.gui.widgets import WrappingRow  # noqa: E402
+from regui.core.export import ExportError
+from regui.core.records import EpochResult
+from regui.gui.results_model import RunEntry
+from regui.gui.widgets import WrappingRow
 
 
 class InspectView(QWidget):
@@ -107,7 +104,9 @@ class InspectView(QWidget):
         if snap is None and entry.record.sweep and entry.record.status == "running":
             return "no weights until it ends"  # a big sweep keeps each run's last epoch only
         if snap is None:
-            return f"no weights kept for epoch {wanted}" + (" (sweeps keep the last epoch's)" if entry.record.sweep else "")
+            return f"no weights kept for epoch {wanted}" + (
+                " (sweeps keep the last epoch's)" if entry.record.sweep else ""
+            )
         if snap.epoch != wanted:
             return f"weights of epoch {snap.epoch}, the nearest kept"
         return ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from html import escape
 
 import numpy as np
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem
@@ -64,9 +63,11 @@ class ConfusionView(InspectView):
         self._drawn_key = key
         note = self.snapshot_note(entry, wanted, snap)
         correct = int(counts.trace())
-        self.note.setText(f"{entry.label}, epoch {snap.epoch}{f' ({note})' if note else ''}: {correct:,} of "
-                          f"{counts.sum():,} test images right ({correct / max(1, counts.sum()):.2%}). "
-                          "Rows: true class; columns: predicted.")  # fmt: skip
+        self.note.setText(
+            f"{entry.label}, epoch {snap.epoch}{f' ({note})' if note else ''}: {correct:,} of "
+            f"{counts.sum():,} test images right ({correct / max(1, counts.sum()):.2%}). "
+            "Rows: true class; columns: predicted."
+        )
 
     def _fill(self, names: list[str], counts, as_share: bool) -> None:
         k = len(names)
@@ -97,8 +98,9 @@ class ConfusionView(InspectView):
                 base = QColor(46, 125, 50) if i == j else QColor(198, 40, 40)
                 base.setAlpha(int(30 + 200 * share[i, j]) if counts[i, j] else 0)
                 item.setBackground(QBrush(base))
-                item.setToolTip(escape(f"{counts[i, j]} {names[i]} image(s) predicted {names[j]} "
-                                       f"({share[i, j]:.1%} of {names[i]})"))  # fmt: skip
+                item.setToolTip(
+                    escape(f"{counts[i, j]} {names[i]} image(s) predicted {names[j]} ({share[i, j]:.1%} of {names[i]})")
+                )
             self.table.item(i, k).setText(f"{counts[i].sum():,}")
             self.table.item(i, k + 1).setText("–" if np.isnan(accuracy[i]) else f"{accuracy[i]:.1%}")
         if fit:

@@ -65,16 +65,27 @@ class HistogramView(InspectView):
                 curve = self.curves[self.hist_plot].get(entry.run_id, lambda: pg.PlotDataItem(stepMode="center"))
                 curve.setData(hist.edges, counts, pen=pen)
                 note = self.snapshot_note(entry, wanted, snap)
-                lines.append(swatch_html(entry, f"{entry.label}: {hist.zero_fraction:.1%} of "
-                                                f"{hist.total:,} weights exactly 0, epoch {snap.epoch}"
-                                                + (f" ({note})" if note else "")))  # fmt: skip
+                lines.append(
+                    swatch_html(
+                        entry,
+                        f"{entry.label}: {hist.zero_fraction:.1%} of "
+                        f"{hist.total:,} weights exactly 0, epoch {snap.epoch}" + (f" ({note})" if note else ""),
+                    )
+                )
             else:
                 lines.append(swatch_html(entry, f"{entry.label}: {self.snapshot_note(entry, wanted, snap)}"))
             for plot, attr, scale in ((self.zero_plot, "zero_fraction", 100.0), (self.norm_plot, "weight_l2", 1.0)):
                 x, y = epoch_series(entry, attr, scale)
                 curve = self.curves[plot].get(entry.run_id, pg.PlotDataItem)
-                curve.setData(x, y, pen=pen, symbol="o" if len(x) <= 40 else None, symbolSize=4,
-                              symbolBrush=run_color(entry), symbolPen=None)  # fmt: skip
+                curve.setData(
+                    x,
+                    y,
+                    pen=pen,
+                    symbol="o" if len(x) <= 40 else None,
+                    symbolSize=4,
+                    symbolBrush=run_color(entry),
+                    symbolPen=None,
+                )
         for curves in self.curves.values():
             curves.end()
         for line in self.epoch_lines:
@@ -89,5 +100,8 @@ class HistogramView(InspectView):
     def csv_rows(self) -> list[dict]:
         self.refresh_now()
         labels = {e.run_id: e.label for e in self.entries}
-        return [row for run_id, (epoch, hist) in self.histograms.items()
-                for row in dg.histogram_rows(labels[run_id], epoch, hist)]  # fmt: skip
+        return [
+            row
+            for run_id, (epoch, hist) in self.histograms.items()
+            for row in dg.histogram_rows(labels[run_id], epoch, hist)
+        ]

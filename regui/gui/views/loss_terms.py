@@ -61,10 +61,18 @@ class LossTermsView(InspectView):
                 base.setData(x, np.zeros_like(x), pen=None)
                 data_curve.setData(x, data, pen=pg.mkPen(color, width=1.4), **markers)
                 penalty_curve.setData(x, data + penalty, pen=pg.mkPen(color, width=1.4, style=Qt.PenStyle.DashLine))
-                self.curves.get((entry.run_id, "fill-data"),
-                                lambda c=color: pg.FillBetweenItem(base, data_curve, brush=run_color(entry, 70)))
-                self.curves.get((entry.run_id, "fill-penalty"),
-                                lambda: pg.FillBetweenItem(data_curve, penalty_curve, brush=run_color(entry, 150)))
+                self.curves.get(
+                    (entry.run_id, "fill-data"),
+                    lambda base=base, low=data_curve, entry=entry: pg.FillBetweenItem(
+                        base, low, brush=run_color(entry, 70)
+                    ),
+                )
+                self.curves.get(
+                    (entry.run_id, "fill-penalty"),
+                    lambda low=data_curve, high=penalty_curve, entry=entry: pg.FillBetweenItem(
+                        low, high, brush=run_color(entry, 150)
+                    ),
+                )
             else:
                 if log:
                     penalty = np.where(penalty > 0, penalty, np.nan)  # no penalty: nothing to draw on a log axis
@@ -73,15 +81,31 @@ class LossTermsView(InspectView):
             shown = entry.record.result_at(self.epoch_for(entry))
             if shown is not None:
                 share = shown.penalty / shown.objective if shown.objective else 0.0
-                lines.append(swatch_html(entry, f"{entry.label}, epoch {shown.epoch}: data loss {shown.train_loss:.4g}"
-                                                f" + λ·R(W) {shown.penalty:.4g} = {shown.objective:.4g} "
-                                                f"(penalty {share:.0%} of it)"))  # fmt: skip
+                lines.append(
+                    swatch_html(
+                        entry,
+                        f"{entry.label}, epoch {shown.epoch}: data loss {shown.train_loss:.4g}"
+                        f" + λ·R(W) {shown.penalty:.4g} = {shown.objective:.4g} "
+                        f"(penalty {share:.0%} of it)",
+                    )
+                )
         self.curves.end()
         self.epoch_line.setVisible(self.epoch is not None)
         if self.epoch is not None:
             self.epoch_line.setValue(self.epoch)
-        self.note.setText("<br>".join(lines) if lines else self.waiting or "Train a run to see its data loss and penalty term.")
+        self.note.setText(
+            "<br>".join(lines) if lines else self.waiting or "Train a run to see its data loss and penalty term."
+        )
 
     def csv_rows(self) -> list[dict]:
-        return [{"run": e.label, "epoch": r.epoch, "data_loss": r.train_loss, "penalty_term": r.penalty,
-                 "objective": r.objective} for e in self.entries[: self.MAX_RUNS] for r in e.record.epochs]  # fmt: skip
+        return [
+            {
+                "run": e.label,
+                "epoch": r.epoch,
+                "data_loss": r.train_loss,
+                "penalty_term": r.penalty,
+                "objective": r.objective,
+            }
+            for e in self.entries[: self.MAX_RUNS]
+            for r in e.record.epochs
+        ]

@@ -109,9 +109,12 @@ class MistakesView(InspectView):
         true, pred = self.true_box.currentData(), self.pred_box.currentData()
         chosen = [m for m in found if true in (_ALL, m.true) and pred in (_ALL, m.predicted)]
         note = self.snapshot_note(entry, wanted, snap)
-        text = (f"{entry.label}, epoch {snap.epoch}{f' ({note})' if note else ''}: {len(found):,} of {len(labels):,} "
-                f"test images misclassified" + (f", {len(chosen):,} shown" if len(chosen) != len(found) else "")
-                + ". Most confident mistakes first; click one to see it larger.")  # fmt: skip
+        text = (
+            f"{entry.label}, epoch {snap.epoch}{f' ({note})' if note else ''}: {len(found):,} of {len(labels):,} "
+            f"test images misclassified"
+            + (f", {len(chosen):,} shown" if len(chosen) != len(found) else "")
+            + ". Most confident mistakes first; click one to see it larger."
+        )
         self._show(chosen, names, text, dg.confidence_name(entry.record.config.loss))
 
     def _show(self, items, names, text, confidence_name="probability") -> None:
@@ -145,8 +148,10 @@ class MistakesView(InspectView):
         except (UnreadableImage, cv2.error, OSError) as exc:
             picture.setText(f"Cannot show this file now: {exc}")
         names = self.model.class_names
-        info = QLabel(f"<b>True:</b> {escape(names[m.true])} &nbsp; <b>Predicted:</b> {escape(names[m.predicted])} "
-                      f"({self.model.confidence_text(m)})<br><small>{escape(m.path)}</small>")  # fmt: skip
+        info = QLabel(
+            f"<b>True:</b> {escape(names[m.true])} &nbsp; <b>Predicted:</b> {escape(names[m.predicted])} "
+            f"({self.model.confidence_text(m)})<br><small>{escape(m.path)}</small>"
+        )
         info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         info.setWordWrap(True)
         layout.addWidget(picture, 1)

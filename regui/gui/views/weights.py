@@ -19,8 +19,7 @@ from regui.gui.views.base import InspectView, class_names
 
 # Blue - white - red (ColorBrewer's RdBu ends): 0 is white, so the sign and the zeros that L1
 # makes read at a glance.
-_COLORMAP = pg.ColorMap(pos=[0.0, 0.25, 0.5, 0.75, 1.0],
-                        color=["#2166ac", "#92c5de", "#ffffff", "#f4a582", "#b2182b"])  # fmt: skip
+_COLORMAP = pg.ColorMap(pos=[0.0, 0.25, 0.5, 0.75, 1.0], color=["#2166ac", "#92c5de", "#ffffff", "#f4a582", "#b2182b"])
 
 
 _PER_LINE = 5  # classes side by side before the mosaic wraps (ten digits: two lines of five)
@@ -52,8 +51,13 @@ def tile_places(n: int, h: int, w: int, gap: int) -> list[tuple[slice, slice]]:
     """Where each of ``n`` tiles of h x w sits in the mosaic: (rows, columns), with room above
     each line for its class names."""
     label = max(2, h // 4)
-    return [(slice(label + (k // _PER_LINE) * (h + label + gap), label + (k // _PER_LINE) * (h + label + gap) + h),
-             slice((k % _PER_LINE) * (w + gap), (k % _PER_LINE) * (w + gap) + w)) for k in range(n)]  # fmt: skip
+    return [
+        (
+            slice(label + (k // _PER_LINE) * (h + label + gap), label + (k // _PER_LINE) * (h + label + gap) + h),
+            slice((k % _PER_LINE) * (w + gap), (k % _PER_LINE) * (w + gap) + w),
+        )
+        for k in range(n)
+    ]
 
 
 def mosaic(pictures: np.ndarray, places: list[tuple[slice, slice]], fill: float) -> np.ndarray:
@@ -75,12 +79,15 @@ class WeightsView(InspectView):
         self.mode = QComboBox()
         for key, text in dg.CHANNEL_MODES.items():
             self.mode.addItem(text, key)
-        self.mode.setToolTip("Colour images have three weights per pixel: add them up, look at one channel, "
-                             "or see them as an RGB picture with grey for 0")  # fmt: skip
+        self.mode.setToolTip(
+            "Colour images have three weights per pixel: add them up, look at one channel, "
+            "or see them as an RGB picture with grey for 0"
+        )
         self.shared = QCheckBox("Same scale for all runs")
         self.shared.setChecked(True)
-        self.shared.setToolTip("One colour scale for every run shown, so magnitudes compare honestly; "
-                               "off: each run uses its own range")  # fmt: skip
+        self.shared.setToolTip(
+            "One colour scale for every run shown, so magnitudes compare honestly; off: each run uses its own range"
+        )
         self.options.add(QLabel("Show:"), self.mode)
         self.options.add(self.shared)
         self.mode.currentIndexChanged.connect(self.refresh)
@@ -136,8 +143,9 @@ class WeightsView(InspectView):
             if pics is None or not places:
                 item.clear()
             elif pics.ndim == 4:  # RGB: 0 is mid-grey, +-limit the ends of each channel
-                item.setImage(mosaic(np.clip(pics / (2 * limit) + 0.5, 0, 1), places, 1.0), autoLevels=False,
-                              levels=(0, 1))  # fmt: skip
+                item.setImage(
+                    mosaic(np.clip(pics / (2 * limit) + 0.5, 0, 1), places, 1.0), autoLevels=False, levels=(0, 1)
+                )
             else:
                 item.setImage(mosaic(pics, places, np.nan), autoLevels=False, levels=(-limit, limit))
             bar = self.bars.get(entry.run_id)
@@ -145,12 +153,16 @@ class WeightsView(InspectView):
                 bar.setLevels((-limit, limit))
                 bar.axis.setTicks([symmetric_ticks(limit)])
         if not entries:
-            self.note.setText(self.waiting or "Train a run to see its weights; select runs in the table to compare them.")
+            self.note.setText(
+                self.waiting or "Train a run to see its weights; select runs in the table to compare them."
+            )
         else:
             hidden = len(self.entries) - len(entries)
-            self.note.setText("Each class's weights at the image's size: red pushes its score up, blue down, "
-                              "white is 0." + (f" Showing the first {self.MAX_RUNS} of {len(self.entries)} runs selected."
-                                               if hidden else ""))  # fmt: skip
+            self.note.setText(
+                "Each class's weights at the image's size: red pushes its score up, blue down, "
+                "white is 0."
+                + (f" Showing the first {self.MAX_RUNS} of {len(self.entries)} runs selected." if hidden else "")
+            )
 
     @staticmethod
     def _names(entry) -> list[str]:
@@ -186,7 +198,9 @@ class WeightsView(InspectView):
             places = tile_places(len(names), h, w, gap)
             self.tiles[entry.run_id] = places
             for name, (rows, cols) in zip(names, places):  # class names above their tiles
-                text = pg.TextItem(html=f'<span style="color:#333;font-size:8pt">{escape(name)}</span>', anchor=(0.5, 1))
+                text = pg.TextItem(
+                    html=f'<span style="color:#333;font-size:8pt">{escape(name)}</span>', anchor=(0.5, 1)
+                )
                 text.setPos((cols.start + cols.stop) / 2, rows.start - 0.2)
                 frame = QGraphicsRectItem(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
                 frame.setPen(pg.mkPen("#bbbbbb", width=0))  # a sparse (mostly white) image still shows its edge
@@ -197,8 +211,11 @@ class WeightsView(InspectView):
                 # Room above the first line too: its class names sit above its tiles, and a view box
                 # starting at 0 cut them in half.
                 top = places[0][0].start
-                view.setRange(xRange=(0, max(c.stop for _, c in places)),
-                              yRange=(-top, max(r.stop for r, _ in places)), padding=0.02)  # fmt: skip
+                view.setRange(
+                    xRange=(0, max(c.stop for _, c in places)),
+                    yRange=(-top, max(r.stop for r, _ in places)),
+                    padding=0.02,
+                )
             self.mosaics[entry.run_id] = item
             self.titles[entry.run_id] = row["title"]
             if not rgb[entry.run_id]:
