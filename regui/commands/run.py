@@ -15,6 +15,7 @@ from regui.commands.common import (
     open_log,
     report_stored,
 )
+from regui.core.admission import admit_run
 from regui.core.config import TrainConfig, run_label
 from regui.core.errors import ConfigError
 from regui.core.health import learned_nothing
@@ -35,7 +36,7 @@ def _configs(args) -> list[TrainConfig]:
         if config not in configs:
             configs.append(config)
     for config in configs:
-        config.validate()
+        admit_run(config)
     return configs
 
 

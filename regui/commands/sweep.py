@@ -17,7 +17,8 @@ from regui.commands.common import (
     open_log,
     report_stored,
 )
-from regui.core.config import check_split, run_label
+from regui.core.admission import admit_sweep, weights_size
+from regui.core.config import run_label
 from regui.core.errors import ConfigError, ReguiError
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import FINISHED, RunRecord
@@ -30,7 +31,6 @@ from regui.core.sweep import (
     best_per_penalty,
     check_sweep_size,
     count_runs,
-    expand,
     failed,
     log_space,
     summarize,
@@ -73,9 +73,7 @@ def cmd_sweep(args) -> int:
     from regui.core import export
 
     spec = spec_from(args)
-    items = expand(spec)
-    for item in items:
-        item.config.validate()
+    items = admit_sweep(spec)  # the settings, before the images are loaded
     check_outputs(args, args.out, args.summary, args.history)
     client = None
     if args.scheduler:  # before loading: a wrong address should not wait for the images
@@ -83,10 +81,8 @@ def cmd_sweep(args) -> int:
 
         client = connect(args.scheduler)
     dataset = load(args, spec.base)
-    for split in dict.fromkeys(item.config.split for item in items):
-        check_split(dataset.class_names, dataset.counts(), split)
-    rows = 1 if len(dataset.class_names) == 2 else len(dataset.class_names)
-    check_sweep_size(len(items), spec.base.epochs, rows * dataset.image.n_features * 4)
+    weights = weights_size(len(dataset.class_names), dataset.image.n_features)
+    admit_sweep(spec, dataset.class_names, dataset.counts(), weights)  # and with them: splits, memory
 
     names = [run_label(item.index + 1, item.config) for item in items]
     runner, where = _runner(args, dataset, client)

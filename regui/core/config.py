@@ -6,6 +6,7 @@ Plain values only (no numpy, OpenCV or scikit-learn), so any front end can impor
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
 from regui.core.errors import ConfigError, DatasetError
@@ -223,7 +224,7 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_split(class_names: tuple[str, ...] | list[str], counts: list[int], split: SplitSettings) -> None:
+def check_split(class_names: Sequence[str], counts: list[int], split: SplitSettings) -> None:
     """Raise (before any work) if ``split`` cannot divide classes with these image counts.
 
     ConfigError for a setting out of range, DatasetError when the data is too small for it.

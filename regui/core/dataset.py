@@ -17,8 +17,9 @@ import numpy as np
 from regui.core import cache, machine
 from regui.core.config import ImageSettings, SplitSettings, check_split
 from regui.core.errors import DatasetError
-from regui.core.images import ProgressCallback, StopCheck, decode_files
+from regui.core.images import decode_files
 from regui.core.locations import default_cache_dir
+from regui.core.progress import ProgressCallback, StopCheck
 from regui.core.scan import Skipped, scan_folder
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from regui.core.config import ImageSettings
 from regui.core.errors import Cancelled
 from regui.core.machine import default_workers, physical_memory
+from regui.core.progress import ProgressCallback, StopCheck
 
 # The largest image decoded: about 89 million pixels (10,000 x 8,900; any phone photo but the
 # 108 and 200 megapixel modes). It is Pillow's own default limit, so Pillow, which reads the
@@ -53,9 +54,6 @@ warnings.filterwarnings("ignore", category=_pillow.DecompressionBombWarning)
 
 #: Files larger than this are not read into memory at all.
 MAX_FILE_BYTES = 256 * 1024 * 1024
-
-ProgressCallback = Callable[[int, int], None]
-StopCheck = Callable[[], bool]
 
 
 class UnreadableImage(Exception):

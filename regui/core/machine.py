@@ -61,3 +61,19 @@ def process_alive(pid: int) -> bool:
     except OSError:  # exists, but not ours to signal
         return True
     return True
+
+
+def process_started(pid: int) -> str:
+    """When process ``pid`` started, as the kernel counts it (Linux), or "" where unknown: with
+    the pid it tells a live process from a new one that was given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def same_process_alive(pid: int, started: str) -> bool:
+    """Whether process ``pid``, started at ``started`` (see process_started; "" if unknown), is
+    still running, and not a newer process given the same pid."""
+    return process_alive(pid) and (not started or process_started(pid) in ("", started))

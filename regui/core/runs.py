@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import TrainingDiverged
-from regui.core.images import StopCheck
+from regui.core.progress import StopCheck
 from regui.core.records import DIVERGED, FINISHED, STOPPED, EpochResult, RunRecord, thin_snapshots
 from regui.core.training import train_epochs
 

@@ -37,6 +37,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from regui.core.config import TrainConfig
+from regui.core.machine import process_started, same_process_alive
 from regui.core.records import DIVERGED, FAILED, FINISHED, RUNNING, STOPPED, EpochResult, RunRecord
 from regui.core.store_file import (
     NEW,
@@ -360,7 +361,7 @@ class RunStore:
             "sklearn_version": sklearn_version,
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "process_started": _process_started(os.getpid()),
+            "process_started": process_started(os.getpid()),
         }
         with self._write():
             cursor = self._conn.execute(
@@ -860,22 +861,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _process_started(pid: int) -> str:
-    """When process ``pid`` started, as the kernel counts it (Linux), or "" where unknown: with
-    the pid it tells a live writer from a new process that was given the same pid."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
 def _process_alive(pid, started) -> bool:
     """Whether the process that wrote a "running" row is still at it. A pid that is not a
     process id at all (a row from elsewhere, edited by hand) names no live process."""
-    from regui.core.machine import process_alive
-
     if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
         return False
-    started = started if isinstance(started, str) else ""
-    return process_alive(pid) and (not started or _process_started(pid) in ("", started))
+    return same_process_alive(pid, started if isinstance(started, str) else "")

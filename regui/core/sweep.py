@@ -23,6 +23,9 @@ from regui.core.errors import ConfigError, ReguiError
 from regui.core.records import FAILED, FINISHED, RUNNING, STOPPED, WAITING, EpochResult, RunRecord, thin_snapshots
 
 REPEAT_MODES = ("model", "split")  # repeats vary the model seed only, or the split seed too
+# A sweep of this many runs or fewer (a comparison of penalties) keeps its runs' weight
+# snapshots epoch by epoch, as single runs do; a bigger one keeps each run's last only (memory).
+SNAPSHOTS_UP_TO = 8
 
 
 @dataclass(frozen=True)

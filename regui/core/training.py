@@ -32,7 +32,7 @@ from sklearn.linear_model import SGDClassifier
 from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import ConfigError, TrainingDiverged
-from regui.core.images import StopCheck
+from regui.core.progress import StopCheck
 from regui.core.records import EpochResult
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)

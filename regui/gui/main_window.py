@@ -26,14 +26,16 @@ from PySide6.QtWidgets import (
 
 from regui import __version__
 from regui.core import export
-from regui.core.config import PENALTIES, TrainConfig, check_split, run_label, test_count
+from regui.core.admission import admit_run, admit_sweep
+from regui.core.config import PENALTIES, TrainConfig, run_label, test_count
 from regui.core.errors import ReguiError
 from regui.core.health import learned_nothing
 from regui.core.records import DIVERGED, FAILED, FINISHED, RUNNING, STOPPED, WAITING, RunRecord
 from regui.core.run_log import BackgroundRunLog
-from regui.core.sweep import SweepSpec, check_sweep_size, count_runs, expand
+from regui.core.sweep import SNAPSHOTS_UP_TO, SweepSpec
 from regui.gui.controller import Controller
 from regui.gui.dataset_panel import DatasetPanel
+from regui.gui.garbage import collect_garbage_in_gui_thread
 from regui.gui.inspector import Inspector
 from regui.gui.params_panel import ParamsPanel
 from regui.gui.plots import PlotsPanel
@@ -47,7 +49,6 @@ MAX_RECENT = 10
 # the window is shown, and the first size must already fit.
 _FRAME_WIDTH, _FRAME_HEIGHT = 12, 40
 SNAPSHOTS_DEFAULT = 100  # weight snapshots kept per run before thinning (see README: memory)
-SMALL_SWEEP = 8  # sweeps up to this many runs keep snapshots like single runs; bigger ones the last only
 EXPORT_FILTERS = {
     "CSV table (*.csv)": ".csv",
     "JSON with every epoch (*.json)": ".json",
@@ -67,8 +68,6 @@ class MainWindow(QMainWindow):
         self, initial_folder: str | Path | None = None, settings: QSettings | None = None, reopen_last: bool = False
     ) -> None:
         super().__init__()
-        from regui.gui.app import collect_garbage_in_gui_thread
-
         collect_garbage_in_gui_thread()
         self.setWindowTitle("regui: regularization explorer")
         self.settings = settings if settings is not None else QSettings()
@@ -366,8 +365,7 @@ class MainWindow(QMainWindow):
         if self.dataset is None:
             return "Load a dataset to start (a folder with one sub-folder per class)."
         try:
-            config.validate()
-            check_split(self.dataset.class_names, self.dataset.counts(), config.split)
+            admit_run(config, self.dataset.class_names, self.dataset.counts())
         except ReguiError as exc:
             return str(exc)
         if config.image != self.dataset.image:
@@ -512,27 +510,10 @@ class MainWindow(QMainWindow):
         """Queue every run of ``spec`` (shown at once as waiting) and start them in parallel.
         Returns the sweep's name ("S1", or "C1" for a comparison), None if it cannot start."""
         problem = self.run_problem(spec.base)
-        try:
-            check_sweep_size(
-                count_runs(
-                    spec.penalties,
-                    len(spec.alphas or (spec.base.alpha,)),
-                    len(spec.learning_rates or (spec.base.eta0,)),
-                    spec.repeats,
-                    spec.base.learning_rate,
-                ),
-                spec.base.epochs,
-            )
-        except ReguiError as exc:
-            self._show_message(str(exc))
-            return None
-        items = expand(spec)
+        items = []
         if problem is None:
             try:
-                for item in items:
-                    item.config.validate()
-                for split in dict.fromkeys(item.config.split for item in items):
-                    check_split(self.dataset.class_names, self.dataset.counts(), split)
+                items = admit_sweep(spec, self.dataset.class_names, self.dataset.counts())
             except ReguiError as exc:
                 problem = str(exc)
         if problem is not None or not items:
@@ -548,7 +529,7 @@ class MainWindow(QMainWindow):
         run_ids = [e.run_id for e in entries]
         names = [e.record.name for e in entries]
         # A comparison's few runs keep their weights epoch by epoch, as single runs do, for the views.
-        snapshots = self.runs.snapshot_limit if len(items) <= SMALL_SWEEP else 1
+        snapshots = self.runs.snapshot_limit if len(items) <= SNAPSHOTS_UP_TO else 1
         control = self.controller.start_sweep(name, self.dataset, items, run_ids, names, jobs, scheduler, snapshots)
         self.sweep_panel.add_sweep(name, run_ids, control, spec.alphas or (spec.base.alpha,))
         if kind == "S":

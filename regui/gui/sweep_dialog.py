@@ -18,10 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from regui.core.admission import spec_size
 from regui.core.config import LIMITS, LOSS_LABELS, PENALTIES, PENALTY_LABELS, SCALING_LABELS, TrainConfig, limit_problem
 from regui.core.errors import ReguiError
 from regui.core.machine import default_workers
-from regui.core.sweep import SweepSpec, check_sweep_size, count_runs, log_space
+from regui.core.sweep import SweepSpec, check_sweep_size, log_space
 from regui.gui.widgets import LogSpinBox
 
 _VARY = {"split": "the split and the model seed", "model": "the model seed only"}
@@ -188,9 +189,7 @@ class SweepDialog(QDialog):
             self.count.setStyleSheet("color: #c62828;")
             ok.setEnabled(False)
             return
-        n = count_runs(
-            spec.penalties, len(spec.alphas), len(spec.learning_rates), spec.repeats, spec.base.learning_rate
-        )
+        n = spec_size(spec)
         try:
             check_sweep_size(n, spec.base.epochs)
         except ReguiError as exc:
