@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import MISSING, fields
+import sqlite3
+from dataclasses import MISSING, dataclass, fields, replace
 
 import numpy as np
 
 from regui.core.config import TrainConfig
+from regui.core.records import EpochResult, RunRecord
+from regui.core.store_schema import EPOCH_COLUMNS, LIST_COLUMNS, RECORD_COLUMNS, STATUSES
 
 DAMAGED = "damaged"  # the status shown for a row that does not read as a run
 
@@ -122,3 +125,118 @@ def epoch_numbers(rows: list[tuple], columns: tuple[str, ...]) -> list[dict]:
                 raise RowProblem(f"its epoch {number} has a {name} that is not a number")
         epochs.append(values)
     return epochs
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One row of a list of stored runs: enough to list, sort and filter, without epochs."""
+
+    id: int
+    uid: str
+    name: str
+    note: str
+    status: str
+    config: TrainConfig
+    dataset: dict
+    sweep: str
+    repeat: int
+    started_at: str
+    seconds: float
+    epochs_done: int
+    test_accuracy: float | None
+    train_accuracy: float | None
+    objective: float | None
+    zero_fraction: float | None
+    best_test_accuracy: float | None
+    regui_version: str
+    sklearn_version: str
+    message: str
+    damage: str = ""  # why the row does not read as a run ("" for a sound one): see store_rows
+
+    @property
+    def folder(self) -> str:
+        folder = self.dataset.get("folder", "")
+        return folder if isinstance(folder, str) else ""
+
+
+def stored_run(row) -> StoredRun:
+    """A listed row; one that does not read as a run comes back marked damaged, not as an error."""
+    values = dict(zip(LIST_COLUMNS, row))
+    try:
+        check_run(values, STATUSES)
+        values["config"] = config_from_json(values["config"])
+        values["dataset"] = dataset_from_json(values["dataset"])
+    except RowProblem as exc:
+        return damaged_run(values, str(exc))
+    return StoredRun(**values)
+
+
+def damaged_run(values: dict, why: str) -> StoredRun:
+    """What can be shown of a damaged row: its id, and its texts where they are text."""
+
+    def text(name: str) -> str:
+        return values[name] if isinstance(values.get(name), str) else ""
+
+    def number(name: str):
+        value = values.get(name)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    return StoredRun(
+        id=values["id"],
+        uid=text("uid"),
+        name=text("name") or f"run {values['id']}",
+        note=text("note"),
+        status=DAMAGED,
+        config=TrainConfig(),
+        dataset={},
+        sweep=text("sweep"),
+        repeat=0,
+        started_at=text("started_at"),
+        seconds=number("seconds") or 0.0,
+        epochs_done=0,
+        test_accuracy=None,
+        train_accuracy=None,
+        objective=None,
+        zero_fraction=None,
+        best_test_accuracy=None,
+        regui_version=text("regui_version"),
+        sklearn_version=text("sklearn_version"),
+        message=text("message"),
+        damage=why,
+    )
+
+
+_NO_WEIGHTS = np.empty((0, 0), np.float32)
+_NO_INTERCEPT = np.empty(0)
+
+
+def read_record(conn: sqlite3.Connection, schema: str, run_id: int) -> RunRecord:
+    """Run ``run_id`` of ``schema`` ("main", or an attached "source") as a record; RowProblem if
+    its rows do not read as a run."""
+    row = conn.execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM {schema}.runs WHERE id = ?", (run_id,)).fetchone()
+    values = dict(zip(RECORD_COLUMNS, row))
+    check_run({k: values[k] for k in LIST_COLUMNS}, STATUSES)
+    config = config_from_json(values["config"])
+    dataset = dataset_from_json(values["dataset"])
+    epoch_rows = conn.execute(
+        f"SELECT {', '.join(EPOCH_COLUMNS)} FROM {schema}.epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
+    ).fetchall()
+    epochs = [
+        EpochResult(**numbers, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT)
+        for numbers in epoch_numbers(epoch_rows, EPOCH_COLUMNS)
+    ]
+    weights = weights_from_blobs(values["coef"], values["coef_shape"], values["intercept"])
+    if epochs and weights is not None:
+        epochs[-1] = replace(epochs[-1], coef=weights[0], intercept=weights[1])
+    return RunRecord(
+        config=config,
+        name=values["name"],
+        status=values["status"],
+        message=values["message"],
+        epochs=epochs,
+        dataset=dataset,
+        started_at=values["started_at"],
+        seconds=float(values["seconds"]),
+        sweep=values["sweep"],
+        repeat=values["repeat"],
+    )
