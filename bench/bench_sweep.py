@@ -32,7 +32,8 @@ from regui.core.config import TrainConfig  # noqa: E402
 from regui.core.dataset import load_dataset, prepare  # noqa: E402
 from regui.core.locations import sample_dataset_dir  # noqa: E402
 from regui.core.pool import ProcessPool  # noqa: E402
-from regui.core.sweep import SweepEvents, SweepSpec, expand, log_space  # noqa: E402
+from regui.core.sweep import SweepSpec, expand, log_space  # noqa: E402
+from regui.core.sweep_runs import SweepEvents  # noqa: E402
 
 
 class FirstEpoch(SweepEvents):

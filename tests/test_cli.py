@@ -248,7 +248,8 @@ def test_app_without_a_display_says_so(monkeypatch, capsys):
 
 
 def test_sweep_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
-    from regui.core.sweep import SweepEvents, SweepSpec, expand, run_serial
+    from regui.core.sweep import SweepSpec, expand
+    from regui.core.sweep_runs import SweepEvents, run_serial
 
     root = make_folder({"a": 10, "b": 10, "c": 10})
     out, summary = tmp_path / "sweep.csv", tmp_path / "summary.csv"

@@ -22,19 +22,9 @@ from regui.core.config import run_label
 from regui.core.errors import ConfigError, ReguiError
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import FINISHED, RunRecord
-from regui.core.sweep import (
-    MAX_SWEEP_RUNS,
-    SerialRunner,
-    SweepControl,
-    SweepEvents,
-    SweepSpec,
-    best_per_penalty,
-    check_sweep_size,
-    count_runs,
-    failed,
-    log_space,
-    summarize,
-)
+from regui.core.sweep import MAX_SWEEP_RUNS, SweepSpec, check_sweep_size, count_runs, log_space
+from regui.core.sweep_runs import Runner, SerialRunner, SweepControl, SweepEvents, failed
+from regui.core.sweep_summary import best_per_penalty, summarize
 
 SWEEP_NAME = "S1"
 
@@ -140,7 +130,7 @@ def cmd_sweep(args) -> int:
     return EXIT_OK if all(r.status == FINISHED for r in records) else EXIT_RUN_FAILED
 
 
-def _runner(args, dataset, client=None):
+def _runner(args, dataset, client=None) -> tuple[Runner, str]:
     """The executor the arguments ask for, and a few words saying where runs happen."""
     if client is not None:
         from regui.core.dask_runner import DaskRunner

@@ -17,7 +17,8 @@ from typing import Any
 
 from regui.core.errors import ReguiError
 from regui.core.records import RunRecord
-from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name
+from regui.core.sweep import SweepItem
+from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents, item_name
 
 CONNECT_TIMEOUT = 10  # seconds
 _NETWORK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")

@@ -28,7 +28,8 @@ import numpy as np
 from regui.core.config import ImageSettings
 from regui.core.machine import default_workers, process_alive
 from regui.core.records import EpochResult, RunRecord
-from regui.core.sweep import SweepBook, SweepControl, SweepEvents, SweepItem, item_name
+from regui.core.sweep import SweepItem
+from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents, item_name
 
 
 @dataclass

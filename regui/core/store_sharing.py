@@ -50,9 +50,7 @@ def export_runs(store: RunStore, run_ids: Sequence[int], path: str | os.PathLike
         marks = ", ".join("?" * len(columns))
         with other._write():
             for run_id in ids:
-                row = store._conn.execute(
-                    f"SELECT {', '.join(columns)} FROM runs WHERE id = ?", (run_id,)
-                ).fetchone()
+                row = store._conn.execute(f"SELECT {', '.join(columns)} FROM runs WHERE id = ?", (run_id,)).fetchone()
                 if row is None:
                     continue
                 other._conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({marks})", row)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from regui.core.config import ImageSettings, TrainConfig
-from regui.core.sweep import SweepControl
+from regui.core.sweep_runs import SweepControl
 from regui.gui.workers import LoadWorker, SweepWorker, TrainWorker
 
 

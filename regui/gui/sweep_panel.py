@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from regui.core.config import PENALTY_LABELS
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import RUNNING, WAITING
-from regui.core.sweep import SettingSummary, summarize
+from regui.core.sweep_summary import SettingSummary, summarize
 from regui.gui.plots import set_title, style_plot
 from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, ColumnFitter, RunsModel
 from regui.gui.widgets import WrappingRow

@@ -164,7 +164,7 @@ class SweepWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from regui.core.sweep import SweepEvents
+        from regui.core.sweep_runs import SweepEvents
 
         worker = self
 

@@ -8,7 +8,7 @@ distributed = pytest.importorskip("distributed")
 
 from regui.core.dask_runner import DaskRunner  # noqa: E402
 from regui.core.records import FINISHED  # noqa: E402
-from regui.core.sweep import SweepEvents, run_serial  # noqa: E402
+from regui.core.sweep_runs import SweepEvents, run_serial  # noqa: E402
 from tests.core.test_sweep import Recorder, dataset, grid, same_numbers  # noqa: E402,F401
 
 
@@ -70,7 +70,7 @@ def test_a_malformed_address_is_refused_before_any_client_is_made(dataset, monke
 
 def test_stopping_a_sweep_on_the_cluster(dataset, client):  # noqa: F811
     from regui.core.records import STOPPED
-    from regui.core.sweep import SweepControl
+    from regui.core.sweep_runs import SweepControl
 
     items = [i.__class__(i.index, i.config.with_(epochs=100_000), i.repeat) for i in grid(repeats=1)[:3]]
     control = SweepControl()

@@ -9,7 +9,9 @@ from regui.core.config import ImageSettings, TrainConfig
 from regui.core.dataset import load_dataset
 from regui.core.pool import ProcessPool
 from regui.core.records import FAILED, FINISHED, STOPPED
-from regui.core.sweep import SweepControl, SweepEvents, SweepSpec, expand, log_space, run_serial, summarize
+from regui.core.sweep import SweepSpec, expand, log_space
+from regui.core.sweep_runs import SweepControl, SweepEvents, run_serial
+from regui.core.sweep_summary import summarize
 
 SMALL = dict(width=6, height=5, scaling="unit", epochs=4, eta0=0.02)
 

@@ -7,7 +7,9 @@ from PySide6.QtCore import Qt
 from regui.core.config import PENALTIES, TrainConfig
 from regui.core.dataset import load_dataset
 from regui.core.records import FAILED, FINISHED, STOPPED, WAITING
-from regui.core.sweep import SweepEvents, SweepSpec, expand, run_serial, summarize
+from regui.core.sweep import SweepSpec, expand
+from regui.core.sweep_runs import SweepEvents, run_serial
+from regui.core.sweep_summary import summarize
 from regui.gui.sweep_dialog import SweepDialog
 
 BASE = TrainConfig(width=6, height=5, scaling="unit", epochs=4, eta0=0.02)

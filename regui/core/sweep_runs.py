@@ -1,0 +1,320 @@
+"""How a sweep's runs are run and report back while they run, whatever runs them.
+
+Where the runs execute is the runner's business: ``run_serial`` / ``SerialRunner`` here (in
+this process), ``regui.core.pool.ProcessPool`` (worker processes on this machine) and
+``regui.core.dask_runner.DaskRunner`` (a Dask cluster), each a ``Runner``. All of them call
+``run_training`` on the same arrays with the same settings, so they give the same numbers, and
+share ``SweepBook``: the queue, the attempts, and what each run reported.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol
+
+from regui.core.errors import ReguiError
+from regui.core.records import FAILED, STOPPED, EpochResult, RunRecord, thin_snapshots
+from regui.core.sweep import SweepItem
+
+
+class SweepEvents:
+    """What a runner reports while a sweep runs. Called from the runner's thread; override
+    what you need (the app re-emits them as Qt signals, the command line prints)."""
+
+    def started(self, index: int, attempt: int) -> None:
+        """Run ``index`` started (attempt 2 and up: again, after its worker was lost)."""
+
+    def epoch(self, index: int, result: EpochResult) -> None:
+        """Run ``index`` finished an epoch."""
+
+    def finished(self, index: int, record: RunRecord) -> None:
+        """Run ``index`` ended (finished, stopped or diverged): its complete record."""
+
+    def failed(self, index: int, message: str) -> None:
+        """Run ``index`` could not be run (an error, or its worker died twice); its record says so."""
+
+
+class SweepControl:
+    """Pause, resume and stop a sweep from another thread (the app's buttons)."""
+
+    def __init__(self) -> None:
+        self.paused = threading.Event()  # no new runs start while set
+        self.stopped = threading.Event()  # no new runs start, running ones end after their epoch
+        self._lock = threading.Lock()
+        self._stop_runs: set[int] = set()
+
+    def pause(self) -> None:
+        self.paused.set()
+
+    def resume(self) -> None:
+        self.paused.clear()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def stop_run(self, index: int) -> None:
+        with self._lock:
+            self._stop_runs.add(index)
+
+    def run_stop_requested(self, index: int) -> bool:
+        if self.stopped.is_set():
+            return True
+        with self._lock:
+            return index in self._stop_runs
+
+    def stop_requests(self) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._stop_runs)
+
+
+class SweepBook:
+    """The bookkeeping every runner shares: the queue, attempts, what each run streamed, and
+    the records in item order. Callbacks reach ``events`` from here, so all runners report alike.
+
+    By default sweeps keep a snapshot (weights, test predictions) only for each run's last
+    epoch: a grid of many runs times many epochs of weight matrices would not fit in memory. A
+    small sweep (the app's penalty comparison) may keep up to ``snapshots`` per run instead, as
+    single runs do, and then streams them live.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[SweepItem],
+        events: SweepEvents,
+        control: SweepControl,
+        names: Sequence[str] | None,
+        sweep: str,
+        dataset_summary: dict | None = None,
+        snapshots: int | None = 1,
+    ) -> None:
+        self.events, self.control, self.names, self.sweep = events, control, names, sweep
+        self.snapshots = snapshots
+        self.dataset_summary = dataset_summary or {}
+        self.by_index = {item.index: item for item in items}
+        self._position = {item.index: n for n, item in enumerate(items)}
+        self.records: list[RunRecord | None] = [None] * len(items)
+        self.pending: deque[int] = deque(item.index for item in items)
+        self.attempts: dict[int, int] = {}
+        self.streamed: dict[int, list[EpochResult]] = {}
+        self._seen_stops: frozenset[int] = frozenset()
+
+    # -- the queue
+    def drop_stopped(self) -> None:
+        """Pending runs that were stopped (one by one, or the whole sweep) end as not started."""
+        if self.control.stopped.is_set():
+            while self.pending:
+                index = self.pending.popleft()
+                self.finish(index, not_started(self.by_index[index], self.names, self.sweep, self.dataset_summary))
+        requests = self.control.stop_requests()
+        if requests != self._seen_stops:  # only look through the queue when something changed
+            self._seen_stops = requests
+            for index in [i for i in self.pending if i in requests]:
+                self.pending.remove(index)
+                self.finish(index, not_started(self.by_index[index], self.names, self.sweep, self.dataset_summary))
+
+    def next(self) -> int | None:
+        """The next run to start, unless paused, stopped or none is left."""
+        if not self.pending or self.control.paused.is_set() or self.control.stopped.is_set():
+            return None
+        index = self.pending.popleft()
+        self.attempts[index] = self.attempts.get(index, 0) + 1
+        self.streamed[index] = []
+        self.events.started(index, self.attempts[index])
+        return index
+
+    def retry(self, index: int) -> bool:
+        """Put a run whose worker was lost back in front of the queue, if it may try again."""
+        if self.attempts.get(index, 0) >= MAX_ATTEMPTS or self.control.run_stop_requested(index):
+            return False
+        self.pending.appendleft(index)
+        return True
+
+    # -- what runs report
+    @property
+    def streams_snapshots(self) -> bool:
+        return self.snapshots is None or self.snapshots > 1
+
+    def epoch(self, index: int, result: EpochResult) -> None:
+        if not self.streams_snapshots:
+            result = result.without_snapshot()
+        streamed = self.streamed.setdefault(index, [])
+        streamed.append(result)
+        thin_snapshots(streamed, self.snapshots)
+        self.events.epoch(index, result)
+
+    def finish(self, index: int, record: RunRecord) -> None:
+        record.sweep, record.repeat = self.sweep, self.by_index[index].repeat
+        if self.streams_snapshots:
+            thin_snapshots(record.epochs, self.snapshots, everything=True)
+        else:
+            record.epochs = keep_last_weights(record.epochs)
+        self.records[self._position[index]] = record
+        self.streamed.pop(index, None)
+        self.events.finished(index, record)
+
+    def finish_streamed(self, index: int, record: RunRecord) -> None:
+        """A record whose epochs were streamed: they are taken from the stream, the last one
+        (with its weights) from the record."""
+        epochs = self.streamed.get(index, [])
+        record.epochs = epochs[:-1] + record.epochs[-1:] if record.epochs else epochs
+        self.finish(index, record)
+
+    def fail(self, index: int, message: str) -> None:
+        self.records[self._position[index]] = failed(
+            self.by_index[index], self.names, self.sweep, message, self.dataset_summary
+        )
+        self.streamed.pop(index, None)
+        self.events.failed(index, message)
+
+    def lost(self, index: int, why: str) -> None:
+        """Its worker died. Stopped on request: keep what it streamed. Else retry once, or fail."""
+        if self.control.run_stop_requested(index):
+            item = self.by_index[index]
+            epochs = self.streamed.get(index, [])
+            self.finish(
+                index,
+                RunRecord(
+                    config=item.config,
+                    name=item_name(item, self.names),
+                    status=STOPPED,
+                    message=f"Stopped after epoch {len(epochs)}.",
+                    epochs=epochs,
+                    dataset=dict(self.dataset_summary),
+                ),
+            )
+        elif not self.retry(index):
+            self.fail(index, f"{why} (tried {self.attempts.get(index, 0)} times).")
+
+    def all_done(self) -> bool:
+        return all(r is not None for r in self.records)
+
+    def results(self) -> list[RunRecord]:
+        """Every run's record, in item order (call once all are done)."""
+        records = [r for r in self.records if r is not None]
+        assert len(records) == len(self.records), "results() before every run ended"
+        return records
+
+
+MAX_ATTEMPTS = 2  # a run whose worker dies is tried once more
+
+
+def keep_last_weights(epochs: list[EpochResult]) -> list[EpochResult]:
+    """Sweeps keep one snapshot per run, the last epoch's: a grid of 1,000 runs stays small."""
+    return [e.without_snapshot() for e in epochs[:-1]] + epochs[-1:]
+
+
+def run_serial(
+    dataset,
+    items: Sequence[SweepItem],
+    events: SweepEvents,
+    control: SweepControl | None = None,
+    names: Sequence[str] | None = None,
+    sweep: str = "",
+    snapshots: int | None = 1,
+) -> list[RunRecord]:
+    """Run the sweep here, one run after another (the reference the other runners must match)."""
+    from regui.core.dataset import prepare
+    from regui.core.runs import run_training
+
+    control = control or SweepControl()
+    book = SweepBook(items, events, control, names, sweep, dataset.summary(), snapshots)
+    prepared: dict = {}  # split settings -> PreparedData (one split at a time)
+    while not book.all_done():
+        book.drop_stopped()
+        index = book.next()
+        if index is None:
+            if book.pending and not control.stopped.is_set():
+                control.stopped.wait(0.05)  # paused
+            continue
+        item = book.by_index[index]
+        try:
+            split = item.config.split
+            if split not in prepared:
+                prepared.clear()  # one split in memory at a time
+                prepared[split] = prepare(dataset, split)
+            record = run_training(
+                prepared[split],
+                item.config,
+                name=item_name(item, names),
+                dataset_summary=dataset.summary(),
+                should_stop=functools.partial(control.run_stop_requested, index),
+                on_epoch=functools.partial(book.epoch, index),
+                snapshots=snapshots,
+            )
+        except Exception as exc:  # noqa: BLE001 - one run's error fails that run, as on workers
+            book.fail(index, str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}")
+            continue
+        book.finish(index, record)
+    return book.results()
+
+
+class SerialRunner:
+    """``run_serial`` with the interface of the other runners (ProcessPool, DaskRunner)."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+
+    def run(self, items, events, control=None, names=None, sweep="", snapshots=1) -> list[RunRecord]:
+        return run_serial(self.dataset, items, events, control, names=names, sweep=sweep, snapshots=snapshots)
+
+    def close(self) -> None:
+        pass
+
+
+# A run that never trained still says which data it was for, as every record does.
+
+
+def not_started(item: SweepItem, names: Sequence[str] | None, sweep: str, dataset: dict | None = None) -> RunRecord:
+    return RunRecord(
+        config=item.config,
+        name=item_name(item, names),
+        status=STOPPED,
+        message="Stopped before it started.",
+        sweep=sweep,
+        repeat=item.repeat,
+        dataset=dict(dataset or {}),
+    )
+
+
+def failed(
+    item: SweepItem, names: Sequence[str] | None, sweep: str, message: str, dataset: dict | None = None
+) -> RunRecord:
+    return RunRecord(
+        config=item.config,
+        name=item_name(item, names),
+        status=FAILED,
+        message=message,
+        sweep=sweep,
+        repeat=item.repeat,
+        dataset=dict(dataset or {}),
+    )
+
+
+def item_name(item: SweepItem, names: Sequence[str] | None) -> str:
+    from regui.core.config import run_label
+
+    return names[item.index] if names is not None else run_label(item.index + 1, item.config)
+
+
+class Runner(Protocol):
+    """What runs a sweep: in this process, on worker processes, or on a Dask cluster."""
+
+    def run(
+        self,
+        items: Sequence[SweepItem],
+        events: SweepEvents,
+        control: SweepControl | None = None,
+        names: Sequence[str] | None = None,
+        sweep: str = "",
+        snapshots: int | None = 1,
+    ) -> list[RunRecord]:
+        """Run ``items``, reporting to ``events``; blocks until every run has ended, been
+        stopped or failed, and returns their records in ``items`` order."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what it holds (processes, a cluster's client, shared files)."""
+        ...

@@ -1,0 +1,104 @@
+"""The results of a sweep: mean and spread over the repeats of each setting, and the best
+setting per penalty."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from regui.core.records import FINISHED, RUNNING, WAITING, RunRecord
+
+
+@dataclass
+class SettingSummary:
+    """Mean and spread over the repeats of one setting (penalty, lambda, l1_ratio, lr)."""
+
+    penalty: str
+    alpha: float | None  # None for runs without a penalty (lambda plays no part)
+    l1_ratio: float | None
+    eta0: float
+    runs: list[int] = field(default_factory=list)  # indices of its finished runs in the records given
+    others: dict[str, int] = field(default_factory=dict)  # repeats that did not finish, by status
+    test: tuple[float, float] = (math.nan, math.nan)  # mean, std of final test accuracy
+    best_test: tuple[float, float] = (math.nan, math.nan)
+    train: tuple[float, float] = (math.nan, math.nan)
+    zeros: tuple[float, float] = (math.nan, math.nan)
+
+    @property
+    def n(self) -> int:
+        """Finished repeats: the ones the means are over."""
+        return len(self.runs)
+
+    def count_text(self) -> str:
+        """For example "3", or "2 of 3 (1 diverged)" when some repeats did not finish."""
+        if not self.others:
+            return str(self.n)
+        why = ", ".join(f"{n} {status}" for status, n in self.others.items())
+        return f"{self.n} of {self.n + sum(self.others.values())} ({why})"
+
+    def row(self) -> dict:
+        """For tables and CSV: plain numbers, std over repeats (ddof=1; 0 for a single run)."""
+        return {
+            "penalty": self.penalty,
+            "alpha": self.alpha,
+            "l1_ratio": self.l1_ratio,
+            "eta0": self.eta0,
+            "runs": self.n,
+            "not_finished": sum(self.others.values()),
+            "test_accuracy_mean": self.test[0],
+            "test_accuracy_std": self.test[1],
+            "best_test_accuracy_mean": self.best_test[0],
+            "best_test_accuracy_std": self.best_test[1],
+            "train_accuracy_mean": self.train[0],
+            "train_accuracy_std": self.train[1],
+            "zero_fraction_mean": self.zeros[0],
+            "zero_fraction_std": self.zeros[1],
+        }
+
+
+def summarize(records: Sequence[RunRecord]) -> list[SettingSummary]:
+    """Group runs by setting (repeats together): mean and std over the finished ones, and a
+    count of those that did not finish (diverged, stopped, failed), so none vanishes unseen.
+    Runs still waiting or running are left out."""
+    groups: dict[tuple, SettingSummary] = {}
+    for index, record in enumerate(records):
+        if record.status in (WAITING, RUNNING):
+            continue
+        c = record.config
+        uses_alpha = c.penalty != "none" or c.learning_rate == "optimal"
+        key = (c.penalty, c.alpha if uses_alpha else None, c.l1_ratio if c.penalty == "elasticnet" else None, c.eta0)
+        if key not in groups:
+            groups[key] = SettingSummary(*key)
+        if record.status == FINISHED and record.final is not None:
+            groups[key].runs.append(index)
+        else:
+            groups[key].others[record.status] = groups[key].others.get(record.status, 0) + 1
+    for summary in groups.values():
+        finals = [e for e in (records[i].final for i in summary.runs) if e is not None]
+        bests = [e for e in (records[i].best_test() for i in summary.runs) if e is not None]
+        if not finals:
+            continue
+        summary.test = _mean_std([e.test_accuracy for e in finals])
+        summary.best_test = _mean_std([e.test_accuracy for e in bests])
+        summary.train = _mean_std([e.train_accuracy for e in finals])
+        summary.zeros = _mean_std([e.zero_fraction for e in finals])
+    return list(groups.values())
+
+
+def best_per_penalty(summaries: Sequence[SettingSummary]) -> list[SettingSummary]:
+    """For each penalty, the setting with the highest mean test accuracy."""
+    best: dict[str, SettingSummary] = {}
+    for s in summaries:
+        if not s.n:
+            continue
+        if s.penalty not in best or s.test[0] > best[s.penalty].test[0]:
+            best[s.penalty] = s
+    return list(best.values())
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    array = np.asarray(values, dtype=float)
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
