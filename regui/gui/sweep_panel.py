@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -32,11 +28,10 @@ from regui.core.config import PENALTY_LABELS
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import RUNNING, WAITING
 from regui.core.sweep_summary import SettingSummary, summarize
-from regui.gui.plots import set_title, style_plot
 from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, ColumnFitter, RunsModel
+from regui.gui.sweep_plots import SweepPlots
 from regui.gui.widgets import WrappingRow
 
-PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
 _REFRESH_MS = 250
 
 
@@ -59,47 +54,6 @@ class SweepState:
             return 0.0
         paused = self.paused_for + (time.monotonic() - self.paused_since if self.paused_since else 0.0)
         return time.monotonic() - self.first_start - paused
-
-
-_TICK_GAP = 10  # pixels between two tick labels
-
-
-def tick_label(value: float) -> str:
-    """The shorter of 0.001 and 1e-3: a log axis fits more labels."""
-    plain = f"{value:.3g}"
-    mantissa, exponent = f"{value:.2e}".split("e")
-    short = f"{float(mantissa):g}e{int(exponent)}"
-    return short if len(short) < len(plain) else plain
-
-
-class LogAxis(pg.AxisItem):
-    """Values are log10(lambda); the labels show lambda itself (1e-5, 0.001, 0.1): at every
-    lambda of the sweep when their labels fit side by side, else at every decade (or every
-    few decades) that fits."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.points: list[float] = []  # log10 of the sweep's lambdas
-
-    def tickStrings(self, values, scale, spacing):
-        return [tick_label(10**v) for v in values]
-
-    def tickValues(self, minVal, maxVal, size):
-        shown = [p for p in self.points if minVal <= p <= maxVal]
-        if shown and self._fits(shown, size):
-            return [(1.0, shown)]
-        low, high = math.ceil(minVal), math.floor(maxVal)
-        for step in range(1, max(2, high - low + 1)):
-            decades = [float(v) for v in range(low, high + 1, step)]
-            if self._fits(decades, size):
-                return [(float(step), decades)]
-        return [(1.0, [float(low)])]
-
-    def _fits(self, values: list[float], size: float) -> bool:
-        from PySide6.QtGui import QFont, QFontMetrics
-
-        metrics = QFontMetrics(self.style.get("tickFont") or QFont())
-        return sum(metrics.horizontalAdvance(label) + _TICK_GAP for label in self.tickStrings(values, 1, 1)) <= size
 
 
 class _SweepFilter(QSortFilterProxyModel):
@@ -169,18 +123,9 @@ class SweepPanel(QWidget):
         self.show_train = QCheckBox("train accuracy (dashed)")
         self.show_train.setChecked(True)
         self.show_train.toggled.connect(self.refresh)
-        self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setObjectName("sweep-canvas")
-        self.canvas.setBackground("w")
-        self.acc_plot = self.canvas.addPlot(row=0, col=0, axisItems={"bottom": LogAxis("bottom")})
-        self.zero_plot = self.canvas.addPlot(row=0, col=1, axisItems={"bottom": LogAxis("bottom")})
-        for plot, label in ((self.acc_plot, "Accuracy"), (self.zero_plot, "Zero weights")):
-            style_plot(plot, label, "λ (log scale)", units="%")
-        set_title(self.acc_plot, "Validation curve", "mean ± std over repeats · click a point")
-        set_title(self.zero_plot, "Sparsity", "share of weights exactly 0")
-        # Below both plots, off the data (inside, it covered the points at the smallest λ).
-        self.legend = pg.LegendItem(labelTextSize="8pt", labelTextColor="k", frame=False, horSpacing=12, colCount=4)
-        self.canvas.addItem(self.legend, row=1, col=0, colspan=2)
+        self.canvas = SweepPlots()
+        self.canvas.points_clicked.connect(self.runs_selected)
+        self.acc_plot, self.zero_plot, self.legend = self.canvas.acc_plot, self.canvas.zero_plot, self.canvas.legend
 
         self.summary = QTableWidget()
         self.summary.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -283,9 +228,7 @@ class SweepPanel(QWidget):
         self._timer.stop()
         self._update_progress()
         state = self.current()
-        self.acc_plot.clear()
-        self.zero_plot.clear()
-        self.legend.clear()
+        self.canvas.clear()
         self._summaries = []
         if state is None:
             self.summary.clear()
@@ -295,68 +238,9 @@ class SweepPanel(QWidget):
         summaries = summarize(records)
         self._summaries = [(s, [state.run_ids[i] for i in s.runs]) for s in summaries]
         alphas = list(state.alphas) or [s.alpha for s in summaries if s.alpha is not None]
-        span = (math.log10(min(alphas)) - 0.3, math.log10(max(alphas)) + 0.3) if alphas else (-4.3, -3.7)
         best = self.measure.currentData() == "best"
-        lines: dict[tuple, list[tuple[SettingSummary, list[int]]]] = {}
-        for summary, ids in self._summaries:
-            if summary.n:  # a setting none of whose repeats finished has no point (the table says so)
-                lines.setdefault((summary.penalty, summary.eta0), []).append((summary, ids))
-        several_rates = len({key[1] for key in lines}) > 1
-        for (penalty, eta0), points in lines.items():
-            color = QColor(PENALTY_COLORS.get(penalty, "#000000"))
-            name = PENALTY_LABELS[penalty] + (f" lr={eta0:g}" if several_rates else "")
-            test = [(s.best_test if best else s.test) for s, _ in points]
-            if points[0][0].alpha is None:  # no penalty: the same whatever lambda, a band across
-                self._band(self.acc_plot, span, test[0], color, name, legend=self.legend)
-                if self.show_train.isChecked():
-                    self._band(self.acc_plot, span, points[0][0].train, color, None, dashed=True)
-                self._band(self.zero_plot, span, points[0][0].zeros, color, None)
-                continue
-            points.sort(key=lambda p: p[0].alpha)
-            x = np.log10([s.alpha for s, _ in points])
-            self._line(self.acc_plot, x, test, color, name, [ids for _, ids in points])
-            if self.show_train.isChecked():
-                self._line(self.acc_plot, x, [s.train for s, _ in points], color, None, None, dashed=True)
-            self._line(self.zero_plot, x, [s.zeros for s, _ in points], color, None, [ids for _, ids in points])
-        for plot in (self.acc_plot, self.zero_plot):
-            plot.setXRange(*span, padding=0)
-            plot.getAxis("bottom").points = [math.log10(a) for a in alphas]
+        self.canvas.draw(self._summaries, alphas, best, self.show_train.isChecked())
         self._fill_summary(best)
-
-    def _line(self, plot, x, stats, color, name, ids, dashed=False) -> None:
-        y = np.array([m for m, _ in stats]) * 100
-        err = np.array([s for _, s in stats]) * 100
-        pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-        plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=0.06, pen=pg.mkPen(color, width=1)))
-        curve = plot.plot(x, y, pen=pen)
-        if name:
-            self.legend.addItem(curve, name)
-        if ids is not None:
-            scatter = pg.ScatterPlotItem(
-                x=x, y=y, data=ids, size=9, brush=pg.mkBrush(color), pen=pg.mkPen("w"), hoverable=True, tip=None
-            )
-            scatter.sigClicked.connect(self._point_clicked)
-            plot.addItem(scatter)
-        return curve
-
-    @staticmethod
-    def _band(plot, span, stat, color, name, dashed=False, legend=None) -> None:
-        mean, std = stat[0] * 100, stat[1] * 100
-        fill = QColor(color)
-        fill.setAlpha(40)
-        if not dashed and std > 0:
-            band = pg.LinearRegionItem(
-                (mean - std, mean + std),
-                orientation="horizontal",
-                movable=False,
-                brush=pg.mkBrush(fill),
-                pen=pg.mkPen(None),
-            )
-            plot.addItem(band)
-        style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
-        line = plot.plot([span[0], span[1]], [mean, mean], pen=pg.mkPen(color, width=2, style=style))
-        if name and legend is not None:
-            legend.addItem(line, name)
 
     def _fill_summary(self, best: bool) -> None:
         chosen = {
@@ -456,10 +340,6 @@ class SweepPanel(QWidget):
         self.refresh()
 
     # --- selection -------------------------------------------------------------------------------
-
-    def _point_clicked(self, scatter, points, *_) -> None:
-        if len(points):
-            self.runs_selected.emit(list(points[0].data()))
 
     def _queue_selection(self, *_) -> None:
         rows = {self.filter.mapToSource(i).row() for i in self.queue.selectionModel().selectedRows()}

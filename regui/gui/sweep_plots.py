@@ -1,0 +1,149 @@
+"""The Sweep tab's plots: accuracy (the validation curve) and sparsity against lambda, one line
+per penalty, with mean and spread over the repeats."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+
+from regui.core.config import PENALTY_LABELS
+from regui.core.sweep_summary import SettingSummary
+from regui.gui.plots import set_title, style_plot
+
+PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
+_TICK_GAP = 10  # pixels between two tick labels
+
+
+def tick_label(value: float) -> str:
+    """The shorter of 0.001 and 1e-3: a log axis fits more labels."""
+    plain = f"{value:.3g}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    short = f"{float(mantissa):g}e{int(exponent)}"
+    return short if len(short) < len(plain) else plain
+
+
+class LogAxis(pg.AxisItem):
+    """Values are log10(lambda); the labels show lambda itself (1e-5, 0.001, 0.1): at every
+    lambda of the sweep when their labels fit side by side, else at every decade (or every
+    few decades) that fits."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.points: list[float] = []  # log10 of the sweep's lambdas
+
+    def tickStrings(self, values, scale, spacing):
+        return [tick_label(10**v) for v in values]
+
+    def tickValues(self, minVal, maxVal, size):
+        shown = [p for p in self.points if minVal <= p <= maxVal]
+        if shown and self._fits(shown, size):
+            return [(1.0, shown)]
+        low, high = math.ceil(minVal), math.floor(maxVal)
+        for step in range(1, max(2, high - low + 1)):
+            decades = [float(v) for v in range(low, high + 1, step)]
+            if self._fits(decades, size):
+                return [(float(step), decades)]
+        return [(1.0, [float(low)])]
+
+    def _fits(self, values: list[float], size: float) -> bool:
+        from PySide6.QtGui import QFont, QFontMetrics
+
+        metrics = QFontMetrics(self.style.get("tickFont") or QFont())
+        return sum(metrics.horizontalAdvance(label) + _TICK_GAP for label in self.tickStrings(values, 1, 1)) <= size
+
+
+class SweepPlots(pg.GraphicsLayoutWidget):
+    points_clicked = Signal(list)  # the run ids behind a clicked point
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sweep-canvas")
+        self.setBackground("w")
+        self.acc_plot = self.addPlot(row=0, col=0, axisItems={"bottom": LogAxis("bottom")})
+        self.zero_plot = self.addPlot(row=0, col=1, axisItems={"bottom": LogAxis("bottom")})
+        for plot, label in ((self.acc_plot, "Accuracy"), (self.zero_plot, "Zero weights")):
+            style_plot(plot, label, "λ (log scale)", units="%")
+        set_title(self.acc_plot, "Validation curve", "mean ± std over repeats · click a point")
+        set_title(self.zero_plot, "Sparsity", "share of weights exactly 0")
+        # Below both plots, off the data (inside, it covered the points at the smallest λ).
+        self.legend = pg.LegendItem(labelTextSize="8pt", labelTextColor="k", frame=False, horSpacing=12, colCount=4)
+        self.addItem(self.legend, row=1, col=0, colspan=2)
+
+    def clear(self) -> None:  # type: ignore[override]  # the plots' contents, not the layout
+        self.acc_plot.clear()
+        self.zero_plot.clear()
+        self.legend.clear()
+
+    def draw(
+        self, summaries: list[tuple[SettingSummary, list[int]]], alphas: list[float], best: bool, show_train: bool
+    ) -> None:
+        """One line per penalty (and learning rate) through its settings' means, with error bars;
+        no penalty as a band (lambda changes nothing there)."""
+        self.clear()
+        span = (math.log10(min(alphas)) - 0.3, math.log10(max(alphas)) + 0.3) if alphas else (-4.3, -3.7)
+        lines: dict[tuple, list[tuple[SettingSummary, list[int]]]] = {}
+        for summary, ids in summaries:
+            if summary.n:  # a setting none of whose repeats finished has no point (the table says so)
+                lines.setdefault((summary.penalty, summary.eta0), []).append((summary, ids))
+        several_rates = len({key[1] for key in lines}) > 1
+        for (penalty, eta0), points in lines.items():
+            color = QColor(PENALTY_COLORS.get(penalty, "#000000"))
+            name = PENALTY_LABELS[penalty] + (f" lr={eta0:g}" if several_rates else "")
+            test = [(s.best_test if best else s.test) for s, _ in points]
+            if points[0][0].alpha is None:  # no penalty: the same whatever lambda, a band across
+                self._band(self.acc_plot, span, test[0], color, name)
+                if show_train:
+                    self._band(self.acc_plot, span, points[0][0].train, color, None, dashed=True)
+                self._band(self.zero_plot, span, points[0][0].zeros, color, None)
+                continue
+            points.sort(key=lambda p: p[0].alpha)
+            x = np.log10([s.alpha for s, _ in points])
+            self._line(self.acc_plot, x, test, color, name, [ids for _, ids in points])
+            if show_train:
+                self._line(self.acc_plot, x, [s.train for s, _ in points], color, None, None, dashed=True)
+            self._line(self.zero_plot, x, [s.zeros for s, _ in points], color, None, [ids for _, ids in points])
+        for plot in (self.acc_plot, self.zero_plot):
+            plot.setXRange(*span, padding=0)
+            plot.getAxis("bottom").points = [math.log10(a) for a in alphas]
+
+    def _line(self, plot, x, stats, color, name, ids, dashed=False) -> None:
+        y = np.array([m for m, _ in stats]) * 100
+        err = np.array([s for _, s in stats]) * 100
+        pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=0.06, pen=pg.mkPen(color, width=1)))
+        curve = plot.plot(x, y, pen=pen)
+        if name:
+            self.legend.addItem(curve, name)
+        if ids is not None:
+            scatter = pg.ScatterPlotItem(
+                x=x, y=y, data=ids, size=9, brush=pg.mkBrush(color), pen=pg.mkPen("w"), hoverable=True, tip=None
+            )
+            scatter.sigClicked.connect(self._point_clicked)
+            plot.addItem(scatter)
+        return curve
+
+    def _band(self, plot, span, stat, color, name, dashed=False) -> None:
+        mean, std = stat[0] * 100, stat[1] * 100
+        fill = QColor(color)
+        fill.setAlpha(40)
+        if not dashed and std > 0:
+            band = pg.LinearRegionItem(
+                (mean - std, mean + std),
+                orientation="horizontal",
+                movable=False,
+                brush=pg.mkBrush(fill),
+                pen=pg.mkPen(None),
+            )
+            plot.addItem(band)
+        style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+        line = plot.plot([span[0], span[1]], [mean, mean], pen=pg.mkPen(color, width=2, style=style))
+        if name:
+            self.legend.addItem(line, name)
+
+    def _point_clicked(self, scatter, points, *_) -> None:
+        if len(points):
+            self.points_clicked.emit(list(points[0].data()))
