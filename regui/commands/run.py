@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import sys
 
@@ -19,7 +20,9 @@ from regui.core.admission import admit_run
 from regui.core.config import TrainConfig, run_label
 from regui.core.errors import ConfigError
 from regui.core.health import learned_nothing
-from regui.core.records import FINISHED, STOPPED, RunRecord
+from regui.core.records import FINISHED, STOPPED, EpochResult, RunRecord
+from regui.core.run_book import RunBook
+from regui.core.run_log import Storing
 from regui.core.runs import run_training
 
 
@@ -51,15 +54,30 @@ def cmd_run(args) -> int:
     data = prepare(dataset, configs[0].split)
     print(f"[INFO] {len(data.y_train)} training and {len(data.y_test)} test images, pixels {configs[0].scaling}")
 
-    records = []
+    # One book of this command's runs: the store writes each as it happens, the lesson's lines
+    # are printed from it (in that order: what was seen is stored).
+    book = RunBook(snapshots=1)  # the command line shows numbers only: it keeps the final weights
     log = open_log(args)
-    summary = dict(dataset.summary(), n_train=len(data.y_train), n_test=len(data.y_test))
+    book.subscribe(Storing(log))
+    book.subscribe(_LessonPrinter(quiet=args.quiet))
     stop = StopOnInterrupt()  # Ctrl-C or SIGTERM: this run ends after its epoch, the rest are not started
     with stop:
         for number, config in enumerate(configs, start=1):
-            records.append(_train_one(args, data, dataset, config, number, log, summary, stop))
+            book.add(number, config, run_label(number, config), dataset.summary())
+            book.start(number)
+            outcome = run_training(
+                data,
+                config,
+                name=run_label(number, config),
+                should_stop=stop.requested,
+                on_epoch=functools.partial(book.epoch, number),
+                n_jobs=args.jobs,
+                snapshots=1,
+            )
+            book.finish(number, outcome)
             if stop.was_requested:
                 break
+    records = book.records()
 
     print_table(records)
     report_stored(log)
@@ -79,39 +97,39 @@ def _stopped_by(stop: StopOnInterrupt) -> str:
     return "terminated (SIGTERM)" if stop.signal_name == "SIGTERM" else "interrupted"
 
 
-def _train_one(args, data, dataset, config: TrainConfig, number: int, log, summary: dict, stop) -> RunRecord:
-    """One run of the loop, printed as the lesson prints it and stored as it happens."""
-    print(f"[INFO] training model with '{config.penalty}' penalty ({_settings_text(config)})")
-    show = None if args.quiet else _epoch_printer(config)
-    name = run_label(number, config)
-    log.started(number, RunRecord(config=config, name=name, dataset=summary))
+class _LessonPrinter:
+    """Each run as the lesson prints it: what is trained, a line per epoch, the accuracy."""
 
-    def on_epoch(e) -> None:
-        log.epoch(number, e)  # committed before it is printed: what was seen is stored
-        if show is not None:
-            show(e)
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
 
-    record = run_training(
-        data,
-        config,
-        name=name,
-        dataset_summary=dataset.summary(),
-        should_stop=stop.requested,
-        on_epoch=on_epoch,
-        n_jobs=args.jobs,
-        snapshots=1,  # the command line shows numbers only: it keeps the final weights
-    )
-    log.finished(number, record)
-    if record.status in (FINISHED, STOPPED) and record.final is not None:
-        acc = record.final.test_accuracy * 100
-        print(f"[INFO] '{config.penalty}' penalty accuracy: {acc:.2f}%", end="")
-        print("" if record.status == FINISHED else f"  ({record.status_text()})")
-    elif record.status != FINISHED:
-        print(f"[WARN] '{config.penalty}' penalty {record.status_text()}: {record.message}", file=sys.stderr)
-    nothing = learned_nothing(record) if record.status == FINISHED else ""
-    if nothing:
-        print(f"[WARN] '{config.penalty}' penalty learned nothing: {nothing}", file=sys.stderr)
-    return record
+    def started(self, key, record: RunRecord) -> None:
+        config = record.config
+        print(f"[INFO] training model with '{config.penalty}' penalty ({_settings_text(config)})")
+
+    def epoch(self, key, record: RunRecord, e: EpochResult) -> None:
+        if self.quiet:
+            return
+        width = len(str(record.config.epochs))
+        print(
+            f"  epoch {e.epoch:>{width}}/{record.config.epochs}  loss {e.objective:.4f} "
+            f"(data {e.train_loss:.4f} + penalty {e.penalty:.4f})  "
+            f"train acc {e.train_accuracy:6.2%}  test acc {e.test_accuracy:6.2%}  "
+            f"|W| {e.weight_l2:.4g}  zeros {e.zero_fraction:.1%}",
+            flush=True,
+        )
+
+    def ended(self, key, record: RunRecord) -> None:
+        penalty = record.config.penalty
+        if record.status in (FINISHED, STOPPED) and record.final is not None:
+            acc = record.final.test_accuracy * 100
+            print(f"[INFO] '{penalty}' penalty accuracy: {acc:.2f}%", end="")
+            print("" if record.status == FINISHED else f"  ({record.status_text()})")
+        elif record.status != FINISHED:
+            print(f"[WARN] '{penalty}' penalty {record.status_text()}: {record.message}", file=sys.stderr)
+        nothing = learned_nothing(record) if record.status == FINISHED else ""
+        if nothing:
+            print(f"[WARN] '{penalty}' penalty learned nothing: {nothing}", file=sys.stderr)
 
 
 def _settings_text(config: TrainConfig) -> str:
@@ -119,21 +137,6 @@ def _settings_text(config: TrainConfig) -> str:
     return (
         f"{config.describe(lam='lambda')}, {config.learning_rate} schedule, {epochs}, {config.loss}, seed={config.seed}"
     )
-
-
-def _epoch_printer(config: TrainConfig):
-    width = len(str(config.epochs))
-
-    def show(e) -> None:
-        print(
-            f"  epoch {e.epoch:>{width}}/{config.epochs}  loss {e.objective:.4f} "
-            f"(data {e.train_loss:.4f} + penalty {e.penalty:.4f})  "
-            f"train acc {e.train_accuracy:6.2%}  test acc {e.test_accuracy:6.2%}  "
-            f"|W| {e.weight_l2:.4g}  zeros {e.zero_fraction:.1%}",
-            flush=True,
-        )
-
-    return show
 
 
 def print_table(records) -> None:

@@ -21,9 +21,11 @@ from regui.core.admission import admit_sweep, weights_size
 from regui.core.config import run_label
 from regui.core.errors import ConfigError, ReguiError
 from regui.core.formatting import duration, percent_mean_std
-from regui.core.records import FINISHED, RunRecord
+from regui.core.records import FAILED, FINISHED, RUNNING, WAITING, RunRecord
+from regui.core.run_book import RunBook
+from regui.core.run_log import Storing
 from regui.core.sweep import MAX_SWEEP_RUNS, SweepSpec, check_sweep_size, count_runs, log_space
-from regui.core.sweep_runs import Runner, SerialRunner, SweepControl, SweepEvents, failed
+from regui.core.sweep_runs import BookEvents, Runner, SerialRunner, SweepControl
 from regui.core.sweep_summary import best_per_penalty, summarize
 
 SWEEP_NAME = "S1"
@@ -90,23 +92,31 @@ def cmd_sweep(args) -> int:
         f"{'split and model seeds' if spec.vary == 'split' else 'model seed'}), "
         f"{_count(spec.base.epochs, 'epoch')} each, {where}"
     )
+    # One book of the sweep's runs, by item: the store writes each as it happens, a line is
+    # printed as each ends.
+    book = RunBook(snapshots=1)
+    for item in items:
+        book.add(item.index, item.config, names[item.index], dataset.summary(), SWEEP_NAME, item.repeat)
     log = open_log(args)
-    printer = _Printer(items, names, quiet=args.quiet, log=log, summary=dataset.summary())
+    book.subscribe(Storing(log))
+    printer = _SweepPrinter(len(items), repeated=spec.repeats > 1, quiet=args.quiet)
+    book.subscribe(printer)
     control = SweepControl()
     stop = StopOnInterrupt(on_request=control.stop)
     problem = None
     try:
         with stop:
-            records = runner.run(items, printer, control, names=names, sweep=SWEEP_NAME)
+            runner.run(items, BookEvents(book), control, names=names, sweep=SWEEP_NAME)
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - a lost cluster, a second Ctrl-C: keep what ended
         aborted = isinstance(exc, KeyboardInterrupt)
         problem = "aborted" if aborted else str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}"
-        records = [
-            printer.records.get(item.index) or failed(item, names, SWEEP_NAME, f"Not run: {problem}", printer.summary)
-            for item in items
-        ]
+        printer.silent = True  # the runs that never ended: said once, below, not a line each
+        for item in items:
+            if book.record(item.index).status in (WAITING, RUNNING):
+                book.fail(item.index, f"Not run: {problem}")
     finally:
         runner.close()
+    records = book.records()
 
     summaries = summarize(records)
     _print_summary(summaries)
@@ -145,46 +155,33 @@ def _runner(args, dataset, client=None) -> tuple[Runner, str]:
     return pool, f"{pool.jobs} at a time in worker processes{limit_text(pool)}"
 
 
-class _Printer(SweepEvents):
+class _SweepPrinter:
     """One line per run as it ends, with the count and an estimate of the time left."""
 
-    def __init__(self, items, names: list[str], quiet: bool, log=None, summary: dict | None = None) -> None:
-        self.items = {item.index: item for item in items}
-        self.total, self.names, self.quiet = len(items), names, quiet
-        self.log, self.summary = log, summary or {}
+    def __init__(self, total: int, repeated: bool, quiet: bool) -> None:
+        self.total, self.repeated, self.quiet = total, repeated, quiet
         self.done = 0
+        self.silent = False
         self.started_at = time.monotonic()
-        self.records: dict[int, RunRecord] = {}  # what ended, should the runner itself fail later
-        self.repeated = any(item.repeat for item in items)  # repeats share settings: the lines say which one
 
-    # The store follows each run as it happens: begun, every epoch, its end.
-    def started(self, index: int, attempt: int) -> None:
-        if self.log is not None:
-            item = self.items[index]
-            self.log.started(
-                index,
-                RunRecord(
-                    config=item.config,
-                    name=self.names[index],
-                    dataset=self.summary,
-                    sweep=SWEEP_NAME,
-                    repeat=item.repeat,
-                ),
-            )
+    def started(self, key, record: RunRecord) -> None:
+        pass
 
-    def epoch(self, index: int, result) -> None:
-        if self.log is not None:
-            self.log.epoch(index, result)
+    def epoch(self, key, record: RunRecord, result) -> None:
+        pass
 
-    def finished(self, index: int, record: RunRecord) -> None:
-        self.records[index] = record
-        if self.log is not None:
-            self.log.finished(index, record)
+    def ended(self, key, record: RunRecord) -> None:
         self.done += 1
+        if self.silent:
+            return
+        if record.status == FAILED:
+            print(f"[{self.done}/{self.total}] {self._label(record)}: failed: {record.message}", file=sys.stderr,
+                  flush=True)  # fmt: skip
+            return
         if self.quiet:
             return
         if record.final is not None:
-            best = record.best_test()
+            best = record.best_test() or record.final
             result = (
                 f"test {record.final.test_accuracy:.2%} (best {best.test_accuracy:.2%} at epoch {best.epoch}), "
                 f"zeros {record.final.zero_fraction:.1%}"
@@ -193,20 +190,13 @@ class _Printer(SweepEvents):
             result = "no epoch"
         status = "" if record.status == FINISHED else f"  [{record.status_text()}]"
         print(
-            f"[{self.done:>{len(str(self.total))}}/{self.total}] {self._label(index)}: {result}{status}{self._eta()}",
+            f"[{self.done:>{len(str(self.total))}}/{self.total}] {self._label(record)}: {result}{status}{self._eta()}",
             flush=True,
         )
 
-    def failed(self, index: int, message: str) -> None:
-        self.done += 1
-        self.records[index] = failed(self.items[index], self.names, SWEEP_NAME, message, self.summary)
-        if self.log is not None:
-            self.log.failed(index, self.records[index])
-        print(f"[{self.done}/{self.total}] {self._label(index)}: failed: {message}", file=sys.stderr, flush=True)
-
-    def _label(self, index: int) -> str:
+    def _label(self, record: RunRecord) -> str:
         """The run's name, and which repeat it is when the sweep has repeats."""
-        return self.names[index] + (f" repeat {self.items[index].repeat + 1}" if self.repeated else "")
+        return record.name + (f" repeat {record.repeat + 1}" if self.repeated else "")
 
     def _eta(self) -> str:
         left = self.total - self.done

@@ -119,8 +119,7 @@ class DaskRunner:
                 if kind == "started":
                     starts[index] = starts.get(index, 0) + 1
                     if starts[index] > 1:  # Dask runs it again elsewhere (its worker died)
-                        book.streamed[index] = []
-                        events.started(index, starts[index])
+                        book.restarted(index, starts[index])
                 elif kind == "epoch":
                     book.epoch(index, value)
 
@@ -193,7 +192,7 @@ class DaskRunner:
                     return
             book.fail(index, f"On the cluster: {type(exc).__name__}: {exc}")
             return
-        book.finish_streamed(index, record)
+        book.finish(index, record)
 
     def _reshare(self) -> None:
         [self._data] = self.client.scatter([self._payload], broadcast=True, hash=False)

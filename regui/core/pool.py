@@ -166,7 +166,7 @@ class ProcessPool:
                 worker.index = None
                 self._idle.append(worker)
                 if kind == "finished":
-                    book.finish_streamed(index, value)
+                    book.finish(index, value)
                 else:
                     book.fail(index, value)
                 return

@@ -85,6 +85,23 @@ class RunLog:
             self.close()
 
 
+class Storing:
+    """Subscribes a RunLog (or a BackgroundRunLog) to a RunBook: every run of every front end
+    is stored the same way, from this one place, as it happens."""
+
+    def __init__(self, log: RunLog | BackgroundRunLog) -> None:
+        self.log = log
+
+    def started(self, key, record: RunRecord) -> None:
+        self.log.started(key, record)
+
+    def epoch(self, key, record: RunRecord, result: EpochResult) -> None:
+        self.log.epoch(key, result)
+
+    def ended(self, key, record: RunRecord) -> None:
+        self.log.finished(key, record)
+
+
 class BackgroundRunLog:
     """A RunLog driven from a thread of its own: calls are queued and written in order, so the
     caller (the app's GUI thread) never waits for the disk or for another writer's lock. The

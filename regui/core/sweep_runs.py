@@ -12,11 +12,12 @@ from __future__ import annotations
 import functools
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Protocol
 
 from regui.core.errors import ReguiError
-from regui.core.records import FAILED, STOPPED, EpochResult, RunRecord, thin_snapshots
+from regui.core.records import FAILED, STOPPED, EpochResult, RunRecord
+from regui.core.run_book import RunBook
 from regui.core.sweep import SweepItem
 
 
@@ -35,6 +36,30 @@ class SweepEvents:
 
     def failed(self, index: int, message: str) -> None:
         """Run ``index`` could not be run (an error, or its worker died twice); its record says so."""
+
+
+class BookEvents(SweepEvents):
+    """A sweep's events into a front end's RunBook, whose key for item ``i`` is ``keys[i]``
+    (the command line's item index, the app's run number): the book keeps the records, its
+    subscribers (the store, a printer) follow them."""
+
+    def __init__(self, book: RunBook, keys: Sequence[Hashable] | None = None) -> None:
+        self.book, self.keys = book, keys
+
+    def _key(self, index: int) -> Hashable:
+        return index if self.keys is None else self.keys[index]
+
+    def started(self, index: int, attempt: int) -> None:
+        self.book.start(self._key(index), attempt)
+
+    def epoch(self, index: int, result: EpochResult) -> None:
+        self.book.epoch(self._key(index), result)
+
+    def finished(self, index: int, record: RunRecord) -> None:
+        self.book.finish(self._key(index), record)
+
+    def failed(self, index: int, message: str) -> None:
+        self.book.fail(self._key(index), message)
 
 
 class SweepControl:
@@ -71,8 +96,9 @@ class SweepControl:
 
 
 class SweepBook:
-    """The bookkeeping every runner shares: the queue, attempts, what each run streamed, and
-    the records in item order. Callbacks reach ``events`` from here, so all runners report alike.
+    """The bookkeeping every runner shares: the queue, the attempts, and each run's record (in a
+    RunBook, which takes what each run reports and how it ended). Callbacks reach ``events``
+    from here, so all runners report alike.
 
     By default sweeps keep a snapshot (weights, test predictions) only for each run's last
     epoch: a grid of many runs times many epochs of weight matrices would not fit in memory. A
@@ -92,13 +118,14 @@ class SweepBook:
     ) -> None:
         self.events, self.control, self.names, self.sweep = events, control, names, sweep
         self.snapshots = snapshots
-        self.dataset_summary = dataset_summary or {}
         self.by_index = {item.index: item for item in items}
-        self._position = {item.index: n for n, item in enumerate(items)}
-        self.records: list[RunRecord | None] = [None] * len(items)
-        self.pending: deque[int] = deque(item.index for item in items)
+        self.order = [item.index for item in items]
+        self.runs = RunBook(snapshots)
+        for item in items:
+            self.runs.add(item.index, item.config, item_name(item, names), dataset_summary, sweep, item.repeat)
+        self.pending: deque[int] = deque(self.order)
         self.attempts: dict[int, int] = {}
-        self.streamed: dict[int, list[EpochResult]] = {}
+        self._ended: set[int] = set()
         self._seen_stops: frozenset[int] = frozenset()
 
     # -- the queue
@@ -106,14 +133,13 @@ class SweepBook:
         """Pending runs that were stopped (one by one, or the whole sweep) end as not started."""
         if self.control.stopped.is_set():
             while self.pending:
-                index = self.pending.popleft()
-                self.finish(index, not_started(self.by_index[index], self.names, self.sweep, self.dataset_summary))
+                self._not_started(self.pending.popleft())
         requests = self.control.stop_requests()
         if requests != self._seen_stops:  # only look through the queue when something changed
             self._seen_stops = requests
             for index in [i for i in self.pending if i in requests]:
                 self.pending.remove(index)
-                self.finish(index, not_started(self.by_index[index], self.names, self.sweep, self.dataset_summary))
+                self._not_started(index)
 
     def next(self) -> int | None:
         """The next run to start, unless paused, stopped or none is left."""
@@ -121,9 +147,14 @@ class SweepBook:
             return None
         index = self.pending.popleft()
         self.attempts[index] = self.attempts.get(index, 0) + 1
-        self.streamed[index] = []
+        self.runs.start(index, self.attempts[index])
         self.events.started(index, self.attempts[index])
         return index
+
+    def restarted(self, index: int, attempt: int) -> None:
+        """The run started over where its runner put it (Dask, after losing a worker)."""
+        self.runs.start(index, attempt)
+        self.events.started(index, attempt)
 
     def retry(self, index: int) -> bool:
         """Put a run whose worker was lost back in front of the queue, if it may try again."""
@@ -140,70 +171,44 @@ class SweepBook:
     def epoch(self, index: int, result: EpochResult) -> None:
         if not self.streams_snapshots:
             result = result.without_snapshot()
-        streamed = self.streamed.setdefault(index, [])
-        streamed.append(result)
-        thin_snapshots(streamed, self.snapshots)
+        self.runs.epoch(index, result)
         self.events.epoch(index, result)
 
-    def finish(self, index: int, record: RunRecord) -> None:
-        record.sweep, record.repeat = self.sweep, self.by_index[index].repeat
-        if self.streams_snapshots:
-            thin_snapshots(record.epochs, self.snapshots, everything=True)
-        else:
-            record.epochs = keep_last_weights(record.epochs)
-        self.records[self._position[index]] = record
-        self.streamed.pop(index, None)
-        self.events.finished(index, record)
-
-    def finish_streamed(self, index: int, record: RunRecord) -> None:
-        """A record whose epochs were streamed: they are taken from the stream, the last one
-        (with its weights) from the record."""
-        epochs = self.streamed.get(index, [])
-        record.epochs = epochs[:-1] + record.epochs[-1:] if record.epochs else epochs
-        self.finish(index, record)
+    def finish(self, index: int, outcome: RunRecord) -> None:
+        """The run ended as ``outcome`` (its runner's record) says; its epochs are the ones it
+        reported (or, if it reported none, the outcome's)."""
+        self.runs.finish(index, outcome)
+        self._ended.add(index)
+        self.events.finished(index, self.runs.record(index))
 
     def fail(self, index: int, message: str) -> None:
-        self.records[self._position[index]] = failed(
-            self.by_index[index], self.names, self.sweep, message, self.dataset_summary
-        )
-        self.streamed.pop(index, None)
+        self.runs.fail(index, message)
+        self._ended.add(index)
         self.events.failed(index, message)
 
     def lost(self, index: int, why: str) -> None:
-        """Its worker died. Stopped on request: keep what it streamed. Else retry once, or fail."""
+        """Its worker died. Stopped on request: keep what it reported. Else retry once, or fail."""
         if self.control.run_stop_requested(index):
+            done = len(self.runs.record(index).epochs)
             item = self.by_index[index]
-            epochs = self.streamed.get(index, [])
-            self.finish(
-                index,
-                RunRecord(
-                    config=item.config,
-                    name=item_name(item, self.names),
-                    status=STOPPED,
-                    message=f"Stopped after epoch {len(epochs)}.",
-                    epochs=epochs,
-                    dataset=dict(self.dataset_summary),
-                ),
-            )
+            self.finish(index, RunRecord(config=item.config, status=STOPPED, message=f"Stopped after epoch {done}."))
         elif not self.retry(index):
             self.fail(index, f"{why} (tried {self.attempts.get(index, 0)} times).")
 
+    def _not_started(self, index: int) -> None:
+        item = self.by_index[index]
+        self.finish(index, RunRecord(config=item.config, status=STOPPED, message="Stopped before it started."))
+
     def all_done(self) -> bool:
-        return all(r is not None for r in self.records)
+        return len(self._ended) == len(self.order)
 
     def results(self) -> list[RunRecord]:
         """Every run's record, in item order (call once all are done)."""
-        records = [r for r in self.records if r is not None]
-        assert len(records) == len(self.records), "results() before every run ended"
-        return records
+        assert self.all_done(), "results() before every run ended"
+        return [self.runs.record(index) for index in self.order]
 
 
 MAX_ATTEMPTS = 2  # a run whose worker dies is tried once more
-
-
-def keep_last_weights(epochs: list[EpochResult]) -> list[EpochResult]:
-    """Sweeps keep one snapshot per run, the last epoch's: a grid of 1,000 runs stays small."""
-    return [e.without_snapshot() for e in epochs[:-1]] + epochs[-1:]
 
 
 def run_serial(
@@ -262,21 +267,6 @@ class SerialRunner:
 
     def close(self) -> None:
         pass
-
-
-# A run that never trained still says which data it was for, as every record does.
-
-
-def not_started(item: SweepItem, names: Sequence[str] | None, sweep: str, dataset: dict | None = None) -> RunRecord:
-    return RunRecord(
-        config=item.config,
-        name=item_name(item, names),
-        status=STOPPED,
-        message="Stopped before it started.",
-        sweep=sweep,
-        repeat=item.repeat,
-        dataset=dict(dataset or {}),
-    )
 
 
 def failed(

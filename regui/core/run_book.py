@@ -1,0 +1,163 @@
+"""Every run of a session, each record made once and owned here.
+
+A front end (the app, ``regui run``, ``regui sweep``) adds a run to its book when it queues or
+starts it, and hands the book what the engine reports: the run began, each epoch, how it
+ended. The book keeps one record per run, applies the snapshot policy (``thin_snapshots``) in
+one place, and tells its subscribers: the store writes each run as it happens, the command
+line prints, the app's table and plots redraw. What a front end shows, stores and exports is
+this record.
+
+How a run ended comes from the engine as its own record (``run_training``'s return, or what a
+sweep's runner sends back); the book takes from it only the outcome (status, message, time)
+and, where its own last epoch lacks them, the final weights: the epochs were reported one by
+one already, and there is nothing to merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from datetime import datetime, timezone
+from typing import Protocol
+
+from regui.core.config import TrainConfig, test_count
+from regui.core.records import FAILED, RUNNING, WAITING, EpochResult, RunRecord, thin_snapshots
+
+
+class RunSubscriber(Protocol):
+    """What follows a RunBook. Called in the thread that changes the book; each method gets the
+    run's key and its record as the book has it now."""
+
+    def started(self, key: Hashable, record: RunRecord) -> None:
+        """The run began (again, for a retry: its epochs were cleared)."""
+
+    def epoch(self, key: Hashable, record: RunRecord, result: EpochResult) -> None:
+        """The run finished an epoch (``result``, already appended to ``record.epochs``)."""
+
+    def ended(self, key: Hashable, record: RunRecord) -> None:
+        """The run ended: finished, stopped, diverged or failed (or never started)."""
+
+
+def run_dataset(summary: dict, config: TrainConfig) -> dict:
+    """What a run records about its data: the dataset's summary and the sizes of its training
+    and test parts, as the split makes them (scikit-learn rounds the test part up)."""
+    n_images = summary.get("n_images")
+    if not isinstance(n_images, int):
+        return dict(summary)
+    n_test = test_count(n_images, config.test_size)
+    return dict(summary, n_train=n_images - n_test, n_test=n_test)
+
+
+class RunBook:
+    """The runs of a front end, by key (the app's run number, a sweep's item index).
+
+    ``snapshots``: how many epochs' weight snapshots each run keeps (None: all; 1: the last
+    epoch's), thinned as ``records.thin_snapshots`` says.
+    """
+
+    def __init__(self, snapshots: int | None = None) -> None:
+        self.snapshots = snapshots
+        self._records: dict[Hashable, RunRecord] = {}
+        self._subscribers: list[RunSubscriber] = []
+
+    def subscribe(self, subscriber: RunSubscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    # --- the runs ---------------------------------------------------------------------------
+
+    def add(
+        self,
+        key: Hashable,
+        config: TrainConfig,
+        name: str = "",
+        dataset: dict | None = None,
+        sweep: str = "",
+        repeat: int = 0,
+    ) -> RunRecord:
+        """A run to come (waiting); ``dataset``: the dataset's summary (the split's sizes are
+        added here). Returns its record, the one the book keeps."""
+        record = RunRecord(config=config, name=name, status=WAITING, dataset=run_dataset(dataset or {}, config),
+                           sweep=sweep, repeat=repeat)  # fmt: skip
+        self._records[key] = record
+        return record
+
+    def adopt(self, key: Hashable, record: RunRecord) -> RunRecord:
+        """A run made elsewhere and ended there (opened from the run store): kept as it is."""
+        self._records[key] = record
+        return record
+
+    def record(self, key: Hashable) -> RunRecord:
+        return self._records[key]
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._records
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(self._records)
+
+    def records(self) -> list[RunRecord]:
+        """Every run's record, in the order they were added."""
+        return list(self._records.values())
+
+    # --- what the engine reports ----------------------------------------------------------------
+
+    def start(self, key: Hashable, attempt: int = 1) -> None:
+        """The run began; attempt 2 and up: it starts over (its worker was lost)."""
+        record = self._records[key]
+        record.status = RUNNING
+        record.epochs.clear()
+        record.started_at = _now()
+        record.message = f"Started again (attempt {attempt}): its worker process was lost." if attempt > 1 else ""
+        for subscriber in self._subscribers:
+            subscriber.started(key, record)
+
+    def epoch(self, key: Hashable, result: EpochResult) -> None:
+        record = self._records[key]
+        if record.status != RUNNING:  # a late epoch of a run already ended (stopped, closed)
+            return
+        record.epochs.append(result)
+        thin_snapshots(record.epochs, self.snapshots)
+        for subscriber in self._subscribers:
+            subscriber.epoch(key, record, result)
+
+    def finish(self, key: Hashable, outcome: RunRecord) -> None:
+        """The run ended as ``outcome`` says (the engine's record of it): its status, message and
+        time; its final weights if the epochs reported here lacked them; its epochs only if none
+        were reported here one by one."""
+        record = self._records[key]
+        if not record.epochs and outcome.epochs:  # reported whole, at its end
+            record.epochs = list(outcome.epochs)
+        elif outcome.epochs and record.epochs:
+            mine, theirs = record.epochs[-1], outcome.epochs[-1]
+            if theirs.epoch == mine.epoch and theirs.has_snapshot and not mine.has_snapshot:
+                record.epochs[-1] = theirs  # the same numbers, with the final weights
+        record.status, record.message, record.seconds = outcome.status, outcome.message, outcome.seconds
+        record.started_at = outcome.started_at or record.started_at
+        thin_snapshots(record.epochs, self.snapshots, everything=True)
+        for subscriber in self._subscribers:
+            subscriber.ended(key, record)
+
+    def fail(self, key: Hashable, message: str) -> None:
+        """The run could not be run, or its worker died for good."""
+        record = self._records[key]
+        record.status, record.message = FAILED, message
+        for subscriber in self._subscribers:
+            subscriber.ended(key, record)
+
+    def end(self, key: Hashable, status: str, message: str, seconds: float | None = None) -> None:
+        """End a run from here (the window closing on it): ``status`` with ``message``."""
+        record = self._records[key]
+        record.status, record.message = status, message
+        if seconds is not None:
+            record.seconds = seconds
+        for subscriber in self._subscribers:
+            subscriber.ended(key, record)
+
+    def set_snapshot_limit(self, limit: int | None) -> None:
+        """Keep at most ``limit`` snapshots per run from now on, and thin the runs already here."""
+        self.snapshots = limit
+        for record in self._records.values():
+            thin_snapshots(record.epochs, limit, everything=True)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
