@@ -100,7 +100,7 @@ def heartbeat(dataset: Path, epochs: int, views: str = "all") -> dict:
         check.stop()
 
     wait(lambda: window.dataset is not None and window.controller.is_idle())  # the sample, at start-up
-    window.dataset = None
+    window.session.dataset = None
     phases = {}
     for name, start, done in (
         ("load (cold)", lambda: window.load_folder(str(dataset)), lambda: window.dataset is not None),
@@ -112,7 +112,7 @@ def heartbeat(dataset: Path, epochs: int, views: str = "all") -> dict:
         (
             "compare 4 penalties",
             window.compare_penalties,
-            lambda: window.controller.is_idle() and not window.controller.sweep_running(),
+            lambda: window.controller.is_idle() and not window.session.sweep_running(),
         ),
     ):
         first = len(beats)

@@ -66,7 +66,7 @@ def main() -> None:
         for penalty in ("none", "l1", "l2"):
             window.params.set_config(base.with_(penalty=penalty))
             window.start_run()
-            wait(lambda: not window.controller.running_runs())
+            wait(lambda: not window.session.running())
         window.plots.show_parts.setChecked(True)
         window.table.selectAll()  # none vs L1 vs L2, side by side in the views
         wait(lambda: True)
@@ -102,7 +102,7 @@ def main() -> None:
                 repeats=args.sweep_repeats,
             )
             window.start_sweep(spec)
-            wait(lambda: window.controller.is_idle() and not window.controller.sweep_running(), seconds=1800)
+            wait(lambda: window.controller.is_idle() and not window.session.sweep_running(), seconds=1800)
             window.sweep_panel.refresh()
             settle()
             window.grab().save(str(args.out / f"{args.name}-sweep.png"))

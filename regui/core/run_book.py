@@ -15,6 +15,7 @@ one already, and there is nothing to merge.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Iterator
 from datetime import datetime, timezone
 from typing import Protocol
@@ -57,6 +58,7 @@ class RunBook:
     def __init__(self, snapshots: int | None = None) -> None:
         self.snapshots = snapshots
         self._records: dict[Hashable, RunRecord] = {}
+        self._clocks: dict[Hashable, float] = {}  # time.monotonic() when each run (last) started
         self._subscribers: list[RunSubscriber] = []
 
     def subscribe(self, subscriber: RunSubscriber) -> None:
@@ -106,6 +108,7 @@ class RunBook:
         record.status = RUNNING
         record.epochs.clear()
         record.started_at = _now()
+        self._clocks[key] = time.monotonic()
         record.message = f"Started again (attempt {attempt}): its worker process was lost." if attempt > 1 else ""
         for subscriber in self._subscribers:
             subscriber.started(key, record)
@@ -143,12 +146,13 @@ class RunBook:
         for subscriber in self._subscribers:
             subscriber.ended(key, record)
 
-    def end(self, key: Hashable, status: str, message: str, seconds: float | None = None) -> None:
-        """End a run from here (the window closing on it): ``status`` with ``message``."""
+    def end(self, key: Hashable, status: str, message: str) -> None:
+        """End a run from here (the window closing on it): ``status`` with ``message``, and the
+        time it ran since it started."""
         record = self._records[key]
         record.status, record.message = status, message
-        if seconds is not None:
-            record.seconds = seconds
+        if key in self._clocks:
+            record.seconds = time.monotonic() - self._clocks[key]
         for subscriber in self._subscribers:
             subscriber.ended(key, record)
 

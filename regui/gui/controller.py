@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
@@ -31,13 +31,6 @@ class _Job:
     worker: QObject
     stop: threading.Event
     kind: str  # "load", "train" or "sweep"
-
-
-@dataclass
-class _Sweep:
-    control: SweepControl
-    index_of: dict[int, int]  # run id -> item index
-    active: set[int] = field(default_factory=set)  # run ids started and not ended
 
 
 class Controller(QObject):
@@ -58,7 +51,6 @@ class Controller(QObject):
         self._ids = itertools.count(1)
         self._current_load: int | None = None
         self._closing = False
-        self._sweeps: dict[str, _Sweep] = {}
         self._pool_lock = threading.Lock()
         self._spare_pool = None  # worker processes kept for the next sweep on the same data
 
@@ -133,23 +125,16 @@ class Controller(QObject):
         self.activity_changed.emit()
 
     def stop_run(self, run_id: int) -> None:
+        """Stop a single run (a sweep's runs are stopped through its SweepControl)."""
         job = self._jobs.get(-run_id)
         if job is not None:
             job.stop.set()
-        for sweep in self._sweeps.values():
-            if run_id in sweep.index_of:
-                sweep.control.stop_run(sweep.index_of[run_id])
 
     def stop_all(self) -> None:
         """Every run and every sweep (its queue too) ends after its current epoch."""
         for job in self._jobs.values():
             if job.kind in ("train", "sweep"):
                 job.stop.set()
-
-    def running_runs(self) -> list[int]:
-        """Runs training now: single runs and the started runs of sweeps."""
-        single = [-key for key, job in self._jobs.items() if job.kind == "train"]
-        return single + [run_id for sweep in self._sweeps.values() for run_id in sweep.active]
 
     # --- sweeps -----------------------------------------------------------------------------
 
@@ -160,18 +145,19 @@ class Controller(QObject):
         items,
         run_ids: list[int],
         names: list[str],
+        control: SweepControl,
         jobs: int | None = None,
         scheduler: str | None = None,
         snapshots: int | None = 1,
-    ) -> SweepControl:
-        """Run ``items`` on worker processes (or the Dask ``scheduler``); returns its control
-        (pause, resume, stop). Results arrive as run_* signals with the ids in ``run_ids``.
-        ``snapshots``: how many weight snapshots each run keeps (1: its last epoch's)."""
-        control = SweepControl()
+    ) -> None:
+        """Run ``items`` on worker processes (or the Dask ``scheduler``), paused and stopped
+        through ``control``. Results arrive as run_* signals with the ids in ``run_ids``, then
+        ``sweep_ended``. ``snapshots``: how many weight snapshots each run keeps (1: its last
+        epoch's)."""
         if self._closing:
             control.stop()
-            return control
-        self._sweeps[name] = _Sweep(control, {run_id: item.index for run_id, item in zip(run_ids, items)})
+            self.sweep_ended.emit(name, "The window is closing.")
+            return
 
         def make_runner():  # on the sweep's thread
             if scheduler:
@@ -183,18 +169,14 @@ class Controller(QObject):
         worker = SweepWorker(
             name, list(items), list(run_ids), list(names), control, make_runner, self._give_back, snapshots
         )
-        worker.started.connect(self._on_sweep_run_started)
+        worker.started.connect(self._on_run_started)
         worker.epoch.connect(self._on_epoch)
-        worker.finished.connect(self._on_sweep_run_finished)
-        worker.failed.connect(self._on_sweep_run_failed)
+        worker.finished.connect(self._on_run_finished)
+        worker.failed.connect(self._on_run_failed)
         worker.ended.connect(self._on_sweep_ended)
         # The sweep's stop event is its job's: shutdown() stops it like any other job.
         self._start(-(10**9) - next(self._ids), worker, control.stopped, "sweep")
         self.activity_changed.emit()
-        return control
-
-    def sweep_running(self) -> bool:
-        return bool(self._sweeps)
 
     def _take_pool(self, dataset, jobs):
         """Worker processes for ``dataset``: the spare ones if they fit, else new ones."""
@@ -219,32 +201,12 @@ class Controller(QObject):
             runner.close()
 
     @Slot(int, int)
-    def _on_sweep_run_started(self, run_id: int, attempt: int) -> None:
-        for sweep in self._sweeps.values():
-            if run_id in sweep.index_of:
-                sweep.active.add(run_id)
+    def _on_run_started(self, run_id: int, attempt: int) -> None:
         self.run_started.emit(run_id, attempt)
-        self.activity_changed.emit()
-
-    @Slot(int, object)
-    def _on_sweep_run_finished(self, run_id: int, record) -> None:
-        self._discard_active(run_id)
-        self.run_finished.emit(run_id, record)
-
-    @Slot(int, str)
-    def _on_sweep_run_failed(self, run_id: int, message: str) -> None:
-        self._discard_active(run_id)
-        self.run_failed.emit(run_id, message)
 
     @Slot(str, str)
     def _on_sweep_ended(self, name: str, problem: str) -> None:
-        self._sweeps.pop(name, None)
         self.sweep_ended.emit(name, problem)
-        self.activity_changed.emit()
-
-    def _discard_active(self, run_id: int) -> None:
-        for sweep in self._sweeps.values():
-            sweep.active.discard(run_id)
         self.activity_changed.emit()
 
     @Slot(int, object)

@@ -91,6 +91,16 @@ class Inspector(QObject):
         self.selected = list(entries)
         self.push()
 
+    # The session's run signals (see Session.follow).
+    def run_started(self, run_id: int) -> None:
+        self.run_progressed(run_id)
+
+    def run_epoch(self, run_id: int, result) -> None:
+        self.run_progressed(run_id)
+
+    def run_ended(self, run_id: int) -> None:
+        self.run_progressed(run_id)
+
     def run_progressed(self, run_id: int, now: bool = False) -> None:
         """A run has a new epoch (or ended): redraw soon if it is, or may become, one shown."""
         if self.selected and all(e.run_id != run_id for e in self.selected):

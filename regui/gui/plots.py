@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QVBoxLayout, QWidget
 
 from regui.core.export import ExportError
-from regui.gui.results_model import RunEntry
+from regui.gui.results_model import RunEntry, RunsModel
 from regui.gui.widgets import WrappingRow
 
 # Style per curve: objective/test are the main (solid) lines.
@@ -106,8 +106,9 @@ def epoch_plot(
 class PlotsPanel(QWidget):
     options_changed = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, runs: RunsModel | None = None, parent=None) -> None:
         super().__init__(parent)
+        self.runs = runs  # where the rows of the runs the session reports are (see run_started)
         self.show_parts = QCheckBox("Data loss and penalty parts")
         self.show_parts.setToolTip("Dashed: mean data loss on the training part. Dotted: the penalty term λ·R(W).")
         self.show_train = QCheckBox("Train accuracy")
@@ -183,6 +184,28 @@ class PlotsPanel(QWidget):
         self._restyle(entry.run_id)
         self._update_legend()
         self.update_run(entry.run_id, now=True)
+
+    # What the session reports (slots): a run gets its curves when it starts, or when it is
+    # added already ended (opened from the store); a queued sweep run has none yet.
+
+    def runs_added(self, runs: list) -> None:
+        assert self.runs is not None
+        for run in runs:
+            if run.record.epochs and not self.has_run(run.run_id):
+                self.add_run(self.runs.entry(run.run_id))
+
+    def run_started(self, run_id: int) -> None:
+        assert self.runs is not None
+        if not self.has_run(run_id):
+            self.add_run(self.runs.entry(run_id))
+        self.update_run(run_id)
+
+    def run_epoch(self, run_id: int, result) -> None:
+        self.update_run(run_id)
+
+    def run_ended(self, run_id: int) -> None:
+        if self.has_run(run_id):
+            self.update_run(run_id, now=True)
 
     def update_run(self, run_id: int, now: bool = False) -> None:
         """New epochs for ``run_id``: redraw it soon (or now)."""

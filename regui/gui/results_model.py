@@ -1,12 +1,12 @@
 """The results table: one row per run, its settings and results, updating live.
 
-The model owns the app's runs (``RunEntry``: the run's record plus its colour and whether
-its curves are shown); plots and exports read them from here.
+A row (``RunEntry``) is a run's record, as the session's run book keeps it, plus how the
+window shows it: its style, whether its curves are shown, its best epoch so far. The model
+follows the session's run signals; plots, views and exports read the entries from here.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from regui.core.config import PENALTY_LABELS, SCALING_LABELS, run_label
 from regui.core.formatting import percent, sweep_place
-from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, RunRecord, thin_snapshots
+from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, EpochResult, RunRecord
 from regui.gui.run_styles import RunStyle, style_for, swatch
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -25,14 +25,13 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 @dataclass(eq=False)
 class RunEntry:
     run_id: int
-    record: RunRecord
+    record: RunRecord  # the session's record of the run (read here, changed only by its run book)
     style: RunStyle  # its colour and marker, in the plots, the table's swatch and the views
     visible: bool = True
     best: object = None  # the record's best_test(), kept up to date epoch by epoch (not rescanned)
     files: object = None  # the DatasetFiles it trained on: where its test images are
     stored_id: int | None = None  # opened from the run store: its id there
     data_changed: bool = False  # its dataset folder's files differ now from when it ran
-    started_clock: float | None = None  # time.monotonic() when it began running: its time if the window closes
 
     def recompute_best(self) -> None:
         self.best = self.record.best_test()
@@ -246,7 +245,6 @@ class RunsModel(QAbstractTableModel):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(100)
         self._flush_timer.timeout.connect(self.flush)
-        self.snapshot_limit: int | None = None  # weight snapshots each run keeps (None: all)
 
     # --- the runs -------------------------------------------------------------------------
 
@@ -279,57 +277,52 @@ class RunsModel(QAbstractTableModel):
         self.endInsertRows()
         self.reshaped.emit()
 
-    def start(self, run_id: int, attempt: int) -> None:
-        """A queued (sweep) run started; attempt 2+: it starts over on a fresh worker."""
+    # --- what the session reports (slots) -----------------------------------------------------
+
+    def runs_added(self, runs: list) -> None:
+        """Rows for runs the session added (``regui.gui.session.NewRun``), each in the next style."""
+        entries = [
+            RunEntry(run.run_id, run.record, self.next_style(n), files=run.files, stored_id=run.stored_id)
+            for n, run in enumerate(runs)
+        ]
+        for entry in entries:
+            entry.recompute_best()  # a run opened from the store has its epochs already
+        self.add_many(entries)
+
+    def run_started(self, run_id: int) -> None:
+        """A run began (or began again: its epochs were cleared)."""
         entry = self.entry(run_id)
         if entry is not None:
-            entry.record.status = RUNNING
-            entry.started_clock = time.monotonic()
-            entry.record.epochs.clear()
             entry.best = None
-            if attempt > 1:
-                entry.record.message = f"Started again (attempt {attempt}): its worker process was lost."
             self._row_changed(run_id)
             self.reshaped.emit()
 
-    def add_epoch(self, run_id: int, result) -> None:
+    def run_epoch(self, run_id: int, result: EpochResult) -> None:
         entry = self.entry(run_id)
-        if entry is not None and entry.record.status == RUNNING:
-            entry.record.epochs.append(result)
-            thin_snapshots(entry.record.epochs, self.snapshot_limit)
+        if entry is not None:
             if entry.best is None or result.test_accuracy > entry.best.test_accuracy:
                 entry.best = result
             self._dirty.add(run_id)
             if not self._flush_timer.isActive():
                 self._flush_timer.start()
 
-    def finish(self, run_id: int, record: RunRecord) -> None:
-        """Replace the live record by the worker's final one (the same epochs, plus the outcome)."""
+    def run_ended(self, run_id: int) -> None:
         entry = self.entry(run_id)
         if entry is not None:
-            live = entry.record.epochs
-            if len(live) == len(record.epochs):
-                # The same epochs: keep a snapshot either copy has (the app may keep more than the
-                # worker did, if the limit was raised mid-run; a sweep streams them without).
-                record.epochs = [a if a.has_snapshot else b for a, b in zip(live, record.epochs)]
-            thin_snapshots(record.epochs, self.snapshot_limit, everything=True)  # the limit may have changed
-            entry.record = record
-            entry.recompute_best()
+            entry.recompute_best()  # its epochs may have come whole, at the end
             self._row_changed(run_id)
             self.reshaped.emit()
 
-    def fail(self, run_id: int, message: str) -> None:
-        entry = self.entry(run_id)
-        if entry is not None:
-            entry.record.status, entry.record.message = FAILED, message
-            self._row_changed(run_id)
-            self.reshaped.emit()
-
-    def set_snapshot_limit(self, limit: int | None) -> None:
-        """Keep at most ``limit`` snapshots per run from now on, and thin the runs already here."""
-        self.snapshot_limit = limit
+    def mark_stored_runs(self, dataset) -> None:
+        """Runs opened from the store that ran on ``dataset``'s folder (just loaded): on the same
+        files (their test images can be shown), or on files changed since they ran."""
         for entry in self._entries:
-            thin_snapshots(entry.record.epochs, limit, everything=True)
+            if entry.stored_id is None or not dataset.is_folder(entry.record.dataset.get("folder", "")):
+                continue
+            same = entry.record.dataset.get("fingerprint") == dataset.fingerprint
+            entry.data_changed = not same
+            entry.files = dataset.files if same else None
+            self._row_changed(entry.run_id)
 
     def refresh_row(self, run_id: int) -> None:
         if run_id in self._rows:

@@ -35,3 +35,19 @@ def write_reporting(path: str, write: Callable[[], None], report: Callable[[str]
         report(f"Could not save {what} to {path}: {type(exc).__name__}: {exc}")
         return False
     return True
+
+
+def show_save_failure(parent, message: str) -> None:
+    """Say why a file could not be saved, without blocking: the app (and any training) carries on."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Export failed",
+        f"{message}\n\nNothing was lost: the runs are still here; choose another place.",
+        QMessageBox.StandardButton.Ok,
+        parent,
+    )
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()  # not exec()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,27 +32,6 @@ from regui.gui.widgets import WrappingRow
 _REFRESH_MS = 250
 
 
-@dataclass
-class SweepState:
-    name: str
-    run_ids: list[int]
-    control: object  # regui.core.sweep.SweepControl
-    alphas: tuple[float, ...] = ()  # the λ values asked for: the axis spans them from the start
-    ended: bool = False
-    first_start: float | None = None  # when its first run started (worker start-up excluded)
-    paused_since: float | None = None
-    paused_for: float = 0.0  # seconds spent paused, left out of the time-left estimate
-
-    def __post_init__(self) -> None:
-        self.ids = set(self.run_ids)
-
-    def working_seconds(self) -> float:
-        if self.first_start is None:
-            return 0.0
-        paused = self.paused_for + (time.monotonic() - self.paused_since if self.paused_since else 0.0)
-        return time.monotonic() - self.first_start - paused
-
-
 class _SweepFilter(QSortFilterProxyModel):
     """Rows of one sweep."""
 
@@ -80,12 +56,17 @@ class _SweepFilter(QSortFilterProxyModel):
 
 
 class SweepPanel(QWidget):
+    """Shows the session's sweeps (``regui.gui.session.SweepRun``, owned by the session) one at a
+    time; its Pause and Stop buttons ask the session."""
+
     runs_selected = Signal(list)  # run ids to select everywhere
+    pause_requested = Signal(str, bool)  # sweep name, paused
+    stop_requested = Signal(str)  # sweep name
 
     def __init__(self, runs: RunsModel, parent=None) -> None:
         super().__init__(parent)
         self.runs = runs
-        self.sweeps: dict[str, SweepState] = {}
+        self.sweeps: dict = {}  # name -> SweepRun, as the session added them
 
         self.chooser = QComboBox()
         self.chooser.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "S1 (20 runs)" in full
@@ -190,20 +171,25 @@ class SweepPanel(QWidget):
 
     # --- what the window tells the panel ---------------------------------------------------------
 
-    def add_sweep(self, name: str, run_ids: list[int], control, alphas=()) -> None:
-        self.sweeps[name] = SweepState(name, list(run_ids), control, tuple(alphas))
-        self.chooser.addItem(f"{name} ({len(run_ids)} runs)", name)
+    def add_sweep(self, sweep) -> None:
+        """A sweep the session started (a ``SweepRun``): shown from now on."""
+        self.sweeps[sweep.name] = sweep
+        self.chooser.addItem(f"{sweep.name} ({len(sweep.run_ids)} runs)", sweep.name)
         self.chooser.setCurrentIndex(self.chooser.count() - 1)
         self.empty.hide()
         self.body.show()
         self._clock.start()
 
     def sweep_ended(self, name: str) -> None:
-        if name in self.sweeps:
-            self.sweeps[name].ended = True
         if all(s.ended for s in self.sweeps.values()):
             self._clock.stop()
         self.refresh()
+
+    def run_started(self, run_id: int) -> None:
+        self.run_progressed(run_id)
+
+    def run_epoch(self, run_id: int, result) -> None:
+        self.run_progressed(run_id)
 
     def run_progressed(self, run_id: int) -> None:
         """A run started or finished an epoch: the progress line may change (cheap, coalesced)."""
@@ -218,7 +204,8 @@ class SweepPanel(QWidget):
                 self._timer.start()
         self.run_progressed(run_id)
 
-    def current(self) -> SweepState | None:
+    def current(self):
+        """The SweepRun shown, or None."""
         name = self.chooser.currentData()
         return self.sweeps.get(name)
 
@@ -275,7 +262,7 @@ class SweepPanel(QWidget):
 
     # --- progress and controls --------------------------------------------------------------------
 
-    def progress_of(self, state: SweepState) -> tuple[int, int, int, int]:
+    def progress_of(self, state) -> tuple[int, int, int, int]:
         """(ended, ended after training, running, total) runs."""
         records = [self.runs.entry(r).record for r in state.run_ids]
         running = sum(r.status == RUNNING for r in records)
@@ -289,13 +276,11 @@ class SweepPanel(QWidget):
         if state is None:
             return
         ended, ran, running, total = self.progress_of(state)
-        if running and state.first_start is None:
-            state.first_start = time.monotonic()
         self.progress.setRange(0, total)
         self.progress.setValue(ended)
         if state.ended or ended == total:
             self.eta = "done"
-        elif state.control.paused.is_set():
+        elif state.paused:
             self.eta = f"paused ({running} still running)"
         elif ran:
             # Wall time per run that actually trained, parallel workers included; pauses left out.
@@ -311,27 +296,20 @@ class SweepPanel(QWidget):
         self.pause_button.setEnabled(live)
         self.stop_button.setEnabled(live)
         self.pause_button.blockSignals(True)
-        self.pause_button.setChecked(bool(live and state.control.paused.is_set()))
+        self.pause_button.setChecked(bool(live and state.paused))
         self.pause_button.setText("Resume" if self.pause_button.isChecked() else "Pause")
         self.pause_button.blockSignals(False)
 
     def _pause(self, paused: bool) -> None:
         state = self.current()
         if state is not None:
-            if paused:
-                state.control.pause()
-                state.paused_since = time.monotonic()
-            else:
-                state.control.resume()
-                if state.paused_since is not None:
-                    state.paused_for += time.monotonic() - state.paused_since
-                    state.paused_since = None
+            self.pause_requested.emit(state.name, paused)
         self._update_progress()
 
     def _stop(self) -> None:
         state = self.current()
         if state is not None:
-            state.control.stop()
+            self.stop_requested.emit(state.name)
         self._update_progress()
 
     def _show_chosen(self) -> None:

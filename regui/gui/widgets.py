@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import bisect
 import math
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QSlider, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 from superqt import QFlowLayout
 
 
@@ -184,3 +185,35 @@ class WrappingRow(QWidget):
         for widget in widgets:
             row.addWidget(widget)
         self.flow.addWidget(group)
+
+
+class NoticeBar(QWidget):
+    """A message that stays until dismissed (a run diverged, the store failed): the status bar
+    forgets after a few seconds, and these need reading."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setStyleSheet("background: #fdecea; color: #8e1b13; padding: 4px 6px; border-radius: 3px;")
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        dismiss = QPushButton("Dismiss")
+        dismiss.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(dismiss)
+        self.hide()
+
+    def show_message(self, message: str) -> None:
+        self.label.setText(message)
+        self.show()
+
+
+def dropped_folder(event) -> str | None:
+    """The first local folder in a drag-and-drop event, or None."""
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    for url in urls:
+        if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+            return url.toLocalFile()
+    return None

@@ -21,7 +21,7 @@ def folder(make_folder):
 def _run_and_wait(qtbot, win):
     with qtbot.waitSignal(win.controller.run_finished, timeout=30_000) as blocker:
         qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
-    return blocker.args[1]
+    return win.runs.entry(blocker.args[0]).record  # the run's record as the window keeps it
 
 
 def test_a_damaged_store_is_a_notice_the_app_trains_and_the_browser_says_why(

@@ -30,7 +30,7 @@ def cell(win, row, key):
 def run_and_wait(qtbot, win, timeout=30_000):
     with qtbot.waitSignal(win.controller.run_finished, timeout=timeout) as blocker:
         qtbot.mouseClick(win.run_button, Qt.MouseButton.LeftButton)
-    return blocker.args[1]
+    return win.runs.entry(blocker.args[0]).record  # the run's record as the window keeps it
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_closing_mid_run_stops_cleanly(qtbot, settings, load, folder):
     win.load_folder(str(folder))  # a load in flight too
     qtbot.waitUntil(lambda: len(win.runs.entry_at(0).record.epochs) >= 2, timeout=20_000)
     assert win.close()
-    assert win.controller.running_runs() == [] and not win.controller.is_loading()
+    assert win.session.running() == [] and win.controller.is_idle() and not win.controller.is_loading()
     # the no_dangling_qthreads fixture checks that no thread is left
 
 

@@ -306,9 +306,8 @@ def test_a_run_starting_or_ending_does_not_refit_every_column_at_once(qtbot, win
     assert window.columns.timer.isActive()  # fitted a moment later, once for many changes
     window.columns.fit()
     width = window.table.columnWidth(1)
-    stopped = _record(3)
-    stopped.status = "stopped"  # "stopped at epoch 3": longer than "finished"
-    window.runs.finish(1, stopped)
+    entry.record.status = "stopped"  # "stopped at epoch 3": longer than "finished"
+    window.runs.run_ended(1)
     assert window.columns.timer.isActive()
     window.columns.fit()
     assert window.table.columnWidth(1) > width

@@ -25,7 +25,7 @@ def sweep_entries(window, name):
 
 
 def wait_for_sweep(qtbot, window, name, timeout=60_000):
-    qtbot.waitUntil(lambda: name not in window.controller._sweeps, timeout=timeout)
+    qtbot.waitUntil(lambda: window.session.sweeps[name].ended, timeout=timeout)
 
 
 def test_compare_penalties_runs_all_four_with_the_engines_numbers(qtbot, window, load, folder):
@@ -112,7 +112,7 @@ def test_pause_then_stop_keeps_what_finished(qtbot, window, load, folder):
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
     assert panel.current().control.paused.is_set() and panel.pause_button.text() == "Resume"
     running = [e.run_id for e in sweep_entries(window, name) if e.record.status == "running"]
-    window.controller.stop_run(running[0])  # one run stopped by hand: its slot must stay empty
+    window.session.stop([running[0]])  # one run stopped by hand: its slot must stay empty
     qtbot.waitUntil(lambda: window.runs.entry(running[0]).record.status == STOPPED, timeout=30_000)
     qtbot.wait(300)
     assert [e.record.status for e in sweep_entries(window, name)].count(WAITING) == 2  # paused: none started
@@ -189,3 +189,33 @@ def test_the_summary_keeps_its_selection_while_the_sweep_redraws(qtbot, window, 
     assert window.selected_run_ids() == set(chosen)
     panel.refresh()
     assert {i.row() for i in panel.summary.selectedIndexes()} == {1}
+
+
+def test_each_run_has_one_record_and_is_stored_once(qtbot, settings, load, folder, tmp_path, monkeypatch):
+    # The table, the plots and the store all read the session's book: no second copy to merge.
+    from regui.core.store import RunStore
+    from regui.gui.main_window import MainWindow
+
+    store = tmp_path / "once.sqlite3"
+    monkeypatch.setenv("REGUI_STORE", str(store))
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.params.set_config(BASE)
+    load(win, folder)
+    with qtbot.waitSignal(win.controller.run_finished, timeout=30_000):
+        win.start_run()
+    with qtbot.waitSignal(win.controller.sweep_ended, timeout=60_000):
+        win.compare_penalties()
+    entries = win.runs.entries()
+    assert len(entries) == 5 and all(e.record is win.session.book.record(e.run_id) for e in entries)
+    assert all(win.plots._entries[e.run_id].record is e.record for e in entries)
+    win.close()
+    qtbot.waitUntil(lambda: not win.run_log._thread.is_alive(), timeout=20_000)
+    with RunStore(store) as s:
+        stored = s.runs()
+        assert sorted(r.name for r in stored) == sorted(e.record.name for e in entries)  # each once
+        by_name = {r.name: s.load(r.id) for r in stored}
+    for entry in entries:
+        kept = by_name[entry.record.name]
+        assert kept.status == entry.record.status == FINISHED
+        assert kept.epochs == entry.record.epochs and len(kept.epochs) == BASE.epochs

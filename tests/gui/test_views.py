@@ -301,7 +301,7 @@ def test_a_sweep_run_stopped_before_it_started_shows_as_empty(qtbot, window, loa
     name = window.start_sweep(SweepSpec(long, penalties=("l1", "l2"), alphas=(1e-3, 1e-2)), jobs=1)
     entries = [e for e in window.runs.entries() if e.record.sweep == name]
     window.controller.stop_all()
-    qtbot.waitUntil(lambda: name not in window.controller._sweeps, timeout=30_000)
+    qtbot.waitUntil(lambda: window.session.sweeps[name].ended, timeout=30_000)
     never = [e for e in entries if not e.record.epochs]
     assert never and all(e.record.status == STOPPED for e in never)
     window.select_runs([never[0].run_id])
