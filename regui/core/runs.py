@@ -35,10 +35,9 @@ def run_training(
     ``on_epoch`` sees each epoch as it finishes, with its snapshot (weights and test
     predictions). The record keeps at most ``snapshots`` of those (None: all; 1: the last
     epoch's only), thinned as ``thin_snapshots`` says. Settings errors (ConfigError) are raised
-    before any training, so callers can show them instead of an empty run. ``n_jobs`` and
-    ``overlap``: see ``train_epochs``.
+    before any training (``train_epochs`` checks the settings before its first epoch), so
+    callers can show them instead of an empty run. ``n_jobs`` and ``overlap``: see ``train_epochs``.
     """
-    config.validate()
     record = RunRecord(
         config=config,
         name=name,

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
 
 from regui.core import export
+from regui.core.config import PENALTIES
 from regui.core.errors import ReguiError
 from regui.gui.epoch_bar import EpochBar
 from regui.gui.results_model import RunEntry, RunsModel
@@ -28,7 +29,7 @@ from regui.gui.views.weights import WeightsView
 
 _REDRAW_MS = 250  # while runs stream: at most four redraws a second
 _STAGGER_MS = 30  # between two views' redraws: each one's painting gets a turn of its own
-_COMPARISON_SIZE = 4  # with nothing selected, a sweep this small is shown whole (none vs L1 vs L2 ...)
+_COMPARISON_SIZE = len(PENALTIES)  # with nothing selected, a comparison is shown whole (none vs L1 vs L2 ...)
 
 
 class Inspector(QObject):

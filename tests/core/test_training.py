@@ -370,3 +370,11 @@ def test_divergence_under_the_optimal_schedule_advises_what_it_uses(make_folder,
     assert record.status == "diverged"
     # Its step is 1 / (lambda (t + t0)): the learning rate eta0 plays no part in it.
     assert "raise lambda (now 1e-200" in record.message and "learning rate (now" not in record.message
+
+
+def test_run_training_refuses_bad_settings_before_any_epoch(dataset):
+    config = TrainConfig(epochs=3, **SMALL)
+    seen = []
+    with pytest.raises(ConfigError, match="learning rate"):
+        run_training(data_for(dataset, config), config.with_(eta0=-1.0), on_epoch=seen.append)
+    assert seen == []
