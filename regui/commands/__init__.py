@@ -1,1 +1,1 @@
-"""The command-line commands (``regui run``, ``regui sweep``); the parser is in regui.cli."""
+"""The command-line commands (``regui run``, ``regui sweep``, ``regui runs``) and their arguments."""

@@ -175,8 +175,11 @@ class _SweepPrinter:
         if self.silent:
             return
         if record.status == FAILED:
-            print(f"[{self.done}/{self.total}] {self._label(record)}: failed: {record.message}", file=sys.stderr,
-                  flush=True)  # fmt: skip
+            print(
+                f"[{self.done}/{self.total}] {self._label(record)}: failed: {record.message}",
+                file=sys.stderr,
+                flush=True,
+            )
             return
         if self.quiet:
             return

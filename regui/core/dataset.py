@@ -20,6 +20,7 @@ from regui.core.errors import DatasetError
 from regui.core.images import decode_files
 from regui.core.locations import default_cache_dir
 from regui.core.progress import ProgressCallback, StopCheck
+from regui.core.records import DatasetSummary
 from regui.core.scan import Skipped, scan_folder
 
 
@@ -60,7 +61,7 @@ class Dataset:
         """Whether a run's recorded folder is this one (older runs kept it as it was typed)."""
         return bool(recorded) and os.path.realpath(recorded) == self.folder
 
-    def summary(self) -> dict:
+    def summary(self) -> DatasetSummary:
         """What a results file records about the data a run used."""
         return {
             "folder": self.folder,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 import numpy as np
 
@@ -151,6 +152,21 @@ def thin_snapshots(epochs: list[EpochResult], limit: int | None, everything: boo
             epochs[i] = epochs[i].without_snapshot()
 
 
+class DatasetSummary(TypedDict, total=False):
+    """What a run records about its data: ``Dataset.summary()`` plus the split's sizes. A stored
+    run may lack any of these (an older store, an imported file): read them with ``.get``."""
+
+    folder: str  # the dataset folder, absolute
+    n_images: int
+    class_names: list[str]
+    class_counts: list[int]
+    n_skipped: int  # files that could not be read
+    fingerprint: str  # of the folder's files (names, sizes, times): "the same data"
+    image: str  # "32x32x3"
+    n_train: int
+    n_test: int
+
+
 @dataclass
 class RunRecord:
     config: TrainConfig
@@ -158,7 +174,7 @@ class RunRecord:
     status: str = RUNNING
     message: str = ""
     epochs: list[EpochResult] = field(default_factory=list)
-    dataset: dict = field(default_factory=dict)  # Dataset.summary() plus split sizes
+    dataset: DatasetSummary = field(default_factory=lambda: DatasetSummary())
     started_at: str = ""
     seconds: float = 0.0
     sweep: str = ""  # the sweep this run belongs to ("" for a single run)

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from regui.core.config import TrainConfig, test_count
-from regui.core.records import FAILED, RUNNING, WAITING, EpochResult, RunRecord, thin_snapshots
+from regui.core.records import FAILED, RUNNING, WAITING, DatasetSummary, EpochResult, RunRecord, thin_snapshots
 
 
 class RunSubscriber(Protocol):
@@ -38,14 +38,14 @@ class RunSubscriber(Protocol):
         """The run ended: finished, stopped, diverged or failed (or never started)."""
 
 
-def run_dataset(summary: dict, config: TrainConfig) -> dict:
+def run_dataset(summary: DatasetSummary, config: TrainConfig) -> DatasetSummary:
     """What a run records about its data: the dataset's summary and the sizes of its training
     and test parts, as the split makes them (scikit-learn rounds the test part up)."""
     n_images = summary.get("n_images")
     if not isinstance(n_images, int):
-        return dict(summary)
+        return {**summary}
     n_test = test_count(n_images, config.test_size)
-    return dict(summary, n_train=n_images - n_test, n_test=n_test)
+    return {**summary, "n_train": n_images - n_test, "n_test": n_test}
 
 
 class RunBook:
@@ -71,14 +71,20 @@ class RunBook:
         key: Hashable,
         config: TrainConfig,
         name: str = "",
-        dataset: dict | None = None,
+        dataset: DatasetSummary | None = None,
         sweep: str = "",
         repeat: int = 0,
     ) -> RunRecord:
         """A run to come (waiting); ``dataset``: the dataset's summary (the split's sizes are
         added here). Returns its record, the one the book keeps."""
-        record = RunRecord(config=config, name=name, status=WAITING, dataset=run_dataset(dataset or {}, config),
-                           sweep=sweep, repeat=repeat)  # fmt: skip
+        record = RunRecord(
+            config=config,
+            name=name,
+            status=WAITING,
+            dataset=run_dataset(dataset or {}, config),
+            sweep=sweep,
+            repeat=repeat,
+        )
         self._records[key] = record
         return record
 

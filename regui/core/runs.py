@@ -14,7 +14,7 @@ from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import TrainingDiverged
 from regui.core.progress import StopCheck
-from regui.core.records import DIVERGED, FINISHED, STOPPED, EpochResult, RunRecord, thin_snapshots
+from regui.core.records import DIVERGED, FINISHED, STOPPED, DatasetSummary, EpochResult, RunRecord, thin_snapshots
 from regui.core.training import train_epochs
 
 
@@ -23,7 +23,7 @@ def run_training(
     config: TrainConfig,
     *,
     name: str = "",
-    dataset_summary: dict | None = None,
+    dataset_summary: DatasetSummary | None = None,
     should_stop: StopCheck | None = None,
     on_epoch: Callable[[EpochResult], None] | None = None,
     n_jobs: int | None = None,
@@ -41,7 +41,7 @@ def run_training(
     record = RunRecord(
         config=config,
         name=name,
-        dataset=dict(dataset_summary or {}, n_train=len(data.y_train), n_test=len(data.y_test)),
+        dataset={**(dataset_summary or {}), "n_train": len(data.y_train), "n_test": len(data.y_test)},
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     started = time.perf_counter()

@@ -12,11 +12,12 @@ import json
 import math
 import sqlite3
 from dataclasses import MISSING, dataclass, fields, replace
+from typing import cast
 
 import numpy as np
 
 from regui.core.config import TrainConfig
-from regui.core.records import EpochResult, RunRecord
+from regui.core.records import DatasetSummary, EpochResult, RunRecord
 from regui.core.store_schema import EPOCH_COLUMNS, LIST_COLUMNS, RECORD_COLUMNS, STATUSES
 
 DAMAGED = "damaged"  # the status shown for a row that does not read as a run
@@ -58,14 +59,30 @@ def _same_kind(value, default) -> bool:
     return isinstance(value, type(default))
 
 
-def dataset_from_json(text) -> dict:
+_SUMMARY_TYPES = {
+    "folder": str,
+    "fingerprint": str,
+    "image": str,
+    "n_images": int,
+    "n_skipped": int,
+    "n_train": int,
+    "n_test": int,
+    "class_names": list,
+    "class_counts": list,
+}
+
+
+def dataset_from_json(text) -> DatasetSummary:
+    """A stored dataset summary. A known entry of the wrong type (a folder that is a number) is
+    left out, so that what reads it finds it missing rather than failing on it."""
     try:
         data = json.loads(text)
     except (TypeError, ValueError):
         raise RowProblem("its dataset summary is not JSON") from None
     if not isinstance(data, dict):
         raise RowProblem("its dataset summary is not a JSON object")
-    return data
+    kept = {k: v for k, v in data.items() if k not in _SUMMARY_TYPES or isinstance(v, _SUMMARY_TYPES[k])}
+    return cast(DatasetSummary, kept)
 
 
 def check_run(values: dict, statuses: tuple[str, ...]) -> None:
@@ -137,7 +154,7 @@ class StoredRun:
     note: str
     status: str
     config: TrainConfig
-    dataset: dict
+    dataset: DatasetSummary
     sweep: str
     repeat: int
     started_at: str

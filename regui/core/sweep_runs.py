@@ -16,7 +16,7 @@ from collections.abc import Hashable, Sequence
 from typing import Protocol
 
 from regui.core.errors import ReguiError
-from regui.core.records import FAILED, STOPPED, EpochResult, RunRecord
+from regui.core.records import FAILED, STOPPED, DatasetSummary, EpochResult, RunRecord
 from regui.core.run_book import RunBook
 from regui.core.sweep import SweepItem
 
@@ -113,7 +113,7 @@ class SweepBook:
         control: SweepControl,
         names: Sequence[str] | None,
         sweep: str,
-        dataset_summary: dict | None = None,
+        dataset_summary: DatasetSummary | None = None,
         snapshots: int | None = 1,
     ) -> None:
         self.events, self.control, self.names, self.sweep = events, control, names, sweep
@@ -270,7 +270,7 @@ class SerialRunner:
 
 
 def failed(
-    item: SweepItem, names: Sequence[str] | None, sweep: str, message: str, dataset: dict | None = None
+    item: SweepItem, names: Sequence[str] | None, sweep: str, message: str, dataset: DatasetSummary | None = None
 ) -> RunRecord:
     return RunRecord(
         config=item.config,
@@ -279,7 +279,7 @@ def failed(
         message=message,
         sweep=sweep,
         repeat=item.repeat,
-        dataset=dict(dataset or {}),
+        dataset={**(dataset or {})},
     )
 
 

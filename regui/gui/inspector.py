@@ -17,7 +17,8 @@ from regui.core import export
 from regui.core.config import PENALTIES
 from regui.core.errors import ReguiError
 from regui.gui.epoch_bar import EpochBar
-from regui.gui.results_model import RunEntry, RunsModel
+from regui.gui.results_model import RunsModel
+from regui.gui.run_entry import RunEntry
 from regui.gui.saving import ask_save_path, write_reporting
 from regui.gui.thumbs import ThumbnailCache
 from regui.gui.views.base import InspectView

@@ -13,18 +13,29 @@ class WindowActions:
         self.window = window
         act = self._action
         self.open = act("&Open dataset folder…", window.dataset_panel.browse, QKeySequence.StandardKey.Open)
-        self.browse_runs = act("Stored &runs…", window.open_run_browser, "Ctrl+Shift+O",
-                               "Every run kept in the run store: find, open, annotate, share, delete")  # fmt: skip
-        self.export = act("&Export results…", lambda: window.export_results(), "Ctrl+E",
-                          "Save the results table as CSV or Markdown, or every epoch as JSON")  # fmt: skip
+        self.browse_runs = act(
+            "Stored &runs…",
+            window.open_run_browser,
+            "Ctrl+Shift+O",
+            "Every run kept in the run store: find, open, annotate, share, delete",
+        )
+        self.export = act(
+            "&Export results…",
+            lambda: window.export_results(),
+            "Ctrl+E",
+            "Save the results table as CSV or Markdown, or every epoch as JSON",
+        )
         self.export_plots = act("Export &plots as PNG…", lambda: window.export_plots(), "Ctrl+Shift+E")
         self.quit = act("&Quit", window.close, QKeySequence.StandardKey.Quit)
         self.run = act("&Run", window.start_run, "Ctrl+R")
         self.compare = act("&Compare penalties", window.compare_penalties, "Ctrl+Shift+R")
         self.sweep = act("S&weep…", window.open_sweep_dialog)
         self.stop = act("&Stop", window.stop_runs, "Ctrl+.")
-        self.snapshots = act("Weight &snapshots kept per run…", window.ask_snapshot_limit,
-                             tip="How many epochs' weights each run keeps for the views")  # fmt: skip
+        self.snapshots = act(
+            "Weight &snapshots kept per run…",
+            window.ask_snapshot_limit,
+            tip="How many epochs' weights each run keeps for the views",
+        )
         self.about = act("&About regui", self.show_about)
 
         bar = window.menuBar()
@@ -43,8 +54,12 @@ class WindowActions:
         menu.addAction(self.snapshots)
         bar.addMenu("&Help").addAction(self.about)
         window.addActions([self.run, self.stop])  # their shortcuts work with the menu bar hidden too
-        self._buttons = [(window.run_button, self.run), (window.compare_button, self.compare),
-                         (window.sweep_button, self.sweep), (window.stop_button, self.stop)]  # fmt: skip
+        self._buttons = [
+            (window.run_button, self.run),
+            (window.compare_button, self.compare),
+            (window.sweep_button, self.sweep),
+            (window.stop_button, self.stop),
+        ]
 
     def _action(self, text: str, slot, shortcut=None, tip: str | None = None) -> QAction:
         action = QAction(text, self.window)

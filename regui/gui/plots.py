@@ -7,16 +7,17 @@ a fast run does not redraw for every epoch). All of it runs in the GUI thread.
 from __future__ import annotations
 
 import html
-import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QVBoxLayout, QWidget
 
 from regui.core.export import ExportError
-from regui.gui.results_model import RunEntry, RunsModel
+from regui.gui.plot_style import epoch_plot, set_title
+from regui.gui.results_model import RunsModel
+from regui.gui.run_entry import RunEntry
 from regui.gui.widgets import WrappingRow
 
 # Style per curve: objective/test are the main (solid) lines.
@@ -33,74 +34,6 @@ _REFRESH_MS = 40
 _MARKERS_UP_TO = 40  # epochs; with few points a marker per epoch shows them (one epoch has no line)
 _MARKS_ON_LONG_RUNS = 12  # beyond that, a run's marker at this many epochs along its main curves
 _LEGEND_UP_TO = 8  # runs shown: more, and the table's swatches say which curve is which
-
-
-class EpochAxis(pg.AxisItem):
-    """Epochs are whole numbers: ticks at 1, 2, 3, never at 1.5."""
-
-    def tickValues(self, minVal, maxVal, size):
-        levels = [(spacing, values) for spacing, values in super().tickValues(minVal, maxVal, size) if spacing >= 1]
-        if not levels and maxVal - minVal < 1e6:
-            levels = [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
-        return levels
-
-
-def style_plot(plot: pg.PlotItem, left: str, bottom: str = "Epoch", units: str | None = None) -> pg.PlotItem:
-    """The app's look for a plot on white: black axes, a light grid at major ticks only (the minor
-    levels cost ~20 ms a repaint in software rendering, which freezes the window while curves
-    stream in), plain numbers on the left ("0.4", not "400 (x0.001)")."""
-    plot.setLabel("bottom", bottom)
-    plot.setLabel("left", left, units=units)
-    plot.showGrid(x=True, y=True, alpha=0.2)
-    for axis in ("left", "bottom"):
-        plot.getAxis(axis).setTextPen("k")
-        plot.getAxis(axis).setPen("k")
-        plot.getAxis(axis).setStyle(maxTickLevel=0)
-    plot.getAxis("left").enableAutoSIPrefix(False)
-    return plot
-
-
-class ShrinkableLabel(pg.LabelItem):
-    """A title that may be narrower than its text. pyqtgraph's label makes its text width its
-    minimum on every resize, so a long title widens its plot and, side by side, pushes the
-    other plot out of view (or under it), and can leave a whole canvas wider than its window;
-    this one is clipped instead."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)  # no text over the next plot
-
-    def updateMin(self) -> None:
-        super().updateMin()
-        self.setMinimumWidth(0)
-        self.setPreferredWidth(0)
-
-
-def set_title(plot: pg.PlotItem, title: str, key: str = "") -> None:
-    """``title`` over the plot, with ``key`` (what the line styles mean, say) in a smaller grey
-    line under it. The title never sets the plot's width: a narrow plot shows less of it."""
-    if not isinstance(plot.titleLabel, ShrinkableLabel):
-        plot.layout.removeItem(plot.titleLabel)
-        plot.titleLabel.setParentItem(None)
-        plot.titleLabel = ShrinkableLabel("", parent=plot)
-        plot.layout.addItem(plot.titleLabel, 0, 1)
-    text = html.escape(title)
-    if key:
-        text += f"<br><span style='font-size:8pt; color:#555'>{html.escape(key)}</span>"
-    height = 40 if key else 26
-    plot.titleLabel.setMaximumHeight(height)
-    plot.layout.setRowFixedHeight(0, height)
-    plot.titleLabel.setVisible(True)
-    plot.titleLabel.setText(text, color="k", size="10pt", justify="left")  # clipped, it keeps its start
-
-
-def epoch_plot(
-    canvas: pg.GraphicsLayoutWidget, row: int, col: int, left: str, units: str | None = None, **kwargs
-) -> pg.PlotItem:
-    """A plot against epoch (whole-number ticks) on ``canvas``."""
-    return style_plot(
-        canvas.addPlot(row=row, col=col, axisItems={"bottom": EpochAxis("bottom")}, **kwargs), left, units=units
-    )
 
 
 class PlotsPanel(QWidget):

@@ -226,8 +226,13 @@ class Session(QObject):
         run_ids = self._add([(item.config, name, item.repeat) for item in items])
         names = [self.book.record(run_id).name for run_id in run_ids]
         control = SweepControl()
-        sweep = SweepRun(name, run_ids, control, {r: item.index for r, item in zip(run_ids, items)},
-                         spec.alphas or (spec.base.alpha,))  # fmt: skip
+        sweep = SweepRun(
+            name,
+            run_ids,
+            control,
+            {r: item.index for r, item in zip(run_ids, items)},
+            spec.alphas or (spec.base.alpha,),
+        )
         self.sweeps[name] = sweep
         # A comparison's few runs keep their weights epoch by epoch, as single runs do, for the views.
         snapshots = self.book.snapshots if len(items) <= SNAPSHOTS_UP_TO else 1

@@ -25,7 +25,9 @@ from regui.core.config import PENALTY_LABELS
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import RUNNING, WAITING
 from regui.core.sweep_summary import SettingSummary, summarize
-from regui.gui.results_model import COLUMN_INDEX, SORT_ROLE, ColumnFitter, RunsModel
+from regui.gui.results_columns import COLUMN_INDEX
+from regui.gui.results_model import SORT_ROLE, RunsModel
+from regui.gui.results_table import ColumnFitter
 from regui.gui.sweep_plots import SweepPlots
 from regui.gui.widgets import WrappingRow
 

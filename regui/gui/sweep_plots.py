@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 
 from regui.core.config import PENALTY_LABELS
 from regui.core.sweep_summary import SettingSummary
-from regui.gui.plots import set_title, style_plot
+from regui.gui.plot_style import set_title, style_plot
 
 PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
 _TICK_GAP = 10  # pixels between two tick labels

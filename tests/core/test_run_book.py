@@ -14,10 +14,20 @@ from regui.core.run_book import RunBook, run_dataset
 def epoch(n: int, accuracy: float = 0.5, snapshot: bool = True) -> EpochResult:
     weights = np.full((3, 4), float(n), dtype=np.float32) if snapshot else np.zeros((0, 0), np.float32)
     return EpochResult(
-        epoch=n, train_loss=1.0 / n, test_loss=1.1 / n, penalty=0.01, objective=1.0 / n + 0.01,
-        train_accuracy=accuracy, test_accuracy=accuracy, weight_l2=1.0, weight_l1=2.0, zero_fraction=0.0,
-        elapsed=0.1 * n, coef=weights, intercept=np.zeros(3 if snapshot else 0),
-    )  # fmt: skip
+        epoch=n,
+        train_loss=1.0 / n,
+        test_loss=1.1 / n,
+        penalty=0.01,
+        objective=1.0 / n + 0.01,
+        train_accuracy=accuracy,
+        test_accuracy=accuracy,
+        weight_l2=1.0,
+        weight_l1=2.0,
+        zero_fraction=0.0,
+        elapsed=0.1 * n,
+        coef=weights,
+        intercept=np.zeros(3 if snapshot else 0),
+    )
 
 
 def policy(n: int, limit: int) -> list[int]:
@@ -62,14 +72,19 @@ def test_each_run_has_one_record_that_every_subscriber_sees():
     first, second = epoch(1), epoch(2)
     book.epoch(1, first)
     book.epoch(1, second)
-    outcome = RunRecord(config=record.config, status="finished", seconds=1.5, started_at="then",
-                        epochs=[epoch(1), epoch(2)])  # fmt: skip
+    outcome = RunRecord(
+        config=record.config, status="finished", seconds=1.5, started_at="then", epochs=[epoch(1), epoch(2)]
+    )
     book.finish(1, outcome)
     assert book.record(1) is record and book.records() == [record]
     assert record.epochs[0] is first and record.epochs[1] is second  # its own epochs, not the outcome's
     assert (record.status, record.seconds, record.started_at) == ("finished", 1.5, "then")
-    assert seen.events == [("started", 1, RUNNING, 0), ("epoch", 1, 1, True), ("epoch", 1, 2, True),
-                           ("ended", 1, "finished")]  # fmt: skip
+    assert seen.events == [
+        ("started", 1, RUNNING, 0),
+        ("epoch", 1, 1, True),
+        ("epoch", 1, 2, True),
+        ("ended", 1, "finished"),
+    ]
 
 
 def test_the_final_weights_come_from_the_outcome_when_the_epochs_streamed_without_them():

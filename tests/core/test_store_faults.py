@@ -250,3 +250,22 @@ def test_any_file_name_and_network_share_paths_reach_sqlite(tmp_path, record):
     assert uri_from_absolute(r"\\server\share\runs.sqlite3", "\\") == "file:////server/share/runs.sqlite3"
     assert uri_from_absolute(r"C:\Users\a b\runs.sqlite3", "\\") == "file:///C:/Users/a%20b/runs.sqlite3"
     assert _uri(odd).startswith("file:///") and "%3F" in _uri(odd) and "%23" in _uri(odd)
+
+
+def test_a_stored_dataset_summary_of_the_wrong_types_reads_as_missing_entries(tmp_path, record):
+    # Readers take the folder to Path() and the counts to len(): a number or a string there
+    # must not make opening, listing or showing the run fail.
+    path = tmp_path / "runs.sqlite3"
+    (run_id,) = _store_with_runs(path, record, 1)
+    odd = dict(record.dataset, folder=5, class_counts="many", n_test="nine", extra={"kept": True})
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE runs SET dataset = ? WHERE id = ?", (json.dumps(odd), run_id))
+    conn.commit()
+    conn.close()
+    with RunStore(path) as store:
+        back = store.load(run_id)
+        (listed,) = store.runs()
+    assert "folder" not in back.dataset and "class_counts" not in back.dataset and "n_test" not in back.dataset
+    assert back.dataset["fingerprint"] == record.dataset["fingerprint"] and back.dataset["extra"] == {"kept": True}
+    assert back.summary_row()["dataset"] == "" and listed.status == "finished"
+    assert back.epochs == record.epochs

@@ -14,7 +14,7 @@ from regui.core.config import TrainConfig
 from regui.core.dataset import load_dataset, prepare
 from regui.core.records import DIVERGED, FINISHED, STOPPED
 from regui.core.runs import run_training
-from regui.gui.results_model import COLUMN_INDEX
+from regui.gui.results_columns import COLUMN_INDEX
 
 SMALL = TrainConfig(width=6, height=5, scaling="unit", epochs=5, eta0=0.02)
 

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QApplication
 from regui.core.config import TrainConfig
 from regui.core.records import RunRecord
 from regui.gui.plots import PlotsPanel
-from regui.gui.results_model import RunEntry
+from regui.gui.run_entry import RunEntry
 from regui.gui.run_styles import style_for
 
 

@@ -101,7 +101,7 @@ def test_a_changed_dataset_folder_is_marked(qtbot, stored, window, load):
     entry = window.runs.entry(run_id)
     assert entry.data_changed and entry.files is None
     row = window.runs.row_of(run_id)
-    from regui.gui.results_model import COLUMN_INDEX
+    from regui.gui.results_columns import COLUMN_INDEX
 
     assert window.runs.index(row, COLUMN_INDEX["data"]).data().startswith("⚠ changed since")
     assert "has changed since this run" in window.runs.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from regui.core.config import TrainConfig
 from regui.core.records import FINISHED, EpochResult, RunRecord
-from regui.gui.results_model import RunEntry
+from regui.gui.run_entry import RunEntry
 from regui.gui.run_styles import COLORS, MARKERS, style_for, swatch
 
 

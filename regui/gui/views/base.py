@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayo
 
 from regui.core.export import ExportError
 from regui.core.records import EpochResult
-from regui.gui.results_model import RunEntry
+from regui.gui.run_entry import RunEntry
 from regui.gui.widgets import WrappingRow
 
 

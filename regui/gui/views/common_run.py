@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
 from regui.core.records import EpochResult
-from regui.gui.results_model import RunEntry
+from regui.gui.run_entry import RunEntry
 
 
 class RunChooser(QComboBox):

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox
 
 from regui.core import diagnostics as dg
-from regui.gui.plots import epoch_plot, style_plot
+from regui.gui.plot_style import epoch_plot, style_plot
 from regui.gui.views.base import CurveSet, InspectView, epoch_series, run_color, swatch_html
 
 

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox
 
-from regui.gui.plots import epoch_plot, set_title
+from regui.gui.plot_style import epoch_plot, set_title
 from regui.gui.views.base import CurveSet, InspectView, epoch_series, run_color, swatch_html
 
 

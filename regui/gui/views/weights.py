@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGraphicsRectItem, QLabel
 
 from regui.core import diagnostics as dg
-from regui.gui.plots import ShrinkableLabel
+from regui.gui.plot_style import ShrinkableLabel
 from regui.gui.views.base import InspectView, class_names
 
 # Blue - white - red (ColorBrewer's RdBu ends): 0 is white, so the sign and the zeros that L1
