@@ -217,7 +217,7 @@ class SweepPanel(QWidget):
         self._timer.stop()
         self._update_progress()
         state = self.current()
-        self.canvas.clear()
+        self.canvas.clear_plots()
         self._summaries = []
         if state is None:
             self.summary.clear()

@@ -73,7 +73,9 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         self.legend = pg.LegendItem(labelTextSize="8pt", labelTextColor="k", frame=False, horSpacing=12, colCount=4)
         self.addItem(self.legend, row=1, col=0, colspan=2)
 
-    def clear(self) -> None:  # type: ignore[override]  # the plots' contents, not the layout
+    def clear_plots(self) -> None:
+        """Empty both plots and the legend. (Not ``clear``: GraphicsLayoutWidget sets that on each
+        instance to its layout's clear, which would take the plots themselves off the canvas.)"""
         self.acc_plot.clear()
         self.zero_plot.clear()
         self.legend.clear()
@@ -83,7 +85,7 @@ class SweepPlots(pg.GraphicsLayoutWidget):
     ) -> None:
         """One line per penalty (and learning rate) through its settings' means, with error bars;
         no penalty as a band (lambda changes nothing there)."""
-        self.clear()
+        self.clear_plots()
         span = (math.log10(min(alphas)) - 0.3, math.log10(max(alphas)) + 0.3) if alphas else (-4.3, -3.7)
         lines: dict[tuple, list[tuple[SettingSummary, list[int]]]] = {}
         for summary, ids in summaries:

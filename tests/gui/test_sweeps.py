@@ -87,6 +87,16 @@ def test_sweep_fills_the_validation_curves_and_a_click_selects_runs(qtbot, windo
     match = [p for p in points if p.pos().x() == pytest.approx(-1.0) and p.pos().y() == pytest.approx(l1.test[0] * 100)]
     assert match, "the L1 point at lambda=0.1 is where its mean test accuracy is"
     assert window.sweep_panel.summary.rowCount() == len(summaries)
+    # ... and on screen: both plots still in the canvas's layout, drawn (not a blank canvas).
+    canvas = window.sweep_panel.canvas
+    assert (
+        canvas.ci.getItem(0, 0) is window.sweep_panel.acc_plot
+        and canvas.ci.getItem(0, 1) is window.sweep_panel.zero_plot
+    )
+    assert window.sweep_panel.acc_plot.scene() is canvas.scene()
+    image = canvas.grab().toImage()
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 4) for y in range(0, image.height(), 4)}
+    assert len(colours) > 20, "the Sweep tab's canvas is blank"
 
     # Clicking that point selects its repeats in the results table.
     point = match[0]
