@@ -23,6 +23,8 @@ from typing import Protocol
 from regui.core.config import TrainConfig, test_count
 from regui.core.records import FAILED, RUNNING, WAITING, DatasetSummary, EpochResult, RunRecord, thin_snapshots
 
+_OPEN = (WAITING, RUNNING)  # a run that has not ended: what the engine may still report on
+
 
 class RunSubscriber(Protocol):
     """What follows a RunBook. Called in the thread that changes the book; each method gets the
@@ -109,8 +111,11 @@ class RunBook:
     # --- what the engine reports ----------------------------------------------------------------
 
     def start(self, key: Hashable, attempt: int = 1) -> None:
-        """The run began; attempt 2 and up: it starts over (its worker was lost)."""
+        """The run began; attempt 2 and up: it starts over (its worker was lost). A run that has
+        ended already (the window closed on it) stays as it ended."""
         record = self._records[key]
+        if record.status not in _OPEN:
+            return
         record.status = RUNNING
         record.epochs.clear()
         record.started_at = _now()
@@ -131,16 +136,22 @@ class RunBook:
     def finish(self, key: Hashable, outcome: RunRecord) -> None:
         """The run ended as ``outcome`` says (the engine's record of it): its status, message and
         time; its final weights if the epochs reported here lacked them; its epochs only if none
-        were reported here one by one."""
+        were reported here one by one. A run that has ended already (the window closed on it,
+        and this is its worker's late word) stays as it ended."""
         record = self._records[key]
+        if record.status not in _OPEN:
+            return
         if not record.epochs and outcome.epochs:  # reported whole, at its end
             record.epochs = list(outcome.epochs)
         elif outcome.epochs and record.epochs:
             mine, theirs = record.epochs[-1], outcome.epochs[-1]
             if theirs.epoch == mine.epoch and theirs.has_snapshot and not mine.has_snapshot:
                 record.epochs[-1] = theirs  # the same numbers, with the final weights
-        record.status, record.message, record.seconds = outcome.status, outcome.message, outcome.seconds
-        record.started_at = outcome.started_at or record.started_at
+        # The message says how it ended (a retry's note stays if the outcome has nothing to say);
+        # the start time is the one the book gave it (the store has that one too).
+        record.status, record.message = outcome.status, outcome.message or record.message
+        record.seconds = outcome.seconds or self._running_for(key)
+        record.started_at = record.started_at or outcome.started_at
         thin_snapshots(record.epochs, self.snapshots, everything=True)
         for subscriber in self._subscribers:
             subscriber.ended(key, record)
@@ -148,7 +159,10 @@ class RunBook:
     def fail(self, key: Hashable, message: str) -> None:
         """The run could not be run, or its worker died for good."""
         record = self._records[key]
+        if record.status not in _OPEN:
+            return
         record.status, record.message = FAILED, message
+        record.seconds = record.seconds or self._running_for(key)
         for subscriber in self._subscribers:
             subscriber.ended(key, record)
 
@@ -157,10 +171,13 @@ class RunBook:
         time it ran since it started."""
         record = self._records[key]
         record.status, record.message = status, message
-        if key in self._clocks:
-            record.seconds = time.monotonic() - self._clocks[key]
+        record.seconds = self._running_for(key)
         for subscriber in self._subscribers:
             subscriber.ended(key, record)
+
+    def _running_for(self, key: Hashable) -> float:
+        """Seconds since the run (last) started here; 0 if it never did."""
+        return time.monotonic() - self._clocks[key] if key in self._clocks else 0.0
 
     def set_snapshot_limit(self, limit: int | None) -> None:
         """Keep at most ``limit`` snapshots per run from now on, and thin the runs already here."""

@@ -115,6 +115,8 @@ class BackgroundRunLog:
 
         self.path = path if path is not None else default_store_path()  # fixed now, not when the thread starts
         self._log: RunLog | None = None
+        self._warn = warn
+        self._closed = False
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, args=(warn,), name="regui-store", daemon=True)
         self._thread.start()
@@ -137,16 +139,22 @@ class BackgroundRunLog:
         log.close()
 
     def started(self, key, record: RunRecord) -> None:
-        self._queue.put(("started", (key, record)))
+        self._put("started", key, record)
 
     def epoch(self, key, result: EpochResult) -> None:
-        self._queue.put(("epoch", (key, result)))
+        self._put("epoch", key, result)
 
     def finished(self, key, record: RunRecord) -> None:
-        self._queue.put(("finished", (key, record)))
+        self._put("finished", key, record)
 
     def failed(self, key, record: RunRecord) -> None:
-        self._queue.put(("failed", (key, record)))
+        self._put("failed", key, record)
+
+    def _put(self, name: str, *args) -> None:
+        if self._closed:  # its thread has ended: the write would be lost without a word
+            self._warn(f"Not stored: a run's {name} came after the store was closed.")
+            return
+        self._queue.put((name, args))
 
     def stored_ids(self) -> set[int]:
         """Ids in the store of the runs written so far (read from another thread: a copy)."""
@@ -155,6 +163,8 @@ class BackgroundRunLog:
 
     def close(self, timeout: float = 10.0) -> bool:
         """Write what is queued, then close; False if that did not end within ``timeout`` s."""
-        self._queue.put(None)
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
         self._thread.join(timeout)
         return not self._thread.is_alive()

@@ -142,8 +142,11 @@ class SweepBook:
                 self._not_started(index)
 
     def next(self) -> int | None:
-        """The next run to start, unless paused, stopped or none is left."""
-        if not self.pending or self.control.paused.is_set() or self.control.stopped.is_set():
+        """The next run to start, unless paused, stopped or none is left. A run whose worker was
+        lost starts again while paused too: pausing starts no new runs, but that one was running."""
+        if not self.pending or self.control.stopped.is_set():
+            return None
+        if self.control.paused.is_set() and not self.attempts.get(self.pending[0]):
             return None
         index = self.pending.popleft()
         self.attempts[index] = self.attempts.get(index, 0) + 1
@@ -197,7 +200,13 @@ class SweepBook:
 
     def _not_started(self, index: int) -> None:
         item = self.by_index[index]
-        self.finish(index, RunRecord(config=item.config, status=STOPPED, message="Stopped before it started."))
+        done = len(self.runs.record(index).epochs)
+        message = (
+            f"Stopped after epoch {done}, while waiting to start again (its worker process was lost)."
+            if self.attempts.get(index)
+            else "Stopped before it started."
+        )
+        self.finish(index, RunRecord(config=item.config, status=STOPPED, message=message))
 
     def all_done(self) -> bool:
         return len(self._ended) == len(self.order)

@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
         self.session = Session(self)
         self.last_message = ""  # the last message shown (tests read it)
         self._closing = False
+        self._waiting_to_close = False  # for a thread to end, then closing again
 
         self.controls = RunControls()
         # The left column's parts, named here for the actions and scripts that reach them.
@@ -360,8 +361,11 @@ class MainWindow(QMainWindow):
         # QThread aborts the process, so the window stays until it ends, then closes itself.
         event.ignore()
         self.centralWidget().setEnabled(False)
+        self._update_state()  # the menus' Run and Compare too: nothing new starts now
         self.statusBar().showMessage("Closing: waiting for the current epoch or file to finish…")
-        self.session.activity_changed.connect(self._close_when_idle)
+        if not self._waiting_to_close:
+            self._waiting_to_close = True
+            self.session.activity_changed.connect(self._close_when_idle)
 
     def _close_when_idle(self) -> None:
         if self.controller.is_idle():

@@ -90,7 +90,7 @@ class RunsModel(QAbstractTableModel):
         entry = self.entry(run_id)
         if entry is not None:
             if entry.best is None or result.test_accuracy > entry.best.test_accuracy:
-                entry.best = result
+                entry.best = result.without_snapshot()  # its numbers: the record decides which weights stay
             self._dirty.add(run_id)
             if not self._flush_timer.isActive():
                 self._flush_timer.start()

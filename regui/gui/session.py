@@ -15,7 +15,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
 
 from regui.core.admission import admit_run, admit_sweep
 from regui.core.config import PENALTIES, TrainConfig, run_label
@@ -69,6 +69,7 @@ class Session(QObject):
         self._sweep_numbers = {"S": itertools.count(1), "C": itertools.count(1)}
         self._live: set[int] = set()  # runs started here that have not ended
         self._opened: set[int] = set()  # store ids of the runs opened from the store
+        self.closing = False  # the window is closing: nothing new starts
         # Every run is written to the run store as it happens, from a thread of its own.
         self._store_problem.connect(self.notice)
         self.run_log = BackgroundRunLog(None, self._store_problem.emit)
@@ -82,7 +83,7 @@ class Session(QObject):
         # What the workers report goes into the book (in this, the GUI thread).
         c.run_started.connect(self.book.start)
         c.run_epoch.connect(self.book.epoch)
-        c.run_finished.connect(self.book.finish)
+        c.run_finished.connect(self._on_finished)
         c.run_failed.connect(self.book.fail)
         c.sweep_ended.connect(self._on_sweep_ended)
         c.activity_changed.connect(self.activity_changed)
@@ -133,6 +134,8 @@ class Session(QObject):
 
     def run_problem(self, config: TrainConfig) -> str | None:
         """Why ``config`` cannot be run now, or None. Checked before Run, not after."""
+        if self.closing:
+            return "The window is closing."
         if self.controller.is_loading():
             return "Loading images…"
         if self.dataset is None:
@@ -330,6 +333,12 @@ class Session(QObject):
         """Weight snapshots each run keeps from now on (None: all); runs here are thinned now."""
         self.book.set_snapshot_limit(limit)
 
+    @Slot(int, object)
+    def _on_finished(self, run_id: int, outcome: RunRecord) -> None:
+        if self.closing and outcome.status == STOPPED:  # stopped by the closing, not by the person
+            outcome.message = _stopped_by_closing(len(outcome.epochs))
+        self.book.finish(run_id, outcome)
+
     # --- the book's subscriber: its events as signals -------------------------------------------
 
     def started(self, key: Hashable, record: RunRecord) -> None:
@@ -371,16 +380,19 @@ class Session(QObject):
         """Stop every run and wait for the threads; True when none is left (then runs still
         going are stored as stopped by the closing, with the time they ran, and the store is
         closed). False: a thread is still finishing; ask again on ``activity_changed``."""
+        self.closing = True
         if not self.controller.shutdown():
             return False
+        # The workers' last words (a final epoch, how each run ended, with its final weights) are
+        # queued for this thread: take them in first, then end what is still going.
+        QCoreApplication.sendPostedEvents(self.controller, QEvent.Type.MetaCall)
         for run_id in self.running():
-            done = len(self.book.record(run_id).epochs)
-            self.book.end(
-                run_id,
-                STOPPED,
-                f"Stopped when the window was closed, after epoch {done}."
-                if done
-                else "Stopped when the window was closed, before its first epoch ended.",
-            )
+            self.book.end(run_id, STOPPED, _stopped_by_closing(len(self.book.record(run_id).epochs)))
         self.run_log.close()
         return True
+
+
+def _stopped_by_closing(done: int) -> str:
+    if done:
+        return f"Stopped when the window was closed, after epoch {done}."
+    return "Stopped when the window was closed, before its first epoch ended."

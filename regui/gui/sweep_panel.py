@@ -54,7 +54,8 @@ class _SweepFilter(QSortFilterProxyModel):
             self.invalidateFilter()
 
     def filterAcceptsRow(self, row: int, parent) -> bool:
-        return self.sweep is not None and self.runs.entry_at(row).record.sweep == self.sweep
+        entry = self.runs.entry_at(row)  # (a stored run's sweep name is from another session)
+        return self.sweep is not None and entry.record.sweep == self.sweep and entry.stored_id is None
 
 
 class SweepPanel(QWidget):

@@ -78,7 +78,8 @@ def test_each_run_has_one_record_that_every_subscriber_sees():
     book.finish(1, outcome)
     assert book.record(1) is record and book.records() == [record]
     assert record.epochs[0] is first and record.epochs[1] is second  # its own epochs, not the outcome's
-    assert (record.status, record.seconds, record.started_at) == ("finished", 1.5, "then")
+    assert (record.status, record.seconds) == ("finished", 1.5)
+    assert record.started_at.startswith("20")  # when the book started it (as stored), not the engine's "then"
     assert seen.events == [
         ("started", 1, RUNNING, 0),
         ("epoch", 1, 1, True),
@@ -138,8 +139,12 @@ def test_a_retry_starts_over_and_a_late_epoch_after_the_end_is_ignored():
     book.epoch(5, epoch(1))
     book.end(5, STOPPED, "closed")
     book.epoch(5, epoch(2))  # already on its way when the run was ended
-    assert [e.epoch for e in record.epochs] == [1] and record.status == STOPPED
-    assert seen.events[-1] == ("ended", 5, STOPPED)
+    late = RunRecord(config=record.config, status=STOPPED, message="Stopped on request.", epochs=[epoch(1), epoch(2)])
+    book.finish(5, late)  # its worker's own word on how it ended, after the window closed on it
+    book.fail(5, "lost")
+    book.start(5, attempt=3)
+    assert [e.epoch for e in record.epochs] == [1] and (record.status, record.message) == (STOPPED, "closed")
+    assert seen.events[-1] == ("ended", 5, STOPPED) and len(seen.events) == 5
 
 
 def test_ending_a_run_from_here_gives_the_time_it_ran():
@@ -149,6 +154,23 @@ def test_ending_a_run_from_here_gives_the_time_it_ran():
     time.sleep(0.05)
     book.end(1, STOPPED, "Stopped when the window was closed.")
     assert 0.05 <= record.seconds < 5 and record.message.startswith("Stopped when")
+
+
+def test_an_ending_without_a_time_gets_the_time_since_the_start_and_keeps_the_retry_note():
+    book = RunBook()
+    record = book.add(1, TrainConfig())
+    book.start(1)
+    started_at = record.started_at
+    book.start(1, attempt=2)
+    time.sleep(0.05)
+    book.finish(1, RunRecord(config=record.config, status="finished", started_at="2000-01-01T00:00:00+00:00"))
+    assert 0.05 <= record.seconds < 5 and "attempt 2" in record.message
+    assert record.started_at >= started_at  # the book's start (the store has the same), not the engine's
+    other = book.add(2, TrainConfig())
+    book.start(2)
+    time.sleep(0.02)
+    book.fail(2, "its worker died twice")
+    assert 0.02 <= other.seconds < 5
 
 
 def test_fail_and_adopt():

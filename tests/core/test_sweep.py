@@ -227,6 +227,33 @@ def test_a_killed_worker_costs_only_its_run_which_is_retried(dataset, pool):
         same_numbers(a, b)  # the retried run starts over: same numbers
 
 
+def test_a_run_whose_worker_dies_while_paused_starts_again_without_waiting(pool):
+    # Pausing starts no new runs; the lost run was running, so it goes on (starts over) at once.
+    items = [i.__class__(i.index, i.config.with_(epochs=30), i.repeat) for i in grid(repeats=1)[:3]]
+    control = SweepControl()
+    killed = []
+
+    def pause_and_kill(index, result):
+        if index == 1 and result.epoch == 2 and not killed:
+            control.pause()
+            killed.append(pool.running()[1])
+            os.kill(killed[0], signal.SIGKILL)
+
+    class ResumeAfterRetry(Recorder):
+        def finished(self, index, record):
+            super().finished(index, record)
+            if index == 1:
+                self.log.append(("paused when it ended", control.paused.is_set()))
+                control.resume()
+
+    events = ResumeAfterRetry(on_epoch=pause_and_kill)
+    records = pool.run(items, events, control)
+    assert killed and [r.status for r in records] == [FINISHED] * 3
+    log = events.log
+    assert log.index(("started", 1, 2)) < log.index(("finished", 1, FINISHED)) < log.index(("started", 2, 1))
+    assert ("paused when it ended", True) in log
+
+
 def test_summary_mean_and_spread(dataset):
     records = run_serial(dataset, grid(repeats=3), SweepEvents())
     summaries = summarize(records)

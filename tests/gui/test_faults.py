@@ -86,7 +86,9 @@ def test_closing_mid_run_stores_every_running_run_as_stopped_with_its_time(
     qtbot.waitUntil(lambda: not win.run_log._thread.is_alive(), timeout=20_000)
     with RunStore(store, mode="read") as s:
         going, waiting = s.runs()
-    assert going.status == STOPPED and going.epochs_done >= 1 and going.seconds >= 0.3
+    # Their time is the one their workers measured, training only (the split made before it is
+    # not counted): most of the 0.3 s the window waited, never 0.
+    assert going.status == STOPPED and going.epochs_done >= 1 and 0.2 <= going.seconds < 30
     assert f"after epoch {going.epochs_done}" in going.message
-    assert waiting.status == STOPPED and waiting.epochs_done == 0 and waiting.seconds >= 0.3
+    assert waiting.status == STOPPED and waiting.epochs_done == 0 and 0.2 <= waiting.seconds < 30
     assert "before its first epoch ended" in waiting.message

@@ -438,6 +438,10 @@ def test_close_waits_for_a_thread_that_is_still_busy(qtbot, settings, load, fold
     win.start_run()
     assert not win.close()  # refused: the run's thread is inside a slow step
     assert win.isVisible() and "waiting" in win.statusBar().currentMessage()
+    # Meanwhile nothing new starts, from the menus and shortcuts either.
+    assert not win.menu_actions.run.isEnabled() and not win.menu_actions.compare.isEnabled()
+    assert win.start_run() is None and win.compare_penalties() is None and len(win.runs.entries()) == 1
+    assert not win.close()  # asked again: still waiting, and it closes once, by itself
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=10_000)  # then it closes by itself
     assert win.controller.is_idle()
 
@@ -543,6 +547,9 @@ def test_app_runs_are_stored_as_they_happen(qtbot, settings, load, folder, tmp_p
         assert s.load(first.id).epochs == record.epochs  # the window's numbers, every epoch
         assert second.status == STOPPED and second.epochs_done >= 1
         assert "window was closed" in second.message
+        shown = win.runs.entry_at(1).record  # the window's record and the stored one agree
+        assert s.load(second.id).epochs == shown.epochs and second.message == shown.message
+        assert f"after epoch {len(shown.epochs)}." in second.message
 
 
 @pytest.mark.parametrize("where", ["damaged file", "unwritable place"])

@@ -229,3 +229,16 @@ def test_each_run_has_one_record_and_is_stored_once(qtbot, settings, load, folde
         kept = by_name[entry.record.name]
         assert kept.status == entry.record.status == FINISHED
         assert kept.epochs == entry.record.epochs and len(kept.epochs) == BASE.epochs
+
+
+def test_the_queue_shows_this_sessions_sweep_not_a_stored_one_of_the_same_name(window):
+    from regui.core.records import RunRecord
+    from regui.gui.run_entry import RunEntry
+    from regui.gui.run_styles import style_for
+
+    here = RunEntry(1, RunRecord(config=BASE, status=WAITING, sweep="S1"), style_for(0))
+    stored = RunEntry(2, RunRecord(config=BASE, status=FINISHED, sweep="S1"), style_for(1), stored_id=7)
+    window.runs.add_many([here, stored])
+    window.sweep_panel.filter.show_sweep("S1")
+    assert window.sweep_panel.filter.rowCount() == 1
+    assert window.sweep_panel.filter.mapToSource(window.sweep_panel.filter.index(0, 0)).row() == 0
