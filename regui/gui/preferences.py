@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QInputDialog
 
 from regui.core.config import test_count
 from regui.core.records import snapshot_size
+from regui.core.sweep import SNAPSHOTS_UP_TO
 
 
 def ask_snapshot_limit(parent, current: int | None, dataset=None) -> int | None:
@@ -13,7 +14,7 @@ def ask_snapshot_limit(parent, current: int | None, dataset=None) -> int | None:
     text = (
         "Each run keeps its weights and test predictions for every epoch up to this many epochs;\n"
         "longer runs keep epoch 1, every 2nd, 4th, 8th … epoch and the newest, never more than this.\n"
-        "Sweeps of more than 8 runs keep the last epoch's only."
+        f"Sweeps of more than {SNAPSHOTS_UP_TO} runs keep the last epoch's only."
     )
     if dataset is not None:
         n_test = test_count(dataset.n_images, 0.25)
