@@ -134,6 +134,11 @@ class StopOnInterrupt:
         """128 + the signal's number, as shells report it: 130 for Ctrl-C, 143 for SIGTERM."""
         return EXIT_TERMINATED if self.signal_name == "SIGTERM" else EXIT_INTERRUPTED
 
+    @property
+    def how(self) -> str:
+        """What stopped the command, in the words of its last line."""
+        return "terminated (SIGTERM)" if self.signal_name == "SIGTERM" else "interrupted"
+
     def _handler(self, signum, frame) -> None:
         import signal
 

@@ -57,18 +57,19 @@ def cmd_run(args) -> int:
     # One book of this command's runs: the store writes each as it happens, the lesson's lines
     # are printed from it (in that order: what was seen is stored).
     book = RunBook(snapshots=1)  # the command line shows numbers only: it keeps the final weights
+    summary = dataset.summary()
     log = open_log(args)
     book.subscribe(Storing(log))
     book.subscribe(_LessonPrinter(quiet=args.quiet))
     stop = StopOnInterrupt()  # Ctrl-C or SIGTERM: this run ends after its epoch, the rest are not started
     with stop:
         for number, config in enumerate(configs, start=1):
-            book.add(number, config, run_label(number, config), dataset.summary())
+            record = book.add(number, config, run_label(number, config), summary)
             book.start(number)
             outcome = run_training(
                 data,
                 config,
-                name=run_label(number, config),
+                name=record.name,
                 should_stop=stop.requested,
                 on_epoch=functools.partial(book.epoch, number),
                 n_jobs=args.jobs,
@@ -85,16 +86,12 @@ def cmd_run(args) -> int:
         export.write_csv(args.out, [r.summary_row() for r in records])
         print(f"[INFO] results written to {args.out}")
     if args.history is not None:
-        export.write_json(args.history, export.results_document(records, dataset.summary()))
+        export.write_json(args.history, export.results_document(records, summary))
         print(f"[INFO] per-epoch history written to {args.history}")
     if stop.was_requested:
-        print(f"regui: {_stopped_by(stop)}; the runs so far are saved above", file=sys.stderr)
+        print(f"regui: {stop.how}; the runs so far are saved above", file=sys.stderr)
         return stop.exit_status
     return EXIT_OK if all(r.status == FINISHED for r in records) else EXIT_RUN_FAILED
-
-
-def _stopped_by(stop: StopOnInterrupt) -> str:
-    return "terminated (SIGTERM)" if stop.signal_name == "SIGTERM" else "interrupted"
 
 
 class _LessonPrinter:

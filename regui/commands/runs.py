@@ -11,16 +11,17 @@ from regui.core.errors import ConfigError
 from regui.core.formatting import percent, sweep_place
 from regui.core.store import DAMAGED, RunStore, StoredRun, StoreError, default_store_path, parse_setting
 
-# What each action does to the store: reading opens it read-only; only importing creates it.
-_WRITES = {"import", "delete", "note"}
+# What each action does to the store: reading opens it read-only (which refuses a missing
+# store); deleting and noting change one that is there; only importing creates it.
+_CHANGES = {"delete", "note"}
 
 
 def cmd_runs(args) -> int:
     path = args.store or default_store_path()
     try:
-        if args.action != "import" and not path.exists():
+        if args.action in _CHANGES and not _exists(path):
             raise StoreError(f"There is no run store at {path} (nothing has been stored there).", nothing_stored=True)
-        store = RunStore(path, mode="write" if args.action in _WRITES else "read")
+        store = RunStore(path, mode="write" if args.action in _CHANGES | {"import"} else "read")
     except StoreError as exc:
         if exc.nothing_stored and args.action == "list":
             print(f"No stored runs: {exc}")
@@ -30,6 +31,13 @@ def cmd_runs(args) -> int:
         return _ACTIONS[args.action](store, args)
     finally:
         store.close()
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a folder on the way that may not be searched: opening it will say so
+        return True
 
 
 def _list(store: RunStore, args) -> int:

@@ -95,8 +95,9 @@ def cmd_sweep(args) -> int:
     # One book of the sweep's runs, by item: the store writes each as it happens, a line is
     # printed as each ends.
     book = RunBook(snapshots=1)
+    summary = dataset.summary()
     for item in items:
-        book.add(item.index, item.config, names[item.index], dataset.summary(), SWEEP_NAME, item.repeat)
+        book.add(item.index, item.config, names[item.index], summary, SWEEP_NAME, item.repeat)
     log = open_log(args)
     book.subscribe(Storing(log))
     printer = _SweepPrinter(len(items), repeated=spec.repeats > 1, quiet=args.quiet)
@@ -128,14 +129,13 @@ def cmd_sweep(args) -> int:
         export.write_csv(args.summary, [s.row() for s in summaries])
         print(f"[INFO] summary written to {args.summary}")
     if args.history is not None:
-        export.write_json(args.history, export.results_document(records, dataset.summary()))
+        export.write_json(args.history, export.results_document(records, summary))
         print(f"[INFO] per-epoch history written to {args.history}")
     if problem is not None:
         print(f"regui: error: the sweep ended early ({problem}); the runs that ended are saved", file=sys.stderr)
         return EXIT_INTERRUPTED if problem == "aborted" else EXIT_RUN_FAILED
     if stop.was_requested:
-        how = "terminated (SIGTERM)" if stop.signal_name == "SIGTERM" else "interrupted"
-        print(f"regui: {how}; the runs that ended are saved above", file=sys.stderr)
+        print(f"regui: {stop.how}; the runs that ended are saved above", file=sys.stderr)
         return stop.exit_status
     return EXIT_OK if all(r.status == FINISHED for r in records) else EXIT_RUN_FAILED
 

@@ -81,7 +81,7 @@ class DaskRunner:
             "color": dataset.image.color,
             "fingerprint": dataset.fingerprint,
             "id": uuid.uuid4().hex,
-            "summary": dataset.summary(),
+            "summary": self.summary,
         }
         # Once, to every worker: runs then find it there instead of carrying it in each task.
         self._payload = payload

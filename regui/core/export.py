@@ -85,15 +85,10 @@ def write_markdown(path: str | os.PathLike, rows: Iterable[Mapping], columns: li
 
 def results_document(records, dataset_summary: dict | None = None) -> dict:
     """Settings plus full per-epoch history of each run, with the versions that produced them."""
-    from importlib.metadata import PackageNotFoundError, version
+    from regui.core.machine import versions
 
-    from regui import __version__
-
-    try:
-        sklearn_version = version("scikit-learn")
-    except PackageNotFoundError:  # pragma: no cover - scikit-learn is a dependency
-        sklearn_version = None
-    document: dict[str, object] = {"regui_version": __version__, "sklearn_version": sklearn_version}
+    regui_version, sklearn_version = versions()
+    document: dict[str, object] = {"regui_version": regui_version, "sklearn_version": sklearn_version}
     if dataset_summary is not None:
         document["dataset"] = dataset_summary
     document["runs"] = [r.to_dict() for r in records]

@@ -98,9 +98,6 @@ class RunBook:
     def record(self, key: Hashable) -> RunRecord:
         return self._records[key]
 
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._records
-
     def __iter__(self) -> Iterator[Hashable]:
         return iter(self._records)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from regui.core.records import FAILED, RUNNING, EpochResult, RunRecord
+from regui.core.records import RUNNING, EpochResult, RunRecord
 from regui.core.store import RunStore, StoreError
 
 
@@ -67,10 +67,6 @@ class RunLog:
             self._guard(self.store.finish, self.ids[key], record)
         else:
             self._guard(lambda: self.ids.__setitem__(key, self.store.save(record)))
-
-    def failed(self, key, record: RunRecord) -> None:
-        record.status = FAILED
-        self.finished(key, record)
 
     def close(self) -> None:
         if self.store is not None:
@@ -146,9 +142,6 @@ class BackgroundRunLog:
 
     def finished(self, key, record: RunRecord) -> None:
         self._put("finished", key, record)
-
-    def failed(self, key, record: RunRecord) -> None:
-        self._put("failed", key, record)
 
     def _put(self, name: str, *args) -> None:
         if self._closed:  # its thread has ended: the write would be lost without a word

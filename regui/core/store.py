@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 
 from regui.core.config import TrainConfig
-from regui.core.machine import process_started, same_process_alive
+from regui.core.machine import process_started, same_process_alive, versions
 from regui.core.records import EpochResult, RunRecord
 from regui.core.store_file import (
     READ,
@@ -61,7 +61,6 @@ from regui.core.store_schema import (
     SORTABLE,
     STATUSES,
     migrate,
-    versions,
 )
 from regui.core.store_sharing import Imported, export_runs, import_runs
 
@@ -338,14 +337,15 @@ class RunStore:
     def load(self, run_id: int) -> RunRecord:
         """The whole run: settings, outcome and every epoch (the last one with the final weights).
         StoreError if there is no such run, or its row is damaged (the message says how)."""
-        if not _is_id(run_id) or self.get(run_id) is None:
-            raise StoreError(f"There is no run {run_id} in {self.path}.")
         try:
-            return read_record(self._conn, "main", run_id)
+            record = read_record(self._conn, "main", run_id) if _is_id(run_id) else None
         except RowProblem as exc:
             raise StoreError(
                 f"Stored run {run_id} is damaged: {exc}. Delete it with: regui runs delete {run_id}", str(exc)
             ) from None
+        if record is None:
+            raise StoreError(f"There is no run {run_id} in {self.path}.")
+        return record
 
     @_guarded
     def count(self) -> int:

@@ -12,7 +12,7 @@ import json
 import math
 import sqlite3
 from dataclasses import MISSING, dataclass, fields, replace
-from typing import cast
+from typing import cast, get_origin, get_type_hints
 
 import numpy as np
 
@@ -59,17 +59,8 @@ def _same_kind(value, default) -> bool:
     return isinstance(value, type(default))
 
 
-_SUMMARY_TYPES = {
-    "folder": str,
-    "fingerprint": str,
-    "image": str,
-    "n_images": int,
-    "n_skipped": int,
-    "n_train": int,
-    "n_test": int,
-    "class_names": list,
-    "class_counts": list,
-}
+# The type of each entry a dataset summary may have (list for list[str]): from its declaration.
+_SUMMARY_TYPES = {key: get_origin(kind) or kind for key, kind in get_type_hints(DatasetSummary).items()}
 
 
 def dataset_from_json(text) -> DatasetSummary:
@@ -172,8 +163,7 @@ class StoredRun:
 
     @property
     def folder(self) -> str:
-        folder = self.dataset.get("folder", "")
-        return folder if isinstance(folder, str) else ""
+        return self.dataset.get("folder", "")  # text: dataset_from_json leaves out any other
 
 
 def stored_run(row) -> StoredRun:
@@ -227,10 +217,12 @@ _NO_WEIGHTS = np.empty((0, 0), np.float32)
 _NO_INTERCEPT = np.empty(0)
 
 
-def read_record(conn: sqlite3.Connection, schema: str, run_id: int) -> RunRecord:
-    """Run ``run_id`` of ``schema`` ("main", or an attached "source") as a record; RowProblem if
-    its rows do not read as a run."""
+def read_record(conn: sqlite3.Connection, schema: str, run_id: int) -> RunRecord | None:
+    """Run ``run_id`` of ``schema`` ("main", or an attached "source") as a record (None if there
+    is no such run); RowProblem if its rows do not read as a run."""
     row = conn.execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM {schema}.runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return None
     values = dict(zip(RECORD_COLUMNS, row))
     check_run({k: values[k] for k in LIST_COLUMNS}, STATUSES)
     config = config_from_json(values["config"])

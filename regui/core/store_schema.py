@@ -6,10 +6,10 @@ of an older version is brought up to date one step at a time, each step its own 
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from pathlib import Path
 
+from regui.core.machine import versions
 from regui.core.records import DIVERGED, FAILED, FINISHED, RUNNING, STOPPED, EpochResult
 from regui.core.store_file import StoreError, describe
 
@@ -154,22 +154,3 @@ def statements(script: str) -> list[str]:
 
 def run_columns(conn: sqlite3.Connection) -> str:
     return ", ".join(row[1] for row in conn.execute("PRAGMA main.table_info(runs)"))
-
-
-@functools.lru_cache(maxsize=1)
-def versions() -> tuple[str, str]:
-    """regui's and scikit-learn's versions, read from the installed package's metadata: the
-    process running a sweep never imports scikit-learn itself (its workers train), and
-    importing it there took 0.7 s of a core from the workers (a 2-process sweep 35% slower)."""
-    import sys
-
-    from regui import __version__
-
-    if "sklearn" in sys.modules:  # the app trains in its own process: no need to read metadata (40 ms)
-        return __version__, sys.modules["sklearn"].__version__
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return __version__, version("scikit-learn")
-    except PackageNotFoundError:  # pragma: no cover - scikit-learn is a dependency
-        return __version__, ""

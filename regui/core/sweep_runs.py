@@ -234,7 +234,8 @@ def run_serial(
     from regui.core.runs import run_training
 
     control = control or SweepControl()
-    book = SweepBook(items, events, control, names, sweep, dataset.summary(), snapshots)
+    summary = dataset.summary()
+    book = SweepBook(items, events, control, names, sweep, summary, snapshots)
     prepared: dict = {}  # split settings -> PreparedData (one split at a time)
     while not book.all_done():
         book.drop_stopped()
@@ -253,7 +254,7 @@ def run_serial(
                 prepared[split],
                 item.config,
                 name=item_name(item, names),
-                dataset_summary=dataset.summary(),
+                dataset_summary=summary,
                 should_stop=functools.partial(control.run_stop_requested, index),
                 on_epoch=functools.partial(book.epoch, index),
                 snapshots=snapshots,

@@ -36,8 +36,6 @@ class MainWindow(QMainWindow):
         self.state = WindowState(self.settings)
         self.session = Session(self)
         self.last_message = ""  # the last message shown (tests read it)
-        self._closing = False
-        self._waiting_to_close = False  # for a thread to end, then closing again
 
         self.controls = RunControls()
         # The left column's parts, named here for the actions and scripts that reach them.
@@ -146,7 +144,7 @@ class MainWindow(QMainWindow):
 
     def load_folder(self, folder: str) -> None:
         """Load ``folder`` (typed, browsed, dropped or recent) with the current image settings."""
-        if not self._closing:
+        if not self.session.closing:
             folder = self.session.load(folder, self.params.config().image)
             self.dataset_panel.show_loading(folder)
             self.statusBar().showMessage(f"Loading {folder}…")
@@ -349,8 +347,8 @@ class MainWindow(QMainWindow):
             self.load_folder(folder)
 
     def closeEvent(self, event) -> None:
-        if not self._closing:
-            self._closing = True
+        first = not self.session.closing  # (closing again, once a busy thread has ended)
+        if first:
             self.state.save_config(self.params.config())
             self.state.save_window(self)
         if self.session.shutdown():
@@ -363,8 +361,7 @@ class MainWindow(QMainWindow):
         self.centralWidget().setEnabled(False)
         self._update_state()  # the menus' Run and Compare too: nothing new starts now
         self.statusBar().showMessage("Closing: waiting for the current epoch or file to finish…")
-        if not self._waiting_to_close:
-            self._waiting_to_close = True
+        if first:
             self.session.activity_changed.connect(self._close_when_idle)
 
     def _close_when_idle(self) -> None:

@@ -293,7 +293,7 @@ class RunBrowser(QDialog):
         path = path or ask_save_path(self, "Export runs", "runs-export.sqlite3", {"Run store (*.sqlite3)": ".sqlite3"})
         if not path:
             return 0
-        count = self._write(lambda store: store.export(ids, path))
+        count = self._read(lambda store: store.export(ids, path))  # copies from the store being read
         if count:
             self.count.setText(f"{count} run(s) exported to {path}")
         return count or 0
@@ -323,9 +323,21 @@ class RunBrowser(QDialog):
     def _write(self, action):
         """Run ``action`` on the store opened for writing, just for it (the browser itself only
         reads, so it lists runs on a read-only disk too)."""
-        try:
+
+        def write():
             with RunStore(self.store_path, check_interrupted=False) as store:
                 return action(store)
+
+        return self._reporting(write)
+
+    def _read(self, action):
+        """Run ``action`` on the store the browser reads."""
+        return self._reporting(lambda: action(self._store()))
+
+    def _reporting(self, do):
+        """``do()``, or None after saying why it could not be done."""
+        try:
+            return do()
         except ReguiError as exc:
             self.problem.setText(str(exc))
             self.problem.show()

@@ -192,7 +192,7 @@ class Session(QObject):
     def stop(self, run_ids: Iterable[int]) -> None:
         """Stop these runs after their current epoch (a sweep's queued run: before it starts)."""
         for run_id in run_ids:
-            sweep = next((s for s in self.sweeps.values() if run_id in s.ids), None)
+            sweep = next((s for s in self.sweeps.values() if run_id in s.index_of), None)
             if sweep is not None:
                 sweep.control.stop_run(sweep.index_of[run_id])
             else:
@@ -229,13 +229,8 @@ class Session(QObject):
         run_ids = self._add([(item.config, name, item.repeat) for item in items])
         names = [self.book.record(run_id).name for run_id in run_ids]
         control = SweepControl()
-        sweep = SweepRun(
-            name,
-            run_ids,
-            control,
-            {r: item.index for r, item in zip(run_ids, items)},
-            spec.alphas or (spec.base.alpha,),
-        )
+        index_of = {run_id: item.index for run_id, item in zip(run_ids, items)}
+        sweep = SweepRun(name, control, index_of, spec.alphas or (spec.base.alpha,))
         self.sweeps[name] = sweep
         # A comparison's few runs keep their weights epoch by epoch, as single runs do, for the views.
         snapshots = self.book.snapshots if len(items) <= SNAPSHOTS_UP_TO else 1
@@ -345,7 +340,7 @@ class Session(QObject):
         assert isinstance(key, int)
         self._live.add(key)
         for sweep in self.sweeps.values():
-            if key in sweep.ids and sweep.first_start is None:
+            if key in sweep.index_of and sweep.first_start is None:
                 sweep.first_start = time.monotonic()
         self.run_started.emit(key)
         self.activity_changed.emit()

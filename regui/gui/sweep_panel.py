@@ -202,7 +202,7 @@ class SweepPanel(QWidget):
     def run_ended(self, run_id: int) -> None:
         """A run ended: if it belongs to the sweep shown, redraw its curves and summary soon."""
         state = self.current()
-        if state is not None and run_id in state.ids:
+        if state is not None and run_id in state.index_of:
             if not self._timer.isActive():
                 self._timer.start()
         self.run_progressed(run_id)
@@ -223,10 +223,9 @@ class SweepPanel(QWidget):
         if state is None:
             self.summary.clear()
             return
-        entries = [self.runs.entry(r) for r in state.run_ids]
-        records = [e.record for e in entries]
-        summaries = summarize(records)
-        self._summaries = [(s, [state.run_ids[i] for i in s.runs]) for s in summaries]
+        run_ids = state.run_ids
+        summaries = summarize([self.runs.entry(r).record for r in run_ids])
+        self._summaries = [(s, [run_ids[i] for i in s.runs]) for s in summaries]
         alphas = list(state.alphas) or [s.alpha for s in summaries if s.alpha is not None]
         best = self.measure.currentData() == "best"
         self.canvas.draw(self._summaries, alphas, best, self.show_train.isChecked())

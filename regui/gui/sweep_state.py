@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from regui.core.sweep_runs import SweepControl
 
@@ -18,18 +18,17 @@ class SweepRun:
     """A sweep (or penalty comparison) of this session: its runs, its control, its clock."""
 
     name: str
-    run_ids: list[int]
     control: SweepControl
-    index_of: dict[int, int]  # run id -> the sweep item's index (what the runner knows it by)
+    index_of: dict[int, int]  # its run ids, in order -> each one's item index (what the runner knows it by)
     alphas: tuple[float, ...] = ()  # the λ values asked for: the axis spans them from the start
     ended: bool = False
     first_start: float | None = None  # when its first run started (worker start-up excluded)
     paused_since: float | None = None
     paused_for: float = 0.0  # seconds spent paused, left out of the time-left estimate
-    ids: set[int] = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.ids = set(self.run_ids)
+    @property
+    def run_ids(self) -> list[int]:
+        return list(self.index_of)
 
     @property
     def title(self) -> str:

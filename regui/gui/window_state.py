@@ -27,9 +27,6 @@ class WindowState:
     def __init__(self, settings: QSettings) -> None:
         self.settings = settings
 
-    def value(self, key: str, default=None):
-        return self.settings.value(key, default)
-
     # --- the settings of a run, and of a sweep ------------------------------------------------
 
     def config(self) -> TrainConfig:
