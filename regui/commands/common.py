@@ -12,6 +12,12 @@ from regui.core.errors import ConfigError
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_UNEXPECTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 
 
+def check_jobs(args) -> None:
+    """``--jobs``: -1 (all cores) or a whole number from 1 (argparse took any whole number)."""
+    if args.jobs is not None and args.jobs != -1 and args.jobs < 1:
+        raise ConfigError(f"--jobs must be -1 (all cores) or a whole number from 1 (got {args.jobs}).")
+
+
 def base_config(args) -> TrainConfig:
     """The settings every run of a command shares (penalty, lambda and lr vary per run)."""
     return TrainConfig(

@@ -11,14 +11,14 @@ from regui.commands.common import (
     EXIT_RUN_FAILED,
     StopOnInterrupt,
     base_config,
+    check_jobs,
     check_outputs,
     load,
     open_log,
     report_stored,
 )
 from regui.core.admission import admit_run
-from regui.core.config import TrainConfig, run_label
-from regui.core.errors import ConfigError
+from regui.core.config import TrainConfig, run_label, uses_lambda
 from regui.core.health import learned_nothing
 from regui.core.records import FINISHED, STOPPED, EpochResult, RunRecord
 from regui.core.run_book import RunBook
@@ -28,12 +28,11 @@ from regui.core.runs import run_training
 
 def _configs(args) -> list[TrainConfig]:
     """One config per combination of the penalties, lambdas and learning rates given."""
-    if args.jobs is not None and args.jobs != -1 and args.jobs < 1:
-        raise ConfigError(f"--jobs must be -1 (all cores) or a whole number from 1 (got {args.jobs}).")
+    check_jobs(args)
     base = base_config(args)
     configs = []
     for penalty, alpha, lr in itertools.product(dict.fromkeys(args.penalty), args.alpha, args.lr):
-        if penalty == "none" and args.schedule != "optimal":
+        if not uses_lambda(penalty, args.schedule):
             alpha = args.alpha[0]  # lambda does nothing without a penalty: one run, not one per lambda
         config = base.with_(penalty=penalty, alpha=alpha, eta0=lr)
         if config not in configs:
@@ -124,7 +123,7 @@ class _LessonPrinter:
             print("" if record.status == FINISHED else f"  ({record.status_text()})")
         elif record.status != FINISHED:
             print(f"[WARN] '{penalty}' penalty {record.status_text()}: {record.message}", file=sys.stderr)
-        nothing = learned_nothing(record) if record.status == FINISHED else ""
+        nothing = learned_nothing(record)
         if nothing:
             print(f"[WARN] '{penalty}' penalty learned nothing: {nothing}", file=sys.stderr)
 

@@ -12,20 +12,20 @@ from regui.commands.common import (
     EXIT_RUN_FAILED,
     StopOnInterrupt,
     base_config,
+    check_jobs,
     check_outputs,
     load,
     open_log,
     report_stored,
 )
-from regui.core.admission import admit_sweep, weights_size
-from regui.core.config import run_label
+from regui.core.admission import admit_sweep, admit_sweep_data
 from regui.core.errors import ConfigError, ReguiError
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import FAILED, FINISHED, RUNNING, WAITING, RunRecord
 from regui.core.run_book import RunBook
 from regui.core.run_log import Storing
 from regui.core.sweep import MAX_SWEEP_RUNS, SweepSpec, check_sweep_size, count_runs, log_space
-from regui.core.sweep_runs import BookEvents, Runner, SerialRunner, SweepControl
+from regui.core.sweep_runs import BookEvents, Runner, SerialRunner, SweepControl, item_name
 from regui.core.sweep_summary import best_per_penalty, summarize
 
 SWEEP_NAME = "S1"
@@ -44,9 +44,10 @@ def spec_from(args) -> SweepSpec:
         raise ConfigError(f"--points may be at most {MAX_SWEEP_RUNS:,} (got {args.points:,}).")
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1 (got {args.seeds}).")
-    if args.jobs is not None and args.jobs != -1 and args.jobs < 1:
-        raise ConfigError(f"--jobs must be -1 (all cores) or a whole number from 1 (got {args.jobs}).")
+    check_jobs(args)
     learning_rates = tuple(dict.fromkeys(args.lr))
+    # Counted as asked, before the lambda points are made (admit_sweep counts the grid again,
+    # once those of them that round to the same value are merged).
     count = count_runs(args.penalty, len(alphas) or args.points, len(learning_rates), args.seeds, args.schedule)
     check_sweep_size(count, args.epochs)
     if not alphas:
@@ -73,10 +74,9 @@ def cmd_sweep(args) -> int:
 
         client = connect(args.scheduler)
     dataset = load(args, spec.base)
-    weights = weights_size(len(dataset.class_names), dataset.image.n_features)
-    admit_sweep(spec, dataset.class_names, dataset.counts(), weights)  # and with them: splits, memory
+    admit_sweep_data(spec, items, dataset.class_names, dataset.counts(), dataset.image.n_features)  # splits, memory
 
-    names = [run_label(item.index + 1, item.config) for item in items]
+    names = [item_name(item, None) for item in items]
     runner, where = _runner(args, dataset, client)
     grid = " x ".join(
         _count(n, word)

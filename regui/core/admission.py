@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from regui.core.config import TrainConfig, check_split
+from regui.core.records import weights_size
 from regui.core.sweep import SweepItem, SweepSpec, check_sweep_size, count_runs, expand
 
 
@@ -35,22 +36,27 @@ def admit_sweep(
     spec: SweepSpec,
     class_names: Sequence[str] | None = None,
     counts: list[int] | None = None,
-    weights_per_run: int = 0,
+    n_features: int = 0,
 ) -> list[SweepItem]:
-    """The sweep's runs, once its size, every run's settings and (given the classes) every split
-    are checked; ConfigError or DatasetError saying what to change otherwise. The size is
-    checked before a single run is made. ``weights_per_run``: bytes of one run's final weights,
-    for the memory check (once the images are known)."""
-    check_sweep_size(spec_size(spec), spec.base.epochs, weights_per_run)
+    """The sweep's runs, once its size, every run's settings and (given the classes and the
+    images' size) every split and the memory its runs need are checked; ConfigError or
+    DatasetError saying what to change otherwise. The size is checked before a single run is
+    made."""
+    check_sweep_size(spec_size(spec), spec.base.epochs)
     items = expand(spec)
     for item in items:
         item.config.validate()
     if class_names is not None and counts is not None:
-        for split in dict.fromkeys(item.config.split for item in items):
-            check_split(class_names, counts, split)
+        admit_sweep_data(spec, items, class_names, counts, n_features)
     return items
 
 
-def weights_size(n_classes: int, n_features: int) -> int:
-    """Bytes of one run's final weights (float32; one row for two classes)."""
-    return (1 if n_classes == 2 else n_classes) * n_features * 4
+def admit_sweep_data(
+    spec: SweepSpec, items: Sequence[SweepItem], class_names: Sequence[str], counts: list[int], n_features: int
+) -> None:
+    """What only the loaded images tell of a sweep already admitted (``items``, from
+    ``admit_sweep``): whether every split divides these classes, and whether the runs' results
+    with their final weights fit in memory."""
+    check_sweep_size(len(items), spec.base.epochs, weights_size(len(class_names), n_features))
+    for split in dict.fromkeys(item.config.split for item in items):
+        check_split(class_names, counts, split)

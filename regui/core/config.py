@@ -206,6 +206,12 @@ class TrainConfig:
         self.image.validate()
 
 
+def uses_lambda(penalty: str, schedule: str) -> bool:
+    """Whether lambda changes a run: it weighs the penalty, and the 'optimal' schedule derives its
+    step from it. A run without a penalty on another schedule is the same for every lambda."""
+    return penalty != "none" or schedule == "optimal"
+
+
 def run_label(run_id: int, config: TrainConfig) -> str:
     """How a run is named in tables, legends and files: "#3 L2 λ=0.0001 lr=0.01"."""
     return f"#{run_id} {config.describe()}"
@@ -230,8 +236,9 @@ def check_split(class_names: Sequence[str], counts: list[int], split: SplitSetti
     ConfigError for a setting out of range, DatasetError when the data is too small for it.
     """
     _choice("pixel scaling", split.scaling, SCALINGS)
-    if not 0.0 < split.test_size < 1.0:
-        raise ConfigError(f"The test fraction must be between 0 and 1, exclusive (got {split.test_size}).")
+    problem = limit_problem("test_size", split.test_size)
+    if problem:
+        raise ConfigError(problem)
     n, n_classes = sum(counts), len(counts)
     n_test = test_count(n, split.test_size)
     if n_test < 1 or n - n_test < 1:

@@ -81,7 +81,6 @@ class DaskRunner:
             "color": dataset.image.color,
             "fingerprint": dataset.fingerprint,
             "id": uuid.uuid4().hex,
-            "summary": self.summary,
         }
         # Once, to every worker: runs then find it there instead of carrying it in each task.
         self._payload = payload
@@ -225,7 +224,6 @@ def _remote_run(payload: dict, config, name: str, index: int, tag: str, with_sna
         prepare(dataset, config.split),
         config,
         name=name,
-        dataset_summary=payload["summary"],
         should_stop=lambda: stop_all.is_set() or stop_this.is_set(),
         on_epoch=lambda e: queue.put(("epoch", index, e if with_snapshots else e.without_snapshot())),
         snapshots=1,

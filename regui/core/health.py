@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from regui.core.config import SCALING_LABELS
-from regui.core.records import RunRecord
+from regui.core.records import FINISHED, RunRecord
 
 LOSS_RISE = 10.0  # a loss this many times the first epoch's, or a zero model's: the steps overshoot
 
@@ -25,8 +25,10 @@ def majority_share(record: RunRecord) -> float | None:
 
 
 def learned_nothing(record: RunRecord) -> str:
-    """Why the run learned nothing, with what to change; "" if it learned something (or is too
-    short to tell)."""
+    """Why a finished run learned nothing, with what to change; "" if it learned something (or
+    did not finish, or is too short to tell)."""
+    if record.status != FINISHED:
+        return ""
     final, first = record.final, record.epochs[0] if record.epochs else None
     share = majority_share(record)
     n_test = record.dataset.get("n_test")

@@ -93,7 +93,6 @@ class ProcessPool:
                 "height": dataset.image.height,
                 "color": dataset.image.color,
                 "fingerprint": dataset.fingerprint,
-                "summary": self.summary,
             }
             (self._dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         except BaseException:  # a full disk, Ctrl-C: leave nothing behind
@@ -296,7 +295,6 @@ def _serve(conn, folder: str, parent: int) -> None:
     from regui.core.runs import run_training
 
     dataset = open_shared_dataset(folder)
-    summary = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))["summary"]
     prepared: dict = {}
     current = None
     stop_requested = False
@@ -337,7 +335,6 @@ def _serve(conn, folder: str, parent: int) -> None:
                 prepared[split],
                 config,
                 name=name,
-                dataset_summary=summary,
                 should_stop=should_stop,
                 on_epoch=_epoch_sender(send, current, light),
                 snapshots=1,

@@ -101,11 +101,16 @@ class EpochResult:
 # engine's record and the app's live copy of a run thin alike.
 
 
+def weights_size(n_classes: int, n_features: int) -> int:
+    """Bytes of one epoch's weights (float32; one row for two classes)."""
+    return (1 if n_classes == 2 else n_classes) * n_features * 4
+
+
 def snapshot_size(n_classes: int, n_features: int, n_test: int) -> int:
     """Bytes one epoch's snapshot takes: float32 weights, float64 intercepts, and an int32
     prediction and a float32 confidence per test image."""
     rows = 1 if n_classes == 2 else n_classes
-    return rows * (4 * n_features + 8) + 8 * n_test
+    return weights_size(n_classes, n_features) + rows * 8 + 8 * n_test
 
 
 def _kept_count(n: int, stride: int) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from regui.core.config import TrainConfig
+from regui.core.config import TrainConfig, uses_lambda
 from regui.core.errors import ConfigError
 
 REPEAT_MODES = ("model", "split")  # repeats vary the model seed only, or the split seed too
@@ -66,8 +66,7 @@ def count_runs(
     """How many runs ``expand`` makes of such a grid, without making them (a grid can be huge)."""
     total = 0
     for penalty in dict.fromkeys(penalties):
-        uses_alpha = penalty != "none" or schedule == "optimal"
-        total += (n_alphas if uses_alpha else 1) * n_learning_rates * repeats
+        total += (n_alphas if uses_lambda(penalty, schedule) else 1) * n_learning_rates * repeats
     return total
 
 
@@ -102,8 +101,7 @@ def expand(spec: SweepSpec) -> list[SweepItem]:
     seen = set()
     all_alphas = spec.alphas or (spec.base.alpha,)
     for penalty in dict.fromkeys(spec.penalties):
-        uses_alpha = penalty != "none" or spec.base.learning_rate == "optimal"
-        alphas = all_alphas if uses_alpha else all_alphas[:1]
+        alphas = all_alphas if uses_lambda(penalty, spec.base.learning_rate) else all_alphas[:1]
         for alpha in alphas:
             for lr in spec.learning_rates or (spec.base.eta0,):
                 for repeat in range(spec.repeats):

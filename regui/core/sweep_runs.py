@@ -12,11 +12,11 @@ from __future__ import annotations
 import functools
 import threading
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from regui.core.errors import ReguiError
-from regui.core.records import FAILED, STOPPED, DatasetSummary, EpochResult, RunRecord
+from regui.core.records import STOPPED, DatasetSummary, EpochResult, RunRecord
 from regui.core.run_book import RunBook
 from regui.core.sweep import SweepItem
 
@@ -39,27 +39,24 @@ class SweepEvents:
 
 
 class BookEvents(SweepEvents):
-    """A sweep's events into a front end's RunBook, whose key for item ``i`` is ``keys[i]``
-    (the command line's item index, the app's run number): the book keeps the records, its
-    subscribers (the store, a printer) follow them."""
+    """A sweep's events into a front end's RunBook, keyed by item index (the command line's):
+    the book keeps the records, its subscribers (the store, a printer) follow them. (The app's
+    book lives on another thread: its sweep worker relays the events as Qt signals instead.)"""
 
-    def __init__(self, book: RunBook, keys: Sequence[Hashable] | None = None) -> None:
-        self.book, self.keys = book, keys
-
-    def _key(self, index: int) -> Hashable:
-        return index if self.keys is None else self.keys[index]
+    def __init__(self, book: RunBook) -> None:
+        self.book = book
 
     def started(self, index: int, attempt: int) -> None:
-        self.book.start(self._key(index), attempt)
+        self.book.start(index, attempt)
 
     def epoch(self, index: int, result: EpochResult) -> None:
-        self.book.epoch(self._key(index), result)
+        self.book.epoch(index, result)
 
     def finished(self, index: int, record: RunRecord) -> None:
-        self.book.finish(self._key(index), record)
+        self.book.finish(index, record)
 
     def failed(self, index: int, message: str) -> None:
-        self.book.fail(self._key(index), message)
+        self.book.fail(index, message)
 
 
 class SweepControl:
@@ -116,8 +113,7 @@ class SweepBook:
         dataset_summary: DatasetSummary | None = None,
         snapshots: int | None = 1,
     ) -> None:
-        self.events, self.control, self.names, self.sweep = events, control, names, sweep
-        self.snapshots = snapshots
+        self.events, self.control = events, control
         self.by_index = {item.index: item for item in items}
         self.order = [item.index for item in items]
         self.runs = RunBook(snapshots)
@@ -169,7 +165,7 @@ class SweepBook:
     # -- what runs report
     @property
     def streams_snapshots(self) -> bool:
-        return self.snapshots is None or self.snapshots > 1
+        return self.runs.snapshots is None or self.runs.snapshots > 1
 
     def epoch(self, index: int, result: EpochResult) -> None:
         if not self.streams_snapshots:
@@ -234,8 +230,7 @@ def run_serial(
     from regui.core.runs import run_training
 
     control = control or SweepControl()
-    summary = dataset.summary()
-    book = SweepBook(items, events, control, names, sweep, summary, snapshots)
+    book = SweepBook(items, events, control, names, sweep, dataset.summary(), snapshots)
     prepared: dict = {}  # split settings -> PreparedData (one split at a time)
     while not book.all_done():
         book.drop_stopped()
@@ -254,7 +249,6 @@ def run_serial(
                 prepared[split],
                 item.config,
                 name=item_name(item, names),
-                dataset_summary=summary,
                 should_stop=functools.partial(control.run_stop_requested, index),
                 on_epoch=functools.partial(book.epoch, index),
                 snapshots=snapshots,
@@ -277,20 +271,6 @@ class SerialRunner:
 
     def close(self) -> None:
         pass
-
-
-def failed(
-    item: SweepItem, names: Sequence[str] | None, sweep: str, message: str, dataset: DatasetSummary | None = None
-) -> RunRecord:
-    return RunRecord(
-        config=item.config,
-        name=item_name(item, names),
-        status=FAILED,
-        message=message,
-        sweep=sweep,
-        repeat=item.repeat,
-        dataset={**(dataset or {})},
-    )
 
 
 def item_name(item: SweepItem, names: Sequence[str] | None) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from regui.core.config import uses_lambda
 from regui.core.records import FINISHED, RUNNING, WAITING, RunRecord
 
 
@@ -68,8 +69,12 @@ def summarize(records: Sequence[RunRecord]) -> list[SettingSummary]:
         if record.status in (WAITING, RUNNING):
             continue
         c = record.config
-        uses_alpha = c.penalty != "none" or c.learning_rate == "optimal"
-        key = (c.penalty, c.alpha if uses_alpha else None, c.l1_ratio if c.penalty == "elasticnet" else None, c.eta0)
+        key = (
+            c.penalty,
+            c.alpha if uses_lambda(c.penalty, c.learning_rate) else None,
+            c.l1_ratio if c.penalty == "elasticnet" else None,
+            c.eta0,
+        )
         if key not in groups:
             groups[key] = SettingSummary(*key)
         if record.status == FINISHED and record.final is not None:

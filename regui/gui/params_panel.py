@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from regui.core.config import LIMITS, LOSS_LABELS, PENALTY_LABELS, SCALING_LABELS, SCHEDULES, TrainConfig
+from regui.core.config import LIMITS, LOSS_LABELS, PENALTY_LABELS, SCALING_LABELS, SCHEDULES, TrainConfig, uses_lambda
 from regui.gui.widgets import Checked, LogValueEdit
 
 # Spin boxes take any number of this size, so that one out of range stays as typed, explained
@@ -208,20 +208,15 @@ class ParamsPanel(QWidget):
         if not self._updating and not (self.checked["width"].problem() or self.checked["height"].problem()):
             self.image_changed.emit()
 
-    def problems(self) -> list[str]:
-        """What the boxes hold that no run can take, in words (each is also said under its box)."""
-        return [problem for field in self.checked.values() if (problem := field.problem())]
-
     def _update_enabled(self) -> None:
         """Settings that have no effect with the others are greyed out, and say why. Lambda stays
         editable under "none": Compare penalties and Sweep… take it from here."""
         penalty = self.penalty.currentData()
         schedule = self.schedule.currentData()
         self.l1_ratio.setEnabled(penalty == "elasticnet")
-        uses_alpha = penalty != "none" or schedule == "optimal"
         self.checked["alpha"].set_tip(
             "λ (alpha): how strongly the penalty pulls the weights towards 0"
-            if uses_alpha
+            if uses_lambda(penalty, schedule)
             else "No penalty: λ has no effect on this run (unless the schedule is 'optimal', which derives the "
             "step from it); Compare penalties and Sweep… use it for their penalized runs"
         )

@@ -21,7 +21,7 @@ from regui.core.admission import admit_run, admit_sweep
 from regui.core.config import PENALTIES, TrainConfig, run_label
 from regui.core.errors import ReguiError
 from regui.core.health import learned_nothing
-from regui.core.records import DIVERGED, FAILED, FINISHED, RUNNING, STOPPED, WAITING, EpochResult, RunRecord
+from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, EpochResult, RunRecord
 from regui.core.run_book import RunBook
 from regui.core.run_log import BackgroundRunLog, Storing
 from regui.core.sweep import SNAPSHOTS_UP_TO, SweepSpec
@@ -218,7 +218,8 @@ class Session(QObject):
         items = []
         if problem is None:
             try:
-                items = admit_sweep(spec, self.dataset.class_names, self.dataset.counts())
+                dataset = self.dataset
+                items = admit_sweep(spec, dataset.class_names, dataset.counts(), dataset.image.n_features)
             except ReguiError as exc:
                 problem = str(exc)
         if problem is not None or not items:
@@ -357,7 +358,7 @@ class Session(QObject):
             self._say_how_it_ended(key, record)
 
     def _say_how_it_ended(self, run_id: int, record: RunRecord) -> None:
-        nothing = learned_nothing(record) if record.status == FINISHED else ""
+        nothing = learned_nothing(record)
         if record.status == DIVERGED:
             self.notice.emit(f"Run #{run_id}: {record.message}")
         elif record.status == FAILED:

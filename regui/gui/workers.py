@@ -116,7 +116,6 @@ class TrainWorker(QObject):
                 data,
                 self.config,
                 name=self.name,
-                dataset_summary=self.dataset.summary(),
                 should_stop=self.stop.is_set,
                 on_epoch=lambda e: self.epoch.emit(self.run_id, e),
                 snapshots=self.snapshots,
