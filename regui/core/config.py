@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
 from regui.core.errors import ConfigError, DatasetError
+from regui.core.formatting import short_number
 
 LOSSES = ("log_loss", "hinge")
 LOSS_LABELS = {"log_loss": "cross-entropy (log loss)", "hinge": "hinge (linear SVM)"}
@@ -71,14 +72,6 @@ def limit_text(name: str) -> str:
     if isinstance(low, int) and isinstance(high, int):
         return f"{low:,} to {high:,}"
     return f"{short_number(low)} to {short_number(high)}"
-
-
-def short_number(value: float) -> str:
-    """1e-07 -> "1e-7", 10000.0 -> "1e4", 0.01 -> "0.01": as a person writes them."""
-    if value and (abs(value) >= 1e4 or abs(value) < 1e-4):
-        mantissa, exponent = f"{value:.6e}".split("e")
-        return f"{float(mantissa):g}e{int(exponent)}"
-    return f"{value:g}"
 
 
 @dataclass(frozen=True)

@@ -28,3 +28,17 @@ def sweep_place(sweep: str, repeat: int) -> str:
 def percent(value: float | None, digits: int = 2, missing: str = "") -> str:
     """0.5731 -> "57.31%"; None (no epoch yet) -> ``missing``."""
     return missing if value is None else f"{value:.{digits}%}"
+
+
+def e_notation(value: float, digits: int = 6) -> str:
+    """``value`` in e-notation as a person writes it, ``digits`` after the first one at most:
+    "1e-7", "1.5e6", "2e-5" (not Python's "1.000000e-07")."""
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def short_number(value: float) -> str:
+    """1e-07 -> "1e-7", 10000.0 -> "1e4", 0.01 -> "0.01": as a person writes them."""
+    if value and (abs(value) >= 1e4 or abs(value) < 1e-4):
+        return e_notation(value)
+    return f"{value:g}"

@@ -103,13 +103,11 @@ class Inspector(QObject):
     def run_ended(self, run_id: int) -> None:
         self.run_progressed(run_id)
 
-    def run_progressed(self, run_id: int, now: bool = False) -> None:
+    def run_progressed(self, run_id: int) -> None:
         """A run has a new epoch (or ended): redraw soon if it is, or may become, one shown."""
         if self.selected and all(e.run_id != run_id for e in self.selected):
             return
-        if now:
-            self.push()
-        elif not self._timer.isActive():
+        if not self._timer.isActive():
             self._timer.start()
 
     def _following(self) -> list[RunEntry]:

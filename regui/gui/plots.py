@@ -130,8 +130,9 @@ class PlotsPanel(QWidget):
     def run_started(self, run_id: int) -> None:
         assert self.runs is not None
         if not self.has_run(run_id):
-            self.add_run(self.runs.entry(run_id))
-        self.update_run(run_id)
+            self.add_run(self.runs.entry(run_id))  # drawn at once
+        else:
+            self.update_run(run_id)  # started again: its curves restart
 
     def run_epoch(self, run_id: int, result) -> None:
         self.update_run(run_id)
@@ -200,6 +201,10 @@ class PlotsPanel(QWidget):
         A run added to a short legend is appended (each entry costs a few ms to lay out)."""
         shown = [run_id for run_id, entry in self._entries.items() if entry.visible]
         named = shown if len(shown) <= _LEGEND_UP_TO else None
+        count = f"{len(shown)} runs shown: the table's swatches say which curves are whose"
+        if named is None and self._legend_ids is None and self.legend.items:  # a big sweep's next run
+            self.legend.items[0][1].setText(count)
+            return
         if named is not None and self._legend_ids is not None and named[: len(self._legend_ids)] == self._legend_ids:
             for run_id in named[len(self._legend_ids) :]:  # the legend reads simple HTML: a name shows as typed
                 self.legend.addItem(self._legend_sample(run_id), html.escape(self._entries[run_id].label))
@@ -209,10 +214,7 @@ class PlotsPanel(QWidget):
                 for run_id in named:
                     self.legend.addItem(self._legend_sample(run_id), html.escape(self._entries[run_id].label))
             else:
-                self.legend.addItem(
-                    pg.PlotDataItem(pen=None),
-                    f"{len(shown)} runs shown: the table's swatches say which curves are whose",
-                )
+                self.legend.addItem(pg.PlotDataItem(pen=None), count)
         self._legend_ids = named
         self._fit_legend()
 

@@ -26,7 +26,7 @@ class RunsModel(QAbstractTableModel):
         super().__init__(parent)
         self._entries: list[RunEntry] = []
         self._rows: dict[int, int] = {}  # run id -> row
-        self._swatches: dict = {}  # run id -> its QPixmap swatch, drawn once
+        self._swatches: dict = {}  # style -> its QPixmap swatch, drawn once (80 styles, any number of runs)
         # Epochs can arrive by the thousand per second (tiny data): rows are redrawn at most ten
         # times a second, not once per epoch.
         self._dirty: set[int] = set()
@@ -113,10 +113,6 @@ class RunsModel(QAbstractTableModel):
             entry.files = dataset.files if same else None
             self._row_changed(entry.run_id)
 
-    def refresh_row(self, run_id: int) -> None:
-        if run_id in self._rows:
-            self._row_changed(run_id)
-
     def row_of(self, run_id: int) -> int | None:
         return self._rows.get(run_id)
 
@@ -166,9 +162,9 @@ class RunsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.CheckStateRole and column.key == "run":
             return Qt.CheckState.Checked if entry.visible else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.DecorationRole and column.key == "run":
-            if entry.run_id not in self._swatches:
-                self._swatches[entry.run_id] = swatch(entry.style)  # exactly as its curves are drawn
-            return self._swatches[entry.run_id]
+            if entry.style not in self._swatches:
+                self._swatches[entry.style] = swatch(entry.style)  # exactly as its curves are drawn
+            return self._swatches[entry.style]
         if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric and column.key != "run":
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and column.key == "status":

@@ -283,7 +283,6 @@ class RunBrowser(QDialog):
             if answer != QMessageBox.StandardButton.Yes:
                 return 0
         deleted = self._write(lambda store: store.delete(ids))
-        self.refresh()
         return deleted or 0
 
     def export_selected(self, path: str | None = None) -> int:
@@ -304,7 +303,6 @@ class RunBrowser(QDialog):
             if not path:
                 return 0, 0
         result = self._write(lambda store: store.import_from(path))
-        self.refresh()
         if result is None:
             return 0, 0
         added, known, refused = result
@@ -318,26 +316,27 @@ class RunBrowser(QDialog):
 
     def _rename(self, run_id: int, name: str, note: str) -> None:
         self._write(lambda store: store.annotate(run_id, name=name, note=note))
-        self.refresh()
 
     def _write(self, action):
         """Run ``action`` on the store opened for writing, just for it (the browser itself only
-        reads, so it lists runs on a read-only disk too)."""
-
-        def write():
+        reads, so it lists runs on a read-only disk too), then list what the store holds now. A
+        problem is said after that listing, which would otherwise clear it."""
+        problem = ""
+        try:
             with RunStore(self.store_path, check_interrupted=False) as store:
-                return action(store)
-
-        return self._reporting(write)
+                result = action(store)
+        except ReguiError as exc:
+            result, problem = None, str(exc)
+        self.refresh()
+        if problem:
+            self.problem.setText(problem)
+            self.problem.show()
+        return result
 
     def _read(self, action):
-        """Run ``action`` on the store the browser reads."""
-        return self._reporting(lambda: action(self._store()))
-
-    def _reporting(self, do):
-        """``do()``, or None after saying why it could not be done."""
+        """Run ``action`` on the store the browser reads; None after saying why it could not."""
         try:
-            return do()
+            return action(self._store())
         except ReguiError as exc:
             self.problem.setText(str(exc))
             self.problem.show()

@@ -24,7 +24,8 @@ class RunEntry:
     data_changed: bool = False  # its dataset folder's files differ now from when it ran
 
     def recompute_best(self) -> None:
-        self.best = self.record.best_test()
+        best = self.record.best_test()  # its numbers: the record decides which weights stay
+        self.best = best.without_snapshot() if best is not None else None
 
     @property
     def color(self) -> QColor:

@@ -40,22 +40,24 @@ class _SweepFilter(QSortFilterProxyModel):
     def __init__(self, runs: RunsModel, parent=None) -> None:
         super().__init__(parent)
         self.runs = runs
-        self.sweep = None
+        self.ids: dict[int, int] = {}  # the shown sweep's run ids (its SweepRun.index_of)
         self.setSourceModel(runs)
         self.setSortRole(SORT_ROLE)
 
-    def show_sweep(self, name: str | None) -> None:
+    def show_sweep(self, sweep) -> None:
+        """The rows of ``sweep`` (a SweepRun of this session; None: none). By run id, not by
+        sweep name: a stored run's "S1" was another session's."""
+        ids = sweep.index_of if sweep is not None else {}
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.10; invalidateFilter() is deprecated there
             self.beginFilterChange()
-            self.sweep = name
+            self.ids = ids
             self.endFilterChange()
         else:
-            self.sweep = name
+            self.ids = ids
             self.invalidateFilter()
 
     def filterAcceptsRow(self, row: int, parent) -> bool:
-        entry = self.runs.entry_at(row)  # (a stored run's sweep name is from another session)
-        return self.sweep is not None and entry.record.sweep == self.sweep and entry.stored_id is None
+        return self.runs.entry_at(row).run_id in self.ids
 
 
 class SweepPanel(QWidget):
@@ -218,15 +220,15 @@ class SweepPanel(QWidget):
         self._timer.stop()
         self._update_progress()
         state = self.current()
-        self.canvas.clear_plots()
         self._summaries = []
         if state is None:
+            self.canvas.clear_plots()
             self.summary.clear()
             return
         run_ids = state.run_ids
         summaries = summarize([self.runs.entry(r).record for r in run_ids])
         self._summaries = [(s, [run_ids[i] for i in s.runs]) for s in summaries]
-        alphas = list(state.alphas) or [s.alpha for s in summaries if s.alpha is not None]
+        alphas = list(state.alphas)
         best = self.measure.currentData() == "best"
         self.canvas.draw(self._summaries, alphas, best, self.show_train.isChecked())
         self._fill_summary(best)
@@ -316,7 +318,7 @@ class SweepPanel(QWidget):
 
     def _show_chosen(self) -> None:
         state = self.current()
-        self.filter.show_sweep(state.name if state else None)
+        self.filter.show_sweep(state)
         self.refresh()
 
     # --- selection -------------------------------------------------------------------------------

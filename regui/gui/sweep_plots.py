@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 
 from regui.core.config import PENALTY_LABELS
+from regui.core.formatting import e_notation
 from regui.core.sweep_summary import SettingSummary
 from regui.gui.plot_style import set_title, style_plot
 
@@ -21,8 +22,7 @@ _TICK_GAP = 10  # pixels between two tick labels
 def tick_label(value: float) -> str:
     """The shorter of 0.001 and 1e-3: a log axis fits more labels."""
     plain = f"{value:.3g}"
-    mantissa, exponent = f"{value:.2e}".split("e")
-    short = f"{float(mantissa):g}e{int(exponent)}"
+    short = e_notation(value, 2)
     return short if len(short) < len(plain) else plain
 
 
@@ -126,7 +126,6 @@ class SweepPlots(pg.GraphicsLayoutWidget):
             )
             scatter.sigClicked.connect(self._point_clicked)
             plot.addItem(scatter)
-        return curve
 
     def _band(self, plot, span, stat, color, name, dashed=False) -> None:
         mean, std = stat[0] * 100, stat[1] * 100

@@ -33,14 +33,13 @@ class LogSpinBox(QDoubleSpinBox):
         super().__init__(parent)
         self.setDecimals(323)  # Qt's most: no typed value is rounded (1e-20 stays 1e-20, not 0)
         self.setRange(-1e300, 1e300)
-        self.allowed = (low, high)
         self._grid = _nice_grid(low, high)
         self.setKeyboardTracking(False)
         # Wide enough for "0.00012345" and "1.5e-07": a cut-off "1.5e-0" reads as 1.5.
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance("0.000123456") + 30)
 
     def textFromValue(self, value: float) -> str:
-        from regui.core.config import short_number
+        from regui.core.formatting import short_number
 
         return short_number(value)  # as a person writes it: 1e-5, 0.0003, 1e9
 
@@ -148,9 +147,6 @@ class Checked(QWidget):
 
         self.tip = (tip + "\n" if tip else "") + f"Allowed: {limit_text(self.name)}."
         self.check()
-
-    def value(self):
-        return self.editor.value()
 
     def problem(self) -> str:
         from regui.core.config import limit_problem

@@ -239,6 +239,9 @@ def test_the_queue_shows_this_sessions_sweep_not_a_stored_one_of_the_same_name(w
     here = RunEntry(1, RunRecord(config=BASE, status=WAITING, sweep="S1"), style_for(0))
     stored = RunEntry(2, RunRecord(config=BASE, status=FINISHED, sweep="S1"), style_for(1), stored_id=7)
     window.runs.add_many([here, stored])
-    window.sweep_panel.filter.show_sweep("S1")
+    from regui.core.sweep_runs import SweepControl
+    from regui.gui.sweep_state import SweepRun
+
+    window.sweep_panel.filter.show_sweep(SweepRun("S1", SweepControl(), {1: 0}))
     assert window.sweep_panel.filter.rowCount() == 1
     assert window.sweep_panel.filter.mapToSource(window.sweep_panel.filter.index(0, 0)).row() == 0

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from regui.core.export import ExportError
-from regui.core.records import EpochResult
+from regui.core.records import RUNNING, EpochResult
 from regui.gui.run_entry import RunEntry
 from regui.gui.widgets import WrappingRow
 
@@ -101,7 +101,7 @@ class InspectView(QWidget):
         """Why the weights shown are not exactly epoch ``wanted``'s, or ""."""
         if not entry.record.epochs:
             return "no epoch yet"
-        if snap is None and entry.record.sweep and entry.record.status == "running":
+        if snap is None and entry.record.sweep and entry.record.status == RUNNING:
             return "no weights until it ends"  # a big sweep keeps each run's last epoch only
         if snap is None:
             return f"no weights kept for epoch {wanted}" + (

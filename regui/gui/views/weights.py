@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGraphicsRectItem, QLabel
 
 from regui.core import diagnostics as dg
+from regui.core.formatting import e_notation
 from regui.gui.plot_style import ShrinkableLabel
 from regui.gui.views.base import InspectView, class_names
 
@@ -32,8 +33,7 @@ def compact_number(value: float) -> str:
         return "0"
     if 0.01 <= abs(value) < 1000:
         return f"{value:.3g}"
-    mantissa, exponent = f"{value:.2e}".split("e")
-    return f"{float(mantissa):g}e{int(exponent)}"
+    return e_notation(value, 2)
 
 
 def symmetric_ticks(limit: float) -> list[tuple[float, str]]:
