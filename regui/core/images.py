@@ -19,6 +19,7 @@ one or two at a time instead of one per core at once.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import threading
@@ -46,11 +47,6 @@ DECODE_BYTES_PER_PIXEL = 6
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 import cv2  # noqa: E402
-from PIL import Image as _pillow  # noqa: E402
-
-# Pillow warns of an image over its limit while reading the header; regui refuses that image
-# itself (its limit is Pillow's), with its own words, so the warning would only be noise.
-warnings.filterwarnings("ignore", category=_pillow.DecompressionBombWarning)
 
 #: Files larger than this are not read into memory at all.
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -102,8 +98,9 @@ class _MemoryBudget:
 
     def take(self, amount: int) -> int:
         with self._condition:
-            amount = min(amount, decode_budget())
-            while self._used and self._used + amount > decode_budget():
+            budget = decode_budget()
+            amount = min(amount, budget)
+            while self._used and self._used + amount > budget:
                 self._condition.wait()
             self._used += amount
         return amount
@@ -120,8 +117,9 @@ _BUDGET = _MemoryBudget()
 def declared_pixels(data: np.ndarray) -> int | None:
     """How many pixels the file's header says the image has (read by Pillow, nothing decoded);
     None if Pillow does not know the format (then OpenCV's own limit still applies)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # here, not at start-up: the app imports this module
 
+    _quiet_pillow()
     try:
         with Image.open(io.BytesIO(data.data)) as header:
             width, height = header.size
@@ -133,6 +131,15 @@ def declared_pixels(data: np.ndarray) -> int | None:
 
 
 _OVER_THE_LIMIT = MAX_IMAGE_PIXELS + 1
+
+
+@functools.cache
+def _quiet_pillow() -> None:
+    """Pillow warns of an image over its limit while reading the header; regui refuses that
+    image itself (its limit is Pillow's), in its own words, so the warning would only be noise."""
+    from PIL import Image
+
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def _too_large(pixels: int) -> str:
