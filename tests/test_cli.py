@@ -299,8 +299,8 @@ def test_sweep_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
     assert len(summaries) == 4 and all(s["runs"] == "2" for s in summaries)
     assert "[8/8]" in printed and "best 'l2'" in printed
     assert "2 penalties x 3 lambdas x 1 learning rate x 2 repeats" in printed
-    assert "] #1 none lr=0.02 pixels [0, 1] repeat 1: test" in printed  # repeats told apart as they end
-    assert "] #2 none lr=0.02 pixels [0, 1] repeat 2: test" in printed
+    assert "] #1 none lr=0.02 batch 64 pixels [0, 1] repeat 1: test" in printed  # repeats told apart as they end
+    assert "] #2 none lr=0.02 batch 64 pixels [0, 1] repeat 2: test" in printed
     assert main(["runs", "list", "--where", "penalty=none"]) == 0
     listed = capsys.readouterr().out
     assert " S1 r1 " in listed and " S1 r2 " in listed  # and so in the store's list

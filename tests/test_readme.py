@@ -32,3 +32,18 @@ def test_the_layout_names_no_module_that_is_gone():
     modules = {p.name for p in (ROOT / "regui").rglob("*.py")} | {p.name for p in (ROOT / "resources").glob("*.py")}
     for name in re.findall(r"\b\w+\.py\b", layout_section()):
         assert name in modules, f"README's Layout section names {name}, which is not in the tree"
+
+
+def test_the_notebook_snippet_runs_as_written(capsys):
+    # The README's five lines, exactly, on the bundled sample instead of the Animals photos.
+    from regui.core.locations import sample_dataset_dir
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("### In a notebook")
+    snippet = text[text.index("```python\n", start) + len("```python\n") : text.index("```\n", start + 20)]
+    assert len(snippet.strip().splitlines()) == 5
+    assert '"path/to/animals"' in snippet
+    exec(snippet.replace('"path/to/animals"', repr(str(sample_dataset_dir()))), {})
+    printed = capsys.readouterr().out
+    accuracy, zeros = re.match(r"test accuracy ([\d.]+)%, zero weights (\d+)%", printed).groups()
+    assert 30 < float(accuracy) <= 100 and 0 < int(zeros) < 100  # a trained, sparse model

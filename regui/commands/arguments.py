@@ -7,7 +7,17 @@ import argparse
 from pathlib import Path
 
 from regui import __version__
-from regui.core.config import LOSSES, PENALTIES, SCALINGS, SCHEDULES, TrainConfig
+from regui.core.config import (
+    ENGINES,
+    LESSON,
+    LOSSES,
+    MAX_BATCH,
+    PENALTIES,
+    SCALINGS,
+    SCHEDULES,
+    TrainConfig,
+    parse_batch,
+)
 
 COMMANDS = ("run", "sweep", "runs")
 
@@ -41,6 +51,15 @@ def _run_id(text: str) -> int:
             f"expected a run id, a whole number from 1 (see 'regui runs list'), got '{text}'"
         )
     return value
+
+
+def _batch_size(text: str) -> int:
+    try:
+        return parse_batch(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a batch size is a whole number from 1 to {MAX_BATCH:,}, or 'full' (got {text!r})"
+        ) from None
 
 
 def _positive(text: str) -> int:
@@ -109,9 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="alpha",
         nargs="+",
         type=float,
-        default=[DEFAULTS.alpha],
+        default=None,
         metavar="LAMBDA",
-        help="regularization strength",
+        help=f"regularization strength (default {DEFAULTS.alpha:g}; {LESSON.alpha:g} with --lesson)",
     )
     _add_model(model)
     _add_data(run.add_argument_group("data"))
@@ -275,6 +294,28 @@ def _add_dataset(parser) -> None:
 
 def _add_model(group) -> None:
     group.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="minibatch: regui's engine, softmax or multi-class SVM by mini-batch SGD (default); "
+        "sgdclassifier: scikit-learn's SGDClassifier, one-vs-rest, one image per step (the lesson's script)",
+    )
+    group.add_argument(
+        "--batch-size",
+        nargs="+",
+        type=_batch_size,
+        default=None,
+        metavar="N",
+        help=f"images per step of regui's engine: 1 (per-sample SGD) up to 'full' (vanilla gradient descent); "
+        f"several give one run each (default {DEFAULTS.batch_size})",
+    )
+    group.add_argument(
+        "--lesson",
+        action="store_true",
+        help="the lesson script's settings for anything not given: scikit-learn's engine, raw pixels, lambda "
+        f"{LESSON.alpha:g}",
+    )
+    group.add_argument(
         "--lr", nargs="+", type=float, default=[DEFAULTS.eta0], metavar="ETA0", help="initial learning rate(s)"
     )
     group.add_argument("--l1-ratio", type=float, default=DEFAULTS.l1_ratio, help="elastic-net mix (0 = L2, 1 = L1)")
@@ -284,7 +325,8 @@ def _add_model(group) -> None:
         "--loss",
         choices=LOSSES,
         default=DEFAULTS.loss,
-        help="log_loss: cross-entropy (logistic regression); hinge: linear SVM",
+        help="log_loss: softmax cross-entropy (one-vs-rest logistic with sgdclassifier); hinge: multi-class SVM "
+        "(one-vs-rest linear SVM with sgdclassifier)",
     )
     group.add_argument("--seed", type=int, default=DEFAULTS.seed, help="model seed (shuffling)")
 
@@ -301,8 +343,9 @@ def _add_data(group) -> None:
     group.add_argument(
         "--scaling",
         choices=SCALINGS,
-        default=DEFAULTS.scaling,
-        help="pixels as raw 0-255, scaled to [0, 1], or standardized on the training part",
+        default=None,
+        help=f"pixels as raw 0-255, scaled to [0, 1], or standardized on the training part (default "
+        f"{DEFAULTS.scaling}; {LESSON.scaling} with --lesson)",
     )
     group.add_argument("--test-size", type=float, default=DEFAULTS.test_size, help="fraction held out for testing")
     group.add_argument("--split-seed", type=int, default=DEFAULTS.split_seed, help="seed of the train/test split")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from regui.core.config import TrainConfig
+from regui.core.config import LESSON, TrainConfig
 from regui.core.errors import ConfigError
 
 # Exit statuses of every command (the README lists them).
@@ -18,9 +18,37 @@ def check_jobs(args) -> None:
         raise ConfigError(f"--jobs must be -1 (all cores) or a whole number from 1 (got {args.jobs}).")
 
 
+def defaults(args) -> TrainConfig:
+    """Where settings not given come from: regui's defaults, or the lesson script's (--lesson)."""
+    return LESSON if args.lesson else TrainConfig()
+
+
+def batch_sizes(args) -> list[int]:
+    """The batch sizes asked for; refused for scikit-learn's engine, which steps once per image."""
+    engine = args.engine or defaults(args).engine
+    if args.batch_size is None:
+        return [defaults(args).batch_size]
+    if engine == "sgdclassifier":
+        raise ConfigError(
+            "--batch-size is for regui's engine: scikit-learn's SGDClassifier steps once per image. "
+            "Leave it out, or use --engine minibatch."
+        )
+    return list(dict.fromkeys(args.batch_size))
+
+
+def alphas(args) -> list[float]:
+    """The lambdas of ``regui run`` (the sweep makes its own range when none are given)."""
+    return list(args.alpha) if args.alpha else [defaults(args).alpha]
+
+
 def base_config(args) -> TrainConfig:
-    """The settings every run of a command shares (penalty, lambda and lr vary per run)."""
-    return TrainConfig(
+    """The settings every run of a command shares (penalty, lambda, lr and batch size vary per run)."""
+    start = defaults(args)
+    return start.with_(
+        engine=args.engine or start.engine,
+        batch_size=batch_sizes(args)[0],
+        alpha=alphas(args)[0],
+        scaling=args.scaling or start.scaling,
         epochs=args.epochs,
         l1_ratio=args.l1_ratio,
         learning_rate=args.schedule,
@@ -29,7 +57,6 @@ def base_config(args) -> TrainConfig:
         width=args.size[0],
         height=args.size[1],
         color=not args.grayscale,
-        scaling=args.scaling,
         test_size=args.test_size,
         split_seed=args.split_seed,
         stratify=args.stratify,

@@ -1,4 +1,4 @@
-"""``regui run``: the lesson's loop, one run per penalty (and lambda, learning rate) given."""
+"""``regui run``: the lesson's loop, one run per penalty (and lambda, learning rate, batch size) given."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from regui.commands.common import (
     EXIT_OK,
     EXIT_RUN_FAILED,
     StopOnInterrupt,
+    alphas,
     base_config,
+    batch_sizes,
     check_jobs,
     check_outputs,
     load,
@@ -30,11 +32,13 @@ def _configs(args) -> list[TrainConfig]:
     """One config per combination of the penalties, lambdas and learning rates given."""
     check_jobs(args)
     base = base_config(args)
+    lambdas = alphas(args)
     configs = []
-    for penalty, alpha, lr in itertools.product(dict.fromkeys(args.penalty), args.alpha, args.lr):
+    grid = itertools.product(dict.fromkeys(args.penalty), lambdas, args.lr, batch_sizes(args))
+    for penalty, alpha, lr, batch in grid:
         if not uses_lambda(penalty, args.schedule):
-            alpha = args.alpha[0]  # lambda does nothing without a penalty: one run, not one per lambda
-        config = base.with_(penalty=penalty, alpha=alpha, eta0=lr)
+            alpha = lambdas[0]  # lambda does nothing without a penalty: one run, not one per lambda
+        config = base.with_(penalty=penalty, alpha=alpha, eta0=lr, batch_size=batch)
         if config not in configs:
             configs.append(config)
     for config in configs:

@@ -12,6 +12,7 @@ from regui.commands.common import (
     EXIT_RUN_FAILED,
     StopOnInterrupt,
     base_config,
+    batch_sizes,
     check_jobs,
     check_outputs,
     load,
@@ -46,9 +47,12 @@ def spec_from(args) -> SweepSpec:
         raise ConfigError(f"--seeds must be at least 1 (got {args.seeds}).")
     check_jobs(args)
     learning_rates = tuple(dict.fromkeys(args.lr))
+    batches = tuple(batch_sizes(args))
     # Counted as asked, before the lambda points are made (admit_sweep counts the grid again,
     # once those of them that round to the same value are merged).
-    count = count_runs(args.penalty, len(alphas) or args.points, len(learning_rates), args.seeds, args.schedule)
+    count = count_runs(
+        args.penalty, len(alphas) or args.points, len(learning_rates), args.seeds, args.schedule, len(batches)
+    )
     check_sweep_size(count, args.epochs)
     if not alphas:
         alphas = log_space(*args.alpha_range, args.points)
@@ -57,6 +61,7 @@ def spec_from(args) -> SweepSpec:
         penalties=tuple(args.penalty),
         alphas=alphas,
         learning_rates=learning_rates,
+        batch_sizes=batches,
         repeats=args.seeds,
         vary=args.vary,
     )
@@ -84,6 +89,7 @@ def cmd_sweep(args) -> int:
             (len(spec.penalties), "penalty"),
             (len(spec.alphas), "lambda"),
             (len(spec.learning_rates), "learning rate"),
+            *([(len(spec.batch_sizes), "batch size")] if len(spec.batch_sizes) > 1 else []),
             (spec.repeats, "repeat"),
         )
     )

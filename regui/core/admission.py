@@ -29,6 +29,7 @@ def spec_size(spec: SweepSpec) -> int:
         len(spec.learning_rates or (spec.base.eta0,)),
         spec.repeats,
         spec.base.learning_rate,
+        1 if spec.base.sklearn else len(spec.batch_sizes or (spec.base.batch_size,)),  # its runs are all batch 1
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from regui.core import cache, machine
-from regui.core.config import ImageSettings, SplitSettings, check_split
+from regui.core.config import ImageSettings, SplitSettings, TrainConfig, check_split
 from regui.core.errors import DatasetError
 from regui.core.images import decode_files
 from regui.core.locations import default_cache_dir
@@ -291,3 +291,12 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
         image=dataset.image,
         split=split,
     )
+
+
+def load_folder(folder: str | os.PathLike, config: TrainConfig | None = None) -> PreparedData:
+    """A folder of images (one sub-folder per class), decoded, split and scaled exactly as the app
+    and ``regui run`` do for ``config`` (default: regui's defaults, 32x32 colour, standardized
+    pixels, a stratified 75/25 split with seed 42): ``X_train``, ``y_train``, ``X_test``, ``y_test``,
+    ``class_names``."""
+    config = config or TrainConfig()
+    return prepare(load_dataset(folder, config.image), config.split)

@@ -46,9 +46,10 @@ def channel_view(images: np.ndarray, mode: str) -> np.ndarray:
     return images[..., _CHANNEL[mode]]
 
 
-def row_names(class_names: tuple[str, ...] | list[str]) -> list[str]:
-    """What each row of W scores: one class each, or for two classes the second against the first."""
-    if len(class_names) == 2:
+def row_names(class_names: tuple[str, ...] | list[str], rows: int) -> list[str]:
+    """What each of the ``rows`` rows of W scores: one class each, or (scikit-learn's engine, two
+    classes) one row for the second class against the first."""
+    if rows == 1 and len(class_names) == 2:
         return [f"{class_names[1]} vs {class_names[0]}"]
     return list(class_names)
 

@@ -48,7 +48,7 @@ def learned_nothing(record: RunRecord) -> str:
         return f"{said} The penalty set every weight to exactly 0: lower lambda (now {c.alpha:g})."
     pixels = f", or scale the pixels (now {SCALING_LABELS[c.scaling]}) to [0, 1]" if c.scaling == "raw" else ""
     n_classes = len(record.dataset.get("class_counts") or ())
-    zero = zero_weights_loss(c.loss, n_classes)
+    zero = zero_weights_loss(c.loss, n_classes, c.sklearn)
     if len(record.epochs) > 1 and final.objective > LOSS_RISE * first.objective > 0:
         why = f"Its loss rose from {first.objective:.3g} after epoch 1 to {final.objective:.3g}"
     elif final.train_loss > LOSS_RISE * zero:
@@ -61,10 +61,14 @@ def learned_nothing(record: RunRecord) -> str:
     return f"{said} Try another learning rate (now {c.eta0:g}){penalty}{pixels}, or more epochs."
 
 
-def zero_weights_loss(loss: str, n_classes: int) -> float:
+def zero_weights_loss(loss: str, n_classes: int, sklearn: bool = False) -> float:
     """The mean data loss of a model whose weights and intercepts are all 0: log(C) for
-    cross-entropy (every class equally likely), 1 for the hinge loss (every margin 0)."""
-    return math.log(max(n_classes, 2)) if loss == "log_loss" else 1.0
+    cross-entropy (every class equally likely); for the hinge loss every margin is 0, so each
+    wrong class adds 1: C - 1 for the multi-class SVM (regui's engine), 1 for the Crammer-Singer
+    hinge that scikit-learn's engine is measured with (the best wrong class only)."""
+    if loss == "log_loss":
+        return math.log(max(n_classes, 2))
+    return 1.0 if sklearn else max(n_classes, 2) - 1.0
 
 
 def _step_advice(record: RunRecord) -> str:

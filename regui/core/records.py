@@ -61,6 +61,10 @@ class EpochResult:
     # the model was (probability of that class for log loss, score margin for hinge).
     test_pred: np.ndarray = field(default_factory=lambda: _NO_PRED, compare=False, repr=False)
     test_confidence: np.ndarray = field(default_factory=lambda: _NO_CONFIDENCE, compare=False, repr=False)
+    # regui's engine: the objective on mini-batches of this epoch, before each step, at most
+    # minibatch.BATCH_LOSSES_PER_EPOCH of them evenly spaced (float32; empty for scikit-learn's).
+    # Numbers, not a snapshot: kept when the snapshot is dropped.
+    batch_losses: np.ndarray = field(default_factory=lambda: _NO_CONFIDENCE, compare=False, repr=False)
 
     METRICS = (
         "train_loss",
@@ -102,15 +106,15 @@ class EpochResult:
 
 
 def weights_size(n_classes: int, n_features: int) -> int:
-    """Bytes of one epoch's weights (float32; one row for two classes)."""
-    return (1 if n_classes == 2 else n_classes) * n_features * 4
+    """Bytes of one epoch's weights at most (float32, a row per class: regui's engine; scikit-learn's
+    keeps one row for two classes)."""
+    return n_classes * n_features * 4
 
 
 def snapshot_size(n_classes: int, n_features: int, n_test: int) -> int:
-    """Bytes one epoch's snapshot takes: float32 weights, float64 intercepts, and an int32
-    prediction and a float32 confidence per test image."""
-    rows = 1 if n_classes == 2 else n_classes
-    return weights_size(n_classes, n_features) + rows * 8 + 8 * n_test
+    """Bytes one epoch's snapshot takes at most: float32 weights, float64 intercepts, and an
+    int32 prediction and a float32 confidence per test image."""
+    return weights_size(n_classes, n_features) + n_classes * 8 + 8 * n_test
 
 
 def _kept_count(n: int, stride: int) -> int:

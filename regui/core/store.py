@@ -37,7 +37,7 @@ from typing import Literal
 
 import numpy as np
 
-from regui.core.config import TrainConfig
+from regui.core.config import FULL_BATCH, TrainConfig
 from regui.core.machine import process_started, same_process_alive, versions
 from regui.core.records import EpochResult, RunRecord
 from regui.core.store_file import (
@@ -429,10 +429,11 @@ class RunStore:
         return int(self._conn.execute("SELECT count(*) FROM epochs WHERE run_id = ?", (run_id,)).fetchone()[0])
 
     def _insert_epoch(self, run_id: int, result: EpochResult) -> None:
+        losses = result.batch_losses.astype("<f4").tobytes() if result.batch_losses.size else None
         self._conn.execute(
-            f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(EPOCH_COLUMNS)}) "
-            f"VALUES (?{', ?' * len(EPOCH_COLUMNS)})",
-            (run_id, *(getattr(result, c) for c in EPOCH_COLUMNS)),
+            f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(EPOCH_COLUMNS)}, batch_losses) "
+            f"VALUES (?{', ?' * len(EPOCH_COLUMNS)}, ?)",
+            (run_id, *(getattr(result, c) for c in EPOCH_COLUMNS), losses),
         )
 
 
@@ -464,10 +465,13 @@ class _Transaction:
 
 
 def parse_setting(text: str) -> tuple[str, object]:
-    """'alpha=0.01' -> ("alpha", 0.01); values as numbers or true/false where they read so."""
+    """'alpha=0.01' -> ("alpha", 0.01); values as numbers or true/false where they read so, and
+    batch_size=full as the full batch."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise StoreError(f"A settings filter is SETTING=VALUE, e.g. penalty=l2 or alpha=0.01 (got '{text}').")
+    if key == "batch_size" and value.lower() == "full":
+        return key, FULL_BATCH
     if value.lower() in ("true", "false"):
         return key, value.lower() == "true"
     for kind in (int, float):

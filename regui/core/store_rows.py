@@ -114,6 +114,16 @@ def weights_from_blobs(coef, shape, intercept) -> tuple[np.ndarray, np.ndarray] 
     return weights, bias
 
 
+def batch_losses_from_blob(blob) -> np.ndarray:
+    """An epoch's batch losses as stored (float32 bytes); empty for none, or for a blob that is not
+    whole float32 values (a damaged row loses its fine-grained curve, not the run)."""
+    if not isinstance(blob, bytes) or len(blob) % 4:
+        return _NO_LOSSES
+    losses = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+    losses.setflags(write=False)
+    return losses
+
+
 def epoch_numbers(rows: list[tuple], columns: tuple[str, ...]) -> list[dict]:
     """Epoch rows (epoch first) as dicts, numbers as floats; a NULL metric (SQLite stores NaN as
     NULL) reads as NaN. RowProblem if a value is not a number or the epochs are not 1, 2, ... n."""
@@ -215,6 +225,7 @@ def damaged_run(values: dict, why: str) -> StoredRun:
 
 _NO_WEIGHTS = np.empty((0, 0), np.float32)
 _NO_INTERCEPT = np.empty(0)
+_NO_LOSSES = np.empty(0, np.float32)
 
 
 def read_record(conn: sqlite3.Connection, schema: str, run_id: int) -> RunRecord | None:
@@ -228,11 +239,12 @@ def read_record(conn: sqlite3.Connection, schema: str, run_id: int) -> RunRecord
     config = config_from_json(values["config"])
     dataset = dataset_from_json(values["dataset"])
     epoch_rows = conn.execute(
-        f"SELECT {', '.join(EPOCH_COLUMNS)} FROM {schema}.epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
+        f"SELECT {', '.join(EPOCH_COLUMNS)}, batch_losses FROM {schema}.epochs WHERE run_id = ? ORDER BY epoch",
+        (run_id,),
     ).fetchall()
     epochs = [
-        EpochResult(**numbers, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT)
-        for numbers in epoch_numbers(epoch_rows, EPOCH_COLUMNS)
+        EpochResult(**numbers, coef=_NO_WEIGHTS, intercept=_NO_INTERCEPT, batch_losses=batch_losses_from_blob(row[-1]))
+        for numbers, row in zip(epoch_numbers([r[:-1] for r in epoch_rows], EPOCH_COLUMNS), epoch_rows)
     ]
     weights = weights_from_blobs(values["coef"], values["coef_shape"], values["intercept"])
     if epochs and weights is not None:

@@ -74,6 +74,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_by_folder ON runs(folder);
     CREATE INDEX runs_by_fingerprint ON runs(fingerprint);
     """,
+    # 3: regui's own engine. Every run stored before it was scikit-learn's, one image per step:
+    # its settings say so, so that a filter on engine or batch size finds it. regui's engine
+    # keeps the objective of (up to 128 of) each epoch's mini-batches, float32.
+    """
+    UPDATE runs SET config = json_set(config, '$.engine', 'sgdclassifier', '$.batch_size', 1)
+        WHERE json_valid(config) AND json_type(config) = 'object' AND json_extract(config, '$.engine') IS NULL;
+    ALTER TABLE epochs ADD COLUMN batch_losses BLOB;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

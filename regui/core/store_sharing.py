@@ -125,7 +125,8 @@ def _import_copy(store: RunStore, copy: Path, path) -> Imported:
                     (old_id,),
                 )
                 store._conn.execute(
-                    f"INSERT INTO main.epochs SELECT ?, {', '.join(EPOCH_COLUMNS)} FROM source.epochs WHERE run_id = ?",
+                    f"INSERT INTO main.epochs (run_id, {', '.join(EPOCH_COLUMNS)}, batch_losses) "
+                    f"SELECT ?, {', '.join(EPOCH_COLUMNS)}, batch_losses FROM source.epochs WHERE run_id = ?",
                     (cursor.lastrowid, old_id),
                 )
     finally:

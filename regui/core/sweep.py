@@ -1,4 +1,4 @@
-"""Sweeps: a grid of runs (penalties x lambdas x learning rates x repeats), counted and
+"""Sweeps: a grid of runs (penalties x lambdas x learning rates x batch sizes x repeats), counted and
 checked before it is made.
 
 How a sweep's runs are run and report back is in ``sweep_runs``, and the mean and spread of
@@ -7,6 +7,7 @@ their results in ``sweep_summary``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class SweepSpec:
     penalties: tuple[str, ...] = ("none", "l1", "l2")
     alphas: tuple[float, ...] = ()  # () means base.alpha only
     learning_rates: tuple[float, ...] = ()  # () means base.eta0 only
+    batch_sizes: tuple[int, ...] = ()  # () means base.batch_size only
     repeats: int = 1
     vary: str = "split"  # "model": seeds seed+r; "split": split_seed+r as well
 
@@ -61,12 +63,17 @@ _EPOCH_BYTES = 1024  # an EpochResult's numbers as Python objects, kept per run 
 
 
 def count_runs(
-    penalties: Sequence[str], n_alphas: int, n_learning_rates: int, repeats: int, schedule: str = "constant"
+    penalties: Sequence[str],
+    n_alphas: int,
+    n_learning_rates: int,
+    repeats: int,
+    schedule: str = "constant",
+    n_batch_sizes: int = 1,
 ) -> int:
     """How many runs ``expand`` makes of such a grid, without making them (a grid can be huge)."""
     total = 0
     for penalty in dict.fromkeys(penalties):
-        total += (n_alphas if uses_lambda(penalty, schedule) else 1) * n_learning_rates * repeats
+        total += (n_alphas if uses_lambda(penalty, schedule) else 1) * n_learning_rates * n_batch_sizes * repeats
     return total
 
 
@@ -92,7 +99,7 @@ def check_sweep_size(n_runs: int, epochs: int, weights_per_run: int = 0) -> None
 
 
 def expand(spec: SweepSpec) -> list[SweepItem]:
-    """Every run of the grid, in order: penalty, then lambda, learning rate and repeat.
+    """Every run of the grid, in order: penalty, then lambda, learning rate, batch size and repeat.
 
     A run without a penalty does not depend on lambda (unless the schedule is 'optimal', which
     derives its step from it), so it is run once per learning rate and repeat, not per lambda.
@@ -103,12 +110,15 @@ def expand(spec: SweepSpec) -> list[SweepItem]:
     for penalty in dict.fromkeys(spec.penalties):
         alphas = all_alphas if uses_lambda(penalty, spec.base.learning_rate) else all_alphas[:1]
         for alpha in alphas:
-            for lr in spec.learning_rates or (spec.base.eta0,):
+            for lr, batch in itertools.product(
+                spec.learning_rates or (spec.base.eta0,), spec.batch_sizes or (spec.base.batch_size,)
+            ):
                 for repeat in range(spec.repeats):
                     config = spec.base.with_(
                         penalty=penalty,
                         alpha=alpha,
                         eta0=lr,
+                        batch_size=batch,
                         seed=spec.base.seed + repeat,
                         split_seed=spec.base.split_seed + repeat if spec.vary == "split" else spec.base.split_seed,
                     )

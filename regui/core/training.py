@@ -1,19 +1,18 @@
-"""The training engine: scikit-learn's SGDClassifier, one ``partial_fit`` per epoch.
+"""Training one run epoch by epoch, with either engine, and the numbers measured after each epoch.
 
-scikit-learn keeps no loss history, so after each epoch the objective is computed as the
-lesson writes it and scikit-learn defines it:
+Both engines train the same linear model (scores W x + b) and are measured alike after every
+epoch, with the objective as the lesson writes it and scikit-learn defines it:
 
     L = mean data loss + alpha * R(W)
     R(W) = 0.5 * ||W||^2 (L2),  ||W||_1 (L1),  (1 - r)/2 * ||W||^2 + r * ||W||_1 (elastic net)
 
-with the data loss the cross-entropy of ``predict_proba`` (log loss) or the multi-class hinge
-loss of ``decision_function`` (hinge), and R summed over every class's weights (the intercepts
-are not penalized).
-
-This is the lesson's picture of the objective, not literally scikit-learn's: for K classes
-scikit-learn trains K one-vs-rest binary models, each minimizing its own binary loss plus
-alpha * R(w_k). So the curves show how the penalty and the (multi-class) data loss move, but
-their sum is not the quantity each SGD step descends.
+- regui's engine (``minibatch``) descends exactly that, with the softmax cross-entropy or the
+  multi-class SVM loss (see ``objective`` and ``minibatch``): the plotted objective is the one
+  being descended.
+- scikit-learn's SGDClassifier (one ``partial_fit`` per epoch) trains K one-vs-rest binary
+  models, each minimizing its own binary loss plus alpha * R(w_k). Its curves use the data loss
+  of ``predict_proba`` (log loss) or the multi-class hinge loss of ``decision_function``: they
+  show how the penalty and the data loss move, but their sum is not what its steps descend.
 """
 
 from __future__ import annotations
@@ -32,6 +31,8 @@ from sklearn.linear_model import SGDClassifier
 from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import ConfigError, TrainingDiverged
+from regui.core.minibatch import MiniBatchSGD, Settings
+from regui.core.objective import mean_data_loss, penalty_value, softmax
 from regui.core.progress import StopCheck
 from regui.core.records import EpochResult
 
@@ -41,17 +42,7 @@ _BLAS_LIMIT_LOCK = threading.Lock()
 
 def penalty_term(coef: np.ndarray, config: TrainConfig) -> float:
     """alpha * R(W) with R as scikit-learn defines it for ``config.penalty``."""
-    if config.penalty == "none":
-        return 0.0
-    sq = float(np.sum(np.square(coef, dtype=np.float64)))
-    ab = float(np.sum(np.abs(coef), dtype=np.float64))
-    if config.penalty == "l2":
-        r = 0.5 * sq
-    elif config.penalty == "l1":
-        r = ab
-    else:
-        r = (1.0 - config.l1_ratio) * 0.5 * sq + config.l1_ratio * ab
-    return config.alpha * r
+    return penalty_value(coef, config.penalty, config.alpha, config.l1_ratio)
 
 
 # Rows per matrix product in decision_values. OpenBLAS multiplies blocks this small without
@@ -186,6 +177,9 @@ def train_epochs(
     config.validate()
     if config.image != data.image or config.split != data.split:
         raise ConfigError("The prepared data was made with other image or split settings than this run's.")
+    if not config.sklearn:
+        yield from _minibatch_epochs(data, config, should_stop)
+        return
     classes = np.arange(data.n_classes)
     clf = make_classifier(config, n_jobs)
 
@@ -233,6 +227,42 @@ def train_epochs(
             trainer.shutdown(wait=False, cancel_futures=True)
 
 
+def _minibatch_epochs(data: PreparedData, config: TrainConfig, should_stop: StopCheck | None) -> Iterator[EpochResult]:
+    """regui's engine: ``config.epochs`` epochs of mini-batch SGD, measured after each one.
+
+    ``should_stop()`` is checked between mini-batches as well as epochs: an epoch cut short is
+    not reported (its weights are a mix of two epochs), so the run ends at the last whole epoch.
+    No helper thread: the steps are small products, and a step cannot overlap the next anyway.
+    The numbers are the same in every process and for any BLAS thread count (products of at
+    most CHUNK_ROWS rows, checked in the tests).
+    """
+    model = MiniBatchSGD(
+        data.X_train.shape[1],
+        data.n_classes,
+        Settings(
+            loss=config.loss,
+            penalty=config.penalty,
+            alpha=config.alpha,
+            l1_ratio=config.l1_ratio,
+            eta0=config.eta0,
+            learning_rate=config.learning_rate,
+            batch_size=config.batch_size,
+            seed=config.seed,
+        ),
+    )
+    stop = None if should_stop is None else lambda: bool(should_stop())
+    started = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        if stop is not None and stop():
+            return
+        # Diverging weights pass through inf and NaN on their way; the check after the epoch says so.
+        with np.errstate(all="ignore"):
+            batch_losses = model.epoch(data.X_train, data.y_train, stop)
+        if batch_losses is None:
+            return
+        yield _measure(epoch, model.weights.T, model.bias, data, config, started, batch_losses)
+
+
 def _run_now(work: Callable[[], tuple[np.ndarray, np.ndarray]]) -> Future:
     """``work()`` run in this thread, as a finished Future (its result or its error)."""
     done: Future = Future()
@@ -258,7 +288,13 @@ def _cores() -> int:
 
 
 def _measure(
-    epoch: int, coef: np.ndarray, intercept: np.ndarray, data: PreparedData, config: TrainConfig, started: float
+    epoch: int,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    data: PreparedData,
+    config: TrainConfig,
+    started: float,
+    batch_losses: np.ndarray | None = None,
 ) -> EpochResult:
     """The EpochResult for weights ``coef``/``intercept``; raises TrainingDiverged if they blew up."""
     # Weights beyond float32's range are as good as infinite (and could not be snapshotted).
@@ -267,11 +303,16 @@ def _measure(
     with np.errstate(over="ignore", invalid="ignore"):
         d_train = decision_values(data.X_train, coef, intercept)
         d_test = decision_values(data.X_test, coef, intercept)
-        if d_train.shape[1] == 1:  # binary problems have one decision value per sample
-            d_train, d_test = d_train.ravel(), d_test.ravel()
-        train_loss = data_loss(d_train, data.y_train, config.loss)
-        test_proba = ovr_proba(d_test) if config.loss == "log_loss" else None  # for the loss and the confidence
-        test_loss = data_loss(d_test, data.y_test, config.loss, test_proba)
+        if config.sklearn:
+            if d_train.shape[1] == 1:  # binary problems have one decision value per sample
+                d_train, d_test = d_train.ravel(), d_test.ravel()
+            train_loss = data_loss(d_train, data.y_train, config.loss)
+            test_proba = ovr_proba(d_test) if config.loss == "log_loss" else None  # for the loss and the confidence
+            test_loss = data_loss(d_test, data.y_test, config.loss, test_proba)
+        else:  # one score per class, always: the engine's own losses, exactly
+            train_loss = mean_data_loss(d_train, data.y_train, config.loss)
+            test_proba = softmax(d_test) if config.loss == "log_loss" else None
+            test_loss = mean_data_loss(d_test, data.y_test, config.loss)
         penalty = penalty_term(coef, config)
         objective = train_loss + penalty
         weight_l2 = float(np.sqrt(np.sum(np.square(coef))))
@@ -283,7 +324,9 @@ def _measure(
         confidence = prediction_confidence(d_test, test_pred, config.loss, test_proba).astype(np.float32)
     frozen_coef = coef.astype(np.float32)
     frozen = test_pred.astype(np.int32)
-    for array in (frozen_coef, intercept, frozen, confidence):
+    intercept = intercept.copy()
+    steps = np.empty(0, np.float32) if batch_losses is None else batch_losses.astype(np.float32)
+    for array in (frozen_coef, intercept, frozen, confidence, steps):
         array.setflags(write=False)
     return EpochResult(
         epoch=epoch,
@@ -301,6 +344,7 @@ def _measure(
         intercept=intercept,
         test_pred=frozen,
         test_confidence=confidence,
+        batch_losses=steps,
     )
 
 

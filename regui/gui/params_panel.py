@@ -1,4 +1,4 @@
-"""The settings form: every field of a TrainConfig, with the lesson's values as defaults."""
+"""The settings form: every field of a TrainConfig, with regui's defaults and the lesson's a click away."""
 
 from __future__ import annotations
 
@@ -17,7 +17,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from regui.core.config import LIMITS, LOSS_LABELS, PENALTY_LABELS, SCALING_LABELS, SCHEDULES, TrainConfig, uses_lambda
+from regui.core.config import (
+    BATCH_SIZES,
+    ENGINE_LABELS,
+    LESSON,
+    LIMITS,
+    LOSS_LABELS,
+    MINIBATCH_SCHEDULES,
+    PENALTY_LABELS,
+    SCALING_LABELS,
+    SCHEDULES,
+    SKLEARN_LOSS_LABELS,
+    TrainConfig,
+    batch_label,
+    uses_lambda,
+)
 from regui.gui.widgets import Checked, LogValueEdit
 
 # Spin boxes take any number of this size, so that one out of range stays as typed, explained
@@ -58,6 +72,19 @@ class ParamsPanel(QWidget):
         self.l1_ratio.setRange(*_ANY_FLOAT)
         self.l1_ratio.setSingleStep(0.05)
         self.l1_ratio.setDecimals(3)
+        self.engine = _combo(ENGINE_LABELS)
+        self.engine.setToolTip(
+            "regui mini-batch: descends exactly the plotted objective, mean softmax cross-entropy or\n"
+            "multi-class SVM loss + λ·R(W), one mini-batch per step.\n"
+            "scikit-learn SGDClassifier: the lesson's script; one binary model per class (one-vs-rest),\n"
+            "one image per step. Its steps do not descend the plotted objective."
+        )
+        self.batch = QComboBox()
+        for size in BATCH_SIZES:
+            self.batch.addItem(batch_label(size), size)
+        self.batch.setToolTip(
+            "Images per step: 1 is per-sample SGD (noisy), full is vanilla gradient descent (one step per epoch)"
+        )
         self.loss = _combo(LOSS_LABELS)
         self.epochs = QSpinBox()
         self.epochs.setRange(*_ANY_INT)
@@ -66,7 +93,7 @@ class ParamsPanel(QWidget):
         self.schedule.setToolTip(
             "constant: every step is eta0 (the lesson)\n"
             "optimal: 1/(λ·(t + t0)), ignores eta0\n"
-            "inverse scaling: eta0 / t^0.5"
+            "inverse scaling: eta0 / t^0.25, t = images seen"
         )
         self.seed = QSpinBox()
         self.seed.setRange(*_ANY_INT)
@@ -103,11 +130,13 @@ class ParamsPanel(QWidget):
 
         c = self.checked
         model = QFormLayout()
+        model.addRow("Engine", self.engine)
         model.addRow("Penalty", self.penalty)
         model.addRow("λ (lambda)", c["alpha"])
         model.addRow("L1 ratio", c["l1_ratio"])
         model.addRow("Loss", self.loss)
         model.addRow("Epochs", c["epochs"])
+        model.addRow("Batch size", self.batch)
         model.addRow("Learning rate", c["eta0"])
         model.addRow("Schedule", self.schedule)
         model.addRow("Seed", c["seed"])
@@ -128,18 +157,30 @@ class ParamsPanel(QWidget):
         data_box = QGroupBox("Data")
         data_box.setLayout(data)
 
+        self.defaults_button = QPushButton("Defaults")
+        self.defaults_button.setToolTip(
+            "regui's engine on standardized pixels, batch 64, lr 0.01, λ=0.1, 10 epochs: the penalties visibly differ"
+        )
+        self.defaults_button.clicked.connect(lambda: self.set_config(TrainConfig()))
         self.reset_button = QPushButton("Lesson defaults")
-        self.reset_button.setToolTip("The lesson's settings: no penalty, λ=1e-4, 10 epochs, constant lr 0.01, seed 12")
-        self.reset_button.clicked.connect(lambda: self.set_config(TrainConfig()))
+        self.reset_button.setToolTip(
+            "The lesson's script: scikit-learn's SGDClassifier on raw pixels, no penalty, λ=1e-4, "
+            "10 epochs, constant lr 0.01, seed 12"
+        )
+        self.reset_button.clicked.connect(lambda: self.set_config(LESSON))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.defaults_button)
+        buttons.addWidget(self.reset_button)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(model_box)
         layout.addWidget(data_box)
-        layout.addWidget(self.reset_button)
+        layout.addLayout(buttons)
 
         self._updating = False
-        for combo in (self.penalty, self.loss, self.schedule, self.color, self.scaling):
+        self.engine.currentIndexChanged.connect(self._on_engine)
+        for combo in (self.engine, self.batch, self.penalty, self.loss, self.schedule, self.color, self.scaling):
             combo.currentIndexChanged.connect(self._on_change)
         for editor in (self.alpha, self.eta0):
             editor.valueChanged.connect(self._on_change)
@@ -162,6 +203,8 @@ class ParamsPanel(QWidget):
             eta0=self.eta0.value(),
             learning_rate=self.schedule.currentData(),
             seed=self.seed.value(),
+            engine=self.engine.currentData(),
+            batch_size=self.batch.currentData(),
             width=self.width_.value(),
             height=self.height_.value(),
             color=bool(self.color.currentData()),
@@ -175,6 +218,11 @@ class ParamsPanel(QWidget):
         image_before = self.config().image
         self._updating = True
         try:
+            _select(self.engine, config.engine)
+            self._on_engine()
+            if self.batch.findData(config.batch_size) < 0:  # a size set elsewhere (command line, a stored run)
+                self.batch.addItem(batch_label(config.batch_size), config.batch_size)
+            _select(self.batch, config.batch_size)
             _select(self.penalty, config.penalty)
             self.alpha.setValue(config.alpha)
             self.l1_ratio.setValue(config.l1_ratio)
@@ -196,6 +244,22 @@ class ParamsPanel(QWidget):
         self.changed.emit()
         if image_before != config.image:
             self.image_changed.emit()
+
+    def _on_engine(self, *_) -> None:
+        """Loss names and schedules say what they are with the chosen engine."""
+        sklearn = self.engine.currentData() == "sgdclassifier"
+        for key, label in (SKLEARN_LOSS_LABELS if sklearn else LOSS_LABELS).items():
+            self.loss.setItemText(self.loss.findData(key), label)
+        schedule = self.schedule.currentData()
+        was = self._updating
+        self._updating = True
+        try:
+            self.schedule.clear()
+            for key in SCHEDULES if sklearn else MINIBATCH_SCHEDULES:
+                self.schedule.addItem(_SCHEDULE_LABELS[key], key)
+            _select(self.schedule, schedule)
+        finally:
+            self._updating = was
 
     def _on_change(self, *_) -> None:
         if self._updating:
@@ -221,3 +285,10 @@ class ParamsPanel(QWidget):
             "step from it); Compare penalties and Sweep… use it for their penalized runs"
         )
         self.eta0.setEnabled(schedule != "optimal")
+        sklearn = self.engine.currentData() == "sgdclassifier"
+        self.batch.setEnabled(not sklearn)
+        self.batch.setToolTip(
+            "scikit-learn's SGDClassifier steps once per image: batch size 1"
+            if sklearn
+            else "Images per step: 1 is per-sample SGD (noisy), full is vanilla gradient descent (one step per epoch)"
+        )

@@ -33,8 +33,9 @@ def test_grey_weight_images_and_row_names():
     pictures = dg.weight_images(coef, ImageSettings(width=4, height=3, color=False))
     assert np.array_equal(pictures[1], coef[1].reshape(3, 4))
     assert dg.channel_view(pictures, "sum") is pictures
-    assert dg.row_names(["cat", "dog"]) == ["dog vs cat"]
-    assert dg.row_names(["a", "b", "c"]) == ["a", "b", "c"]
+    assert dg.row_names(["cat", "dog"], 1) == ["dog vs cat"]
+    assert dg.row_names(["cat", "dog"], 2) == ["cat", "dog"]
+    assert dg.row_names(["a", "b", "c"], 3) == ["a", "b", "c"]
     assert dg.symmetric_limit([np.array([-3.0, 2.0]), np.array([1.0])]) == 3.0
     assert dg.symmetric_limit([np.zeros(3)]) == 1.0
 

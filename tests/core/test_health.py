@@ -2,7 +2,7 @@
 
 import pytest
 
-from regui.core.config import TrainConfig
+from regui.core.config import LESSON
 from regui.core.dataset import load_dataset, prepare
 from regui.core.health import learned_nothing, majority_share
 from regui.core.runs import run_training
@@ -16,7 +16,7 @@ def folder(make_folder):
 
 
 def train(folder, **settings):
-    config = TrainConfig(**{**SIZE, **settings})
+    config = LESSON.with_(**{**SIZE, **settings})  # scikit-learn's engine, one step per image
     dataset = load_dataset(folder, config.image)
     return run_training(prepare(dataset, config.split), config, dataset_summary=dataset.summary())
 

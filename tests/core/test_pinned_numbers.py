@@ -10,12 +10,12 @@ far tighter than any real change would move them.
 
 import pytest
 
-from regui.core.config import TrainConfig
+from regui.core.config import LESSON
 from regui.core.dataset import load_dataset, prepare
 from regui.core.locations import sample_dataset_dir
 from regui.core.runs import run_training
 
-BASE = TrainConfig(width=8, height=8, epochs=3, scaling="unit", eta0=0.01)
+BASE = LESSON.with_(width=8, height=8, epochs=3, scaling="unit", eta0=0.01)  # scikit-learn's engine
 
 PINNED = [
     # settings, test accuracy per epoch (of 450), final train accuracy (of 1347), objective,

@@ -147,7 +147,8 @@ def test_an_old_schema_migrates_and_keeps_its_runs(tmp_path):
     conn.execute("PRAGMA user_version = 1")
     conn.execute(
         "INSERT INTO runs (uid, name, status, config, dataset) VALUES ('u1', 'old run', 'finished', ?, '{}')",
-        (__import__("json").dumps(SMALL.to_dict()),),
+        # Settings as runs were stored before regui had its own engine: no engine or batch size.
+        (__import__("json").dumps({k: v for k, v in SMALL.to_dict().items() if k not in ("engine", "batch_size")}),),
     )
     for epoch, acc in ((1, 0.5), (2, 0.75)):
         conn.execute(
@@ -158,10 +159,16 @@ def test_an_old_schema_migrates_and_keeps_its_runs(tmp_path):
     conn.commit()
     conn.close()
     with RunStore(path) as store:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         run = store.get(1)
         assert run.name == "old run" and run.note == "" and run.epochs_done == 2
         assert run.test_accuracy == 0.75 and run.best_test_accuracy == 0.75
+        # They were scikit-learn's, one image per step: found as such by a filter, and read as such.
+        assert [r.id for r in store.runs(where={"engine": "sgdclassifier", "batch_size": 1})] == [1]
+        assert store.runs(where={"engine": "minibatch"}) == []
+        record = store.load(1)
+        assert record.config == SMALL.with_(engine="sgdclassifier") and record.config.batch_size == 1
+        assert all(e.batch_losses.size == 0 for e in record.epochs)
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()

@@ -229,7 +229,8 @@ def test_a_killed_worker_costs_only_its_run_which_is_retried(dataset, pool):
 
 def test_a_run_whose_worker_dies_while_paused_starts_again_without_waiting(pool):
     # Pausing starts no new runs; the lost run was running, so it goes on (starts over) at once.
-    items = [i.__class__(i.index, i.config.with_(epochs=30), i.repeat) for i in grid(repeats=1)[:3]]
+    # Run 0 is long, so that it is still running (and run 2 not yet started) when run 1 is killed.
+    items = [i.__class__(i.index, i.config.with_(epochs=2000 if i.index == 0 else 30), i.repeat) for i in grid(1)[:3]]
     control = SweepControl()
     killed = []
 

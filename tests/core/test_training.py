@@ -5,7 +5,7 @@ import pytest
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import hinge_loss, log_loss
 
-from regui.core.config import TrainConfig
+from regui.core.config import LESSON
 from regui.core.dataset import load_dataset, prepare
 from regui.core.errors import ConfigError, TrainingDiverged
 from regui.core.records import DIVERGED, FINISHED, STOPPED
@@ -58,7 +58,7 @@ def reference_epochs(data, config):
     ],
 )
 def test_epoch_records_match_a_direct_scikit_learn_computation(dataset, changes):
-    config = TrainConfig(epochs=6, scaling="unit", eta0=0.05, **SMALL).with_(**changes)
+    config = LESSON.with_(epochs=6, scaling="unit", eta0=0.05, **SMALL).with_(**changes)
     data = data_for(dataset, config)
     records = list(train_epochs(data, config))
     assert [r.epoch for r in records] == list(range(1, 7))
@@ -100,7 +100,7 @@ def test_epoch_records_match_a_direct_scikit_learn_computation(dataset, changes)
 
 def test_each_epoch_reshuffles(dataset):
     # With an int seed scikit-learn would replay one order every epoch; check that it does not.
-    config = TrainConfig(epochs=2, scaling="unit", **SMALL)
+    config = LESSON.with_(epochs=2, scaling="unit", **SMALL)
     data = data_for(dataset, config)
     replay = SGDClassifier(loss="log_loss", penalty=None, learning_rate="constant", eta0=0.01, random_state=12)
     for _ in range(2):
@@ -110,7 +110,7 @@ def test_each_epoch_reshuffles(dataset):
 
 
 def test_l1_with_a_large_lambda_zeroes_weights_and_l2_does_not(dataset):
-    base = TrainConfig(epochs=5, scaling="unit", alpha=0.05, **SMALL)
+    base = LESSON.with_(epochs=5, scaling="unit", alpha=0.05, **SMALL)
     l1 = list(train_epochs(data_for(dataset, base), base.with_(penalty="l1")))[-1]
     l2 = list(train_epochs(data_for(dataset, base), base.with_(penalty="l2")))[-1]
     assert l1.zero_fraction > 0.5
@@ -118,7 +118,7 @@ def test_l1_with_a_large_lambda_zeroes_weights_and_l2_does_not(dataset):
 
 
 def test_same_config_and_seed_give_bit_identical_records(dataset):
-    config = TrainConfig(penalty="elasticnet", alpha=0.001, epochs=5, scaling="standard", **SMALL)
+    config = LESSON.with_(penalty="elasticnet", alpha=0.001, epochs=5, scaling="standard", **SMALL)
     one = list(train_epochs(data_for(dataset, config), config))
     two = list(train_epochs(data_for(dataset, config), config, n_jobs=2))
     assert one == two  # every metric, exactly (wall time and weights are compared below)
@@ -130,7 +130,7 @@ def test_same_config_and_seed_give_bit_identical_records(dataset):
 
 @pytest.mark.parametrize("overlap", [True, False])
 def test_overlapping_the_next_pass_or_not_gives_the_same_numbers(dataset, overlap):
-    config = TrainConfig(penalty="l1", alpha=0.001, epochs=4, scaling="standard", **SMALL)
+    config = LESSON.with_(penalty="l1", alpha=0.001, epochs=4, scaling="standard", **SMALL)
     helpers = set()
 
     def look_for_the_helper():
@@ -166,7 +166,7 @@ def test_metrics_cover_more_rows_than_one_block(make_folder):
     from regui.core.config import ImageSettings
 
     ds = load_dataset(make_folder({"a": 70, "b": 60, "c": 50}), ImageSettings(**SMALL))
-    config = TrainConfig(epochs=3, penalty="l2", alpha=0.001, scaling="raw", **SMALL)
+    config = LESSON.with_(epochs=3, penalty="l2", alpha=0.001, scaling="raw", **SMALL)
     data = data_for(ds, config)
     assert len(data.y_train) > 128
     record = list(train_epochs(data, config))[-1]
@@ -177,7 +177,7 @@ def test_metrics_cover_more_rows_than_one_block(make_folder):
 
 
 def test_records_are_frozen_snapshots(dataset):
-    config = TrainConfig(epochs=3, scaling="unit", **SMALL)
+    config = LESSON.with_(epochs=3, scaling="unit", **SMALL)
     records = list(train_epochs(data_for(dataset, config), config))
     assert not np.array_equal(records[0].coef, records[-1].coef)  # not one shared array
     assert records[0].coef.dtype == np.float32 and not records[0].coef.flags.writeable
@@ -187,7 +187,7 @@ def test_records_are_frozen_snapshots(dataset):
 
 @pytest.mark.parametrize("overlap", [True, False])
 def test_stop_ends_after_the_current_epoch(dataset, overlap):
-    config = TrainConfig(epochs=50, scaling="unit", **SMALL)
+    config = LESSON.with_(epochs=50, scaling="unit", **SMALL)
     stop = threading.Event()
     record = run_training(
         data_for(dataset, config),
@@ -203,7 +203,7 @@ def test_stop_ends_after_the_current_epoch(dataset, overlap):
 
 @pytest.mark.parametrize("overlap", [True, False])
 def test_divergence_ends_the_run_with_advice(dataset, overlap, allow_divergence):
-    config = TrainConfig(epochs=20, eta0=1e150, loss="hinge", scaling="raw", **SMALL)
+    config = LESSON.with_(epochs=20, eta0=1e150, loss="hinge", scaling="raw", **SMALL)
     with pytest.raises(TrainingDiverged) as info:
         list(train_epochs(data_for(dataset, config), config, overlap=overlap))
     assert "learning rate" in str(info.value) and "scale pixels" in str(info.value)
@@ -213,7 +213,7 @@ def test_divergence_ends_the_run_with_advice(dataset, overlap, allow_divergence)
 
 
 def test_a_finished_run_record(dataset):
-    config = TrainConfig(epochs=4, scaling="unit", penalty="l2", alpha=0.01, **SMALL)
+    config = LESSON.with_(epochs=4, scaling="unit", penalty="l2", alpha=0.01, **SMALL)
     record = run_training(data_for(dataset, config), config, name="x", dataset_summary=dataset.summary())
     assert record.status == FINISHED and len(record.epochs) == 4
     row = record.summary_row()
@@ -228,7 +228,7 @@ def test_an_l2_step_that_zeroes_the_weights_is_refused_and_what_it_would_do(data
     """lr x lambda >= 1: scikit-learn zeroes the weights before every sample (its L2 step would
     cross 0), so the model holds just the last sample's step. Refused with that explanation;
     just below it, training runs. Schedules that shrink the rate are left to run."""
-    config = TrainConfig(epochs=3, penalty="l2", eta0=1e4, alpha=1e-4, **SMALL)
+    config = LESSON.with_(epochs=3, penalty="l2", eta0=1e4, alpha=1e-4, **SMALL)
     data = data_for(dataset, config)
     with pytest.raises(ConfigError, match="learns nothing"):
         config.validate()
@@ -246,7 +246,7 @@ def test_binary_problem(make_folder):
     from regui.core.config import ImageSettings
 
     ds = load_dataset(make_folder({"neg": 12, "pos": 12}), ImageSettings(**SMALL))
-    config = TrainConfig(epochs=3, scaling="unit", penalty="l2", **SMALL)
+    config = LESSON.with_(epochs=3, scaling="unit", penalty="l2", **SMALL)
     data = data_for(ds, config)
     records = list(train_epochs(data, config))
     clf = list(reference_epochs(data, config))[-1]
@@ -277,11 +277,11 @@ def test_binary_problem(make_folder):
 )
 def test_invalid_settings_are_explained(changes, message):
     with pytest.raises(ConfigError, match=message):
-        TrainConfig().with_(**changes).validate()
+        LESSON.with_(**changes).validate()
 
 
 def test_data_prepared_for_other_settings_is_refused(dataset):
-    config = TrainConfig(epochs=1, scaling="unit", **SMALL)
+    config = LESSON.with_(epochs=1, scaling="unit", **SMALL)
     with pytest.raises(ConfigError, match="other image or split settings"):
         list(train_epochs(data_for(dataset, config), config.with_(scaling="raw")))
 
@@ -289,7 +289,7 @@ def test_data_prepared_for_other_settings_is_refused(dataset):
 def test_raw_pixel_runs_reach_the_underflow_case_the_loss_must_match(dataset):
     """With raw pixels some rows have every one-vs-rest sigmoid at 0; scikit-learn then makes the
     row uniform. The recorded loss must follow it (checked against log_loss above)."""
-    config = TrainConfig(epochs=3, scaling="raw", eta0=0.01, **SMALL)
+    config = LESSON.with_(epochs=3, scaling="raw", eta0=0.01, **SMALL)
     data = data_for(dataset, config)
     clf = list(reference_epochs(data, config))[-1]
     from scipy.special import expit
@@ -308,7 +308,7 @@ def test_binary_hinge_loss_with_one_class_in_the_test_part():
 
 
 def test_scikit_learns_overflow_error_becomes_divergence(dataset, monkeypatch):
-    config = TrainConfig(epochs=5, scaling="unit", **SMALL)
+    config = LESSON.with_(epochs=5, scaling="unit", **SMALL)
     calls = []
 
     def overflowing(self, X, y, classes=None, sample_weight=None):
@@ -325,7 +325,7 @@ def test_scikit_learns_overflow_error_becomes_divergence(dataset, monkeypatch):
 
 
 def test_other_value_errors_are_not_mistaken_for_divergence(dataset, monkeypatch):
-    config = TrainConfig(epochs=2, scaling="unit", **SMALL)
+    config = LESSON.with_(epochs=2, scaling="unit", **SMALL)
 
     def broken(self, *args, **kwargs):
         raise ValueError("something else entirely")
@@ -340,7 +340,7 @@ def test_stop_does_not_wait_for_the_next_pass(dataset, monkeypatch):
     (already started on the helper thread) is slow."""
     import time
 
-    config = TrainConfig(epochs=10, scaling="unit", **SMALL)
+    config = LESSON.with_(epochs=10, scaling="unit", **SMALL)
     original = SGDClassifier.partial_fit
 
     def slow_after_first(self, *args, **kwargs):
@@ -358,13 +358,12 @@ def test_stop_does_not_wait_for_the_next_pass(dataset, monkeypatch):
 
 def test_divergence_under_the_optimal_schedule_advises_what_it_uses(make_folder, monkeypatch):
     from regui.core import config as settings
-    from regui.core.config import TrainConfig
 
     monkeypatch.setitem(settings.LIMITS, "alpha", (1e-300, 1e4))  # no front end takes it: the engine's net
     from regui.core.dataset import load_dataset, prepare
     from regui.core.runs import run_training
 
-    config = TrainConfig(width=6, height=5, learning_rate="optimal", alpha=1e-200, epochs=3)
+    config = LESSON.with_(width=6, height=5, learning_rate="optimal", alpha=1e-200, epochs=3)
     dataset = load_dataset(make_folder({"a": 8, "b": 8}), config.image)
     record = run_training(prepare(dataset, config.split), config)
     assert record.status == "diverged"
@@ -373,7 +372,7 @@ def test_divergence_under_the_optimal_schedule_advises_what_it_uses(make_folder,
 
 
 def test_run_training_refuses_bad_settings_before_any_epoch(dataset):
-    config = TrainConfig(epochs=3, **SMALL)
+    config = LESSON.with_(epochs=3, **SMALL)
     seen = []
     with pytest.raises(ConfigError, match="learning rate"):
         run_training(data_for(dataset, config), config.with_(eta0=-1.0), on_epoch=seen.append)

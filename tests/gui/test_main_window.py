@@ -264,10 +264,18 @@ def test_settings_panel_prevents_or_explains_bad_combinations(qtbot, window, loa
     assert "fewer than one image per class" in window.ready.text()
     params.stratify.setChecked(False)
     assert window.run_button.isEnabled()
-    set_config(window, SMALL.with_(penalty="l2", alpha=1e-4, eta0=1e4))  # each L2 step zeroes the weights
+    # scikit-learn's engine: each L2 step would zero the weights
+    set_config(window, SMALL.with_(engine="sgdclassifier", penalty="l2", alpha=1e-4, eta0=1e4))
     assert not window.run_button.isEnabled() and "learns nothing" in window.ready.text()
-    set_config(window, SMALL.with_(penalty="l2", alpha=1e-4, eta0=1e3))
+    set_config(window, SMALL.with_(engine="sgdclassifier", penalty="l2", alpha=1e-4, eta0=1e3))
     assert window.run_button.isEnabled()
+    # Engine by engine, the losses say what they are and the batch size applies to regui's only.
+    assert params.loss.itemText(params.loss.findData("log_loss")) == "log loss (one-vs-rest logistic)"
+    assert not params.batch.isEnabled() and params.schedule.findData("optimal") >= 0
+    set_config(window, SMALL.with_(batch_size=100))
+    assert params.batch.isEnabled() and params.batch.currentText() == "100" and params.config().batch_size == 100
+    assert params.loss.itemText(params.loss.findData("hinge")) == "multi-class SVM (hinge)"
+    assert params.schedule.findData("optimal") == -1  # scikit-learn's own schedule
 
 
 def test_lambda_box_is_logarithmic(qtbot, window):

@@ -8,11 +8,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from regui.core.config import TrainConfig
+from regui.core.config import LESSON
 from regui.core.dataset import load_dataset, prepare
 from tests.core.test_training import reference_epochs
 
-SMALL = TrainConfig(width=6, height=5, scaling="unit", epochs=6, eta0=0.05)
+# scikit-learn's engine: the views are checked against runs written directly against it.
+SMALL = LESSON.with_(width=6, height=5, scaling="unit", epochs=6, eta0=0.05)
 
 
 @pytest.fixture

@@ -166,7 +166,9 @@ class WeightsView(InspectView):
 
     @staticmethod
     def _names(entry) -> list[str]:
-        return dg.row_names(class_names(entry))
+        names = class_names(entry)
+        one_row = entry.record.config.sklearn and len(names) == 2  # scikit-learn's binary model
+        return dg.row_names(names, 1 if one_row else len(names))
 
     def _build(self, entries, rgb: dict[int, bool]) -> None:
         """Lay out one row per run, reusing rows made before (making a colour bar and a view
