@@ -221,7 +221,7 @@ def _print_summary(summaries) -> None:
         return
     print()
     header = (
-        f"{'penalty':<11} {'lambda':>9} {'lr':>8} {'runs':>4}  {'test acc':>15}  {'best test acc':>15}  "
+        f"{'penalty':<11} {'lambda':>9} {'lr':>8} {'batch':>6} {'runs':>4}  {'test acc':>15}  {'best test acc':>15}  "
         f"{'train acc':>15}  {'zeros':>13}"
     )
     print(header)
@@ -230,17 +230,21 @@ def _print_summary(summaries) -> None:
     for s in summaries:
         lam = "-" if s.alpha is None else f"{s.alpha:g}"
         if not s.n:
-            print(f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {0:>4}  none of its runs finished: {s.count_text()}")
+            setting = f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.batch:>6}"
+            print(f"{setting} {0:>4}  none of its runs finished: {s.count_text()}")
             continue
         note = "" if not s.others else f"  ({s.count_text()})"
         print(
-            f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.n:>4}  {pm(s.test):>15}  {pm(s.best_test):>15}  "
+            f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.batch:>6} {s.n:>4}  {pm(s.test):>15}  {pm(s.best_test):>15}  "
             f"{pm(s.train):>15}  {pm(s.zeros, 1):>13}{note}"
         )
     print()
     for s in best_per_penalty(summaries):
         lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
-        print(f"[INFO] best '{s.penalty}':{lam} lr={s.eta0:g}: test accuracy {pm(s.test)} over {s.n} run(s)")
+        print(
+            f"[INFO] best '{s.penalty}':{lam} lr={s.eta0:g} batch {s.batch}: "
+            f"test accuracy {pm(s.test)} over {s.n} run(s)"
+        )
 
 
 def _count(n: int, word: str) -> str:

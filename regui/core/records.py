@@ -231,6 +231,8 @@ class RunRecord:
             "run": self.name,
             "sweep": self.sweep,
             "repeat": self.repeat,
+            "engine": c.engine,
+            "batch_size": c.batch_text,
             "penalty": c.penalty,
             "alpha": c.alpha,
             "l1_ratio": c.l1_ratio,

@@ -15,12 +15,13 @@ from regui.core.records import FINISHED, RUNNING, WAITING, RunRecord
 
 @dataclass
 class SettingSummary:
-    """Mean and spread over the repeats of one setting (penalty, lambda, l1_ratio, lr)."""
+    """Mean and spread over the repeats of one setting (penalty, lambda, l1_ratio, lr, batch size)."""
 
     penalty: str
     alpha: float | None  # None for runs without a penalty (lambda plays no part)
     l1_ratio: float | None
     eta0: float
+    batch: str = "64"  # the batch size in words ("64", "full"; "1" for SGDClassifier)
     runs: list[int] = field(default_factory=list)  # indices of its finished runs in the records given
     others: dict[str, int] = field(default_factory=dict)  # repeats that did not finish, by status
     test: tuple[float, float] = (math.nan, math.nan)  # mean, std of final test accuracy
@@ -47,6 +48,7 @@ class SettingSummary:
             "alpha": self.alpha,
             "l1_ratio": self.l1_ratio,
             "eta0": self.eta0,
+            "batch_size": self.batch,
             "runs": self.n,
             "not_finished": sum(self.others.values()),
             "test_accuracy_mean": self.test[0],
@@ -74,6 +76,7 @@ def summarize(records: Sequence[RunRecord]) -> list[SettingSummary]:
             c.alpha if uses_lambda(c.penalty, c.learning_rate) else None,
             c.l1_ratio if c.penalty == "elasticnet" else None,
             c.eta0,
+            c.batch_text,
         )
         if key not in groups:
             groups[key] = SettingSummary(*key)

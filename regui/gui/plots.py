@@ -25,11 +25,13 @@ _STYLES = {
     "objective": Qt.PenStyle.SolidLine,
     "data": Qt.PenStyle.DashLine,
     "penalty": Qt.PenStyle.DotLine,
+    "batches": Qt.PenStyle.SolidLine,
     "test": Qt.PenStyle.SolidLine,
     "train": Qt.PenStyle.DashLine,
 }
 _NORMAL_WIDTH, _HIGHLIGHT_WIDTH, _FADED_WIDTH = 1.6, 3.4, 1.0
 _FADED_ALPHA = 45  # runs not selected while some are: in the background
+_BATCH_ALPHA = 110  # mini-batch losses: lighter than the run's own curves
 _REFRESH_MS = 40
 _MARKERS_UP_TO = 40  # epochs; with few points a marker per epoch shows them (one epoch has no line)
 _MARKS_ON_LONG_RUNS = 12  # beyond that, a run's marker at this many epochs along its main curves
@@ -47,8 +49,13 @@ class PlotsPanel(QWidget):
         self.show_train = QCheckBox("Train accuracy")
         self.show_train.setToolTip("Dashed: accuracy on the training part. Solid: on the test part.")
         self.show_train.setChecked(True)
+        self.show_batches = QCheckBox("Mini-batch losses")
+        self.show_batches.setToolTip(
+            "Thin: the objective on each mini-batch before its step (regui's engine; up to 128 per epoch):\n"
+            "per-sample SGD is noisy, full-batch gradient descent is smooth."
+        )
         self.log_loss = QCheckBox("Log scale for loss")
-        for box in (self.show_parts, self.show_train, self.log_loss):
+        for box in (self.show_parts, self.show_batches, self.show_train, self.log_loss):
             box.toggled.connect(self._options_toggled)
 
         self.canvas = pg.GraphicsLayoutWidget()
@@ -76,7 +83,7 @@ class PlotsPanel(QWidget):
         self._titles()
 
         options = WrappingRow()  # on a narrow screen the boxes take two lines, not more width
-        for box in (self.show_parts, self.log_loss, self.show_train):
+        for box in (self.show_parts, self.show_batches, self.log_loss, self.show_train):
             options.add(box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -99,7 +106,7 @@ class PlotsPanel(QWidget):
     def add_run(self, entry: RunEntry) -> None:
         """Curves for a new run, in its style (colour and marker)."""
         curves = {}
-        for key in ("objective", "data", "penalty"):
+        for key in ("batches", "objective", "data", "penalty"):
             curves[key] = self.loss_plot.plot()
         for key in ("test", "train"):
             curves[key] = self.acc_plot.plot()
@@ -256,6 +263,7 @@ class PlotsPanel(QWidget):
             color.setAlpha(_FADED_ALPHA)
         width = _HIGHLIGHT_WIDTH if selected else _FADED_WIDTH if faded else _NORMAL_WIDTH
         shown = {
+            "batches": self.show_batches.isChecked(),
             "objective": True,
             "data": self.show_parts.isChecked(),
             "penalty": self.show_parts.isChecked() and entry.record.config.penalty != "none",
@@ -266,13 +274,17 @@ class PlotsPanel(QWidget):
         for key, curve in self._curves[run_id].items():
             if key.endswith("_marks"):
                 curve.setSymbol(entry.style.marker)
+            elif key == "batches":  # behind the run's curves, thin and light: a texture, not a line
+                light = QColor(color)
+                light.setAlpha(min(color.alpha(), _BATCH_ALPHA))
+                curve.setPen(pg.mkPen(light, width=1))
             else:
                 curve.setPen(pg.mkPen(color, width=width, style=_STYLES[key]))
             curve.setSymbolBrush(color)
             curve.setSymbolPen(None)
             curve.setSymbolSize(9 if selected else 4 if faded else 6)
             curve.setVisible(entry.visible and shown[key])
-            curve.setZValue(10 if selected else 0)
+            curve.setZValue(-5 if key == "batches" else 10 if selected else 0)
 
     def _refresh(self) -> None:
         self._timer.stop()
@@ -290,12 +302,20 @@ class PlotsPanel(QWidget):
             symbol = marker if every_epoch else None
             if curves["objective"].opts["symbol"] != symbol:
                 for key, curve in curves.items():
-                    curve.setSymbol(marker if key.endswith("_marks") else symbol)
+                    if key != "batches":
+                        curve.setSymbol(marker if key.endswith("_marks") else symbol)
             # Each run's marks a little apart from the others', so they do not line up in columns.
             spacing = (len(x) - 1) / _MARKS_ON_LONG_RUNS
             start = spacing * (run_id % 5) / 5
             marks = np.unique(np.linspace(start, len(x) - 1, _MARKS_ON_LONG_RUNS).astype(int)) if len(x) else []
+            if self.show_batches.isChecked():
+                bx, by = series.batches(self._entries[run_id].record.epochs)
+                if log_y:
+                    by = np.where(by > 0, by, np.nan)
+                curves["batches"].setData(bx, by)
             for key, curve in curves.items():
+                if key == "batches":
+                    continue
                 source = key.removesuffix("_marks")
                 y = series.view(source)
                 if log_y and source in ("objective", "data", "penalty"):
@@ -324,6 +344,10 @@ class _Series:
     def __init__(self) -> None:
         self.n = 0
         self.arrays = {key: np.empty(64) for key in self.SOURCES}
+        self._batch_epochs = 0
+        self._batch_x: list[np.ndarray] = []
+        self._batch_y: list[np.ndarray] = []
+        self._batch_cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def sync(self, epochs: list) -> None:
         if len(epochs) < self.n:  # the run started over (its worker was lost)
@@ -341,3 +365,18 @@ class _Series:
 
     def view(self, key: str) -> np.ndarray:
         return self.arrays[key][: self.n]
+
+    def batches(self, epochs: list) -> tuple[np.ndarray, np.ndarray]:
+        """The mini-batch losses of every epoch so far and where they sit on the epoch axis (epoch
+        k's steps between k - 1 and k); made only while shown, then extended by new epochs."""
+        if len(epochs) < self._batch_epochs:
+            self._batch_epochs, self._batch_x, self._batch_y = 0, [], []
+        for result in epochs[self._batch_epochs :]:
+            count = len(result.batch_losses)
+            self._batch_x.append(result.epoch - 1 + np.arange(1, count + 1) / max(count, 1))
+            self._batch_y.append(result.batch_losses.astype(float))
+        if len(epochs) > self._batch_epochs or self._batch_cache is None:
+            self._batch_epochs = len(epochs)
+            empty = np.empty(0)
+            self._batch_cache = (np.concatenate([empty, *self._batch_x]), np.concatenate([empty, *self._batch_y]))
+        return self._batch_cache

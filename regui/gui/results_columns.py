@@ -113,6 +113,13 @@ COLUMNS = [
         "Learning rate (eta0) and schedule",
     ),
     Column(
+        "batch",
+        "Batch",
+        lambda e: "SGDClassifier" if e.record.config.sklearn else e.record.config.batch_text,
+        lambda e: (e.record.config.sklearn, e.record.config.batch_size or 10**9),
+        "Images per step (full: gradient descent), or scikit-learn's SGDClassifier (one-vs-rest, one image per step)",
+    ),
+    Column(
         "l1_ratio",
         "L1 ratio",
         lambda e: f"{e.record.config.l1_ratio:g}" if e.record.config.penalty == "elasticnet" else "–",
@@ -122,7 +129,10 @@ COLUMNS = [
     Column(
         "loss",
         "Loss",
-        lambda e: "cross-entropy" if e.record.config.loss == "log_loss" else "hinge",
+        lambda e: (
+            ("cross-entropy" if e.record.config.loss == "log_loss" else "hinge")
+            + (" (one-vs-rest)" if e.record.config.sklearn else "")
+        ),
         lambda e: e.record.config.loss,
         numeric=False,
     ),

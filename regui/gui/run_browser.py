@@ -42,6 +42,11 @@ _COLUMNS = [
     ("Penalty", lambda r: PENALTY_LABELS.get(r.config.penalty, r.config.penalty), lambda r: r.config.penalty),
     ("λ", lambda r: "–" if r.config.penalty == "none" else f"{r.config.alpha:g}", lambda r: r.config.alpha),
     ("LR", lambda r: f"{r.config.eta0:g}", lambda r: r.config.eta0),
+    (
+        "Batch",
+        lambda r: "SGDClassifier" if r.config.sklearn else r.config.batch_text,
+        lambda r: (r.config.sklearn, r.config.batch_size or 10**9),
+    ),
     ("Epochs", lambda r: f"{r.epochs_done}/{r.config.epochs}", lambda r: r.epochs_done),
     ("Test acc", lambda r: percent(r.test_accuracy), lambda r: -1 if r.test_accuracy is None else r.test_accuracy),
     (
@@ -145,7 +150,8 @@ class RunBrowser(QDialog):
         self.settings_filter = QLineEdit()
         self.settings_filter.setPlaceholderText("settings, e.g. alpha=0.01 scaling=unit")
         self.settings_filter.setToolTip(
-            "Runs whose settings are exactly these: penalty, alpha, l1_ratio, loss, epochs, "
+            "Runs whose settings are exactly these: engine (minibatch, sgdclassifier), batch_size (a number "
+            "or full), penalty, alpha, l1_ratio, loss, epochs, "
             "eta0, learning_rate, seed, width, height, color, scaling, test_size, "
             "split_seed, stratify"
         )

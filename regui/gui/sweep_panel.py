@@ -243,7 +243,7 @@ class SweepPanel(QWidget):
         self.summary.setColumnCount(len(headers))
         self.summary.setHorizontalHeaderLabels(headers)
         self.summary.setRowCount(len(self._summaries))
-        self._summary_keys = [(s.penalty, s.alpha, s.l1_ratio, s.eta0) for s, _ in self._summaries]
+        self._summary_keys = [(s.penalty, s.alpha, s.l1_ratio, s.eta0, s.batch) for s, _ in self._summaries]
         pm = percent_mean_std
         for row, (s, _) in enumerate(self._summaries):
             stats = [pm(s.test), pm(s.best_test), pm(s.train), pm(s.zeros, 1)] if s.n else ["–"] * 4

@@ -20,6 +20,7 @@ _PLOT_OPTIONS = (
     ("plots/parts", "show_parts", False),
     ("plots/train", "show_train", True),
     ("plots/log", "log_loss", False),
+    ("plots/batches", "show_batches", False),
 )
 
 

@@ -229,8 +229,10 @@ def test_a_killed_worker_costs_only_its_run_which_is_retried(dataset, pool):
 
 def test_a_run_whose_worker_dies_while_paused_starts_again_without_waiting(pool):
     # Pausing starts no new runs; the lost run was running, so it goes on (starts over) at once.
-    # Run 0 is long, so that it is still running (and run 2 not yet started) when run 1 is killed.
-    items = [i.__class__(i.index, i.config.with_(epochs=2000 if i.index == 0 else 30), i.repeat) for i in grid(1)[:3]]
+    # Run 0 runs until run 2 has started (then it is stopped), so it holds its worker throughout
+    # however fast the others' epochs are.
+    items = [i.__class__(i.index, i.config.with_(epochs=30), i.repeat) for i in grid(1)[:3]]
+    items[0] = items[0].__class__(0, items[0].config.with_(epochs=100_000), 0)
     control = SweepControl()
     killed = []
 
@@ -239,6 +241,8 @@ def test_a_run_whose_worker_dies_while_paused_starts_again_without_waiting(pool)
             control.pause()
             killed.append(pool.running()[1])
             os.kill(killed[0], signal.SIGKILL)
+        if index == 2:
+            control.stop_run(0)
 
     class ResumeAfterRetry(Recorder):
         def finished(self, index, record):
@@ -249,7 +253,7 @@ def test_a_run_whose_worker_dies_while_paused_starts_again_without_waiting(pool)
 
     events = ResumeAfterRetry(on_epoch=pause_and_kill)
     records = pool.run(items, events, control)
-    assert killed and [r.status for r in records] == [FINISHED] * 3
+    assert killed and [r.status for r in records] == [STOPPED, FINISHED, FINISHED]
     log = events.log
     assert log.index(("started", 1, 2)) < log.index(("finished", 1, FINISHED)) < log.index(("started", 2, 1))
     assert ("paused when it ended", True) in log

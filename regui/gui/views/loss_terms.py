@@ -93,6 +93,12 @@ class LossTermsView(InspectView):
         self.epoch_line.setVisible(self.epoch is not None)
         if self.epoch is not None:
             self.epoch_line.setValue(self.epoch)
+        if any(e.record.config.sklearn for e in self.entries[: self.MAX_RUNS]):
+            lines.append(
+                "<i>scikit-learn's SGDClassifier trains one binary model per class (one-vs-rest): its steps "
+                "descend those models' own losses, not the objective plotted here, which measures the lesson's "
+                "multi-class loss of the same weights. regui's engine descends exactly this objective.</i>"
+            )
         self.note.setText(
             "<br>".join(lines) if lines else self.waiting or "Train a run to see its data loss and penalty term."
         )
