@@ -3,8 +3,10 @@
     python resources/make_screenshots.py [--dataset DIR] [--out docs] [--epochs 30]
 
 Opens the real window (offscreen unless a display is set), loads DIR (default: the bundled
-sample), trains none, L1 and L2 with the given settings and saves the window and the plots;
-then runs a sweep (4 penalties x lambda x repeats) and saves the window on its Sweep tab.
+sample), trains none, L1 and L2 with the given settings (default: regui's) and saves the window
+and the plots; trains L2 with batch sizes 1, 64 and full and saves the loss plot with every
+mini-batch's loss (batch-sizes.png); then runs a sweep (4 penalties x lambda x repeats) and
+saves the window on its Sweep tab.
 """
 
 import argparse
@@ -25,10 +27,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=sample_dataset_dir())
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--alpha", type=float, default=0.001)
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--scaling", default="unit")
+    parser.add_argument("--epochs", type=int, default=None, help="default: regui's")
+    parser.add_argument("--alpha", type=float, default=None, help="default: regui's")
+    parser.add_argument("--lr", type=float, default=None, help="default: regui's")
+    parser.add_argument("--scaling", default=None, help="default: regui's")
     parser.add_argument("--name", default="main-window")
     parser.add_argument("--sweep-points", type=int, default=5, help="lambda values of the sweep shot (0: none)")
     parser.add_argument("--sweep-repeats", type=int, default=3)
@@ -59,7 +61,13 @@ def main() -> None:
         def settle() -> None:  # let the last updates paint
             wait(lambda: False, seconds=0.4)
 
-        base = TrainConfig(epochs=args.epochs, alpha=args.alpha, eta0=args.lr, scaling=args.scaling)
+        defaults = TrainConfig()
+        base = defaults.with_(
+            epochs=args.epochs or defaults.epochs,
+            alpha=args.alpha or defaults.alpha,
+            eta0=args.lr or defaults.eta0,
+            scaling=args.scaling or defaults.scaling,
+        )
         window.params.set_config(base)
         window.load_folder(str(args.dataset))
         wait(lambda: window.dataset is not None and window.controller.is_idle())
@@ -90,7 +98,29 @@ def main() -> None:
         window.plots.export_png(str(args.out / f"{args.name}-plots.png"), width=1600)
         for entry in window.runs.entries():
             f = entry.record.final
-            print(f"{entry.label}: test {f.test_accuracy:.2%}, zeros {f.zero_fraction:.1%}")
+            print(f"{entry.label}: test {f.test_accuracy:.2%}, zeros {f.zero_fraction:.1%}, |W| {f.weight_l2:.3g}")
+
+        # Batch sizes: per-sample SGD's noisy descent against gradient descent's smooth one.
+        from regui.core.config import FULL_BATCH
+
+        shown_before = [entry.run_id for entry in window.runs.entries()]
+        for run_id in shown_before:
+            window.runs.set_visible(run_id, False)
+        for batch in (1, 64, FULL_BATCH):
+            window.params.set_config(base.with_(penalty="l2", batch_size=batch))
+            window.start_run()
+            wait(lambda: not window.session.running())
+        window.plots.show_parts.setChecked(False)
+        window.plots.show_train.setChecked(False)
+        window.plots.show_batches.setChecked(True)
+        window.plots.log_loss.setChecked(True)
+        window.table.clearSelection()
+        settle()
+        window.plots.export_png(str(args.out / "batch-sizes.png"), width=1400)
+        window.plots.show_batches.setChecked(False)
+        window.plots.log_loss.setChecked(False)
+        for run_id in shown_before:
+            window.runs.set_visible(run_id, True)
 
         if args.sweep_points:
             from regui.core.sweep import SweepSpec, log_space

@@ -179,13 +179,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        """The settings in ``data``; a setting it lacks takes its default, except that settings
-        written before regui had its own engine were scikit-learn's (engine, raw pixels)."""
+        """The settings in ``data``; a setting it lacks takes its default."""
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "engine" not in values:
-            values = {**OLDER_DEFAULTS, **values}
-        return cls(**values)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_saved(cls, data: dict) -> TrainConfig:
+        """Settings written by some regui (a stored run, the app's last settings): those written
+        before regui had its own engine name none, and were scikit-learn's, one image per step."""
+        if data and "engine" not in data:
+            data = {**OLDER_DEFAULTS, **data}
+        return cls.from_dict(data)
 
     @property
     def sklearn(self) -> bool:

@@ -170,14 +170,7 @@ class MiniBatchSGD:
 
 def _kept_steps(steps: int) -> np.ndarray:
     """Which of an epoch's steps keep their batch loss: all up to BATCH_LOSSES_PER_EPOCH, else
-    that many spread evenly, the last step always among them."""
+    that many spread evenly, the first step (the weights the epoch starts from) among them."""
     if steps <= BATCH_LOSSES_PER_EPOCH:
         return np.arange(steps)
-    j = np.arange(1, BATCH_LOSSES_PER_EPOCH + 1)
-    return -(-j * steps // BATCH_LOSSES_PER_EPOCH) - 1
-
-
-def step_positions(epoch: int, count: int) -> np.ndarray:
-    """Where an epoch's ``count`` kept batch losses sit on an epoch axis: in (epoch - 1, epoch],
-    evenly (exactly so when every step was kept; within one step's width otherwise)."""
-    return epoch - 1 + np.arange(1, count + 1) / count
+    return np.arange(BATCH_LOSSES_PER_EPOCH) * steps // BATCH_LOSSES_PER_EPOCH

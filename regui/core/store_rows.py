@@ -41,7 +41,7 @@ def config_from_json(text) -> TrainConfig:
         raise RowProblem("its settings are not JSON") from None
     if not isinstance(data, dict):
         raise RowProblem("its settings are not a JSON object")
-    config = TrainConfig.from_dict(data)
+    config = TrainConfig.from_saved(data)
     for field in fields(TrainConfig):
         value, default = getattr(config, field.name), field.default
         if default is MISSING:  # pragma: no cover - every setting has a default

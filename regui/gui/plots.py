@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QVBoxLayout, QWidget
 
 from regui.core.export import ExportError
+from regui.core.records import batch_loss_positions
 from regui.gui.plot_style import epoch_plot, set_title
 from regui.gui.results_model import RunsModel
 from regui.gui.run_entry import RunEntry
@@ -248,7 +249,14 @@ class PlotsPanel(QWidget):
 
     def _titles(self) -> None:
         parts = self.show_parts.isChecked()
-        loss_key = "objective ─── data loss ╌╌╌ λ·R(W) ┈┈┈" if parts else "objective L = data loss + λ·R(W)"
+        if parts:
+            loss_key = "objective ─── data loss ╌╌╌ λ·R(W) ┈┈┈"
+        elif self.show_batches.isChecked():
+            loss_key = "objective ───"
+        else:
+            loss_key = "objective L = data loss + λ·R(W)"
+        if self.show_batches.isChecked():
+            loss_key += " mini-batches: thin"
         set_title(self.loss_plot, "Loss", loss_key)
         set_title(self.acc_plot, "Accuracy", "test ─── train ╌╌╌" if self.show_train.isChecked() else "test part")
 
@@ -368,12 +376,11 @@ class _Series:
 
     def batches(self, epochs: list) -> tuple[np.ndarray, np.ndarray]:
         """The mini-batch losses of every epoch so far and where they sit on the epoch axis (epoch
-        k's steps between k - 1 and k); made only while shown, then extended by new epochs."""
+        k's steps from k - 1 on); made only while shown, then extended by new epochs."""
         if len(epochs) < self._batch_epochs:
             self._batch_epochs, self._batch_x, self._batch_y = 0, [], []
         for result in epochs[self._batch_epochs :]:
-            count = len(result.batch_losses)
-            self._batch_x.append(result.epoch - 1 + np.arange(1, count + 1) / max(count, 1))
+            self._batch_x.append(batch_loss_positions(result.epoch, len(result.batch_losses)))
             self._batch_y.append(result.batch_losses.astype(float))
         if len(epochs) > self._batch_epochs or self._batch_cache is None:
             self._batch_epochs = len(epochs)

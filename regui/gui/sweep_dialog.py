@@ -1,4 +1,4 @@
-"""The Sweep dialog: penalties x a log range of lambda x learning rates x repeats."""
+"""The Sweep dialog: penalties x a log range of lambda x learning rates x batch sizes x repeats."""
 
 from __future__ import annotations
 
@@ -19,7 +19,17 @@ from PySide6.QtWidgets import (
 )
 
 from regui.core.admission import spec_size
-from regui.core.config import LIMITS, LOSS_LABELS, PENALTIES, PENALTY_LABELS, SCALING_LABELS, TrainConfig, limit_problem
+from regui.core.config import (
+    ENGINE_LABELS,
+    LIMITS,
+    PENALTIES,
+    PENALTY_LABELS,
+    SCALING_LABELS,
+    TrainConfig,
+    batch_label,
+    limit_problem,
+    parse_batch,
+)
 from regui.core.errors import ReguiError
 from regui.core.machine import default_workers
 from regui.core.sweep import SweepSpec, check_sweep_size, log_space
@@ -45,6 +55,12 @@ class SweepDialog(QDialog):
         self.points.setValue(6)
         self.rates = QLineEdit(f"{base.eta0:g}")
         self.rates.setToolTip("One or more learning rates, separated by commas or spaces")
+        self.batches = QLineEdit(batch_label(base.batch_size))
+        if base.sklearn:
+            self.batches.setEnabled(False)
+            self.batches.setToolTip("scikit-learn's SGDClassifier steps once per image: choose regui's engine")
+        else:
+            self.batches.setToolTip("One or more batch sizes, e.g. 1 32 64 full (full: gradient descent)")
         self.repeats = QSpinBox()
         self.repeats.setRange(1, 100)
         self.repeats.setValue(3)
@@ -84,11 +100,13 @@ class SweepDialog(QDialog):
         form.addRow("Penalties", _row(penalties))
         form.addRow("λ (lambda)", _row(lambdas))
         form.addRow("Learning rates", self.rates)
+        form.addRow("Batch sizes", self.batches)
         form.addRow("Repeats", _row(repeats))
         form.addRow("Runs at once", self.jobs)
         form.addRow("Dask cluster", self.scheduler)
         rest = QLabel(
-            f"Everything else as in the main window: {base.epochs} epochs, {LOSS_LABELS[base.loss]}, "
+            f"Everything else as in the main window: {ENGINE_LABELS[base.engine]}, {base.epochs} epochs, "
+            f"{base.loss_label()}, "
             f"{base.learning_rate} schedule, {base.width}×{base.height} {'colour' if base.color else 'grayscale'}, "
             f"pixels {SCALING_LABELS[base.scaling]}, test fraction {base.test_size:g}, seeds from {base.seed} "
             f"(split {base.split_seed})."
@@ -112,6 +130,7 @@ class SweepDialog(QDialog):
         for widget in (self.points, self.repeats):
             widget.valueChanged.connect(self._update)
         self.rates.textChanged.connect(self._update)
+        self.batches.textChanged.connect(self._update)
         self.vary.currentIndexChanged.connect(self._update)
         self._update()
 
@@ -125,6 +144,7 @@ class SweepDialog(QDialog):
             "high": self.high.value(),
             "points": self.points.value(),
             "rates": self.rates.text(),
+            "batches": self.batches.text(),
             "repeats": self.repeats.value(),
             "vary": self.vary.currentData(),
             "jobs": self.jobs.value(),
@@ -144,7 +164,10 @@ class SweepDialog(QDialog):
         for key, box in (("points", self.points), ("repeats", self.repeats), ("jobs", self.jobs)):
             if isinstance(grid.get(key), int):
                 box.setValue(grid[key])  # a spin box keeps a value out of its range at its end
-        for key, edit in (("rates", self.rates), ("scheduler", self.scheduler)):
+        edits = [("rates", self.rates), ("scheduler", self.scheduler)]
+        if self.batches.isEnabled():
+            edits.append(("batches", self.batches))
+        for key, edit in edits:
             if isinstance(grid.get(key), str):
                 edit.setText(grid[key])
         index = self.vary.findData(grid.get("vary"))
@@ -160,17 +183,27 @@ class SweepDialog(QDialog):
             return None
         return rates if rates and all(r > 0 for r in rates) else None
 
+    def batch_sizes(self) -> tuple[int, ...] | None:
+        """The batch sizes typed, or None if the text is not a list of them."""
+        try:
+            sizes = tuple(dict.fromkeys(parse_batch(t) for t in re.split(r"[,;\s]+", self.batches.text().strip()) if t))
+        except ValueError:
+            return None
+        return sizes or None
+
     def spec(self) -> SweepSpec | None:
         penalties = tuple(p for p, box in self.penalties.items() if box.isChecked())
         rates = self.learning_rates()
+        batches = (self.base.batch_size,) if self.base.sklearn else self.batch_sizes()
         low, high = sorted((self.low.value(), self.high.value()))
-        if not penalties or rates is None or low <= 0:
+        if not penalties or rates is None or batches is None or low <= 0:
             return None
         return SweepSpec(
             self.base,
             penalties=penalties,
             alphas=log_space(low, high, self.points.value()),
             learning_rates=rates,
+            batch_sizes=batches,
             repeats=self.repeats.value(),
             vary=self.vary.currentData(),
         )
@@ -185,7 +218,10 @@ class SweepDialog(QDialog):
             ok.setEnabled(False)
             return
         if spec is None:
-            self.count.setText("Choose at least one penalty, and learning rates as positive numbers (0.01, 0.1).")
+            self.count.setText(
+                "Choose at least one penalty, learning rates as positive numbers (0.01, 0.1) and batch sizes "
+                "as whole numbers from 1, or full (1 64 full)."
+            )
             self.count.setStyleSheet("color: #c62828;")
             ok.setEnabled(False)
             return

@@ -34,7 +34,7 @@ class WindowState:
         """The settings last used (the defaults if none were kept, or they are damaged or outdated)."""
         try:
             saved = json.loads(self.settings.value("config", "{}", type=str))
-            config = TrainConfig.from_dict(saved) if isinstance(saved, dict) else TrainConfig()
+            config = TrainConfig.from_saved(saved) if isinstance(saved, dict) else TrainConfig()
             config.validate()
         except (TypeError, ValueError, ReguiError):
             config = TrainConfig()

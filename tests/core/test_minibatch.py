@@ -232,3 +232,14 @@ def test_settings_only_scikit_learn_has_are_refused():
     with pytest.raises(ConfigError, match="batch size"):
         TrainConfig(batch_size=-3).validate()
     assert TrainConfig(engine="sgdclassifier", batch_size=64).batch_size == 1  # it steps once per image
+
+
+def test_kept_batch_losses_start_each_epoch_and_sit_where_their_step_began():
+    from regui.core.minibatch import _kept_steps
+    from regui.core.records import batch_loss_positions
+
+    assert _kept_steps(5).tolist() == [0, 1, 2, 3, 4]
+    kept = _kept_steps(2250)  # per-sample SGD on the Animals photos' training part
+    assert len(kept) == BATCH_LOSSES_PER_EPOCH and kept[0] == 0 and kept[-1] < 2250
+    assert np.all(np.diff(kept) >= 17) and np.all(np.diff(kept) <= 18)  # evenly spread
+    assert batch_loss_positions(3, 4).tolist() == [2.0, 2.25, 2.5, 2.75]

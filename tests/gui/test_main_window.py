@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
@@ -72,6 +73,17 @@ def test_whole_flow_load_run_check_export(qtbot, window, load, folder, tmp_path)
     x, y = curves["test"].getData()
     assert list(x) == [1, 2, 3, 4, 5]
     assert list(y) == [e.test_accuracy * 100 for e in expected.epochs]
+    # Mini-batch losses: hidden until asked for; then every epoch's, each where its step began.
+    assert not curves["batches"].isVisible()
+    window.plots.show_batches.setChecked(True)
+    assert curves["batches"].isVisible()
+    bx, by = curves["batches"].getData()
+    losses = [e.batch_losses for e in expected.epochs]
+    assert by.tolist() == np.concatenate(losses).astype(float).tolist()
+    steps = len(losses[0])
+    assert steps >= 1 and bx.tolist() == pytest.approx([k + j / steps for k in range(5) for j in range(steps)])
+    window.plots.show_batches.setChecked(False)
+    assert cell(window, 0, "batch") == "64" and "batch 64" in entry.label
 
     # Export: CSV, JSON and Markdown read back; PNG is a real image.
     assert window.export_results(str(tmp_path / "r.csv"))
@@ -252,6 +264,7 @@ def test_settings_panel_prevents_or_explains_bad_combinations(qtbot, window, loa
     params.penalty.setCurrentIndex(params.penalty.findData("none"))
     # Lambda stays editable without a penalty: Compare penalties and Sweep take it from here.
     assert params.alpha.isEnabled() and "Compare penalties and Sweep" in params.alpha.toolTip()
+    params.engine.setCurrentIndex(params.engine.findData("sgdclassifier"))  # 'optimal' is scikit-learn's
     params.schedule.setCurrentIndex(params.schedule.findData("optimal"))
     assert params.alpha.isEnabled() and not params.eta0.isEnabled()
 
@@ -313,6 +326,22 @@ def test_settings_and_recent_folders_persist(qtbot, settings, load, folder):
     with qtbot.waitSignal(second.controller.loaded, timeout=20_000):
         actions[0].trigger()
     assert second.dataset.root == folder
+
+
+def test_a_first_start_has_regui_engine_and_older_settings_keep_theirs(qtbot, settings):
+    from regui.gui.main_window import MainWindow
+
+    first = MainWindow(settings=settings)
+    qtbot.addWidget(first)
+    assert first.params.config() == TrainConfig() and first.params.engine.currentData() == "minibatch"
+    first.close()
+    # Settings the app saved before it had its own engine: they were scikit-learn's, and stay so.
+    older = {k: v for k, v in TrainConfig(penalty="l2", scaling="raw", alpha=1e-4).to_dict().items()}
+    del older["engine"], older["batch_size"]
+    settings.setValue("config", json.dumps(older))
+    second = MainWindow(settings=settings)
+    qtbot.addWidget(second)
+    assert second.params.config() == TrainConfig(engine="sgdclassifier", penalty="l2", scaling="raw", alpha=1e-4)
 
 
 def test_damaged_settings_fall_back_to_defaults(qtbot, settings):

@@ -65,6 +65,18 @@ def test_sweep_dialog_counts_runs_and_builds_the_grid(qtbot):
     dialog.rates.setText("0.01, fast")
     assert dialog.spec() is None and "positive numbers" in dialog.count.text()
     assert not dialog.buttons.buttons()[0].isEnabled()
+    # Batch sizes are an axis of the grid (regui's engine): the count and the runs follow.
+    dialog.rates.setText("0.01")
+    dialog.batches.setText("1, 64 full")
+    spec = dialog.spec()
+    assert spec.batch_sizes == (1, 64, 0) and f"{3 * (1 * 2 + 2 * 3 * 2)} runs" in dialog.count.text()
+    assert sorted({item.config.batch_size for item in expand(spec)}) == [0, 1, 64]
+    dialog.batches.setText("64, 0.5")
+    assert dialog.spec() is None and "batch sizes" in dialog.count.text()
+    # scikit-learn's engine steps once per image: the box is off and the grid has one size.
+    sklearn = SweepDialog(BASE.with_(engine="sgdclassifier"))
+    qtbot.addWidget(sklearn)
+    assert not sklearn.batches.isEnabled() and sklearn.spec().batch_sizes == (1,)
 
 
 def test_sweep_fills_the_validation_curves_and_a_click_selects_runs(qtbot, window, load, folder):
