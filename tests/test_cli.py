@@ -63,7 +63,9 @@ def test_run_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
         assert row["status"] == "finished" and row["epochs_done"] == "4"
         assert int(row["n_train"]) + int(row["n_test"]) == 36
         assert [e["test_accuracy"] for e in run["history"]] == [e.test_accuracy for e in expected.epochs]
-        assert run["config"]["penalty"] == row["penalty"]
+        assert [e["batch_losses"] for e in run["history"]] == [e.batch_losses.tolist() for e in expected.epochs]
+        assert run["config"]["penalty"] == row["penalty"] and run["config"]["engine"] == "minibatch"
+        assert row["engine"] == "minibatch" and row["batch_size"] == "64"
         # ... and the lesson-style line shows the same accuracy.
         assert f"'{row['penalty']}' penalty accuracy: {final.test_accuracy * 100:.2f}%" in printed
     assert printed.count("  epoch ") == 12

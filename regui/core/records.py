@@ -281,5 +281,13 @@ class RunRecord:
             "sweep": self.sweep,
             "repeat": self.repeat,
             "dataset": self.dataset,
-            "history": [e.metrics() for e in self.epochs],
+            "history": [_history_entry(e) for e in self.epochs],
         }
+
+
+def _history_entry(result: EpochResult) -> dict:
+    """An epoch's numbers for a history file, with its mini-batch losses where it has them."""
+    entry: dict = result.metrics()
+    if result.batch_losses.size:
+        entry["batch_losses"] = [float(v) for v in result.batch_losses]
+    return entry

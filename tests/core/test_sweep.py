@@ -5,11 +5,11 @@ import threading
 import numpy as np
 import pytest
 
-from regui.core.config import ImageSettings, TrainConfig
+from regui.core.config import FULL_BATCH, ImageSettings, TrainConfig
 from regui.core.dataset import load_dataset
 from regui.core.pool import ProcessPool
 from regui.core.records import FAILED, FINISHED, STOPPED
-from regui.core.sweep import SweepSpec, expand, log_space
+from regui.core.sweep import SweepItem, SweepSpec, expand, log_space
 from regui.core.sweep_runs import SweepControl, SweepEvents, run_serial
 from regui.core.sweep_summary import summarize
 
@@ -106,10 +106,25 @@ def same_numbers(a, b):
     assert a.status == b.status and len(a.epochs) == len(b.epochs)
     for x, y in zip(a.epochs, b.epochs):
         assert x == y  # every metric, exactly
+        assert np.array_equal(x.batch_losses, y.batch_losses)
     if a.epochs:  # sweeps keep the weights of the last epoch only
         assert np.array_equal(a.epochs[-1].coef, b.epochs[-1].coef) and a.epochs[-1].coef.size
         assert np.array_equal(a.epochs[-1].intercept, b.epochs[-1].intercept)
         assert all(e.coef.size == 0 for e in a.epochs[:-1] + b.epochs[:-1])
+
+
+def test_processes_give_the_serial_numbers_with_either_engine_and_any_batch_size(dataset, pool):
+    mini = expand(SweepSpec(TrainConfig(**SMALL), penalties=("l1",), alphas=(1e-3,), batch_sizes=(1, 4, FULL_BATCH)))
+    sk = expand(SweepSpec(TrainConfig(**SMALL, engine="sgdclassifier"), penalties=("l2",), alphas=(1e-3,)))
+    items = [SweepItem(i, item.config, item.repeat) for i, item in enumerate(mini + sk)]
+    serial = run_serial(dataset, items, SweepEvents())
+    parallel = pool.run(items, SweepEvents())
+    assert [r.config.batch_size for r in parallel] == [1, 4, FULL_BATCH, 1]
+    assert [r.config.engine for r in parallel] == ["minibatch"] * 3 + ["sgdclassifier"]
+    for a, b in zip(serial, parallel):
+        same_numbers(a, b)
+    assert len(parallel[0].epochs[-1].batch_losses) == 27  # per-sample: one loss per training image
+    assert len(parallel[2].epochs[-1].batch_losses) == 1 and parallel[3].epochs[-1].batch_losses.size == 0
 
 
 def test_processes_give_the_serial_numbers(dataset, pool):
