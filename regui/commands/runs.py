@@ -53,7 +53,7 @@ def _list(store: RunStore, args) -> int:
         print(f"No stored runs{' match' if args.dataset or args.where or args.status else ''} in {store.path}.")
         return EXIT_OK
     header = (
-        f"{'id':>5}  {'started':<16} {'status':<11} {'penalty':<11} {'lambda':>8} {'lr':>7} {'epochs':>9} "
+        f"{'id':>5}  {'started':<16} {'status':<11} {'penalty':<11} {'lambda':>8} {'lr':>7} {'batch':>6} {'epochs':>9} "
         f"{'test acc':>8} {'best':>7} {'zeros':>6}  {'dataset':<14} {'sweep':<7} name / note"
     )
     print(header)
@@ -65,7 +65,7 @@ def _list(store: RunStore, args) -> int:
         if run.damage:
             print(
                 f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {DAMAGED:<11} {'?':<11} {lam:>8} "
-                f"{'?':>7} {'?':>9} {'-':>8} {'-':>7} {'-':>6}  {'?':<14} {'':<7} {note}"
+                f"{'?':>7} {'?':>6} {'?':>9} {'-':>8} {'-':>7} {'-':>6}  {'?':<14} {'':<7} {note}"
             )
             continue
         acc, best = percent(run.test_accuracy, missing="-"), percent(run.best_test_accuracy, missing="-")
@@ -73,6 +73,7 @@ def _list(store: RunStore, args) -> int:
         print(
             f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {run.status:<11} "
             f"{PENALTY_LABELS.get(c.penalty, c.penalty):<11} {lam:>8} {c.eta0:>7g} "
+            f"{'sgd' if c.sklearn else c.batch_text:>6} "
             f"{f'{run.epochs_done}/{c.epochs}':>9} {acc:>8} {best:>7} "
             f"{zeros:>6}  {Path(run.folder).name[:14]:<14} {sweep_place(run.sweep, run.repeat):<7} {note}"
         )
