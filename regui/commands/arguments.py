@@ -320,7 +320,12 @@ def _add_model(group) -> None:
     )
     group.add_argument("--l1-ratio", type=float, default=DEFAULTS.l1_ratio, help="elastic-net mix (0 = L2, 1 = L1)")
     group.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training images")
-    group.add_argument("--schedule", choices=SCHEDULES, default=DEFAULTS.learning_rate, help="learning-rate schedule")
+    group.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=DEFAULTS.learning_rate,
+        help="learning-rate schedule ('optimal' is SGDClassifier's only)",
+    )
     group.add_argument(
         "--loss",
         choices=LOSSES,

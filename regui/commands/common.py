@@ -26,8 +26,8 @@ def defaults(args) -> TrainConfig:
 def batch_sizes(args) -> list[int]:
     """The batch sizes asked for; refused for scikit-learn's engine, which steps once per image."""
     engine = args.engine or defaults(args).engine
-    if args.batch_size is None:
-        return [defaults(args).batch_size]
+    if args.batch_size is None:  # regui's engine's default, even with --lesson (whose engine steps per image)
+        return [TrainConfig().batch_size if engine == "minibatch" else 1]
     if engine == "sgdclassifier":
         raise ConfigError(
             "--batch-size is for regui's engine: scikit-learn's SGDClassifier steps once per image. "

@@ -20,7 +20,7 @@ from regui.commands.common import (
     report_stored,
 )
 from regui.core.admission import admit_run
-from regui.core.config import TrainConfig, run_label, uses_lambda
+from regui.core.config import SKLEARN_NOTE, TrainConfig, run_label, uses_lambda
 from regui.core.health import learned_nothing
 from regui.core.records import FINISHED, STOPPED, EpochResult, RunRecord
 from regui.core.run_book import RunBook
@@ -56,6 +56,8 @@ def cmd_run(args) -> int:
 
     data = prepare(dataset, configs[0].split)
     print(f"[INFO] {len(data.y_train)} training and {len(data.y_test)} test images, pixels {configs[0].scaling}")
+    if configs[0].sklearn:
+        print(f"[INFO] {SKLEARN_NOTE}")
 
     # One book of this command's runs: the store writes each as it happens, the lesson's lines
     # are printed from it (in that order: what was seen is stored).
@@ -133,9 +135,12 @@ class _LessonPrinter:
 
 
 def _settings_text(config: TrainConfig) -> str:
+    """The run's label (penalty, lambda, lr, batch or engine, pixels when not the usual), then the
+    rest: "L2 lambda=0.1 lr=0.01 batch 64; constant schedule, 10 epochs, cross-entropy (softmax), seed=12"."""
     epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
     return (
-        f"{config.describe(lam='lambda')}, {config.learning_rate} schedule, {epochs}, {config.loss}, seed={config.seed}"
+        f"{config.describe(lam='lambda', loss=False)}; {config.learning_rate} schedule, {epochs}, "
+        f"{config.loss_label()}, seed={config.seed}"
     )
 
 
@@ -144,7 +149,7 @@ def print_table(records) -> None:
         return
     print()
     header = (
-        f"{'penalty':<11} {'lambda':>8} {'lr':>8} {'train acc':>9} {'test acc':>9} {'best (epoch)':>16} "
+        f"{'penalty':<11} {'lambda':>8} {'lr':>8} {'batch':>6} {'train acc':>9} {'test acc':>9} {'best (epoch)':>16} "
         f"{'zeros':>6}  status"
     )
     print(header)
@@ -152,11 +157,12 @@ def print_table(records) -> None:
     for r in records:
         c, f, b = r.config, r.final, r.best_test()
         lam = "-" if c.penalty == "none" else f"{c.alpha:g}"
+        setting = f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {'sgd' if c.sklearn else c.batch_text:>6}"
         if f is None:
-            print(f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {'-':>9} {'-':>9} {'-':>16} {'-':>6}  {r.status_text()}")
+            print(f"{setting} {'-':>9} {'-':>9} {'-':>16} {'-':>6}  {r.status_text()}")
             continue
         best = f"{b.test_accuracy:.2%} ({b.epoch})"
         print(
-            f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {f.train_accuracy:>9.2%} {f.test_accuracy:>9.2%} "
+            f"{setting} {f.train_accuracy:>9.2%} {f.test_accuracy:>9.2%} "
             f"{best:>16} {f.zero_fraction:>6.1%}  {r.status_text()}"
         )

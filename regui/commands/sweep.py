@@ -20,6 +20,7 @@ from regui.commands.common import (
     report_stored,
 )
 from regui.core.admission import admit_sweep, admit_sweep_data
+from regui.core.config import uses_lambda
 from regui.core.errors import ConfigError, ReguiError
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import FAILED, FINISHED, RUNNING, WAITING, RunRecord
@@ -93,9 +94,15 @@ def cmd_sweep(args) -> int:
             (spec.repeats, "repeat"),
         )
     )
+    if "none" in spec.penalties and len(spec.alphas) > 1 and not uses_lambda("none", spec.base.learning_rate):
+        grid += ", no penalty once rather than per lambda"
+    varying = (
+        ""
+        if spec.repeats == 1
+        else f" (varying the {'split and model seeds' if spec.vary == 'split' else 'model seed'})"
+    )
     print(
-        f"[INFO] sweep of {_count(len(items), 'run')}: {grid} (varying the "
-        f"{'split and model seeds' if spec.vary == 'split' else 'model seed'}), "
+        f"[INFO] sweep of {_count(len(items), 'run')}: {grid}{varying}, "
         f"{_count(spec.base.epochs, 'epoch')} each, {where}"
     )
     # One book of the sweep's runs, by item: the store writes each as it happens, a line is

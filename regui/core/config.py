@@ -28,6 +28,12 @@ LOSSES = ("log_loss", "hinge")
 # What each loss is, per engine: the same names, different objectives.
 LOSS_LABELS = {"log_loss": "cross-entropy (softmax)", "hinge": "multi-class SVM (hinge)"}
 SKLEARN_LOSS_LABELS = {"log_loss": "log loss (one-vs-rest logistic)", "hinge": "hinge (one-vs-rest linear SVM)"}
+# Said wherever SGDClassifier's runs are shown with the lesson's objective.
+SKLEARN_NOTE = (
+    "scikit-learn's SGDClassifier trains one binary model per class (one-vs-rest): the loss shown is the "
+    "lesson's multi-class objective measured on its weights, not what its steps descend (regui's engine "
+    "descends exactly that)."
+)
 PENALTIES = ("none", "l1", "l2", "elasticnet")
 PENALTY_LABELS = {"none": "none", "l1": "L1", "l2": "L2", "elasticnet": "elastic net"}
 # 'adaptive' is left out on purpose: under partial_fit (one call per epoch) it never adapts.
@@ -201,12 +207,12 @@ class TrainConfig:
         """The batch size in words: "64", "full" (or "1" for scikit-learn's engine)."""
         if self.sklearn:
             return "1"
-        return "full" if self.batch_size == FULL_BATCH else f"{self.batch_size:,}"
+        return batch_label(self.batch_size)
 
     def loss_label(self) -> str:
         return (SKLEARN_LOSS_LABELS if self.sklearn else LOSS_LABELS)[self.loss]
 
-    def describe(self, lam: str = "λ") -> str:
+    def describe(self, lam: str = "λ", loss: bool = True) -> str:
         """A short label such as "L2 λ=0.001 lr=0.01 batch 64" or "L2 λ=0.0001 lr=0.01 SGDClassifier";
         the loss and pixels only when not the engine's usual (cross-entropy; standardized or raw)."""
         parts = [PENALTY_LABELS.get(self.penalty, self.penalty)]
@@ -219,7 +225,7 @@ class TrainConfig:
             parts.append("SGDClassifier")
         else:
             parts.append(f"batch {self.batch_text}")
-        if self.loss != "log_loss":
+        if loss and self.loss != "log_loss":
             parts.append("SVM" if not self.sklearn else self.loss)
         if self.scaling != ("raw" if self.sklearn else "standard"):
             parts.append(f"pixels {SCALING_LABELS[self.scaling]}")
@@ -230,7 +236,12 @@ class TrainConfig:
         _choice("engine", self.engine, ENGINES)
         _choice("penalty", self.penalty, PENALTIES)
         _choice("loss", self.loss, LOSSES)
-        _choice("learning-rate schedule", self.learning_rate, SCHEDULES if self.sklearn else MINIBATCH_SCHEDULES)
+        if not self.sklearn and self.learning_rate in SCHEDULES and self.learning_rate not in MINIBATCH_SCHEDULES:
+            raise ConfigError(
+                f"The '{self.learning_rate}' learning-rate schedule is scikit-learn's SGDClassifier's: choose "
+                f"that engine, or one of regui's: {', '.join(MINIBATCH_SCHEDULES)}."
+            )
+        _choice("learning-rate schedule", self.learning_rate, SCHEDULES)
         problem = batch_problem(self.batch_size)
         if problem:
             raise ConfigError(problem)
@@ -247,8 +258,15 @@ class TrainConfig:
                 raise ConfigError(problem)
         # scikit-learn's L2 step multiplies the weights by max(0, 1 - lr * lambda * (1 - r)): at 1
         # or more they are zeroed before every sample, and with a constant rate nothing is learnt.
-        # (regui's engine takes the same step as a gradient step and copes: see its divergence check.)
         shrink = self.eta0 * self.alpha * {"l2": 1.0, "elasticnet": 1.0 - self.l1_ratio}.get(self.penalty, 0.0)
+        if not self.sklearn and self.learning_rate == "constant" and shrink >= 2:
+            # Each step multiplies W by 1 - lr x lambda_L2, at or below -1: the weights flip sign
+            # and grow (or never settle) whatever the data says.
+            raise ConfigError(
+                f"Learning rate x lambda{' x (1 - L1 ratio)' if self.penalty == 'elasticnet' else ''} is "
+                f"{shrink:g}: at 2 or more every step multiplies the weights by {1 - shrink:g} before the data "
+                "moves them, so they flip sign and grow without end. Lower the learning rate or lambda."
+            )
         if self.sklearn and self.learning_rate == "constant" and shrink >= 1:
             raise ConfigError(
                 f"Learning rate x lambda{' x (1 - L1 ratio)' if self.penalty == 'elasticnet' else ''} is "
@@ -275,8 +293,8 @@ def batch_problem(value) -> str:
 
 
 def parse_batch(text: str) -> int:
-    """A batch size from a command line or a settings filter: "64", or "full" (ValueError if neither)."""
-    if text.strip().lower() in ("full", "all", "0"):
+    """A batch size from a command line or a box: "64", or "full" (ValueError if neither)."""
+    if text.strip().lower() == "full":
         return FULL_BATCH
     value = int(text)
     if batch_problem(value) or value == FULL_BATCH:
@@ -285,7 +303,8 @@ def parse_batch(text: str) -> int:
 
 
 def batch_label(size: int) -> str:
-    return "full" if size == FULL_BATCH else f"{size:,}"
+    """A batch size as typed and read back (no thousands separator: "1024", "full")."""
+    return "full" if size == FULL_BATCH else str(size)
 
 
 def uses_lambda(penalty: str, schedule: str) -> bool:

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from regui.core.config import FULL_BATCH
 from regui.core.minibatch import MiniBatchSGD, Settings
-from regui.core.objective import softmax
+from regui.core.objective import log_softmax, softmax
 
 
 class MiniBatchSGDClassifier(ClassifierMixin, BaseEstimator):
@@ -39,7 +39,7 @@ class MiniBatchSGDClassifier(ClassifierMixin, BaseEstimator):
     l1_ratio : elastic net's mix, 0 (L2) to 1 (L1)
     batch_size : images per step, or "full" for vanilla gradient descent (one step per epoch)
     eta0 : the learning rate (the first one, under "invscaling")
-    learning_rate : "constant", or "invscaling" (eta0 / t ** 0.25, t counting the samples seen)
+    learning_rate : "constant", or "invscaling" (eta0 / t ** 0.5, t counting the samples seen, as SGDClassifier)
     max_iter : epochs that ``fit`` trains
     random_state : seed of the shuffles (int, or None for a fresh one per fit)
     """
@@ -168,4 +168,4 @@ class MiniBatchSGDClassifier(ClassifierMixin, BaseEstimator):
 
     @available_if(_has_proba)
     def predict_log_proba(self, X):
-        return np.log(self.predict_proba(X))
+        return log_softmax(self._scores(X))

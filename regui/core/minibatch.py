@@ -29,8 +29,10 @@ from regui.core.objective import (
     soft_threshold,
 )
 
-# scikit-learn's invscaling exponent: eta = eta0 / t ** POWER_T, t counting the images seen.
-POWER_T = 0.25
+# SGDClassifier's invscaling exponent (its default power_t): eta = eta0 / t ** POWER_T, t counting
+# the images seen, so that the schedule means the same in both engines. Under it a full batch's
+# second step is already eta0 / (n + 1) ** 0.5: the clock counts images, not steps.
+POWER_T = 0.5
 # A batch's gradient is summed over chunks of at most this many rows: a full batch of a large
 # folder needs no (rows x classes) arrays of its size, and a stop request is seen between chunks.
 CHUNK_ROWS = 64
@@ -112,10 +114,9 @@ class MiniBatchSGD:
         s = self.settings
         if should_stop is not None and should_stop():
             return None
-        rows_in = np.arange(X.shape[0])[batch] if isinstance(batch, slice) else batch
-        count = len(rows_in)
-        if count == 1:  # per-sample SGD: thousands of steps an epoch, so kept lean
-            return self._one_sample(X[rows_in[0]], int(y[rows_in[0]]), measure)
+        count = len(range(*batch.indices(X.shape[0]))) if isinstance(batch, slice) else len(batch)
+        if count == 1 and not isinstance(batch, slice):  # per-sample SGD: thousands of steps an epoch
+            return self._one_sample(X[batch[0]], int(y[batch[0]]), measure)
         if count <= CHUNK_ROWS:
             Xc = X[batch]
             value, grad_scores = loss_and_gradient(Xc @ self.weights + self.bias, y[batch], s.loss)
@@ -159,8 +160,9 @@ class MiniBatchSGD:
         eta = self.learning_rate()
         if self._l2:
             self.weights *= 1.0 - eta * self._l2
-        # W.T is (classes x features) and Fortran-ordered, as dger updates in place.
-        _dger(-eta, grad_scores, x, a=self.weights.T, overwrite_a=True)
+        # W.T is (classes x features) and Fortran-ordered, as dger needs to update it in place.
+        updated = _dger(-eta, grad_scores, x, a=self.weights.T, overwrite_a=True)
+        assert np.shares_memory(updated, self.weights), "dger copied the weights instead of updating them"
         self.bias -= eta * grad_scores
         if self._l1:
             soft_threshold(self.weights, eta * self._l1)

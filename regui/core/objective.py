@@ -69,7 +69,7 @@ def one_row_loss_and_gradient(scores: np.ndarray, label: int, loss: str) -> tupl
         exp /= total
         exp[label] -= 1.0
         return value, exp
-    margins = scores - (scores[label] - 1.0)
+    margins = scores - scores[label] + 1.0
     margins[label] = 0.0
     np.maximum(margins, 0.0, out=margins)
     grad = (margins > 0).astype(scores.dtype)

@@ -163,9 +163,9 @@ def thin_snapshots(epochs: list[EpochResult], limit: int | None, everything: boo
 
 def batch_loss_positions(epoch: int, count: int) -> np.ndarray:
     """Where an epoch's ``count`` kept batch losses sit on an epoch axis (epoch k ends at k): each
-    at the share of the epoch done before its step, from epoch - 1 on (exactly so when every step
-    was kept, to within one step otherwise; see minibatch._kept_steps). A full batch's one loss
-    sits at epoch - 1, where the previous epoch's objective is: the same weights."""
+    at about the share of the epoch done before its step, from epoch - 1 on (to within one step:
+    steps are spread evenly, though the last batch may be smaller; see minibatch._kept_steps). A
+    full batch's one loss sits at epoch - 1, where the previous epoch's objective is: the same weights."""
     return epoch - 1 + np.arange(count) / max(count, 1)
 
 

@@ -56,7 +56,9 @@ def run_training(
     else:
         finished = len(record.epochs) == config.epochs
         record.status = FINISHED if finished else STOPPED
-        if not finished:
+        if not finished and record.epochs:
             record.message = f"Stopped on request after epoch {len(record.epochs)} of {config.epochs}."
+        elif not finished:  # regui's engine stops between mini-batches: a part of an epoch is not kept
+            record.message = f"Stopped on request before its first epoch (of {config.epochs}) ended."
     record.seconds = time.perf_counter() - started
     return record

@@ -59,7 +59,9 @@ def log_space(low: float, high: float, points: int) -> tuple[float, ...]:
 # on the Animals photos are about 0.5 GB and an hour on two cores. A grid past that is almost
 # always a typo (--seeds 1000000000 once filled memory at 50 MB/s before printing anything).
 MAX_SWEEP_RUNS = 10_000
-_EPOCH_BYTES = 1024  # an EpochResult's numbers as Python objects, kept per run and epoch
+# An EpochResult's numbers as Python objects, kept per run and epoch, with up to 128 float32
+# mini-batch losses (regui's engine).
+_EPOCH_BYTES = 1024 + 512
 
 
 def count_runs(

@@ -22,6 +22,7 @@ class SettingSummary:
     l1_ratio: float | None
     eta0: float
     batch: str = "64"  # the batch size in words ("64", "full"; "1" for SGDClassifier)
+    engine: str = "minibatch"
     runs: list[int] = field(default_factory=list)  # indices of its finished runs in the records given
     others: dict[str, int] = field(default_factory=dict)  # repeats that did not finish, by status
     test: tuple[float, float] = (math.nan, math.nan)  # mean, std of final test accuracy
@@ -49,6 +50,7 @@ class SettingSummary:
             "l1_ratio": self.l1_ratio,
             "eta0": self.eta0,
             "batch_size": self.batch,
+            "engine": self.engine,
             "runs": self.n,
             "not_finished": sum(self.others.values()),
             "test_accuracy_mean": self.test[0],
@@ -77,6 +79,7 @@ def summarize(records: Sequence[RunRecord]) -> list[SettingSummary]:
             c.l1_ratio if c.penalty == "elasticnet" else None,
             c.eta0,
             c.batch_text,
+            c.engine,
         )
         if key not in groups:
             groups[key] = SettingSummary(*key)

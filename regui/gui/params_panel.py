@@ -93,7 +93,7 @@ class ParamsPanel(QWidget):
         self.schedule.setToolTip(
             "constant: every step is eta0 (the lesson)\n"
             "optimal: 1/(λ·(t + t0)), ignores eta0\n"
-            "inverse scaling: eta0 / t^0.25, t = images seen"
+            "inverse scaling: eta0 / t^0.5, t = images seen"
         )
         self.seed = QSpinBox()
         self.seed.setRange(*_ANY_INT)
@@ -220,9 +220,10 @@ class ParamsPanel(QWidget):
         try:
             _select(self.engine, config.engine)
             self._on_engine()
-            if self.batch.findData(config.batch_size) < 0:  # a size set elsewhere (command line, a stored run)
-                self.batch.addItem(batch_label(config.batch_size), config.batch_size)
-            _select(self.batch, config.batch_size)
+            if not config.sklearn:  # (SGDClassifier's 1 is not a choice: the box keeps regui's size)
+                if self.batch.findData(config.batch_size) < 0:  # a size set elsewhere (command line, a stored run)
+                    self.batch.addItem(batch_label(config.batch_size), config.batch_size)
+                _select(self.batch, config.batch_size)
             _select(self.penalty, config.penalty)
             self.alpha.setValue(config.alpha)
             self.l1_ratio.setValue(config.l1_ratio)

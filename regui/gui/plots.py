@@ -377,8 +377,8 @@ class _Series:
     def batches(self, epochs: list) -> tuple[np.ndarray, np.ndarray]:
         """The mini-batch losses of every epoch so far and where they sit on the epoch axis (epoch
         k's steps from k - 1 on); made only while shown, then extended by new epochs."""
-        if len(epochs) < self._batch_epochs:
-            self._batch_epochs, self._batch_x, self._batch_y = 0, [], []
+        if len(epochs) < self._batch_epochs:  # the run started over (its worker was lost)
+            self._batch_epochs, self._batch_x, self._batch_y, self._batch_cache = 0, [], [], None
         for result in epochs[self._batch_epochs :]:
             self._batch_x.append(batch_loss_positions(result.epoch, len(result.batch_losses)))
             self._batch_y.append(result.batch_losses.astype(float))

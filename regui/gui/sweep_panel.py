@@ -239,11 +239,11 @@ class SweepPanel(QWidget):
         }
         self.summary.blockSignals(True)  # rebuilding is not the person choosing rows
         self.summary.clear()
-        headers = ["Penalty", "λ", "lr", "Runs", "Test acc", "Best test acc", "Train acc", "Zeros"]
+        headers = ["Penalty", "λ", "lr", "Batch", "Runs", "Test acc", "Best test acc", "Train acc", "Zeros"]
         self.summary.setColumnCount(len(headers))
         self.summary.setHorizontalHeaderLabels(headers)
         self.summary.setRowCount(len(self._summaries))
-        self._summary_keys = [(s.penalty, s.alpha, s.l1_ratio, s.eta0, s.batch) for s, _ in self._summaries]
+        self._summary_keys = [(s.penalty, s.alpha, s.l1_ratio, s.eta0, s.batch, s.engine) for s, _ in self._summaries]
         pm = percent_mean_std
         for row, (s, _) in enumerate(self._summaries):
             stats = [pm(s.test), pm(s.best_test), pm(s.train), pm(s.zeros, 1)] if s.n else ["–"] * 4
@@ -251,6 +251,7 @@ class SweepPanel(QWidget):
                 PENALTY_LABELS[s.penalty],
                 "–" if s.alpha is None else f"{s.alpha:g}",
                 f"{s.eta0:g}",
+                "SGDClassifier" if s.engine == "sgdclassifier" else s.batch,
                 s.count_text(),
                 *stats,
             ]

@@ -83,18 +83,23 @@ class SweepPlots(pg.GraphicsLayoutWidget):
     def draw(
         self, summaries: list[tuple[SettingSummary, list[int]]], alphas: list[float], best: bool, show_train: bool
     ) -> None:
-        """One line per penalty (and learning rate) through its settings' means, with error bars;
+        """One line per penalty (and learning rate, batch size) through its settings' means, with error bars;
         no penalty as a band (lambda changes nothing there)."""
         self.clear_plots()
         span = (math.log10(min(alphas)) - 0.3, math.log10(max(alphas)) + 0.3) if alphas else (-4.3, -3.7)
         lines: dict[tuple, list[tuple[SettingSummary, list[int]]]] = {}
         for summary, ids in summaries:
             if summary.n:  # a setting none of whose repeats finished has no point (the table says so)
-                lines.setdefault((summary.penalty, summary.eta0), []).append((summary, ids))
+                lines.setdefault((summary.penalty, summary.eta0, summary.batch), []).append((summary, ids))
         several_rates = len({key[1] for key in lines}) > 1
-        for (penalty, eta0), points in lines.items():
+        several_batches = len({key[2] for key in lines}) > 1
+        for (penalty, eta0, batch), points in lines.items():
             color = QColor(PENALTY_COLORS.get(penalty, "#000000"))
-            name = PENALTY_LABELS[penalty] + (f" lr={eta0:g}" if several_rates else "")
+            name = (
+                PENALTY_LABELS[penalty]
+                + (f" lr={eta0:g}" if several_rates else "")
+                + (f" batch {batch}" if several_batches else "")
+            )
             test = [(s.best_test if best else s.test) for s, _ in points]
             if points[0][0].alpha is None:  # no penalty: the same whatever lambda, a band across
                 self._band(self.acc_plot, span, test[0], color, name)

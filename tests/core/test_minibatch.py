@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 from regui.core.config import FULL_BATCH, TrainConfig
 from regui.core.dataset import load_folder, prepare
 from regui.core.locations import sample_dataset_dir
-from regui.core.minibatch import BATCH_LOSSES_PER_EPOCH, MiniBatchSGD, Settings
+from regui.core.minibatch import BATCH_LOSSES_PER_EPOCH, MiniBatchSGD, Settings, _kept_steps
 from regui.core.objective import (
     loss_and_gradient,
     mean_data_loss,
@@ -106,6 +106,9 @@ def test_full_batch_descent_with_l2_reaches_logistic_regressions_optimum(digits)
     best = objective(X, y, reference.coef_.T, reference.intercept_, "log_loss", "l2", lam)
     assert last.objective == pytest.approx(best, rel=1e-6)
     assert last.objective >= best * (1 - 1e-9)  # never below the optimum
+    # ... and the same weights (to float32, as the record keeps them), not just as good ones.
+    W = last.coef.astype(np.float64)
+    assert np.max(np.abs(W - reference.coef_)) <= 1e-3 * np.max(np.abs(reference.coef_))
 
 
 def test_proximal_steps_reach_the_l1_optimum_with_exact_zeros(digits):
@@ -172,7 +175,63 @@ def test_same_seed_same_numbers_bit_for_bit_with_any_blas_threads(digits):
     assert other[-1].objective != runs[0][-1].objective  # the seed is the shuffle
 
 
-def test_stop_is_seen_between_mini_batches(digits):
+def reference_step(W, b, Xb, yb, s, eta):
+    """One step written out from the lesson's rule, with numpy only: (batch objective before, W, b)."""
+    rows = np.arange(len(yb))
+    S = Xb @ W + b
+    if s.loss == "log_loss":
+        P = np.exp(S - S.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        value = -np.mean(np.log(P[rows, yb]))
+        G = P.copy()
+        G[rows, yb] -= 1
+    else:
+        M = np.maximum(0, S - S[rows, yb][:, None] + 1)
+        M[rows, yb] = 0
+        value = M.sum() / len(yb)
+        G = (M > 0).astype(float)
+        G[rows, yb] = -G.sum(axis=1)
+    G /= len(yb)
+    value += penalty_value(W, s.penalty, s.alpha, s.l1_ratio)
+    l2 = {"l2": s.alpha, "elasticnet": s.alpha * (1 - s.l1_ratio)}.get(s.penalty, 0.0)
+    l1 = {"l1": s.alpha, "elasticnet": s.alpha * s.l1_ratio}.get(s.penalty, 0.0)
+    W = W - eta * (Xb.T @ G + l2 * W)
+    W = np.sign(W) * np.maximum(np.abs(W) - eta * l1, 0)  # the proximal step of eta * l1 * ||W||_1
+    return value, W, b - eta * G.sum(axis=0)
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "hinge"])
+@pytest.mark.parametrize("penalty", ["none", "l2", "l1", "elasticnet"])
+@pytest.mark.parametrize("schedule", ["constant", "invscaling"])
+@pytest.mark.parametrize("batch", [1, 7, 64, 200, FULL_BATCH])
+def test_every_step_is_the_lessons_update(loss, penalty, schedule, batch):
+    rng = np.random.default_rng(0)
+    n, d, C = 150, 7, 4
+    X, y = rng.normal(size=(n, d)), rng.integers(0, C, n)
+    s = Settings(
+        loss=loss, penalty=penalty, alpha=0.05, l1_ratio=0.3, eta0=0.1, learning_rate=schedule, batch_size=batch, seed=3
+    )
+    model = MiniBatchSGD(d, C, s)
+    W, b, seen = np.zeros((d, C)), np.zeros(C), 0
+    shuffles = np.random.default_rng(3)  # the engine's shuffle stream, as documented: the seed's Generator
+    size = n if batch == FULL_BATCH else min(batch, n)
+    for _ in range(3):
+        order = shuffles.permutation(n) if size < n else np.arange(n)
+        values = []
+        for k in range(-(-n // size)):
+            rows = order[k * size : (k + 1) * size]
+            eta = 0.1 / (seen + 1) ** 0.5 if schedule == "invscaling" else 0.1
+            value, W, b = reference_step(W, b, X[rows], y[rows], s, eta)
+            values.append(value)
+            seen += len(rows)
+        kept = model.epoch(X, y)
+        assert np.allclose(kept, np.array(values)[_kept_steps(len(values))], rtol=1e-10)
+        assert np.allclose(model.weights, W, rtol=1e-9, atol=1e-12)
+        assert np.allclose(model.bias, b, rtol=1e-9, atol=1e-12)
+
+
+def test_stop_is_seen_between_mini_batches(digits, monkeypatch):
+    monkeypatch.setattr("regui.core.training.STOP_CHECK_SECONDS", 0.0)  # ask before every step
     asked = threading.Event()
     calls = []
 
@@ -186,6 +245,14 @@ def test_stop_is_seen_between_mini_batches(digits):
     record = run_training(digits, config, should_stop=should_stop)
     # Stopped within the first epoch (1,347 steps): that half epoch is not reported as one.
     assert record.status == "stopped" and record.epochs == [] and len(calls) == 50
+    assert record.message == "Stopped on request before its first epoch (of 3) ended."
+
+
+def test_a_stop_request_is_asked_for_at_most_every_few_milliseconds(digits):
+    calls = []
+    record = run_training(digits, DIGITS.with_(batch_size=1, epochs=2, eta0=0.01), should_stop=lambda: calls.append(1))
+    # 2 x 1,347 steps, asked before each epoch and then at most every STOP_CHECK_SECONDS.
+    assert record.status == "finished" and 2 <= len(calls) < 2 * 1347 / 10
 
 
 def test_the_engine_reports_exactly_its_own_numbers(digits):
@@ -217,17 +284,26 @@ def test_two_classes_keep_a_row_per_class(make_folder):
 
 
 def test_diverging_steps_end_the_run_with_advice(digits):
-    record = run_training(digits, DIGITS.with_(eta0=1e4, epochs=5, scaling="unit", loss="hinge", batch_size=1))
-    if record.status == "diverged":
-        assert "lower the learning rate (now 1e+04)" in record.message
-    else:  # the SVM's steps are bounded: then it must at least have finished honestly
-        assert record.status == "finished" and np.isfinite(record.final.objective)
+    # Decaying from a rate at which every L2 step multiplies W by 1 - 1e4 x 1: the weights blow up
+    # within the first epoch, long before the rate is small enough.
+    config = DIGITS.with_(eta0=1e4, alpha=1.0, penalty="l2", learning_rate="invscaling", epochs=5, batch_size=8)
+    record = run_training(digits, config)
+    assert record.status == "diverged" and record.epochs == []
+    assert "lower the learning rate (now 10000)" in record.message and "epoch 1" in record.message
+
+
+def test_a_rate_that_makes_every_l2_step_overshoot_is_refused():
+    from regui.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at 2 or more every step multiplies the weights by -1"):
+        TrainConfig(penalty="l2", alpha=2.0, eta0=1.0).validate()
+    TrainConfig(penalty="l2", alpha=1.9, eta0=1.0).validate()  # shrinks by a factor -0.9: it settles
 
 
 def test_settings_only_scikit_learn_has_are_refused():
     from regui.core.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="schedule 'optimal'"):
+    with pytest.raises(ConfigError, match="'optimal' learning-rate schedule is scikit-learn's SGDClassifier's"):
         TrainConfig(learning_rate="optimal").validate()
     with pytest.raises(ConfigError, match="batch size"):
         TrainConfig(batch_size=-3).validate()
@@ -235,7 +311,6 @@ def test_settings_only_scikit_learn_has_are_refused():
 
 
 def test_kept_batch_losses_start_each_epoch_and_sit_where_their_step_began():
-    from regui.core.minibatch import _kept_steps
     from regui.core.records import batch_loss_positions
 
     assert _kept_steps(5).tolist() == [0, 1, 2, 3, 4]

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from regui.core.config import LESSON
+from regui.core.config import LESSON, TrainConfig
 from regui.core.dataset import load_dataset, prepare
 from tests.core.test_training import reference_epochs
 
@@ -279,6 +279,45 @@ def test_two_classes_with_hinge_loss_and_a_file_deleted_since_loading(qtbot, win
     raise_view(qtbot, window, inspector.weights)
     labels = [item.textItem.toPlainText() for item in inspector.weights.canvas.items() if isinstance(item, pg.TextItem)]
     assert labels == ["cats vs <b>dogs"]  # read as markup, it would be "cats vs dogs"
+
+
+def test_regui_engine_views_two_classes_with_a_row_each_and_svm_margins(qtbot, window, make_folder):
+    # regui's engine keeps a row of W per class even for two; its hinge confidences are margins
+    # of the two scores; every view is checked against the scores recomputed from the weights.
+    from tests.helpers import write_png
+
+    folder = make_folder({"cats": 12, "dogs": 12})
+    rng = np.random.default_rng(5)
+    for path in sorted(folder.rglob("*.png")):  # both classes the same noise: some answers must be wrong
+        write_png(path, np.clip(rng.normal(90, 50, size=(10, 12, 3)), 0, 255).astype(np.uint8))
+    config = TrainConfig(width=6, height=5, epochs=3, batch_size=4, eta0=0.05, loss="hinge", penalty="l1", alpha=0.01)
+    window.params.set_config(config)
+    with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
+        window.load_folder(str(folder))
+    entry = train(qtbot, window, config)
+    final = entry.record.final
+    inspector = window.inspector
+    raise_view(qtbot, window, inspector.weights)
+    assert len(inspector.weights.tiles[entry.run_id]) == 2
+    for k in range(2):
+        expected = final.coef[k].reshape(5, 6, 3).sum(axis=2)
+        assert np.allclose(inspector.weights.drawn(entry.run_id, k), expected, rtol=1e-5, atol=1e-6)
+    labels = [item.textItem.toPlainText() for item in inspector.weights.canvas.items() if isinstance(item, pg.TextItem)]
+    assert sorted(labels) == ["cats", "dogs"]
+    data = prepare(load_dataset(folder, config.image), config.split)
+    scores = data.X_test @ final.coef.astype(np.float64).T + final.intercept
+    raise_view(qtbot, window, inspector.confusion)
+    predicted = scores.argmax(axis=1)
+    expected_counts = np.bincount(data.y_test * 2 + predicted, minlength=4).reshape(2, 2)
+    assert np.array_equal(inspector.confusion.counts, expected_counts)
+    raise_view(qtbot, window, inspector.mistakes)
+    margins = np.abs(scores[:, 1] - scores[:, 0])
+    wrong = predicted != data.y_test
+    assert wrong.any() and (~wrong).any(), "needs right and wrong answers to look at"
+    shown = sorted(m.confidence for m in inspector.mistakes.model.items)
+    assert shown == pytest.approx(sorted(margins[wrong]), rel=1e-4)
+    raise_view(qtbot, window, inspector.loss_terms)
+    assert "one-vs-rest" not in inspector.loss_terms.note.text()  # this engine descends what is plotted
 
 
 def test_grey_images_keep_the_colour_map_in_any_mode(qtbot, window, folder):

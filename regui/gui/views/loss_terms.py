@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox
 
+from regui.core.config import SKLEARN_NOTE
 from regui.gui.plot_style import epoch_plot, set_title
 from regui.gui.views.base import CurveSet, InspectView, epoch_series, run_color, swatch_html
 
@@ -94,11 +97,7 @@ class LossTermsView(InspectView):
         if self.epoch is not None:
             self.epoch_line.setValue(self.epoch)
         if any(e.record.config.sklearn for e in self.entries[: self.MAX_RUNS]):
-            lines.append(
-                "<i>scikit-learn's SGDClassifier trains one binary model per class (one-vs-rest): its steps "
-                "descend those models' own losses, not the objective plotted here, which measures the lesson's "
-                "multi-class loss of the same weights. regui's engine descends exactly this objective.</i>"
-            )
+            lines.append(f"<i>{html.escape(SKLEARN_NOTE)}</i>")
         self.note.setText(
             "<br>".join(lines) if lines else self.waiting or "Train a run to see its data loss and penalty term."
         )
