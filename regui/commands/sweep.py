@@ -237,21 +237,26 @@ def _print_summary(summaries) -> None:
     for s in summaries:
         lam = "-" if s.alpha is None else f"{s.alpha:g}"
         if not s.n:
-            setting = f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.batch:>6}"
+            setting = f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {_batch(s):>6}"
             print(f"{setting} {0:>4}  none of its runs finished: {s.count_text()}")
             continue
         note = "" if not s.others else f"  ({s.count_text()})"
         print(
-            f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {s.batch:>6} {s.n:>4}  {pm(s.test):>15}  {pm(s.best_test):>15}  "
+            f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {_batch(s):>6} {s.n:>4}  {pm(s.test):>15}  {pm(s.best_test):>15}  "
             f"{pm(s.train):>15}  {pm(s.zeros, 1):>13}{note}"
         )
     print()
     for s in best_per_penalty(summaries):
         lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
         print(
-            f"[INFO] best '{s.penalty}':{lam} lr={s.eta0:g} batch {s.batch}: "
+            f"[INFO] best '{s.penalty}':{lam} lr={s.eta0:g} batch {_batch(s)}: "
             f"test accuracy {pm(s.test)} over {s.n} run(s)"
         )
+
+
+def _batch(summary) -> str:
+    """The batch column: the size, or "sgd" for SGDClassifier's runs (one image per step)."""
+    return "sgd" if summary.engine == "sgdclassifier" else summary.batch
 
 
 def _count(n: int, word: str) -> str:
