@@ -48,6 +48,15 @@ def test_the_browser_lists_filters_and_sorts_stored_runs(qtbot, stored, window):
     browser.settings_filter.setText("alpha=0.01 penalty=l1")
     browser.settings_filter.editingFinished.emit()
     assert [r.id for r in browser.model.runs] == [ids["l1"]]
+    browser.settings_filter.setText("engine=minibatch batch_size=64")
+    browser.settings_filter.editingFinished.emit()
+    assert sorted(r.id for r in browser.model.runs) == sorted(ids.values())
+    batch = [browser.model.headerData(c, Qt.Orientation.Horizontal) for c in range(browser.model.columnCount())]
+    assert browser.proxy.index(0, batch.index("Batch")).data() == "64"
+    for where in ("batch_size=full", "engine=sgdclassifier"):
+        browser.settings_filter.setText(where)
+        browser.settings_filter.editingFinished.emit()
+        assert browser.model.runs == []
     browser.settings_filter.setText("colour=1")
     browser.settings_filter.editingFinished.emit()
     assert "not a setting" in browser.problem.text()
@@ -57,8 +66,9 @@ def test_the_browser_lists_filters_and_sorts_stored_runs(qtbot, stored, window):
     assert browser.model.rowCount() == 0
     browser.dataset.setText(folder.name)
     assert browser.model.rowCount() == 3
-    browser.table.sortByColumn(7, Qt.SortOrder.DescendingOrder)  # test accuracy
-    shown = [browser.proxy.index(r, 7).data(Qt.ItemDataRole.UserRole + 1) for r in range(3)]
+    accuracy = batch.index("Test acc")
+    browser.table.sortByColumn(accuracy, Qt.SortOrder.DescendingOrder)
+    shown = [browser.proxy.index(r, accuracy).data(Qt.ItemDataRole.UserRole + 1) for r in range(3)]
     assert shown == sorted(shown, reverse=True)
 
 
