@@ -121,6 +121,7 @@ def main() -> None:
         window.plots.log_loss.setChecked(False)
         for run_id in shown_before:
             window.runs.set_visible(run_id, True)
+        window.params.set_config(base)
 
         if args.sweep_points:
             from regui.core.sweep import SweepSpec, log_space
