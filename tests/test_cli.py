@@ -61,7 +61,7 @@ def test_run_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
         assert float(row["weight_l2"]) == final.weight_l2
         assert float(row["zero_fraction"]) == final.zero_fraction
         assert row["status"] == "finished" and row["epochs_done"] == "4"
-        assert int(row["n_train"]) + int(row["n_test"]) == 36
+        assert int(row["n_train"]) + int(row["n_val"]) + int(row["n_test"]) == 36 and int(row["n_val"]) > 0
         assert [e["test_accuracy"] for e in run["history"]] == [e.test_accuracy for e in expected.epochs]
         assert [e["batch_losses"] for e in run["history"]] == [e.batch_losses.tolist() for e in expected.epochs]
         assert run["config"]["penalty"] == row["penalty"] and run["config"]["engine"] == "minibatch"
@@ -299,10 +299,10 @@ def test_sweep_end_to_end_matches_the_engine(make_folder, tmp_path, capsys):
         assert int(row["repeat"]) == record.repeat and int(row["split_seed"]) == record.config.split_seed
     summaries = read_csv(summary)
     assert len(summaries) == 4 and all(s["runs"] == "2" for s in summaries)
-    assert "[8/8]" in printed and "best 'l2'" in printed
+    assert "[8/8]" in printed and "chosen 'l2' (on validation" in printed
     assert "2 penalties x 3 lambdas x 1 learning rate x 2 repeats" in printed
-    assert "] #1 none lr=0.02 batch 64 pixels [0, 1] repeat 1: test" in printed  # repeats told apart as they end
-    assert "] #2 none lr=0.02 batch 64 pixels [0, 1] repeat 2: test" in printed
+    assert "] #1 none lr=0.02 batch 64 pixels [0, 1] repeat 1: validation" in printed  # repeats told apart as they end
+    assert "] #2 none lr=0.02 batch 64 pixels [0, 1] repeat 2: validation" in printed
     assert main(["runs", "list", "--where", "penalty=none"]) == 0
     listed = capsys.readouterr().out
     assert " S1 r1 " in listed and " S1 r2 " in listed  # and so in the store's list

@@ -249,7 +249,9 @@ def _add_runs(commands) -> None:
         help="only runs with these settings, e.g. penalty=l2 alpha=0.01 scaling=unit",
     )
     listing.add_argument("--status", help="only runs with this status (finished, stopped, interrupted, ...)")
-    listing.add_argument("--sort", default="id", help="test_accuracy, best_test_accuracy, started_at, seconds, ...")
+    listing.add_argument(
+        "--sort", default="id", help="test_accuracy, val_accuracy, chosen_test_accuracy, started_at, seconds, ..."
+    )
     listing.add_argument("--desc", action="store_true", help="largest first")
     listing.add_argument("--limit", type=_positive, help="at most this many")
     show = action("show", "show one run: settings, dataset, versions and every epoch")
@@ -353,6 +355,14 @@ def _add_data(group) -> None:
         f"{DEFAULTS.scaling}; {LESSON.scaling} with --lesson)",
     )
     group.add_argument("--test-size", type=float, default=DEFAULTS.test_size, help="fraction held out for testing")
+    group.add_argument(
+        "--validation",
+        type=float,
+        default=None,
+        metavar="F",
+        help=f"fraction of the training part held out to choose on (best epoch, best setting); 0: none "
+        f"(default {DEFAULTS.validation:g}; {LESSON.validation:g} with --lesson)",
+    )
     group.add_argument("--split-seed", type=int, default=DEFAULTS.split_seed, help="seed of the train/test split")
     group.add_argument(
         "--no-stratify",

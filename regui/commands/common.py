@@ -49,6 +49,7 @@ def base_config(args) -> TrainConfig:
         batch_size=batch_sizes(args)[0],
         alpha=alphas(args)[0],
         scaling=args.scaling or start.scaling,
+        validation=start.validation if args.validation is None else args.validation,
         epochs=args.epochs,
         l1_ratio=args.l1_ratio,
         learning_rate=args.schedule,

@@ -21,6 +21,7 @@ from regui.commands.common import (
 )
 from regui.core.admission import admit_run
 from regui.core.config import SKLEARN_NOTE, TrainConfig, run_label, uses_lambda
+from regui.core.formatting import percent
 from regui.core.health import learned_nothing
 from regui.core.records import FINISHED, STOPPED, EpochResult, RunRecord
 from regui.core.run_book import RunBook
@@ -149,20 +150,21 @@ def print_table(records) -> None:
         return
     print()
     header = (
-        f"{'penalty':<11} {'lambda':>8} {'lr':>8} {'batch':>6} {'train acc':>9} {'test acc':>9} {'best (epoch)':>16} "
-        f"{'zeros':>6}  status"
+        f"{'penalty':<11} {'lambda':>8} {'lr':>8} {'batch':>6} {'train acc':>9} {'val acc':>8} {'test acc':>9} "
+        f"{'chosen: test (epoch)':>20} {'zeros':>6}  status"
     )
     print(header)
     print("-" * len(header))
     for r in records:
-        c, f, b = r.config, r.final, r.best_test()
+        c, f, chosen = r.config, r.final, r.chosen()
         lam = "-" if c.penalty == "none" else f"{c.alpha:g}"
         setting = f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {'sgd' if c.sklearn else c.batch_text:>6}"
         if f is None:
-            print(f"{setting} {'-':>9} {'-':>9} {'-':>16} {'-':>6}  {r.status_text()}")
+            print(f"{setting} {'-':>9} {'-':>8} {'-':>9} {'-':>20} {'-':>6}  {r.status_text()}")
             continue
-        best = f"{b.test_accuracy:.2%} ({b.epoch})"
+        picked = "-" if chosen is None else f"{chosen.test_accuracy:.2%} ({chosen.epoch})"
+        val = percent(f.val_accuracy, missing="-")
         print(
-            f"{setting} {f.train_accuracy:>9.2%} {f.test_accuracy:>9.2%} "
-            f"{best:>16} {f.zero_fraction:>6.1%}  {r.status_text()}"
+            f"{setting} {f.train_accuracy:>9.2%} {val:>8} {f.test_accuracy:>9.2%} "
+            f"{picked:>20} {f.zero_fraction:>6.1%}  {r.status_text()}"
         )

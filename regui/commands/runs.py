@@ -54,7 +54,7 @@ def _list(store: RunStore, args) -> int:
         return EXIT_OK
     header = (
         f"{'id':>5}  {'started':<16} {'status':<11} {'penalty':<11} {'lambda':>8} {'lr':>7} {'batch':>6} {'epochs':>9} "
-        f"{'test acc':>8} {'best':>7} {'zeros':>6}  {'dataset':<14} {'sweep':<7} name / note"
+        f"{'val acc':>7} {'test acc':>8} {'zeros':>6}  {'dataset':<14} {'sweep':<7} name / note"
     )
     print(header)
     print("-" * len(header))
@@ -65,16 +65,16 @@ def _list(store: RunStore, args) -> int:
         if run.damage:
             print(
                 f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {DAMAGED:<11} {'?':<11} {lam:>8} "
-                f"{'?':>7} {'?':>6} {'?':>9} {'-':>8} {'-':>7} {'-':>6}  {'?':<14} {'':<7} {note}"
+                f"{'?':>7} {'?':>6} {'?':>9} {'-':>7} {'-':>8} {'-':>6}  {'?':<14} {'':<7} {note}"
             )
             continue
-        acc, best = percent(run.test_accuracy, missing="-"), percent(run.best_test_accuracy, missing="-")
+        acc, val = percent(run.test_accuracy, missing="-"), percent(run.val_accuracy, missing="-")
         zeros = percent(run.zero_fraction, 1, missing="-")
         print(
             f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {run.status:<11} "
             f"{PENALTY_LABELS.get(c.penalty, c.penalty):<11} {lam:>8} {c.eta0:>7g} "
             f"{'sgd' if c.sklearn else c.batch_text:>6} "
-            f"{f'{run.epochs_done}/{c.epochs}':>9} {acc:>8} {best:>7} "
+            f"{f'{run.epochs_done}/{c.epochs}':>9} {val:>7} {acc:>8} "
             f"{zeros:>6}  {Path(run.folder).name[:14]:<14} {sweep_place(run.sweep, run.repeat):<7} {note}"
         )
     print(f"{len(runs)} run(s) in {store.path}")

@@ -28,7 +28,7 @@ from regui.core.run_book import RunBook
 from regui.core.run_log import Storing
 from regui.core.sweep import MAX_SWEEP_RUNS, SweepSpec, check_sweep_size, count_runs, log_space
 from regui.core.sweep_runs import BookEvents, Runner, SerialRunner, SweepControl, item_name
-from regui.core.sweep_summary import best_per_penalty, summarize
+from regui.core.sweep_summary import chosen_per_penalty, summarize
 
 SWEEP_NAME = "S1"
 
@@ -197,11 +197,9 @@ class _SweepPrinter:
         if self.quiet:
             return
         if record.final is not None:
-            best = record.best_test() or record.final
-            result = (
-                f"test {record.final.test_accuracy:.2%} (best {best.test_accuracy:.2%} at epoch {best.epoch}), "
-                f"zeros {record.final.zero_fraction:.1%}"
-            )
+            final = record.final
+            val = "" if final.val_accuracy != final.val_accuracy else f"validation {final.val_accuracy:.2%}, "
+            result = f"{val}test {final.test_accuracy:.2%}, zeros {final.zero_fraction:.1%}"
         else:
             result = "no epoch"
         status = "" if record.status == FINISHED else f"  [{record.status_text()}]"
@@ -228,8 +226,8 @@ def _print_summary(summaries) -> None:
         return
     print()
     header = (
-        f"{'penalty':<11} {'lambda':>9} {'lr':>8} {'batch':>6} {'runs':>4}  {'test acc':>15}  {'best test acc':>15}  "
-        f"{'train acc':>15}  {'zeros':>13}"
+        f"{'penalty':<11} {'lambda':>9} {'lr':>8} {'batch':>6} {'runs':>4}  {'train acc':>15}  {'val acc':>15}  "
+        f"{'test acc':>15}  {'zeros':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -241,15 +239,20 @@ def _print_summary(summaries) -> None:
             print(f"{setting} {0:>4}  none of its runs finished: {s.count_text()}")
             continue
         note = "" if not s.others else f"  ({s.count_text()})"
+        val = "-" if math.isnan(s.val[0]) else pm(s.val)
         print(
-            f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {_batch(s):>6} {s.n:>4}  {pm(s.test):>15}  {pm(s.best_test):>15}  "
-            f"{pm(s.train):>15}  {pm(s.zeros, 1):>13}{note}"
+            f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {_batch(s):>6} {s.n:>4}  {pm(s.train):>15}  {val:>15}  "
+            f"{pm(s.test):>15}  {pm(s.zeros, 1):>13}{note}"
         )
+    print("(mean ± standard deviation of the runs of each setting, final epoch)")
     print()
-    for s in best_per_penalty(summaries):
+    chosen = chosen_per_penalty(summaries)
+    if not chosen:
+        print("[INFO] no validation part (--validation 0): no setting is chosen; choosing on test would flatter it")
+    for s in chosen:
         lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
         print(
-            f"[INFO] best '{s.penalty}':{lam} lr={s.eta0:g} batch {_batch(s)}: "
+            f"[INFO] chosen '{s.penalty}' (on validation {pm(s.val)}):{lam} lr={s.eta0:g} batch {_batch(s)}: "
             f"test accuracy {pm(s.test)} over {s.n} run(s)"
         )
 

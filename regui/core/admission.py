@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from regui.core.config import TrainConfig, check_split
+from regui.core.config import TrainConfig
 from regui.core.records import weights_size
+from regui.core.splits import check_split
 from regui.core.sweep import SweepItem, SweepSpec, check_sweep_size, count_runs, expand
 
 

@@ -6,10 +6,9 @@ Plain values only (no numpy, OpenCV or scikit-learn), so any front end can impor
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
-from regui.core.errors import ConfigError, DatasetError
+from regui.core.errors import ConfigError
 from regui.core.formatting import short_number
 
 # Two engines train the same linear model. regui's own descends exactly the lesson's objective
@@ -56,6 +55,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "l1_ratio": (0.0, 1.0),
     "epochs": (1, 100_000),
     "test_size": (0.01, 0.99),
+    "validation": (0.0, 0.9),
     "seed": (0, MAX_SEED),
     "split_seed": (0, MAX_SEED),
     "width": (1, 1024),
@@ -68,6 +68,7 @@ SETTING_NAMES = {
     "l1_ratio": "the L1 ratio",
     "epochs": "epochs",
     "test_size": "the test fraction",
+    "validation": "the validation fraction",
     "seed": "the seed",
     "split_seed": "the split seed",
     "width": "the image width",
@@ -128,12 +129,18 @@ class ImageSettings:
 
 @dataclass(frozen=True)
 class SplitSettings:
-    """How the loaded images become train and test arrays."""
+    """How the loaded images become train, validation and test arrays.
+
+    The test part is held out first (``test_size`` of the images); the validation part is then
+    carved from what remains (``validation`` of it; 0 for the lesson's two-way split, in which
+    case nothing is chosen). Choices (the best epoch, the best setting) read validation only.
+    """
 
     test_size: float = 0.25
     split_seed: int = 42
     stratify: bool = True
     scaling: str = "raw"
+    validation: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,7 @@ class TrainConfig:
     test_size: float = 0.25
     split_seed: int = 42
     stratify: bool = True
+    validation: float = 0.2  # of the training part, held out to choose on; 0: none (the lesson)
 
     def __post_init__(self) -> None:
         # scikit-learn's engine steps once per image, whatever was asked: its runs say batch 1.
@@ -174,7 +182,11 @@ class TrainConfig:
     @property
     def split(self) -> SplitSettings:
         return SplitSettings(
-            test_size=self.test_size, split_seed=self.split_seed, stratify=self.stratify, scaling=self.scaling
+            test_size=self.test_size,
+            split_seed=self.split_seed,
+            stratify=self.stratify,
+            scaling=self.scaling,
+            validation=self.validation,
         )
 
     def with_(self, **changes) -> TrainConfig:
@@ -195,6 +207,8 @@ class TrainConfig:
         before regui had its own engine name none, and were scikit-learn's, one image per step."""
         if data and "engine" not in data:
             data = {**OLDER_DEFAULTS, **data}
+        elif data and "validation" not in data:  # written before the validation part: none
+            data = {"validation": 0.0, **data}
         return cls.from_dict(data)
 
     @property
@@ -233,26 +247,26 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting that is out of range or does not combine."""
-        _choice("engine", self.engine, ENGINES)
-        _choice("penalty", self.penalty, PENALTIES)
-        _choice("loss", self.loss, LOSSES)
+        choice("engine", self.engine, ENGINES)
+        choice("penalty", self.penalty, PENALTIES)
+        choice("loss", self.loss, LOSSES)
         if not self.sklearn and self.learning_rate in SCHEDULES and self.learning_rate not in MINIBATCH_SCHEDULES:
             raise ConfigError(
                 f"The '{self.learning_rate}' learning-rate schedule is scikit-learn's SGDClassifier's: choose "
                 f"that engine, or one of regui's: {', '.join(MINIBATCH_SCHEDULES)}."
             )
-        _choice("learning-rate schedule", self.learning_rate, SCHEDULES)
+        choice("learning-rate schedule", self.learning_rate, SCHEDULES)
         problem = batch_problem(self.batch_size)
         if problem:
             raise ConfigError(problem)
-        _choice("pixel scaling", self.scaling, SCALINGS)
-        for name in ("alpha", "l1_ratio", "eta0", "test_size"):
+        choice("pixel scaling", self.scaling, SCALINGS)
+        for name in ("alpha", "l1_ratio", "eta0", "test_size", "validation"):
             if not _is_number(getattr(self, name)):
                 raise ConfigError(f"{name} must be a number (got {getattr(self, name)!r}).")
         for name in ("color", "stratify"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false (got {getattr(self, name)!r}).")
-        for name in ("alpha", "eta0", "l1_ratio", "epochs", "test_size", "seed", "split_seed"):
+        for name in ("alpha", "eta0", "l1_ratio", "epochs", "test_size", "validation", "seed", "split_seed"):
             problem = limit_problem(name, getattr(self, name))
             if problem:
                 raise ConfigError(problem)
@@ -279,10 +293,12 @@ class TrainConfig:
 
 # The lesson script's settings ("Lesson defaults" in the app): scikit-learn's engine, raw pixels,
 # lambda 1e-4, constant learning rate 0.01, 10 epochs.
-LESSON = TrainConfig(engine="sgdclassifier", scaling="raw", alpha=1e-4, eta0=0.01, epochs=10, learning_rate="constant")
+LESSON = TrainConfig(
+    engine="sgdclassifier", scaling="raw", alpha=1e-4, eta0=0.01, epochs=10, learning_rate="constant", validation=0.0
+)
 # What a setting missing from a run written before the engine choice was: the lesson's values
-# then were the defaults.
-OLDER_DEFAULTS = {"engine": "sgdclassifier", "scaling": "raw", "alpha": 1e-4, "batch_size": 1}
+# then were the defaults, and there was no validation part.
+OLDER_DEFAULTS = {"engine": "sgdclassifier", "scaling": "raw", "alpha": 1e-4, "batch_size": 1, "validation": 0.0}
 
 
 def batch_problem(value) -> str:
@@ -318,11 +334,6 @@ def run_label(run_id: int, config: TrainConfig) -> str:
     return f"#{run_id} {config.describe()}"
 
 
-def test_count(n_images: int, test_size: float) -> int:
-    """Images in the test part, rounded up as scikit-learn's train_test_split does."""
-    return math.ceil(test_size * n_images)
-
-
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -331,34 +342,7 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_split(class_names: Sequence[str], counts: list[int], split: SplitSettings) -> None:
-    """Raise (before any work) if ``split`` cannot divide classes with these image counts.
-
-    ConfigError for a setting out of range, DatasetError when the data is too small for it.
-    """
-    _choice("pixel scaling", split.scaling, SCALINGS)
-    problem = limit_problem("test_size", split.test_size)
-    if problem:
-        raise ConfigError(problem)
-    n, n_classes = sum(counts), len(counts)
-    n_test = test_count(n, split.test_size)
-    if n_test < 1 or n - n_test < 1:
-        raise DatasetError(f"Test fraction {split.test_size:g} leaves no image on one side of the split ({n} images).")
-    if not split.stratify:
-        return
-    smallest = min(range(n_classes), key=lambda i: counts[i])
-    if counts[smallest] < 2:
-        raise DatasetError(
-            f"Class '{class_names[smallest]}' has only {counts[smallest]} image; a stratified split needs at least "
-            "2 per class (add images or turn off stratify)."
-        )
-    if n_test < n_classes or n - n_test < n_classes:
-        raise DatasetError(
-            f"A stratified split of {n} images with test fraction {split.test_size:g} leaves fewer than "
-            f"one image per class ({n_classes} classes) on one side; change the test fraction or turn off stratify."
-        )
-
-
-def _choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
+def choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    """Raise ConfigError unless ``value`` is one of ``allowed``, naming them."""
     if value not in allowed:
         raise ConfigError(f"Unknown {what} '{value}'; choose one of: {', '.join(allowed)}.")

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from regui.core import cache, machine
-from regui.core.config import ImageSettings, SplitSettings, TrainConfig, check_split
+from regui.core.config import ImageSettings, SplitSettings, TrainConfig
 from regui.core.errors import DatasetError
 from regui.core.images import decode_files
 from regui.core.locations import default_cache_dir
 from regui.core.progress import ProgressCallback, StopCheck
 from regui.core.records import DatasetSummary
 from regui.core.scan import Skipped, scan_folder
+from regui.core.splits import check_split
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,6 +234,10 @@ class PreparedData:
     class_names: tuple[str, ...]
     image: ImageSettings
     split: SplitSettings
+    # The validation part (empty without one): carved from the training part, never trained on.
+    X_val: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    y_val: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    val_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def n_classes(self) -> int:
@@ -269,16 +274,29 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
             f"With this split class '{dataset.class_names[missing[0]]}' has no training image; "
             "turn on stratify, change the split seed, or lower the test fraction."
         )
+    val_index = np.empty(0, dtype=train_index.dtype)
+    if split.validation > 0:  # carved from the training part, seeded and stratified alike
+        from sklearn.model_selection import train_test_split
+
+        train_index, val_index = train_test_split(
+            train_index,
+            test_size=split.validation,
+            random_state=split.split_seed,
+            stratify=y_train if split.stratify else None,
+        )
+        y_train = dataset.y[train_index]
     X_train = dataset.X[train_index].astype(np.float64)
+    X_val = dataset.X[val_index].astype(np.float64)
     X_test = dataset.X[test_index].astype(np.float64)
     if split.scaling == "unit":
-        X_train /= 255.0
-        X_test /= 255.0
-    elif split.scaling == "standard":
+        for X in (X_train, X_val, X_test):
+            X /= 255.0
+    elif split.scaling == "standard":  # fitted on the training part only: validation and test are unseen
         scaler = StandardScaler().fit(X_train)
         X_train = scaler.transform(X_train)
+        X_val = scaler.transform(X_val) if len(X_val) else X_val
         X_test = scaler.transform(X_test)
-    for array in (X_train, X_test, train_index, test_index):
+    for array in (X_train, X_val, X_test, train_index, val_index, test_index):
         array.setflags(write=False)
     return PreparedData(
         X_train=X_train,
@@ -290,6 +308,9 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
         class_names=dataset.class_names,
         image=dataset.image,
         split=split,
+        X_val=X_val,
+        y_val=dataset.y[val_index],
+        val_index=val_index,
     )
 
 

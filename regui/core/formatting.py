@@ -26,8 +26,8 @@ def sweep_place(sweep: str, repeat: int) -> str:
 
 
 def percent(value: float | None, digits: int = 2, missing: str = "") -> str:
-    """0.5731 -> "57.31%"; None (no epoch yet) -> ``missing``."""
-    return missing if value is None else f"{value:.{digits}%}"
+    """0.5731 -> "57.31%"; None (no epoch yet) or NaN (not measured) -> ``missing``."""
+    return missing if value is None or value != value else f"{value:.{digits}%}"
 
 
 def e_notation(value: float, digits: int = 6) -> str:

@@ -5,6 +5,7 @@ numpy only, so the app can hold and show these without importing the training st
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
@@ -65,6 +66,10 @@ class EpochResult:
     # minibatch.BATCH_LOSSES_PER_EPOCH of them evenly spaced (float32; empty for scikit-learn's).
     # Numbers, not a snapshot: kept when the snapshot is dropped.
     batch_losses: np.ndarray = field(default_factory=lambda: _NO_CONFIDENCE, compare=False, repr=False)
+    # On the validation part (carved from the training part, never trained on): what choices read.
+    # NaN for a run without one (the lesson's two-way split; runs stored before it existed).
+    val_loss: float = math.nan
+    val_accuracy: float = math.nan
 
     METRICS = (
         "train_loss",
@@ -73,10 +78,21 @@ class EpochResult:
         "objective",
         "train_accuracy",
         "test_accuracy",
+        "val_loss",
+        "val_accuracy",
         "weight_l2",
         "weight_l1",
         "zero_fraction",
     )
+
+    def __eq__(self, other) -> bool:
+        # The numbers, with NaN equal to NaN: a run without a validation part has NaN there, and
+        # the same run read back from the store or another process must still compare equal.
+        if not isinstance(other, EpochResult):
+            return NotImplemented
+        return self.epoch == other.epoch and all(
+            a == b or (a != a and b != b) for a, b in ((getattr(self, m), getattr(other, m)) for m in self.METRICS)
+        )
 
     def metrics(self) -> dict[str, float]:
         """The per-epoch numbers (no weights), e.g. for a history file."""
@@ -181,6 +197,7 @@ class DatasetSummary(TypedDict, total=False):
     fingerprint: str  # of the folder's files (names, sizes, times): "the same data"
     image: str  # "32x32x3"
     n_train: int
+    n_val: int  # the validation part (0 or missing: none)
     n_test: int
 
 
@@ -214,11 +231,14 @@ class RunRecord:
                 return result
         return None
 
-    def best_test(self) -> EpochResult | None:
-        """The epoch with the highest test accuracy (the earliest one on a tie)."""
-        if not self.epochs:
+    def chosen(self) -> EpochResult | None:
+        """The epoch chosen on the validation part: the highest validation accuracy, the earliest
+        on a tie. None without a validation part (nothing can be chosen without looking at the
+        test part) or before any epoch. Test labels play no part in it."""
+        measured = [e for e in self.epochs if not math.isnan(e.val_accuracy)]
+        if not measured:
             return None
-        return max(self.epochs, key=lambda e: (e.test_accuracy, -e.epoch))
+        return max(measured, key=lambda e: (e.val_accuracy, -e.epoch))
 
     def status_text(self) -> str:
         if self.status == RUNNING and self.epochs:
@@ -234,7 +254,7 @@ class RunRecord:
     def summary_row(self) -> dict:
         """One row of a results table: settings, then final metrics (None where there are none)."""
         c = self.config
-        final, best = self.final, self.best_test()
+        final, chosen = self.final, self.chosen()
         row = {
             "run": self.name,
             "sweep": self.sweep,
@@ -253,6 +273,7 @@ class RunRecord:
             "scaling": c.scaling,
             "image": f"{c.width}x{c.height}x{3 if c.color else 1}",
             "test_size": c.test_size,
+            "validation": c.validation,
             "split_seed": c.split_seed,
             "stratify": c.stratify,
             "status": self.status,
@@ -260,11 +281,14 @@ class RunRecord:
         # "penalty" already names the setting; the final alpha * R(W) is "penalty_term".
         for metric in EpochResult.METRICS:
             row["penalty_term" if metric == "penalty" else metric] = getattr(final, metric) if final else None
-        row["best_test_accuracy"] = best.test_accuracy if best else None
-        row["best_epoch"] = best.epoch if best else None
+        # The epoch chosen on validation, and its test accuracy: reported, never chosen on.
+        row["chosen_epoch"] = chosen.epoch if chosen else None
+        row["chosen_val_accuracy"] = chosen.val_accuracy if chosen else None
+        row["chosen_test_accuracy"] = chosen.test_accuracy if chosen else None
         row["seconds"] = round(self.seconds, 3)
         row["dataset"] = self.dataset.get("folder", "")
         row["n_train"] = self.dataset.get("n_train")
+        row["n_val"] = self.dataset.get("n_val")
         row["n_test"] = self.dataset.get("n_test")
         row["message"] = self.message
         return row

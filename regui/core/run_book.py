@@ -20,8 +20,9 @@ from collections.abc import Hashable, Iterator
 from datetime import datetime, timezone
 from typing import Protocol
 
-from regui.core.config import TrainConfig, test_count
+from regui.core.config import TrainConfig
 from regui.core.records import FAILED, RUNNING, WAITING, DatasetSummary, EpochResult, RunRecord, thin_snapshots
+from regui.core.splits import part_sizes
 
 _OPEN = (WAITING, RUNNING)  # a run that has not ended: what the engine may still report on
 
@@ -41,13 +42,13 @@ class RunSubscriber(Protocol):
 
 
 def run_dataset(summary: DatasetSummary, config: TrainConfig) -> DatasetSummary:
-    """What a run records about its data: the dataset's summary and the sizes of its training
-    and test parts, as the split makes them (scikit-learn rounds the test part up)."""
+    """What a run records about its data: the dataset's summary and the sizes of its training,
+    validation and test parts, as the split makes them (scikit-learn rounds those parts up)."""
     n_images = summary.get("n_images")
     if not isinstance(n_images, int):
         return {**summary}
-    n_test = test_count(n_images, config.test_size)
-    return {**summary, "n_train": n_images - n_test, "n_test": n_test}
+    n_train, n_val, n_test = part_sizes(n_images, config.test_size, config.validation)
+    return {**summary, "n_train": n_train, "n_val": n_val, "n_test": n_test}
 
 
 class RunBook:

@@ -41,7 +41,12 @@ def run_training(
     record = RunRecord(
         config=config,
         name=name,
-        dataset={**(dataset_summary or {}), "n_train": len(data.y_train), "n_test": len(data.y_test)},
+        dataset={
+            **(dataset_summary or {}),
+            "n_train": len(data.y_train),
+            "n_val": len(data.y_val),
+            "n_test": len(data.y_test),
+        },
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     started = time.perf_counter()

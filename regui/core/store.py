@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -228,23 +229,32 @@ class RunStore:
 
     @_guarded
     def add_epoch(self, run_id: int, result: EpochResult) -> None:
-        """Commit one finished epoch (and the run's latest numbers; the best so far is kept)."""
+        """Commit one finished epoch (and the run's latest numbers; the epoch chosen on validation
+        so far is kept up to date, so a run whose process is killed still has it)."""
+        val = None if math.isnan(result.val_accuracy) else result.val_accuracy
         with self._write():
             self._insert_epoch(run_id, result)
+            # SET reads the row as it was: both CASEs compare against the previous choice.
+            better = (
+                ":val IS NOT NULL AND (chosen_epoch IS NULL OR :val > (SELECT val_accuracy FROM epochs e "
+                "WHERE e.run_id = runs.id AND e.epoch = runs.chosen_epoch))"
+            )
             self._conn.execute(
-                "UPDATE runs SET epochs_done = ?, test_accuracy = ?, train_accuracy = ?, objective = ?, "
-                "zero_fraction = ?, best_test_accuracy = max(coalesce(best_test_accuracy, 0), ?), seconds = ? "
-                "WHERE id = ?",
-                (
-                    result.epoch,
-                    result.test_accuracy,
-                    result.train_accuracy,
-                    result.objective,
-                    result.zero_fraction,
-                    result.test_accuracy,
-                    result.elapsed,
-                    run_id,
-                ),
+                "UPDATE runs SET epochs_done = :epoch, test_accuracy = :test, train_accuracy = :train, "
+                "objective = :objective, zero_fraction = :zeros, val_accuracy = :val, seconds = :seconds, "
+                f"chosen_epoch = CASE WHEN {better} THEN :epoch ELSE chosen_epoch END, "
+                f"chosen_test_accuracy = CASE WHEN {better} THEN :test ELSE chosen_test_accuracy END "
+                "WHERE id = :id",
+                {
+                    "epoch": result.epoch,
+                    "test": result.test_accuracy,
+                    "train": result.train_accuracy,
+                    "objective": result.objective,
+                    "zeros": result.zero_fraction,
+                    "val": val,
+                    "seconds": result.elapsed,
+                    "id": run_id,
+                },
             )
 
     @_guarded
@@ -255,11 +265,11 @@ class RunStore:
         with self._write():
             for result in record.epochs[self._epochs_done(run_id) :]:  # any not written live
                 self._insert_epoch(run_id, result)
-            best = record.best_test()
+            chosen = record.chosen()
             self._conn.execute(
                 "UPDATE runs SET status = ?, message = ?, seconds = ?, epochs_done = ?, test_accuracy = ?, "
-                "train_accuracy = ?, objective = ?, zero_fraction = ?, best_test_accuracy = ?, coef = ?, "
-                "coef_shape = ?, intercept = ?, pid = 0 WHERE id = ?",
+                "train_accuracy = ?, objective = ?, zero_fraction = ?, val_accuracy = ?, chosen_epoch = ?, "
+                "chosen_test_accuracy = ?, coef = ?, coef_shape = ?, intercept = ?, pid = 0 WHERE id = ?",
                 (
                     record.status,
                     record.message,
@@ -267,9 +277,10 @@ class RunStore:
                     len(record.epochs),
                     *(
                         getattr(final, m) if final else None
-                        for m in ("test_accuracy", "train_accuracy", "objective", "zero_fraction")
+                        for m in ("test_accuracy", "train_accuracy", "objective", "zero_fraction", "val_accuracy")
                     ),
-                    best.test_accuracy if best else None,
+                    chosen.epoch if chosen else None,
+                    chosen.test_accuracy if chosen else None,
                     snap.coef.astype(np.float32).tobytes() if snap else None,
                     "x".join(map(str, snap.coef.shape)) if snap else "",
                     np.asarray(snap.intercept, dtype=np.float64).tobytes() if snap else None,

@@ -25,7 +25,15 @@ DAMAGED = "damaged"  # the status shown for a row that does not read as a run
 _TEXT = ("uid", "name", "note", "status", "sweep", "started_at", "regui_version", "sklearn_version", "message")
 _WHOLE = ("id", "repeat", "epochs_done")
 _NUMBER = ("seconds",)
-_NUMBER_OR_NULL = ("test_accuracy", "train_accuracy", "objective", "zero_fraction", "best_test_accuracy")
+_NUMBER_OR_NULL = (
+    "test_accuracy",
+    "train_accuracy",
+    "objective",
+    "zero_fraction",
+    "val_accuracy",
+    "chosen_epoch",
+    "chosen_test_accuracy",
+)
 
 
 class RowProblem(ValueError):
@@ -165,7 +173,9 @@ class StoredRun:
     train_accuracy: float | None
     objective: float | None
     zero_fraction: float | None
-    best_test_accuracy: float | None
+    val_accuracy: float | None  # final epoch's, on the validation part (None without one)
+    chosen_epoch: int | None  # chosen on validation
+    chosen_test_accuracy: float | None  # that epoch's test accuracy: reported, not chosen on
     regui_version: str
     sklearn_version: str
     message: str
@@ -215,7 +225,9 @@ def damaged_run(values: dict, why: str) -> StoredRun:
         train_accuracy=None,
         objective=None,
         zero_fraction=None,
-        best_test_accuracy=None,
+        val_accuracy=None,
+        chosen_epoch=None,
+        chosen_test_accuracy=None,
         regui_version=text("regui_version"),
         sklearn_version=text("sklearn_version"),
         message=text("message"),

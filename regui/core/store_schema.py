@@ -82,6 +82,17 @@ MIGRATIONS: list[str] = [
         WHERE json_valid(config) AND json_type(config) = 'object' AND json_extract(config, '$.engine') IS NULL;
     ALTER TABLE epochs ADD COLUMN batch_losses BLOB;
     """,
+    # 4: the validation part. Each epoch's validation loss and accuracy; per run the final
+    # validation accuracy and the epoch chosen on validation with its test accuracy. Runs stored
+    # before had no validation part: theirs stay empty. (best_test_accuracy, the best epoch by
+    # test accuracy, is kept as it was but no longer listed or written: it was chosen on the test set.)
+    """
+    ALTER TABLE epochs ADD COLUMN val_loss REAL;
+    ALTER TABLE epochs ADD COLUMN val_accuracy REAL;
+    ALTER TABLE runs ADD COLUMN val_accuracy REAL;
+    ALTER TABLE runs ADD COLUMN chosen_epoch INTEGER;
+    ALTER TABLE runs ADD COLUMN chosen_test_accuracy REAL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -98,7 +109,8 @@ SORTABLE = (
     "train_accuracy",
     "objective",
     "zero_fraction",
-    "best_test_accuracy",
+    "val_accuracy",
+    "chosen_test_accuracy",
     "folder",
     "sweep",
 )
@@ -120,7 +132,9 @@ LIST_COLUMNS = (
     "train_accuracy",
     "objective",
     "zero_fraction",
-    "best_test_accuracy",
+    "val_accuracy",
+    "chosen_epoch",
+    "chosen_test_accuracy",
     "regui_version",
     "sklearn_version",
     "message",

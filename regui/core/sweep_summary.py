@@ -1,5 +1,5 @@
-"""The results of a sweep: mean and spread over the repeats of each setting, and the best
-setting per penalty."""
+"""The results of a sweep: mean and spread over the repeats of each setting, and the setting
+per penalty chosen on the validation part (its test accuracy reported beside it, never chosen on)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class SettingSummary:
     runs: list[int] = field(default_factory=list)  # indices of its finished runs in the records given
     others: dict[str, int] = field(default_factory=dict)  # repeats that did not finish, by status
     test: tuple[float, float] = (math.nan, math.nan)  # mean, std of final test accuracy
-    best_test: tuple[float, float] = (math.nan, math.nan)
+    val: tuple[float, float] = (math.nan, math.nan)  # of final validation accuracy (NaN without one)
     train: tuple[float, float] = (math.nan, math.nan)
     zeros: tuple[float, float] = (math.nan, math.nan)
 
@@ -55,8 +55,8 @@ class SettingSummary:
             "not_finished": sum(self.others.values()),
             "test_accuracy_mean": self.test[0],
             "test_accuracy_std": self.test[1],
-            "best_test_accuracy_mean": self.best_test[0],
-            "best_test_accuracy_std": self.best_test[1],
+            "val_accuracy_mean": self.val[0],
+            "val_accuracy_std": self.val[1],
             "train_accuracy_mean": self.train[0],
             "train_accuracy_std": self.train[1],
             "zero_fraction_mean": self.zeros[0],
@@ -89,25 +89,26 @@ def summarize(records: Sequence[RunRecord]) -> list[SettingSummary]:
             groups[key].others[record.status] = groups[key].others.get(record.status, 0) + 1
     for summary in groups.values():
         finals = [e for e in (records[i].final for i in summary.runs) if e is not None]
-        bests = [e for e in (records[i].best_test() for i in summary.runs) if e is not None]
         if not finals:
             continue
         summary.test = _mean_std([e.test_accuracy for e in finals])
-        summary.best_test = _mean_std([e.test_accuracy for e in bests])
+        summary.val = _mean_std([e.val_accuracy for e in finals])
         summary.train = _mean_std([e.train_accuracy for e in finals])
         summary.zeros = _mean_std([e.zero_fraction for e in finals])
     return list(groups.values())
 
 
-def best_per_penalty(summaries: Sequence[SettingSummary]) -> list[SettingSummary]:
-    """For each penalty, the setting with the highest mean test accuracy."""
-    best: dict[str, SettingSummary] = {}
+def chosen_per_penalty(summaries: Sequence[SettingSummary]) -> list[SettingSummary]:
+    """For each penalty, the setting with the highest mean validation accuracy (the first on a
+    tie). Test accuracy plays no part: choosing on it would report an optimistic number. Without
+    a validation part nothing is chosen: []."""
+    chosen: dict[str, SettingSummary] = {}
     for s in summaries:
-        if not s.n:
+        if not s.n or math.isnan(s.val[0]):
             continue
-        if s.penalty not in best or s.test[0] > best[s.penalty].test[0]:
-            best[s.penalty] = s
-    return list(best.values())
+        if s.penalty not in chosen or s.val[0] > chosen[s.penalty].val[0]:
+            chosen[s.penalty] = s
+    return list(chosen.values())
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

@@ -18,6 +18,7 @@ epoch, with the objective as the lesson writes it and scikit-learn defines it:
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -325,16 +326,20 @@ def _measure(
     with np.errstate(over="ignore", invalid="ignore"):
         d_train = decision_values(data.X_train, coef, intercept)
         d_test = decision_values(data.X_test, coef, intercept)
+        d_val = decision_values(data.X_val, coef, intercept) if len(data.y_val) else None
         if config.sklearn:
             if d_train.shape[1] == 1:  # binary problems have one decision value per sample
                 d_train, d_test = d_train.ravel(), d_test.ravel()
+                d_val = None if d_val is None else d_val.ravel()
             train_loss = data_loss(d_train, data.y_train, config.loss)
             test_proba = ovr_proba(d_test) if config.loss == "log_loss" else None  # for the loss and the confidence
             test_loss = data_loss(d_test, data.y_test, config.loss, test_proba)
+            val_loss = math.nan if d_val is None else data_loss(d_val, data.y_val, config.loss)
         else:  # one score per class, always: the engine's own losses, exactly
             train_loss = mean_data_loss(d_train, data.y_train, config.loss)
             test_proba = softmax(d_test) if config.loss == "log_loss" else None
             test_loss = mean_data_loss(d_test, data.y_test, config.loss)
+            val_loss = math.nan if d_val is None else mean_data_loss(d_val, data.y_val, config.loss)
         penalty = penalty_term(coef, config)
         objective = train_loss + penalty
         weight_l2 = float(np.sqrt(np.sum(np.square(coef))))
@@ -370,6 +375,8 @@ def _measure(
         test_pred=frozen,
         test_confidence=confidence,
         batch_losses=steps,
+        val_loss=val_loss,
+        val_accuracy=math.nan if d_val is None else float(np.mean(predict_from_decision(d_val) == data.y_val)),
     )
 
 

@@ -113,6 +113,10 @@ class ParamsPanel(QWidget):
         self.test_size.setDecimals(3)
         self.split_seed = QSpinBox()
         self.split_seed.setRange(*_ANY_INT)
+        self.validation = QDoubleSpinBox()
+        self.validation.setRange(*_ANY_FLOAT)
+        self.validation.setSingleStep(0.05)
+        self.validation.setDecimals(3)
         # Each box with its range, and what it means.
         self.checked = {
             "alpha": Checked("alpha", self.alpha),
@@ -123,6 +127,12 @@ class ParamsPanel(QWidget):
             "width": Checked("width", self.width_),
             "height": Checked("height", self.height_),
             "test_size": Checked("test_size", self.test_size, "The share of the images held out for testing"),
+            "validation": Checked(
+                "validation",
+                self.validation,
+                "The share of the training images held out to choose on (the best epoch, the best setting), "
+                "so that the test part is looked at only to report; 0 for none (the lesson's two-way split)",
+            ),
             "split_seed": Checked("split_seed", self.split_seed, "Seed of the train/test split"),
         }
         self.stratify = QCheckBox("stratified")
@@ -152,6 +162,7 @@ class ParamsPanel(QWidget):
         data.addRow("Channels", self.color)
         data.addRow("Pixels", self.scaling)
         data.addRow("Test fraction", c["test_size"])
+        data.addRow("Validation", c["validation"])
         data.addRow("Split seed", c["split_seed"])
         data.addRow("", self.stratify)
         data_box = QGroupBox("Data")
@@ -184,7 +195,7 @@ class ParamsPanel(QWidget):
             combo.currentIndexChanged.connect(self._on_change)
         for editor in (self.alpha, self.eta0):
             editor.valueChanged.connect(self._on_change)
-        for spin in (self.l1_ratio, self.epochs, self.seed, self.test_size, self.split_seed):
+        for spin in (self.l1_ratio, self.epochs, self.seed, self.test_size, self.validation, self.split_seed):
             spin.valueChanged.connect(self._on_change)
         self.stratify.toggled.connect(self._on_change)
         for widget in (self.width_, self.height_):
@@ -210,6 +221,7 @@ class ParamsPanel(QWidget):
             color=bool(self.color.currentData()),
             scaling=self.scaling.currentData(),
             test_size=round(self.test_size.value(), 3),
+            validation=round(self.validation.value(), 3),
             split_seed=self.split_seed.value(),
             stratify=self.stratify.isChecked(),
         )
@@ -237,6 +249,7 @@ class ParamsPanel(QWidget):
             _select(self.color, config.color)
             _select(self.scaling, config.scaling)
             self.test_size.setValue(config.test_size)
+            self.validation.setValue(config.validation)
             self.split_seed.setValue(config.split_seed)
             self.stratify.setChecked(config.stratify)
         finally:

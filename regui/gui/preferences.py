@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QInputDialog
 
-from regui.core.config import test_count
 from regui.core.records import snapshot_size
+from regui.core.splits import test_count
 from regui.core.sweep import SNAPSHOTS_UP_TO
 
 

@@ -23,8 +23,11 @@ class Column:
 
 
 def _final(entry: RunEntry, attr: str):
+    """The last epoch's ``attr``; None before any epoch, or where it was not measured (NaN: no
+    validation part)."""
     final = entry.record.final
-    return getattr(final, attr) if final is not None else None
+    value = getattr(final, attr) if final is not None else None
+    return None if isinstance(value, float) and value != value else value
 
 
 def _num(value, fmt: str = ".4g") -> str:
@@ -35,9 +38,9 @@ def _sortable(value) -> float:
     return float("-inf") if value is None else value
 
 
-def _best(entry: RunEntry) -> str:
-    best = entry.best
-    return "" if best is None else f"{best.test_accuracy * 100:.2f}% ({best.epoch})"
+def _chosen(entry: RunEntry) -> str:
+    chosen = entry.chosen
+    return "" if chosen is None else f"{chosen.test_accuracy * 100:.2f}% ({chosen.epoch})"
 
 
 def _lambda(entry: RunEntry) -> str:
@@ -65,11 +68,19 @@ COLUMNS = [
         "Test accuracy after the last epoch",
     ),
     Column(
-        "best_test_accuracy",
-        "Best test (epoch)",
-        _best,
-        lambda e: _sortable(getattr(e.best, "test_accuracy", None)),
-        "Highest test accuracy of any epoch, and that epoch",
+        "val_accuracy",
+        "Val acc",
+        lambda e: percent(_final(e, "val_accuracy")),
+        lambda e: _sortable(_final(e, "val_accuracy")),
+        "Validation accuracy after the last epoch (a part of the training images held out: what choices read)",
+    ),
+    Column(
+        "chosen_test_accuracy",
+        "Chosen epoch: test",
+        _chosen,
+        lambda e: _sortable(getattr(e.chosen, "test_accuracy", None)),
+        "The epoch with the highest validation accuracy, and its test accuracy (chosen without looking at "
+        "the test part; empty without a validation part)",
     ),
     Column(
         "train_accuracy",

@@ -75,22 +75,25 @@ class RunsModel(QAbstractTableModel):
             for n, run in enumerate(runs)
         ]
         for entry in entries:
-            entry.recompute_best()  # a run opened from the store has its epochs already
+            entry.recompute_chosen()  # a run opened from the store has its epochs already
         self.add_many(entries)
 
     def run_started(self, run_id: int) -> None:
         """A run began (or began again: its epochs were cleared)."""
         entry = self.entry(run_id)
         if entry is not None:
-            entry.best = None
+            entry.chosen = None
             self._row_changed(run_id)
             self.reshaped.emit()
 
     def run_epoch(self, run_id: int, result: EpochResult) -> None:
         entry = self.entry(run_id)
         if entry is not None:
-            if entry.best is None or result.test_accuracy > entry.best.test_accuracy:
-                entry.best = result.without_snapshot()  # its numbers: the record decides which weights stay
+            # Chosen on validation only (the highest, the earliest on a tie), as RunRecord.chosen().
+            if result.val_accuracy == result.val_accuracy and (
+                entry.chosen is None or result.val_accuracy > entry.chosen.val_accuracy
+            ):
+                entry.chosen = result.without_snapshot()  # its numbers: the record decides which weights stay
             self._dirty.add(run_id)
             if not self._flush_timer.isActive():
                 self._flush_timer.start()
@@ -98,7 +101,7 @@ class RunsModel(QAbstractTableModel):
     def run_ended(self, run_id: int) -> None:
         entry = self.entry(run_id)
         if entry is not None:
-            entry.recompute_best()  # its epochs may have come whole, at the end
+            entry.recompute_chosen()  # its epochs may have come whole, at the end
             self._row_changed(run_id)
             self.reshaped.emit()
 

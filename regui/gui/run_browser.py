@@ -49,10 +49,11 @@ _COLUMNS = [
     ),
     ("Epochs", lambda r: f"{r.epochs_done}/{r.config.epochs}", lambda r: r.epochs_done),
     ("Test acc", lambda r: percent(r.test_accuracy), lambda r: -1 if r.test_accuracy is None else r.test_accuracy),
+    ("Val acc", lambda r: percent(r.val_accuracy), lambda r: -1 if r.val_accuracy is None else r.val_accuracy),
     (
-        "Best test",
-        lambda r: percent(r.best_test_accuracy),
-        lambda r: -1 if r.best_test_accuracy is None else r.best_test_accuracy,
+        "Chosen: test",
+        lambda r: "" if r.chosen_test_accuracy is None else f"{percent(r.chosen_test_accuracy)} ({r.chosen_epoch})",
+        lambda r: -1 if r.chosen_test_accuracy is None else r.chosen_test_accuracy,
     ),
     (
         "Zeros",

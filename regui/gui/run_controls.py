@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from regui.core.config import test_count
+from regui.core.splits import test_count
 from regui.gui.dataset_panel import DatasetPanel
 from regui.gui.params_panel import ParamsPanel
 

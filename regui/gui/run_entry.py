@@ -1,5 +1,5 @@
 """A run as the window shows it: the session's record of it plus its style, whether its curves
-are shown, its best epoch so far, and where its test images are."""
+are shown, its epoch chosen on validation so far, and where its test images are."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ class RunEntry:
     record: RunRecord  # the session's record of the run (read here, changed only by its run book)
     style: RunStyle  # its colour and marker, in the plots, the table's swatch and the views
     visible: bool = True
-    best: object = None  # the record's best_test(), kept up to date epoch by epoch (not rescanned)
+    chosen: object = None  # the record's chosen() epoch, kept up to date epoch by epoch (not rescanned)
     files: object = None  # the DatasetFiles it trained on: where its test images are
     stored_id: int | None = None  # opened from the run store: its id there
     data_changed: bool = False  # its dataset folder's files differ now from when it ran
 
-    def recompute_best(self) -> None:
-        best = self.record.best_test()  # its numbers: the record decides which weights stay
-        self.best = best.without_snapshot() if best is not None else None
+    def recompute_chosen(self) -> None:
+        chosen = self.record.chosen()  # its numbers: the record decides which weights stay
+        self.chosen = chosen.without_snapshot() if chosen is not None else None
 
     @property
     def color(self) -> QColor:

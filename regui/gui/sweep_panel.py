@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
 from regui.core.config import PENALTY_LABELS
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import RUNNING, WAITING
-from regui.core.sweep_summary import SettingSummary, summarize
+from regui.core.sweep_summary import SettingSummary, chosen_per_penalty, summarize
 from regui.gui.results_columns import COLUMN_INDEX
 from regui.gui.results_model import SORT_ROLE, RunsModel
 from regui.gui.results_table import ColumnFitter
@@ -103,8 +105,12 @@ class SweepPanel(QWidget):
         self.queue.selectionModel().selectionChanged.connect(self._queue_selection)
 
         self.measure = QComboBox()
-        self.measure.addItem("final test accuracy", "final")
-        self.measure.addItem("best test accuracy (any epoch)", "best")
+        self.measure.addItem("validation accuracy (to choose on)", "val")
+        self.measure.addItem("test accuracy (to report)", "test")
+        self.measure.setToolTip(
+            "Settings are compared on the validation part, held out of the training images; the test part is "
+            "looked at once, for the setting chosen"
+        )
         self.measure.currentIndexChanged.connect(self.refresh)
         self.show_train = QCheckBox("train accuracy (dashed)")
         self.show_train.setChecked(True)
@@ -229,24 +235,31 @@ class SweepPanel(QWidget):
         summaries = summarize([self.runs.entry(r).record for r in run_ids])
         self._summaries = [(s, [run_ids[i] for i in s.runs]) for s in summaries]
         alphas = list(state.alphas)
-        best = self.measure.currentData() == "best"
-        self.canvas.draw(self._summaries, alphas, best, self.show_train.isChecked())
-        self._fill_summary(best)
+        measure = self.measure.currentData()
+        self.canvas.draw(self._summaries, alphas, measure, self.show_train.isChecked())
+        self._fill_summary()
 
-    def _fill_summary(self, best: bool) -> None:
+    def _fill_summary(self) -> None:
         chosen = {
             self._summary_keys[i.row()] for i in self.summary.selectedIndexes() if i.row() < len(self._summary_keys)
         }
         self.summary.blockSignals(True)  # rebuilding is not the person choosing rows
         self.summary.clear()
-        headers = ["Penalty", "λ", "lr", "Batch", "Runs", "Test acc", "Best test acc", "Train acc", "Zeros"]
+        headers = ["Penalty", "λ", "lr", "Batch", "Runs", "Train acc", "Val acc", "Test acc", "Zeros", "Chosen"]
         self.summary.setColumnCount(len(headers))
         self.summary.setHorizontalHeaderLabels(headers)
         self.summary.setRowCount(len(self._summaries))
         self._summary_keys = [(s.penalty, s.alpha, s.l1_ratio, s.eta0, s.batch, s.engine) for s, _ in self._summaries]
         pm = percent_mean_std
+        picked = chosen_per_penalty([s for s, _ in self._summaries])
+        self.summary.setToolTip(
+            "Mean ± standard deviation of each setting's runs (final epoch). Chosen: per penalty, the setting with "
+            "the highest mean validation accuracy; its test accuracy is the one to report."
+        )
         for row, (s, _) in enumerate(self._summaries):
-            stats = [pm(s.test), pm(s.best_test), pm(s.train), pm(s.zeros, 1)] if s.n else ["–"] * 4
+            val = "–" if math.isnan(s.val[0]) else pm(s.val)
+            stats = [pm(s.train), val, pm(s.test), pm(s.zeros, 1)] if s.n else ["–"] * 4
+            stats.append("on validation" if any(s is c for c in picked) else "")
             cells = [
                 PENALTY_LABELS[s.penalty],
                 "–" if s.alpha is None else f"{s.alpha:g}",

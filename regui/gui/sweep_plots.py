@@ -81,11 +81,17 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         self.legend.clear()
 
     def draw(
-        self, summaries: list[tuple[SettingSummary, list[int]]], alphas: list[float], best: bool, show_train: bool
+        self, summaries: list[tuple[SettingSummary, list[int]]], alphas: list[float], measure: str, show_train: bool
     ) -> None:
         """One line per penalty (and learning rate, batch size) through its settings' means, with error bars;
         no penalty as a band (lambda changes nothing there)."""
         self.clear_plots()
+        part = "validation" if measure == "val" else "test"
+        if measure == "val" and all(math.isnan(s.val[0]) for s, _ in summaries if s.n):
+            note = "no validation part in this sweep: nothing to choose on"
+        else:
+            note = f"{part}{' ─── train ╌╌╌' if show_train else ''} · mean ± std of runs · click a point"
+        set_title(self.acc_plot, "Validation curve", note)
         span = (math.log10(min(alphas)) - 0.3, math.log10(max(alphas)) + 0.3) if alphas else (-4.3, -3.7)
         lines: dict[tuple, list[tuple[SettingSummary, list[int]]]] = {}
         for summary, ids in summaries:
@@ -100,7 +106,7 @@ class SweepPlots(pg.GraphicsLayoutWidget):
                 + (f" lr={eta0:g}" if several_rates else "")
                 + (f" batch {batch}" if several_batches else "")
             )
-            test = [(s.best_test if best else s.test) for s, _ in points]
+            test = [(s.val if measure == "val" else s.test) for s, _ in points]
             if points[0][0].alpha is None:  # no penalty: the same whatever lambda, a band across
                 self._band(self.acc_plot, span, test[0], color, name)
                 if show_train:

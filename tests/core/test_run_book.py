@@ -56,10 +56,13 @@ class Recorder:
 
 
 @pytest.mark.parametrize("n_images, test_size", [(36, 0.25), (10, 0.3), (3000, 0.25), (7, 0.5)])
-def test_split_sizes_are_those_scikit_learn_makes(n_images, test_size):
+@pytest.mark.parametrize("validation", [0.0, 0.2, 0.35])
+def test_split_sizes_are_those_scikit_learn_makes(n_images, test_size, validation):
     train, test = train_test_split(np.arange(n_images), test_size=test_size, random_state=0)
-    dataset = run_dataset({"folder": "/d", "n_images": n_images}, TrainConfig(test_size=test_size))
-    assert (dataset["n_train"], dataset["n_test"]) == (len(train), len(test))
+    val = train_test_split(train, test_size=validation, random_state=0)[1] if validation else []
+    config = TrainConfig(test_size=test_size, validation=validation)
+    dataset = run_dataset({"folder": "/d", "n_images": n_images}, config)
+    assert (dataset["n_train"], dataset["n_val"], dataset["n_test"]) == (len(train) - len(val), len(val), len(test))
     assert dataset["folder"] == "/d"
 
 

@@ -51,7 +51,9 @@ def test_a_run_is_stored_epoch_by_epoch_and_read_back_whole(tmp_path, data):
     assert np.array_equal(back.final.intercept, record.final.intercept)
     assert back.dataset["fingerprint"] == data[0].fingerprint and back.dataset["class_counts"] == [10, 9, 8]
     assert listed.test_accuracy == record.final.test_accuracy
-    assert listed.best_test_accuracy == record.best_test().test_accuracy and listed.epochs_done == 4
+    chosen = record.chosen()
+    assert listed.chosen_epoch == chosen.epoch and listed.chosen_test_accuracy == chosen.test_accuracy
+    assert listed.val_accuracy == record.final.val_accuracy and listed.epochs_done == 4
     assert listed.regui_version and listed.sklearn_version
 
 
@@ -159,10 +161,10 @@ def test_an_old_schema_migrates_and_keeps_its_runs(tmp_path):
     conn.commit()
     conn.close()
     with RunStore(path) as store:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         run = store.get(1)
         assert run.name == "old run" and run.note == "" and run.epochs_done == 2
-        assert run.test_accuracy == 0.75 and run.best_test_accuracy == 0.75
+        assert run.test_accuracy == 0.75 and run.val_accuracy is None and run.chosen_epoch is None
         # They were scikit-learn's, one image per step: found as such by a filter, and read as such.
         assert [r.id for r in store.runs(where={"engine": "sgdclassifier", "batch_size": 1})] == [1]
         assert store.runs(where={"engine": "minibatch"}) == []

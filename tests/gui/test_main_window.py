@@ -248,7 +248,7 @@ def test_divergence_is_explained_and_earlier_runs_stay(qtbot, window, load, fold
 def test_thousands_of_epoch_signals(qtbot, window, load, make_folder):
     """Streams a few thousand signals: a PySide6 release with the emit fault aborts here."""
     tiny = make_folder({"a": 4, "b": 4}, size=(2, 2))
-    set_config(window, TrainConfig(width=2, height=2, scaling="unit", epochs=3000, test_size=0.5))
+    set_config(window, TrainConfig(width=2, height=2, scaling="unit", epochs=3000, test_size=0.5, validation=0.0))
     load(window, tiny)
     record = run_and_wait(qtbot, window, timeout=120_000)
     assert record.status == FINISHED and len(record.epochs) == 3000
@@ -271,6 +271,9 @@ def test_settings_panel_prevents_or_explains_bad_combinations(qtbot, window, loa
     small = make_folder({"a": 3, "b": 3})
     set_config(window, SMALL)
     load(window, small)
+    # 3 images a class cannot give the validation part one of each: said, and fixed by none.
+    assert not window.run_button.isEnabled() and "validation fraction" in window.ready.text()
+    params.validation.setValue(0.0)
     assert window.run_button.isEnabled()
     params.test_size.setValue(0.1)  # 1 test image for 2 classes: stratify cannot work
     assert not window.run_button.isEnabled()
@@ -278,14 +281,14 @@ def test_settings_panel_prevents_or_explains_bad_combinations(qtbot, window, loa
     params.stratify.setChecked(False)
     assert window.run_button.isEnabled()
     # scikit-learn's engine: each L2 step would zero the weights
-    set_config(window, SMALL.with_(engine="sgdclassifier", penalty="l2", alpha=1e-4, eta0=1e4))
+    set_config(window, SMALL.with_(engine="sgdclassifier", penalty="l2", alpha=1e-4, eta0=1e4, validation=0.0))
     assert not window.run_button.isEnabled() and "learns nothing" in window.ready.text()
-    set_config(window, SMALL.with_(engine="sgdclassifier", penalty="l2", alpha=1e-4, eta0=1e3))
+    set_config(window, SMALL.with_(engine="sgdclassifier", penalty="l2", alpha=1e-4, eta0=1e3, validation=0.0))
     assert window.run_button.isEnabled()
     # Engine by engine, the losses say what they are and the batch size applies to regui's only.
     assert params.loss.itemText(params.loss.findData("log_loss")) == "log loss (one-vs-rest logistic)"
     assert not params.batch.isEnabled() and params.schedule.findData("optimal") >= 0
-    set_config(window, SMALL.with_(batch_size=100))
+    set_config(window, SMALL.with_(batch_size=100, validation=0.0))
     assert params.batch.isEnabled() and params.batch.currentText() == "100" and params.config().batch_size == 100
     assert params.loss.itemText(params.loss.findData("hinge")) == "multi-class SVM (hinge)"
     assert params.schedule.findData("optimal") == -1  # scikit-learn's own schedule
