@@ -1,0 +1,95 @@
+"""The validation part: carved from the training part, disjoint and stratified, measured every
+epoch, and the only thing choices read: permuting the test labels changes no choice."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from regui.core.config import TrainConfig
+from regui.core.dataset import load_dataset, prepare
+from regui.core.runs import run_training
+from regui.core.sweep import SweepSpec, expand
+from regui.core.sweep_summary import chosen_per_penalty, summarize
+
+CONFIG = TrainConfig(width=6, height=5, epochs=8, batch_size=8, eta0=0.05, validation=0.25)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from tests.helpers import write_png
+
+    root = tmp_path_factory.mktemp("val")
+    rng = np.random.default_rng(1)
+    for label, name in enumerate(["a", "b", "c"]):
+        for i in range(24):  # overlapping classes: the epochs differ, and some answers are wrong
+            pixels = np.clip(rng.normal(90 + 15 * label, 45, (5, 6, 3)), 0, 255).astype(np.uint8)
+            write_png(root / name / f"{i}.png", pixels)
+    return load_dataset(root, CONFIG.image, use_cache=False)
+
+
+def test_the_parts_are_disjoint_stratified_and_cover_every_image(dataset):
+    data = prepare(dataset, CONFIG.split)
+    parts = [set(data.train_index), set(data.val_index), set(data.test_index)]
+    assert all(not (p & q) for i, p in enumerate(parts) for q in parts[i + 1 :])
+    assert set().union(*parts) == set(range(dataset.n_images))
+    # 72 images: 18 test (25%, rounded up), then 14 of the 54 left for validation (25%, rounded up).
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (40, 14, 18)
+    counts = np.bincount(data.y_val, minlength=3)
+    assert counts.min() >= 4 and counts.max() <= 5  # stratified: about a third each
+    # Scaled with statistics of the training part only: standardized train columns have mean 0.
+    assert np.allclose(data.X_train.mean(axis=0), 0, atol=1e-9) and not np.allclose(data.X_val.mean(axis=0), 0)
+
+
+def test_every_epoch_is_measured_on_the_validation_part(dataset):
+    data = prepare(dataset, CONFIG.split)
+    record = run_training(data, CONFIG)
+    for epoch in record.epochs[-1:]:
+        scores = data.X_val @ epoch.coef.astype(np.float64).T + epoch.intercept
+        assert epoch.val_accuracy == np.mean(scores.argmax(axis=1) == data.y_val)
+        log_p = scores - scores.max(axis=1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+        assert epoch.val_loss == pytest.approx(-np.mean(log_p[np.arange(len(data.y_val)), data.y_val]), rel=1e-5)
+    chosen = record.chosen()
+    best = max(e.val_accuracy for e in record.epochs)
+    assert chosen.val_accuracy == best and chosen.epoch == min(e.epoch for e in record.epochs if e.val_accuracy == best)
+
+
+def shuffled_test_labels(data, seed=0):
+    return dataclasses.replace(data, y_test=np.random.default_rng(seed).permutation(data.y_test))
+
+
+def test_permuting_the_test_labels_changes_no_choice(dataset):
+    data = prepare(dataset, CONFIG.split)
+    items = expand(SweepSpec(CONFIG, penalties=("none", "l1", "l2"), alphas=(1e-3, 1e-2, 0.3)))
+    honest = [run_training(data, item.config) for item in items]
+    permuted_data = shuffled_test_labels(data)
+    assert not np.array_equal(permuted_data.y_test, data.y_test)
+    permuted = [run_training(permuted_data, item.config) for item in items]
+    # The test numbers moved, the choices did not: the chosen epoch of every run ...
+    assert [r.final.test_accuracy for r in honest] != [r.final.test_accuracy for r in permuted]
+    assert [r.chosen().epoch for r in honest] == [r.chosen().epoch for r in permuted]
+    # ... and the setting chosen for each penalty.
+    keys = [(s.penalty, s.alpha) for s in chosen_per_penalty(summarize(honest))]
+    assert keys == [(s.penalty, s.alpha) for s in chosen_per_penalty(summarize(permuted))]
+    assert len(keys) == 3
+
+
+def test_without_a_validation_part_nothing_is_chosen(dataset):
+    config = CONFIG.with_(validation=0.0)
+    data = prepare(dataset, config.split)
+    assert len(data.y_val) == 0 and len(data.y_train) == 54
+    record = run_training(data, config)
+    assert record.chosen() is None and np.isnan(record.final.val_accuracy)
+    assert chosen_per_penalty(summarize([record])) == []
+    assert record.summary_row()["chosen_epoch"] is None
+
+
+def test_the_summary_statistics_are_those_of_numpy(dataset):
+    data = prepare(dataset, CONFIG.split)
+    items = expand(SweepSpec(CONFIG, penalties=("l2",), alphas=(0.01,), repeats=3, vary="model"))
+    records = [run_training(data, item.config) for item in items]
+    [summary] = summarize(records)
+    for stat, attr in ((summary.test, "test_accuracy"), (summary.val, "val_accuracy")):
+        values = np.array([getattr(r.final, attr) for r in records])
+        assert stat == pytest.approx((values.mean(), values.std(ddof=1)))
