@@ -56,7 +56,8 @@ def cmd_run(args) -> int:
     dataset = load(args, configs[0])
 
     data = prepare(dataset, configs[0].split)
-    print(f"[INFO] {len(data.y_train)} training and {len(data.y_test)} test images, pixels {configs[0].scaling}")
+    val = f", {len(data.y_val)} validation" if len(data.y_val) else ""
+    print(f"[INFO] {len(data.y_train)} training{val} and {len(data.y_test)} test images, pixels {configs[0].scaling}")
     if configs[0].sklearn:
         print(f"[INFO] {SKLEARN_NOTE}")
 
@@ -117,7 +118,7 @@ class _LessonPrinter:
         print(
             f"  epoch {e.epoch:>{width}}/{record.config.epochs}  loss {e.objective:.4f} "
             f"(data {e.train_loss:.4f} + penalty {e.penalty:.4f})  "
-            f"train acc {e.train_accuracy:6.2%}  test acc {e.test_accuracy:6.2%}  "
+            f"train acc {e.train_accuracy:6.2%}  {_val_text(e)}test acc {e.test_accuracy:6.2%}  "
             f"|W| {e.weight_l2:.4g}  zeros {e.zero_fraction:.1%}",
             flush=True,
         )
@@ -133,6 +134,10 @@ class _LessonPrinter:
         nothing = learned_nothing(record)
         if nothing:
             print(f"[WARN] '{penalty}' penalty learned nothing: {nothing}", file=sys.stderr)
+
+
+def _val_text(e: EpochResult) -> str:
+    return "" if e.val_accuracy != e.val_accuracy else f"val acc {e.val_accuracy:6.2%}  "
 
 
 def _settings_text(config: TrainConfig) -> str:

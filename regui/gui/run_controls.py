@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from regui.core.splits import test_count
+from regui.core.splits import part_sizes
 from regui.gui.dataset_panel import DatasetPanel
 from regui.gui.params_panel import ParamsPanel
 
@@ -66,8 +66,10 @@ class RunControls(QWidget):
         self.compare_button.setToolTip("A sweep is running: wait for it, or stop it" if sweeping else COMPARE_TIP)
         self.stop_button.setEnabled(busy)
         if problem is None:
-            n_test = test_count(dataset.n_images, self.params.config().test_size)
-            self.ready.setText(f"Ready: {dataset.n_images - n_test:,} training and {n_test:,} test images.")
+            config = self.params.config()
+            n_train, n_val, n_test = part_sizes(dataset.n_images, config.test_size, config.validation)
+            val = f", {n_val:,} validation" if n_val else ""
+            self.ready.setText(f"Ready: {n_train:,} training{val} and {n_test:,} test images.")
             self.ready.setStyleSheet("color: #2e7d32;")
         else:
             self.ready.setText(problem)
