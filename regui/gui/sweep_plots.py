@@ -90,7 +90,7 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         if measure == "val" and all(math.isnan(s.val[0]) for s, _ in summaries if s.n):
             note = "no validation part in this sweep: nothing to choose on"
         else:
-            note = f"{part}{' ─── train ╌╌╌' if show_train else ''} · mean ± std of runs · click a point"
+            note = f"{part}{' ─── train ╌╌╌' if show_train else ''} · mean ± std of runs"
         set_title(self.acc_plot, "Validation curve", note)
         span = (math.log10(min(alphas)) - 0.3, math.log10(max(alphas)) + 0.3) if alphas else (-4.3, -3.7)
         lines: dict[tuple, list[tuple[SettingSummary, list[int]]]] = {}
