@@ -29,6 +29,7 @@ _STYLES = {
     "batches": Qt.PenStyle.SolidLine,
     "test": Qt.PenStyle.SolidLine,
     "train": Qt.PenStyle.DashLine,
+    "val": Qt.PenStyle.DotLine,
 }
 _NORMAL_WIDTH, _HIGHLIGHT_WIDTH, _FADED_WIDTH = 1.6, 3.4, 1.0
 _FADED_ALPHA = 45  # runs not selected while some are: in the background
@@ -50,13 +51,19 @@ class PlotsPanel(QWidget):
         self.show_train = QCheckBox("Train accuracy")
         self.show_train.setToolTip("Dashed: accuracy on the training part. Solid: on the test part.")
         self.show_train.setChecked(True)
+        self.show_val = QCheckBox("Validation accuracy")
+        self.show_val.setToolTip(
+            "Dotted: accuracy on the validation part (held out of the training images), with a star at the\n"
+            "epoch chosen on it: the test accuracy of that epoch is the one to report."
+        )
+        self.show_val.setChecked(True)
         self.show_batches = QCheckBox("Mini-batch losses")
         self.show_batches.setToolTip(
             "Thin: the objective on each mini-batch before its step (regui's engine; up to 128 per epoch):\n"
             "per-sample SGD is noisy, full-batch gradient descent is smooth."
         )
         self.log_loss = QCheckBox("Log scale for loss")
-        for box in (self.show_parts, self.show_batches, self.show_train, self.log_loss):
+        for box in (self.show_parts, self.show_batches, self.show_train, self.show_val, self.log_loss):
             box.toggled.connect(self._options_toggled)
 
         self.canvas = pg.GraphicsLayoutWidget()
@@ -84,7 +91,7 @@ class PlotsPanel(QWidget):
         self._titles()
 
         options = WrappingRow()  # on a narrow screen the boxes take two lines, not more width
-        for box in (self.show_parts, self.show_batches, self.log_loss, self.show_train):
+        for box in (self.show_parts, self.show_batches, self.log_loss, self.show_train, self.show_val):
             options.add(box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -109,11 +116,12 @@ class PlotsPanel(QWidget):
         curves = {}
         for key in ("batches", "objective", "data", "penalty"):
             curves[key] = self.loss_plot.plot()
-        for key in ("test", "train"):
+        for key in ("test", "train", "val"):
             curves[key] = self.acc_plot.plot()
         # Long runs show no marker per epoch (a blur): their main curves carry a few, so that
         # runs of the same colour stay apart.
         curves["objective_marks"] = self.loss_plot.plot(pen=None)
+        curves["chosen"] = self.acc_plot.plot(pen=None)  # a star at the epoch chosen on validation
         curves["test_marks"] = self.acc_plot.plot(pen=None)
         if not self._curves:  # the first run: the plots follow the curves from now on
             self.loss_plot.enableAutoRange()
@@ -258,7 +266,9 @@ class PlotsPanel(QWidget):
         if self.show_batches.isChecked():
             loss_key += " mini-batches: thin"
         set_title(self.loss_plot, "Loss", loss_key)
-        set_title(self.acc_plot, "Accuracy", "test ─── train ╌╌╌" if self.show_train.isChecked() else "test part")
+        key = "test ───" + (" train ╌╌╌" if self.show_train.isChecked() else "")
+        key += " val ┈┈┈ ★ chosen" if self.show_val.isChecked() else ""
+        set_title(self.acc_plot, "Accuracy", key)
 
     def _restyle(self, run_id: int) -> None:
         """Pen, marker and visibility of a run's curves. With some runs selected, those are
@@ -277,11 +287,15 @@ class PlotsPanel(QWidget):
             "penalty": self.show_parts.isChecked() and entry.record.config.penalty != "none",
             "test": True,
             "train": self.show_train.isChecked(),
+            "val": self.show_val.isChecked(),
+            "chosen": self.show_val.isChecked(),
         }
         shown["objective_marks"], shown["test_marks"] = shown["objective"], shown["test"]
         for key, curve in self._curves[run_id].items():
             if key.endswith("_marks"):
                 curve.setSymbol(entry.style.marker)
+            elif key == "chosen":
+                curve.setSymbol("star")
             elif key == "batches":  # behind the run's curves, thin and light: a texture, not a line
                 light = QColor(color)
                 light.setAlpha(min(color.alpha(), _BATCH_ALPHA))
@@ -290,7 +304,7 @@ class PlotsPanel(QWidget):
                 curve.setPen(pg.mkPen(color, width=width, style=_STYLES[key]))
             curve.setSymbolBrush(color)
             curve.setSymbolPen(None)
-            curve.setSymbolSize(9 if selected else 4 if faded else 6)
+            curve.setSymbolSize((9 if selected else 4 if faded else 6) * (2 if key == "chosen" else 1))
             curve.setVisible(entry.visible and shown[key])
             curve.setZValue(-5 if key == "batches" else 10 if selected else 0)
 
@@ -310,7 +324,7 @@ class PlotsPanel(QWidget):
             symbol = marker if every_epoch else None
             if curves["objective"].opts["symbol"] != symbol:
                 for key, curve in curves.items():
-                    if key != "batches":
+                    if key not in ("batches", "chosen"):
                         curve.setSymbol(marker if key.endswith("_marks") else symbol)
             # Each run's marks a little apart from the others', so they do not line up in columns.
             spacing = (len(x) - 1) / _MARKS_ON_LONG_RUNS
@@ -321,11 +335,21 @@ class PlotsPanel(QWidget):
                 if log_y:
                     by = np.where(by > 0, by, np.nan)
                 curves["batches"].setData(bx, by)
+            # The epoch chosen on validation, as RunRecord.chosen(): the highest, the earliest on a tie.
+            val = series.view("val")
+            if np.isfinite(val).any():
+                best = int(np.nanargmax(val))
+                curves["chosen"].setData([x[best]], [val[best]])
+            else:
+                curves["chosen"].setData([], [])
             for key, curve in curves.items():
-                if key == "batches":
+                if key in ("batches", "chosen"):
                     continue
                 source = key.removesuffix("_marks")
                 y = series.view(source)
+                if source == "val" and not np.isfinite(y).any():  # no validation part
+                    curve.setData([], [])
+                    continue
                 if log_y and source in ("objective", "data", "penalty"):
                     y = np.where(y > 0, y, np.nan)  # no log of 0 (a run without penalty has a 0 penalty term)
                 if key == source:
@@ -347,6 +371,7 @@ class _Series:
         "penalty": ("penalty", 1.0),
         "test": ("test_accuracy", 100.0),
         "train": ("train_accuracy", 100.0),
+        "val": ("val_accuracy", 100.0),
     }
 
     def __init__(self) -> None:

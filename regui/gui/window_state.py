@@ -19,6 +19,7 @@ MAX_RECENT = 10
 _PLOT_OPTIONS = (
     ("plots/parts", "show_parts", False),
     ("plots/train", "show_train", True),
+    ("plots/validation", "show_val", True),
     ("plots/log", "log_loss", False),
     ("plots/batches", "show_batches", False),
 )

@@ -73,6 +73,11 @@ def test_whole_flow_load_run_check_export(qtbot, window, load, folder, tmp_path)
     x, y = curves["test"].getData()
     assert list(x) == [1, 2, 3, 4, 5]
     assert list(y) == [e.test_accuracy * 100 for e in expected.epochs]
+    # Validation accuracy, dotted, with a star at the epoch chosen on it (the record's choice).
+    vx, vy = curves["val"].getData()
+    assert list(vy) == [e.val_accuracy * 100 for e in expected.epochs]
+    chosen = expected.chosen()
+    assert [list(a) for a in curves["chosen"].getData()] == [[chosen.epoch], [chosen.val_accuracy * 100]]
     # Mini-batch losses: hidden until asked for; then every epoch's, each where its step began.
     assert not curves["batches"].isVisible()
     window.plots.show_batches.setChecked(True)
