@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QVBoxLayout, QWidget
 
 from regui.core.export import ExportError
-from regui.core.records import batch_loss_positions
+from regui.gui.plot_series import Series
 from regui.gui.plot_style import epoch_plot, set_title
 from regui.gui.results_model import RunsModel
 from regui.gui.run_entry import RunEntry
@@ -100,7 +100,7 @@ class PlotsPanel(QWidget):
 
         self._entries: dict[int, RunEntry] = {}
         self._curves: dict[int, dict[str, pg.PlotDataItem]] = {}
-        self._series: dict[int, _Series] = {}
+        self._series: dict[int, Series] = {}
         self._highlighted: set[int] = set()
         self._legend_ids: list[int] | None = []  # the runs the legend names (None: it says to look at the table)
         self._dirty: set[int] = set()
@@ -128,7 +128,7 @@ class PlotsPanel(QWidget):
             self.acc_plot.enableAutoRange()
         self._entries[entry.run_id] = entry
         self._curves[entry.run_id] = curves
-        self._series[entry.run_id] = _Series()
+        self._series[entry.run_id] = Series()
         self.placeholder.hide()
         self._restyle(entry.run_id)
         self._update_legend()
@@ -358,57 +358,3 @@ class PlotsPanel(QWidget):
                     curve.setData([], [])  # the curve itself has a marker at every epoch
                 else:
                     curve.setData(x[marks], y[marks])
-
-
-class _Series:
-    """One run's curves as growing numpy arrays: new epochs are appended, not all re-read,
-    so a run of 100,000 fast epochs costs each redraw only what arrived since the last."""
-
-    SOURCES = {
-        "epoch": ("epoch", 1.0),
-        "objective": ("objective", 1.0),
-        "data": ("train_loss", 1.0),
-        "penalty": ("penalty", 1.0),
-        "test": ("test_accuracy", 100.0),
-        "train": ("train_accuracy", 100.0),
-        "val": ("val_accuracy", 100.0),
-    }
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.arrays = {key: np.empty(64) for key in self.SOURCES}
-        self._batch_epochs = 0
-        self._batch_x: list[np.ndarray] = []
-        self._batch_y: list[np.ndarray] = []
-        self._batch_cache: tuple[np.ndarray, np.ndarray] | None = None
-
-    def sync(self, epochs: list) -> None:
-        if len(epochs) < self.n:  # the run started over (its worker was lost)
-            self.n = 0
-        new = epochs[self.n :]
-        if not new:
-            return
-        end = self.n + len(new)
-        if end > len(self.arrays["epoch"]):
-            size = max(end, 2 * len(self.arrays["epoch"]))
-            self.arrays = {k: np.resize(a, size) for k, a in self.arrays.items()}
-        for key, (attr, scale) in self.SOURCES.items():
-            self.arrays[key][self.n : end] = np.fromiter((getattr(e, attr) for e in new), float, len(new)) * scale
-        self.n = end
-
-    def view(self, key: str) -> np.ndarray:
-        return self.arrays[key][: self.n]
-
-    def batches(self, epochs: list) -> tuple[np.ndarray, np.ndarray]:
-        """The mini-batch losses of every epoch so far and where they sit on the epoch axis (epoch
-        k's steps from k - 1 on); made only while shown, then extended by new epochs."""
-        if len(epochs) < self._batch_epochs:  # the run started over (its worker was lost)
-            self._batch_epochs, self._batch_x, self._batch_y, self._batch_cache = 0, [], [], None
-        for result in epochs[self._batch_epochs :]:
-            self._batch_x.append(batch_loss_positions(result.epoch, len(result.batch_losses)))
-            self._batch_y.append(result.batch_losses.astype(float))
-        if len(epochs) > self._batch_epochs or self._batch_cache is None:
-            self._batch_epochs = len(epochs)
-            empty = np.empty(0)
-            self._batch_cache = (np.concatenate([empty, *self._batch_x]), np.concatenate([empty, *self._batch_y]))
-        return self._batch_cache
