@@ -251,9 +251,10 @@ def _print_summary(summaries) -> None:
         print("[INFO] no validation part (--validation 0): no setting is chosen; choosing on test would flatter it")
     for s in chosen:
         lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
+        sem = "" if s.n < 2 else f", standard error of the mean {s.sem(s.test) * 100:.2f}"
         print(
             f"[INFO] chosen '{s.penalty}' (on validation {pm(s.val)}):{lam} lr={s.eta0:g} batch {_batch(s)}: "
-            f"test accuracy {pm(s.test)} over {s.n} run(s)"
+            f"test accuracy {pm(s.test)} (std of {s.n} run(s){sem})"
         )
 
 

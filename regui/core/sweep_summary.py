@@ -35,6 +35,11 @@ class SettingSummary:
         """Finished repeats: the ones the means are over."""
         return len(self.runs)
 
+    def sem(self, stat: tuple[float, float]) -> float:
+        """The standard error of a mean over this setting's finished runs: std / sqrt(n). It says
+        how far the mean itself may be off, where the std says how far a single run may be."""
+        return stat[1] / math.sqrt(self.n) if self.n > 1 else math.nan
+
     def count_text(self) -> str:
         """For example "3", or "2 of 3 (1 diverged)" when some repeats did not finish."""
         if not self.others:
@@ -43,7 +48,8 @@ class SettingSummary:
         return f"{self.n} of {self.n + sum(self.others.values())} ({why})"
 
     def row(self) -> dict:
-        """For tables and CSV: plain numbers, std over repeats (ddof=1; 0 for a single run)."""
+        """For tables and CSV: plain numbers; std is that of the runs (ddof=1; 0 for a single run), sem
+        the standard error of their mean (empty for a single run)."""
         return {
             "penalty": self.penalty,
             "alpha": self.alpha,
@@ -55,8 +61,10 @@ class SettingSummary:
             "not_finished": sum(self.others.values()),
             "test_accuracy_mean": self.test[0],
             "test_accuracy_std": self.test[1],
+            "test_accuracy_sem": self.sem(self.test),
             "val_accuracy_mean": self.val[0],
             "val_accuracy_std": self.val[1],
+            "val_accuracy_sem": self.sem(self.val),
             "train_accuracy_mean": self.train[0],
             "train_accuracy_std": self.train[1],
             "zero_fraction_mean": self.zeros[0],

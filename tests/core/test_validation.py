@@ -93,3 +93,6 @@ def test_the_summary_statistics_are_those_of_numpy(dataset):
     for stat, attr in ((summary.test, "test_accuracy"), (summary.val, "val_accuracy")):
         values = np.array([getattr(r.final, attr) for r in records])
         assert stat == pytest.approx((values.mean(), values.std(ddof=1)))
+        assert summary.sem(stat) == pytest.approx(values.std(ddof=1) / np.sqrt(3))
+    row = summary.row()
+    assert row["test_accuracy_sem"] == pytest.approx(summary.test[1] / np.sqrt(3))
