@@ -336,6 +336,13 @@ def _add_model(group) -> None:
         "(one-vs-rest linear SVM with sgdclassifier)",
     )
     group.add_argument("--seed", type=int, default=DEFAULTS.seed, help="model seed (shuffling)")
+    group.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="end a run once its validation accuracy has not improved for --patience epochs; its result is then "
+        "the epoch chosen on validation, weights and all",
+    )
+    group.add_argument("--patience", type=int, default=DEFAULTS.patience, help="epochs without improvement allowed")
 
 
 def _add_data(group) -> None:

@@ -50,6 +50,8 @@ def base_config(args) -> TrainConfig:
         alpha=alphas(args)[0],
         scaling=args.scaling or start.scaling,
         validation=start.validation if args.validation is None else args.validation,
+        early_stopping=args.early_stopping,
+        patience=args.patience,
         epochs=args.epochs,
         l1_ratio=args.l1_ratio,
         learning_rate=args.schedule,

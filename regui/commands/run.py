@@ -125,8 +125,8 @@ class _LessonPrinter:
 
     def ended(self, key, record: RunRecord) -> None:
         penalty = record.config.penalty
-        if record.status in (FINISHED, STOPPED) and record.final is not None:
-            acc = record.final.test_accuracy * 100
+        if record.status in (FINISHED, STOPPED) and record.result is not None:
+            acc = record.result.test_accuracy * 100
             print(f"[INFO] '{penalty}' penalty accuracy: {acc:.2f}%", end="")
             print("" if record.status == FINISHED else f"  ({record.status_text()})")
         elif record.status != FINISHED:
@@ -161,7 +161,7 @@ def print_table(records) -> None:
     print(header)
     print("-" * len(header))
     for r in records:
-        c, f, chosen = r.config, r.final, r.chosen()
+        c, f, chosen = r.config, r.result, r.chosen()
         lam = "-" if c.penalty == "none" else f"{c.alpha:g}"
         setting = f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {'sgd' if c.sklearn else c.batch_text:>6}"
         if f is None:

@@ -196,8 +196,8 @@ class _SweepPrinter:
             return
         if self.quiet:
             return
-        if record.final is not None:
-            final = record.final
+        if record.result is not None:
+            final = record.result
             val = "" if final.val_accuracy != final.val_accuracy else f"validation {final.val_accuracy:.2%}, "
             result = f"{val}test {final.test_accuracy:.2%}, zeros {final.zero_fraction:.1%}"
         else:

@@ -56,6 +56,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "epochs": (1, 100_000),
     "test_size": (0.01, 0.99),
     "validation": (0.0, 0.9),
+    "patience": (1, 10_000),
     "seed": (0, MAX_SEED),
     "split_seed": (0, MAX_SEED),
     "width": (1, 1024),
@@ -69,6 +70,7 @@ SETTING_NAMES = {
     "epochs": "epochs",
     "test_size": "the test fraction",
     "validation": "the validation fraction",
+    "patience": "the patience",
     "seed": "the seed",
     "split_seed": "the split seed",
     "width": "the image width",
@@ -169,6 +171,10 @@ class TrainConfig:
     split_seed: int = 42
     stratify: bool = True
     validation: float = 0.2  # of the training part, held out to choose on; 0: none (the lesson)
+    # Early stopping: end the run once validation accuracy has not improved for ``patience``
+    # epochs; its result is then the epoch chosen on validation (its weights restored).
+    early_stopping: bool = False
+    patience: int = 5
 
     def __post_init__(self) -> None:
         # scikit-learn's engine steps once per image, whatever was asked: its runs say batch 1.
@@ -263,15 +269,29 @@ class TrainConfig:
         for name in ("alpha", "l1_ratio", "eta0", "test_size", "validation"):
             if not _is_number(getattr(self, name)):
                 raise ConfigError(f"{name} must be a number (got {getattr(self, name)!r}).")
-        for name in ("color", "stratify"):
+        for name in ("color", "stratify", "early_stopping"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false (got {getattr(self, name)!r}).")
-        for name in ("alpha", "eta0", "l1_ratio", "epochs", "test_size", "validation", "seed", "split_seed"):
+        for name in (
+            "alpha",
+            "eta0",
+            "l1_ratio",
+            "epochs",
+            "test_size",
+            "validation",
+            "patience",
+            "seed",
+            "split_seed",
+        ):
             problem = limit_problem(name, getattr(self, name))
             if problem:
                 raise ConfigError(problem)
         # scikit-learn's L2 step multiplies the weights by max(0, 1 - lr * lambda * (1 - r)): at 1
         # or more they are zeroed before every sample, and with a constant rate nothing is learnt.
+        if self.early_stopping and self.validation == 0:
+            raise ConfigError(
+                "Early stopping watches the validation part: set a validation fraction above 0 (or turn it off)."
+            )
         shrink = self.eta0 * self.alpha * {"l2": 1.0, "elasticnet": 1.0 - self.l1_ratio}.get(self.penalty, 0.0)
         if not self.sklearn and self.learning_rate == "constant" and shrink >= 2:
             # Each step multiplies W by 1 - lr x lambda_L2, at or below -1: the weights flip sign

@@ -29,7 +29,7 @@ def learned_nothing(record: RunRecord) -> str:
     did not finish, or is too short to tell)."""
     if record.status != FINISHED:
         return ""
-    final, first = record.final, record.epochs[0] if record.epochs else None
+    final, first = record.result, record.epochs[0] if record.epochs else None
     share = majority_share(record)
     n_test = record.dataset.get("n_test")
     if final is None or first is None or share is None or not isinstance(n_test, int) or n_test < 1:

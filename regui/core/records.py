@@ -147,9 +147,10 @@ def snapshot_stride(n: int, limit: int) -> int:
     return stride
 
 
-def keeps_snapshot(epoch: int, n: int, limit: int | None) -> bool:
-    """Whether epoch ``epoch`` of a run now ``n`` epochs long keeps its snapshot."""
-    if limit is None or epoch == n:
+def keeps_snapshot(epoch: int, n: int, limit: int | None, keep: int | None = None) -> bool:
+    """Whether epoch ``epoch`` of a run now ``n`` epochs long keeps its snapshot (epoch ``keep``
+    always does: an early-stopped run's result)."""
+    if limit is None or epoch == n or epoch == keep:
         return True
     if limit < 3:
         return False  # only the newest
@@ -157,7 +158,9 @@ def keeps_snapshot(epoch: int, n: int, limit: int | None) -> bool:
     return epoch == 1 or epoch % stride == 0
 
 
-def thin_snapshots(epochs: list[EpochResult], limit: int | None, everything: bool = False) -> None:
+def thin_snapshots(
+    epochs: list[EpochResult], limit: int | None, everything: bool = False, keep: int | None = None
+) -> None:
     """Drop the snapshots ``limit`` no longer keeps, after an epoch was appended to ``epochs``.
 
     ``limit`` None keeps every snapshot. Cheap per epoch: only when the stride grows (a
@@ -173,7 +176,7 @@ def thin_snapshots(epochs: list[EpochResult], limit: int | None, everything: boo
     else:
         candidates = (n - 2,)  # the previous newest epoch
     for i in candidates:
-        if epochs[i].has_snapshot and not keeps_snapshot(epochs[i].epoch, n, limit):
+        if epochs[i].has_snapshot and not keeps_snapshot(epochs[i].epoch, n, limit, keep):
             epochs[i] = epochs[i].without_snapshot()
 
 
@@ -216,7 +219,16 @@ class RunRecord:
 
     @property
     def final(self) -> EpochResult | None:
+        """The last epoch trained."""
         return self.epochs[-1] if self.epochs else None
+
+    @property
+    def result(self) -> EpochResult | None:
+        """What the run gives: its last epoch, or with early stopping the epoch chosen on
+        validation (whose weights it keeps). The numbers a run is reported by."""
+        if self.config.early_stopping:
+            return self.chosen() or self.final
+        return self.final
 
     def result_at(self, epoch: int) -> EpochResult | None:
         """The numbers of epoch ``epoch`` (or of the last epoch, if the run is shorter)."""
@@ -249,12 +261,15 @@ class RunRecord:
             return f"stopped at epoch {len(self.epochs)}"
         if self.status == DIVERGED:
             return f"diverged at epoch {len(self.epochs) + 1}"
+        if self.status == FINISHED and self.config.early_stopping and self.result is not None:
+            stopped = f"stopped early at epoch {len(self.epochs)}, " if len(self.epochs) < self.config.epochs else ""
+            return f"finished: {stopped}kept epoch {self.result.epoch}"
         return self.status
 
     def summary_row(self) -> dict:
         """One row of a results table: settings, then final metrics (None where there are none)."""
         c = self.config
-        final, chosen = self.final, self.chosen()
+        final, chosen = self.result, self.chosen()
         row = {
             "run": self.name,
             "sweep": self.sweep,
@@ -274,6 +289,8 @@ class RunRecord:
             "image": f"{c.width}x{c.height}x{3 if c.color else 1}",
             "test_size": c.test_size,
             "validation": c.validation,
+            "early_stopping": c.early_stopping,
+            "patience": c.patience if c.early_stopping else None,
             "split_seed": c.split_seed,
             "stratify": c.stratify,
             "status": self.status,

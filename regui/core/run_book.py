@@ -142,15 +142,22 @@ class RunBook:
         if not record.epochs and outcome.epochs:  # reported whole, at its end
             record.epochs = list(outcome.epochs)
         elif outcome.epochs and record.epochs:
-            mine, theirs = record.epochs[-1], outcome.epochs[-1]
-            if theirs.epoch == mine.epoch and theirs.has_snapshot and not mine.has_snapshot:
-                record.epochs[-1] = theirs  # the same numbers, with the final weights
+            # The same numbers, with the weights the engine kept: the last epoch's, and an
+            # early-stopped run's result (the epoch chosen on validation).
+            # (An outcome may carry only some epochs, e.g. from a cluster: looked up by number.)
+            kept = {outcome.epochs[-1].epoch} | ({outcome.result.epoch} if outcome.result else set())
+            for theirs in outcome.epochs:
+                if theirs.epoch in kept and theirs.epoch <= len(record.epochs):
+                    mine = record.epochs[theirs.epoch - 1]
+                    if theirs.epoch == mine.epoch and theirs.has_snapshot and not mine.has_snapshot:
+                        record.epochs[theirs.epoch - 1] = theirs
         # The message says how it ended (a retry's note stays if the outcome has nothing to say);
         # the start time is the one the book gave it (the store has that one too).
         record.status, record.message = outcome.status, outcome.message or record.message
         record.seconds = outcome.seconds or self._running_for(key)
         record.started_at = record.started_at or outcome.started_at
-        thin_snapshots(record.epochs, self.snapshots, everything=True)
+        result = record.result if record.config.early_stopping else None
+        thin_snapshots(record.epochs, self.snapshots, everything=True, keep=result.epoch if result else None)
         for subscriber in self._subscribers:
             subscriber.ended(key, record)
 

@@ -50,20 +50,38 @@ def run_training(
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     started = time.perf_counter()
+    best: EpochResult | None = None  # the best epoch on validation so far, weights and all
+    early = False  # early stopping ended it
+    epochs = train_epochs(data, config, should_stop, n_jobs=n_jobs, overlap=overlap)
     try:
-        for result in train_epochs(data, config, should_stop, n_jobs=n_jobs, overlap=overlap):
+        for result in epochs:
             record.epochs.append(result)
-            thin_snapshots(record.epochs, snapshots)
+            if best is None or result.val_accuracy > best.val_accuracy:  # as RunRecord.chosen()
+                best = result
+            thin_snapshots(record.epochs, snapshots, keep=best.epoch if config.early_stopping else None)
             if on_epoch is not None:
                 on_epoch(result)
+            if config.early_stopping and result.epoch - best.epoch >= config.patience:
+                early = True
+                break
     except TrainingDiverged as exc:
         record.status, record.message = DIVERGED, str(exc)
     else:
-        finished = len(record.epochs) == config.epochs
+        finished = early or len(record.epochs) == config.epochs
         record.status = FINISHED if finished else STOPPED
-        if not finished and record.epochs:
+        if finished and config.early_stopping and best is not None:
+            record.epochs[best.epoch - 1] = best  # its weights restored: the run's result
+            thin_snapshots(record.epochs, snapshots, everything=True, keep=best.epoch)
+            ended = f"Stopped early after epoch {len(record.epochs)}" if early else "Trained every epoch"
+            record.message = (
+                f"{ended}; validation accuracy was best at epoch {best.epoch} ({best.val_accuracy:.2%}), and the "
+                f"run's result is that epoch (its weights kept)."
+            )
+        elif not finished and record.epochs:
             record.message = f"Stopped on request after epoch {len(record.epochs)} of {config.epochs}."
         elif not finished:  # regui's engine stops between mini-batches: a part of an epoch is not kept
             record.message = f"Stopped on request before its first epoch (of {config.epochs}) ended."
+    finally:
+        epochs.close()  # ends the engine now (early stopping leaves it between epochs)
     record.seconds = time.perf_counter() - started
     return record

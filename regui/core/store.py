@@ -260,8 +260,9 @@ class RunStore:
     @_guarded
     def finish(self, run_id: int, record: RunRecord) -> None:
         """The run ended: its outcome, time and final weights (the epochs are already in)."""
-        final = record.final
-        snap = next((e for e in reversed(record.epochs) if e.has_snapshot), None)
+        final = record.result  # an early-stopped run's result is the epoch chosen on validation
+        snap = final if final is not None and final.has_snapshot else None
+        snap = snap or next((e for e in reversed(record.epochs) if e.has_snapshot), None)
         with self._write():
             for result in record.epochs[self._epochs_done(run_id) :]:  # any not written live
                 self._insert_epoch(run_id, result)

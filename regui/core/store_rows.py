@@ -259,9 +259,7 @@ def read_record(conn: sqlite3.Connection, schema: str, run_id: int) -> RunRecord
         for numbers, row in zip(epoch_numbers([r[:-1] for r in epoch_rows], EPOCH_COLUMNS), epoch_rows)
     ]
     weights = weights_from_blobs(values["coef"], values["coef_shape"], values["intercept"])
-    if epochs and weights is not None:
-        epochs[-1] = replace(epochs[-1], coef=weights[0], intercept=weights[1])
-    return RunRecord(
+    record = RunRecord(
         config=config,
         name=values["name"],
         status=values["status"],
@@ -273,3 +271,7 @@ def read_record(conn: sqlite3.Connection, schema: str, run_id: int) -> RunRecord
         sweep=values["sweep"],
         repeat=values["repeat"],
     )
+    if epochs and weights is not None:  # the stored weights are the run's result's
+        index = record.result.epoch - 1 if record.result is not None else len(epochs) - 1
+        epochs[index] = replace(epochs[index], coef=weights[0], intercept=weights[1])
+    return record

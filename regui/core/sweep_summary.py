@@ -91,12 +91,12 @@ def summarize(records: Sequence[RunRecord]) -> list[SettingSummary]:
         )
         if key not in groups:
             groups[key] = SettingSummary(*key)
-        if record.status == FINISHED and record.final is not None:
+        if record.status == FINISHED and record.result is not None:
             groups[key].runs.append(index)
         else:
             groups[key].others[record.status] = groups[key].others.get(record.status, 0) + 1
     for summary in groups.values():
-        finals = [e for e in (records[i].final for i in summary.runs) if e is not None]
+        finals = [e for e in (records[i].result for i in summary.runs) if e is not None]
         if not finals:
             continue
         summary.test = _mean_std([e.test_accuracy for e in finals])

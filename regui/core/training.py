@@ -21,7 +21,7 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -161,7 +161,7 @@ def train_epochs(
     *,
     n_jobs: int | None = None,
     overlap: bool = True,
-) -> Iterator[EpochResult]:
+) -> Generator[EpochResult, None, None]:
     """Train ``config.epochs`` epochs, yielding an EpochResult after each.
 
     ``should_stop()`` is checked between epochs: when it turns true the generator ends after

@@ -97,6 +97,15 @@ class ParamsPanel(QWidget):
         )
         self.seed = QSpinBox()
         self.seed.setRange(*_ANY_INT)
+        self.early_stopping = QCheckBox()
+        self.early_stopping.setToolTip(
+            "Early stopping: end the run once validation accuracy has not improved for this many epochs;\n"
+            "its result is then the epoch chosen on validation, weights and all (an implicit regularizer)"
+        )
+        self.patience = QSpinBox()
+        self.patience.setRange(*_ANY_INT)
+        self.patience.setPrefix("patience ")
+        self.patience.setSuffix(" epochs")
 
         self.width_ = QSpinBox()
         self.height_ = QSpinBox()
@@ -124,6 +133,7 @@ class ParamsPanel(QWidget):
             "epochs": Checked("epochs", self.epochs, "Passes over the training images"),
             "eta0": Checked("eta0", self.eta0, "Initial step size of SGD (eta0)"),
             "seed": Checked("seed", self.seed, "Model seed: the order SGD visits the samples in"),
+            "patience": Checked("patience", self.patience, "Epochs without a better validation accuracy allowed"),
             "width": Checked("width", self.width_),
             "height": Checked("height", self.height_),
             "test_size": Checked("test_size", self.test_size, "The share of the images held out for testing"),
@@ -146,6 +156,10 @@ class ParamsPanel(QWidget):
         model.addRow("L1 ratio", c["l1_ratio"])
         model.addRow("Loss", self.loss)
         model.addRow("Epochs", c["epochs"])
+        stopping = QHBoxLayout()
+        stopping.addWidget(self.early_stopping)
+        stopping.addWidget(c["patience"], 1)
+        model.addRow("Early stopping", stopping)
         model.addRow("Batch size", self.batch)
         model.addRow("Learning rate", c["eta0"])
         model.addRow("Schedule", self.schedule)
@@ -195,9 +209,18 @@ class ParamsPanel(QWidget):
             combo.currentIndexChanged.connect(self._on_change)
         for editor in (self.alpha, self.eta0):
             editor.valueChanged.connect(self._on_change)
-        for spin in (self.l1_ratio, self.epochs, self.seed, self.test_size, self.validation, self.split_seed):
+        for spin in (
+            self.l1_ratio,
+            self.epochs,
+            self.seed,
+            self.patience,
+            self.test_size,
+            self.validation,
+            self.split_seed,
+        ):
             spin.valueChanged.connect(self._on_change)
         self.stratify.toggled.connect(self._on_change)
+        self.early_stopping.toggled.connect(self._on_change)
         for widget in (self.width_, self.height_):
             widget.setKeyboardTracking(False)  # decode again once the number is typed, not per digit
             widget.valueChanged.connect(self._on_image_change)
@@ -214,6 +237,8 @@ class ParamsPanel(QWidget):
             eta0=self.eta0.value(),
             learning_rate=self.schedule.currentData(),
             seed=self.seed.value(),
+            early_stopping=self.early_stopping.isChecked(),
+            patience=self.patience.value(),
             engine=self.engine.currentData(),
             batch_size=self.batch.currentData(),
             width=self.width_.value(),
@@ -244,6 +269,8 @@ class ParamsPanel(QWidget):
             self.eta0.setValue(config.eta0)
             _select(self.schedule, config.learning_rate)
             self.seed.setValue(config.seed)
+            self.early_stopping.setChecked(config.early_stopping)
+            self.patience.setValue(config.patience)
             self.width_.setValue(config.width)
             self.height_.setValue(config.height)
             _select(self.color, config.color)
@@ -299,6 +326,7 @@ class ParamsPanel(QWidget):
             "step from it); Compare penalties and Sweep… use it for their penalized runs"
         )
         self.eta0.setEnabled(schedule != "optimal")
+        self.patience.setEnabled(self.early_stopping.isChecked())
         sklearn = self.engine.currentData() == "sgdclassifier"
         self.batch.setEnabled(not sklearn)
         self.batch.setToolTip(

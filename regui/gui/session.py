@@ -367,8 +367,8 @@ class Session(QObject):
             self.notice.emit(f"Run #{run_id} learned nothing: {nothing}")
         elif record.status == STOPPED:
             self.status.emit(f"Run #{run_id} {record.status_text()}.", 8000)
-        elif record.final is not None:
-            self.status.emit(f"Run #{run_id} finished: test accuracy {record.final.test_accuracy:.2%}", 8000)
+        elif record.result is not None:
+            self.status.emit(f"Run #{run_id} finished: test accuracy {record.result.test_accuracy:.2%}", 8000)
 
     # --- closing --------------------------------------------------------------------------------
 

@@ -96,3 +96,63 @@ def test_the_summary_statistics_are_those_of_numpy(dataset):
         assert summary.sem(stat) == pytest.approx(values.std(ddof=1) / np.sqrt(3))
     row = summary.row()
     assert row["test_accuracy_sem"] == pytest.approx(summary.test[1] / np.sqrt(3))
+
+
+EARLY = CONFIG.with_(epochs=60, eta0=0.5, early_stopping=True, patience=3)
+
+
+def test_early_stopping_ends_after_patience_and_keeps_the_best_epochs_weights(dataset):
+    data = prepare(dataset, EARLY.split)
+    full = run_training(data, EARLY.with_(early_stopping=False), snapshots=None)  # every epoch, every snapshot
+    record = run_training(data, EARLY, snapshots=1)
+    # It stopped once 3 epochs had passed without a better validation accuracy than the best so far.
+    vals = [e.val_accuracy for e in full.epochs]
+    best = next(i for i in range(len(vals)) if all(vals[j] <= vals[i] for j in range(i + 4)) and i + 3 < len(vals))
+    assert len(record.epochs) == best + 4 < EARLY.epochs and record.status == "finished"
+    kept = record.result
+    assert kept.epoch == best + 1 == record.chosen().epoch and "Stopped early after epoch" in record.message
+    # Its weights are exactly that epoch's (the engine is deterministic): so are its predictions.
+    twin = full.epochs[best]
+    assert np.array_equal(kept.coef, twin.coef) and np.array_equal(kept.intercept, twin.intercept)
+    scores = data.X_test @ kept.coef.astype(np.float64).T + kept.intercept
+    assert np.array_equal(kept.test_pred, scores.argmax(axis=1))
+    # Reported as the run's result everywhere: the row, the summary.
+    row = record.summary_row()
+    assert row["test_accuracy"] == kept.test_accuracy and row["epochs_done"] == best + 4
+    assert "stopped early at epoch" in record.status_text() and f"kept epoch {kept.epoch}" in record.status_text()
+
+
+def test_early_stopping_needs_a_validation_part():
+    from regui.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Early stopping watches the validation part"):
+        EARLY.with_(validation=0.0).validate()
+
+
+def test_an_early_stopped_run_is_stored_with_its_result(dataset, tmp_path):
+    from regui.core.store import RunStore
+
+    data = prepare(dataset, EARLY.split)
+    record = run_training(data, EARLY, snapshots=1)
+    with RunStore(tmp_path / "runs.sqlite3") as store:
+        run_id = store.save(record)
+        back = store.load(run_id)
+        listed = store.get(run_id)
+    assert back.result.epoch == record.result.epoch and np.array_equal(back.result.coef, record.result.coef)
+    assert listed.test_accuracy == record.result.test_accuracy and listed.chosen_epoch == record.result.epoch
+
+
+def test_the_apps_live_copy_gets_the_kept_epochs_weights_at_the_end(dataset):
+    import functools
+
+    from regui.core.run_book import RunBook
+
+    data = prepare(dataset, EARLY.split)
+    book = RunBook(snapshots=3)  # live epochs thinned: the kept one's weights may be dropped on the way
+    book.add(1, EARLY, "#1", {"n_images": dataset.n_images})
+    book.start(1)
+    outcome = run_training(data, EARLY, on_epoch=functools.partial(book.epoch, 1), snapshots=3)
+    book.finish(1, outcome)
+    mine = book.record(1)
+    assert mine.result.epoch == outcome.result.epoch and mine.result.has_snapshot
+    assert np.array_equal(mine.result.coef, outcome.result.coef)

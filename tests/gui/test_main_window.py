@@ -279,6 +279,12 @@ def test_settings_panel_prevents_or_explains_bad_combinations(qtbot, window, loa
     # 3 images a class cannot give the validation part one of each: said, and fixed by none.
     assert not window.run_button.isEnabled() and "validation fraction" in window.ready.text()
     params.validation.setValue(0.0)
+    # Early stopping watches the validation part: without one it is refused, with the reason.
+    assert not params.patience.isEnabled()
+    params.early_stopping.setChecked(True)
+    assert params.patience.isEnabled() and params.config().early_stopping and params.config().patience == 5
+    assert not window.run_button.isEnabled() and "Early stopping watches the validation part" in window.ready.text()
+    params.early_stopping.setChecked(False)
     assert window.run_button.isEnabled()
     params.test_size.setValue(0.1)  # 1 test image for 2 classes: stratify cannot work
     assert not window.run_button.isEnabled()
