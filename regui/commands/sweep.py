@@ -244,7 +244,7 @@ def _print_summary(summaries) -> None:
             f"{s.penalty:<11} {lam:>9} {s.eta0:>8g} {_batch(s):>6} {s.n:>4}  {pm(s.train):>15}  {val:>15}  "
             f"{pm(s.test):>15}  {pm(s.zeros, 1):>13}{note}"
         )
-    print("(mean ± standard deviation of the runs of each setting, final epoch)")
+    print("(mean ± standard deviation of the runs of each setting, at each run's result: its last epoch, or kept one)")
     print()
     chosen = chosen_per_penalty(summaries)
     if not chosen:

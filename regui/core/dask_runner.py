@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from regui.core.errors import ReguiError
-from regui.core.records import RunRecord
+from regui.core.records import RunRecord, kept_epochs
 from regui.core.sweep import SweepItem
 from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents, item_name
 
@@ -228,7 +228,7 @@ def _remote_run(payload: dict, config, name: str, index: int, tag: str, with_sna
         on_epoch=lambda e: queue.put(("epoch", index, e if with_snapshots else e.without_snapshot())),
         snapshots=1,
     )
-    record.epochs = record.epochs[-1:]  # the rest went through the queue; this one with its weights
+    record.epochs = kept_epochs(record)  # the rest went through the queue
     return record
 
 

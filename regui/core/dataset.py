@@ -268,16 +268,16 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
     train_index, test_index = split_indices(dataset.y, split)
     y_train = dataset.y[train_index]
     y_test = dataset.y[test_index]
-    missing = np.flatnonzero(np.bincount(y_train, minlength=len(dataset.class_names)) == 0)
-    if missing.size:  # possible without stratify: the model would never see that class
-        raise DatasetError(
-            f"With this split class '{dataset.class_names[missing[0]]}' has no training image; "
-            "turn on stratify, change the split seed, or lower the test fraction."
-        )
     val_index = np.empty(0, dtype=train_index.dtype)
     if split.validation > 0:  # carved from the training part, seeded and stratified alike
         from sklearn.model_selection import train_test_split
 
+        fewest = int(np.bincount(y_train, minlength=len(dataset.class_names)).min())
+        if split.stratify and fewest < 2:  # the training part must give each class to both sides
+            raise DatasetError(
+                f"After the test part, a class has {fewest} training image(s): too few to hold some out for "
+                "validation as well. Lower the test fraction, set the validation fraction to 0, or add images."
+            )
         train_index, val_index = train_test_split(
             train_index,
             test_size=split.validation,
@@ -285,6 +285,12 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
             stratify=y_train if split.stratify else None,
         )
         y_train = dataset.y[train_index]
+    missing = np.flatnonzero(np.bincount(y_train, minlength=len(dataset.class_names)) == 0)
+    if missing.size:  # possible without stratify: the model would never see that class
+        raise DatasetError(
+            f"With this split class '{dataset.class_names[missing[0]]}' has no training image; "
+            "turn on stratify, change the split seed, or lower the test or validation fraction."
+        )
     X_train = dataset.X[train_index].astype(np.float64)
     X_val = dataset.X[val_index].astype(np.float64)
     X_test = dataset.X[test_index].astype(np.float64)

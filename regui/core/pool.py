@@ -27,7 +27,7 @@ import numpy as np
 
 from regui.core.config import ImageSettings
 from regui.core.machine import default_workers, process_alive
-from regui.core.records import EpochResult, RunRecord
+from regui.core.records import EpochResult, RunRecord, kept_epochs
 from regui.core.sweep import SweepItem
 from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents, item_name
 
@@ -340,7 +340,7 @@ def _serve(conn, folder: str, parent: int) -> None:
                 snapshots=1,
                 overlap=overlap,
             )
-            record.epochs = record.epochs[-1:]  # the rest were streamed; this one with its weights
+            record.epochs = kept_epochs(record)  # the rest were streamed
         except _ParentGone:
             raise
         except ReguiError as exc:

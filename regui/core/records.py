@@ -94,6 +94,8 @@ class EpochResult:
             a == b or (a != a and b != b) for a, b in ((getattr(self, m), getattr(other, m)) for m in self.METRICS)
         )
 
+    __hash__ = None  # type: ignore[assignment]  # compared by value (NaN = NaN): not a key
+
     def metrics(self) -> dict[str, float]:
         """The per-epoch numbers (no weights), e.g. for a history file."""
         values: dict[str, float] = {"epoch": self.epoch}
@@ -188,6 +190,12 @@ def batch_loss_positions(epoch: int, count: int) -> np.ndarray:
     return epoch - 1 + np.arange(count) / max(count, 1)
 
 
+def kept_epochs(record: RunRecord) -> list[EpochResult]:
+    """What a worker sends back at a run's end, its epochs having been streamed one by one: those
+    that kept their weights (the last one, and an early-stopped run's result)."""
+    return [e for e in record.epochs if e.has_snapshot] or record.epochs[-1:]
+
+
 class DatasetSummary(TypedDict, total=False):
     """What a run records about its data: ``Dataset.summary()`` plus the split's sizes. A stored
     run may lack any of these (an older store, an imported file): read them with ``.get``."""
@@ -257,13 +265,14 @@ class RunRecord:
             return f"running, epoch {len(self.epochs)}"
         if self.status == STOPPED and not self.epochs:
             return "stopped before it started"
+        kept = f", kept epoch {self.result.epoch}" if self.config.early_stopping and self.result else ""
         if self.status == STOPPED:
-            return f"stopped at epoch {len(self.epochs)}"
+            return f"stopped at epoch {len(self.epochs)}{kept}"
         if self.status == DIVERGED:
-            return f"diverged at epoch {len(self.epochs) + 1}"
+            return f"diverged at epoch {len(self.epochs) + 1}{kept}"
         if self.status == FINISHED and self.config.early_stopping and self.result is not None:
-            stopped = f"stopped early at epoch {len(self.epochs)}, " if len(self.epochs) < self.config.epochs else ""
-            return f"finished: {stopped}kept epoch {self.result.epoch}"
+            stopped = "stopped early, " if self.message.startswith("Stopped early") else ""
+            return f"finished: {stopped}kept epoch {self.result.epoch} of {len(self.epochs)}"
         return self.status
 
     def summary_row(self) -> dict:
@@ -299,6 +308,7 @@ class RunRecord:
         for metric in EpochResult.METRICS:
             row["penalty_term" if metric == "penalty" else metric] = getattr(final, metric) if final else None
         # The epoch chosen on validation, and its test accuracy: reported, never chosen on.
+        row["result_epoch"] = final.epoch if final else None  # whose numbers these are
         row["chosen_epoch"] = chosen.epoch if chosen else None
         row["chosen_val_accuracy"] = chosen.val_accuracy if chosen else None
         row["chosen_test_accuracy"] = chosen.test_accuracy if chosen else None

@@ -62,6 +62,7 @@ class RunBook:
         self.snapshots = snapshots
         self._records: dict[Hashable, RunRecord] = {}
         self._clocks: dict[Hashable, float] = {}  # time.monotonic() when each run (last) started
+        self._kept_epochs: dict[Hashable, int | None] = {}  # each early-stopping run's best epoch so far
         self._subscribers: list[RunSubscriber] = []
 
     def subscribe(self, subscriber: RunSubscriber) -> None:
@@ -127,7 +128,11 @@ class RunBook:
         if record.status != RUNNING:  # a late epoch of a run already ended (stopped, closed)
             return
         record.epochs.append(result)
-        thin_snapshots(record.epochs, self.snapshots)
+        kept = _kept(record)
+        # When an early-stopping run's best epoch moves on, the one it replaced may lose its weights.
+        moved = kept is not None and kept != self._kept_epochs.get(key)
+        self._kept_epochs[key] = kept
+        thin_snapshots(record.epochs, self.snapshots, everything=moved, keep=kept)
         for subscriber in self._subscribers:
             subscriber.epoch(key, record, result)
 
@@ -156,8 +161,7 @@ class RunBook:
         record.status, record.message = outcome.status, outcome.message or record.message
         record.seconds = outcome.seconds or self._running_for(key)
         record.started_at = record.started_at or outcome.started_at
-        result = record.result if record.config.early_stopping else None
-        thin_snapshots(record.epochs, self.snapshots, everything=True, keep=result.epoch if result else None)
+        thin_snapshots(record.epochs, self.snapshots, everything=True, keep=_kept(record))
         for subscriber in self._subscribers:
             subscriber.ended(key, record)
 
@@ -188,7 +192,14 @@ class RunBook:
         """Keep at most ``limit`` snapshots per run from now on, and thin the runs already here."""
         self.snapshots = limit
         for record in self._records.values():
-            thin_snapshots(record.epochs, limit, everything=True)
+            thin_snapshots(record.epochs, limit, everything=True, keep=_kept(record))
+
+
+def _kept(record: RunRecord) -> int | None:
+    """The epoch whose weights an early-stopping run keeps whatever the thinning (its result)."""
+    if not record.config.early_stopping or record.result is None:
+        return None
+    return record.result.epoch
 
 
 def _now() -> str:

@@ -14,7 +14,16 @@ from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import TrainingDiverged
 from regui.core.progress import StopCheck
-from regui.core.records import DIVERGED, FINISHED, STOPPED, DatasetSummary, EpochResult, RunRecord, thin_snapshots
+from regui.core.records import (
+    DIVERGED,
+    FINISHED,
+    STOPPED,
+    DatasetSummary,
+    EpochResult,
+    RunRecord,
+    keeps_snapshot,
+    thin_snapshots,
+)
 from regui.core.training import train_epochs
 
 
@@ -57,7 +66,11 @@ def run_training(
         for result in epochs:
             record.epochs.append(result)
             if best is None or result.val_accuracy > best.val_accuracy:  # as RunRecord.chosen()
-                best = result
+                previous, best = best, result
+                if config.early_stopping and previous is not None:  # no longer kept for its own sake
+                    index = previous.epoch - 1
+                    if not keeps_snapshot(previous.epoch, len(record.epochs), snapshots):
+                        record.epochs[index] = record.epochs[index].without_snapshot()
             thin_snapshots(record.epochs, snapshots, keep=best.epoch if config.early_stopping else None)
             if on_epoch is not None:
                 on_epoch(result)

@@ -65,14 +65,14 @@ COLUMNS = [
         "Test acc",
         lambda e: percent(_final(e, "test_accuracy")),
         lambda e: _sortable(_final(e, "test_accuracy")),
-        "Test accuracy after the last epoch",
+        "Test accuracy of the run's result: its last epoch, or with early stopping the epoch it kept",
     ),
     Column(
         "val_accuracy",
         "Val acc",
         lambda e: percent(_final(e, "val_accuracy")),
         lambda e: _sortable(_final(e, "val_accuracy")),
-        "Validation accuracy after the last epoch (a part of the training images held out: what choices read)",
+        "Validation accuracy of the run's result (a part of the training images held out: what choices read)",
     ),
     Column(
         "chosen_test_accuracy",

@@ -253,7 +253,8 @@ class SweepPanel(QWidget):
         pm = percent_mean_std
         picked = chosen_per_penalty([s for s, _ in self._summaries])
         self.summary.setToolTip(
-            "Mean ± standard deviation of each setting's runs (final epoch). Chosen: per penalty, the setting with "
+            "Mean ± standard deviation of each setting's runs (at each run's result: its last epoch, or the one early "
+            "stopping kept). Chosen: per penalty, the setting with "
             "the highest mean validation accuracy; its test accuracy is the one to report."
         )
         for row, (s, _) in enumerate(self._summaries):

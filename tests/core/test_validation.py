@@ -98,11 +98,26 @@ def test_the_summary_statistics_are_those_of_numpy(dataset):
     assert row["test_accuracy_sem"] == pytest.approx(summary.test[1] / np.sqrt(3))
 
 
-EARLY = CONFIG.with_(epochs=60, eta0=0.5, early_stopping=True, patience=3)
+# Classes close together (a few grey levels apart, much noise), learnt slowly: validation accuracy
+# climbs for some epochs and then stalls, so the kept epoch is neither the first nor the last.
+EARLY = CONFIG.with_(epochs=60, eta0=0.03, batch_size=64, early_stopping=True, patience=3)
 
 
-def test_early_stopping_ends_after_patience_and_keeps_the_best_epochs_weights(dataset):
-    data = prepare(dataset, EARLY.split)
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory):
+    from tests.helpers import write_png
+
+    root = tmp_path_factory.mktemp("slow")
+    rng = np.random.default_rng(1)
+    for label, name in enumerate(["a", "b", "c"]):
+        for i in range(60):
+            pixels = np.clip(rng.normal(90 + 6 * label, 60, (5, 6, 3)), 0, 255).astype(np.uint8)
+            write_png(root / name / f"{i}.png", pixels)
+    return load_dataset(root, CONFIG.image, use_cache=False)
+
+
+def test_early_stopping_ends_after_patience_and_keeps_the_best_epochs_weights(slow):
+    data = prepare(slow, EARLY.split)
     full = run_training(data, EARLY.with_(early_stopping=False), snapshots=None)  # every epoch, every snapshot
     record = run_training(data, EARLY, snapshots=1)
     # It stopped once 3 epochs had passed without a better validation accuracy than the best so far.
@@ -111,6 +126,11 @@ def test_early_stopping_ends_after_patience_and_keeps_the_best_epochs_weights(da
     assert len(record.epochs) == best + 4 < EARLY.epochs and record.status == "finished"
     kept = record.result
     assert kept.epoch == best + 1 == record.chosen().epoch and "Stopped early after epoch" in record.message
+    assert 1 < kept.epoch < len(record.epochs)  # a real choice: neither the first epoch nor the last
+    # Earliest on a tie: no epoch before the kept one did as well.
+    assert all(e.val_accuracy < kept.val_accuracy for e in record.epochs[: kept.epoch - 1])
+    # Only the kept epoch and the newest hold weights (snapshots=1): the earlier bests were let go.
+    assert [e.epoch for e in record.epochs if e.has_snapshot] == [kept.epoch, len(record.epochs)]
     # Its weights are exactly that epoch's (the engine is deterministic): so are its predictions.
     twin = full.epochs[best]
     assert np.array_equal(kept.coef, twin.coef) and np.array_equal(kept.intercept, twin.intercept)
@@ -119,7 +139,7 @@ def test_early_stopping_ends_after_patience_and_keeps_the_best_epochs_weights(da
     # Reported as the run's result everywhere: the row, the summary.
     row = record.summary_row()
     assert row["test_accuracy"] == kept.test_accuracy and row["epochs_done"] == best + 4
-    assert "stopped early at epoch" in record.status_text() and f"kept epoch {kept.epoch}" in record.status_text()
+    assert record.status_text() == f"finished: stopped early, kept epoch {kept.epoch} of {len(record.epochs)}"
 
 
 def test_early_stopping_needs_a_validation_part():
@@ -129,30 +149,52 @@ def test_early_stopping_needs_a_validation_part():
         EARLY.with_(validation=0.0).validate()
 
 
-def test_an_early_stopped_run_is_stored_with_its_result(dataset, tmp_path):
+def test_an_early_stopped_run_is_stored_with_its_result(slow, tmp_path):
     from regui.core.store import RunStore
 
-    data = prepare(dataset, EARLY.split)
+    data = prepare(slow, EARLY.split)
     record = run_training(data, EARLY, snapshots=1)
+    kept = record.result
     with RunStore(tmp_path / "runs.sqlite3") as store:
-        run_id = store.save(record)
+        run_id = store.begin(record)
+        for epoch in record.epochs:  # as a run is stored live: the choice so far kept by SQL
+            store.add_epoch(run_id, epoch.without_snapshot())
+        live = store.get(run_id)
+        store.finish(run_id, record)
         back = store.load(run_id)
         listed = store.get(run_id)
-    assert back.result.epoch == record.result.epoch and np.array_equal(back.result.coef, record.result.coef)
-    assert listed.test_accuracy == record.result.test_accuracy and listed.chosen_epoch == record.result.epoch
+    assert (live.chosen_epoch, live.chosen_test_accuracy) == (kept.epoch, kept.test_accuracy)
+    assert back.result.epoch == kept.epoch > 1 and np.array_equal(back.result.coef, kept.coef)
+    assert back.epochs[-1].coef.size == 0  # the weights stored are the kept epoch's, attached to it
+    assert listed.test_accuracy == kept.test_accuracy and listed.chosen_epoch == kept.epoch
 
 
-def test_the_apps_live_copy_gets_the_kept_epochs_weights_at_the_end(dataset):
+def test_the_apps_live_copy_gets_the_kept_epochs_weights_at_the_end(slow):
     import functools
 
     from regui.core.run_book import RunBook
 
-    data = prepare(dataset, EARLY.split)
+    data = prepare(slow, EARLY.split)
     book = RunBook(snapshots=3)  # live epochs thinned: the kept one's weights may be dropped on the way
-    book.add(1, EARLY, "#1", {"n_images": dataset.n_images})
+    book.add(1, EARLY, "#1", {"n_images": slow.n_images})
     book.start(1)
     outcome = run_training(data, EARLY, on_epoch=functools.partial(book.epoch, 1), snapshots=3)
     book.finish(1, outcome)
     mine = book.record(1)
-    assert mine.result.epoch == outcome.result.epoch and mine.result.has_snapshot
+    assert mine.result.epoch == outcome.result.epoch > 1 and mine.result.has_snapshot
     assert np.array_equal(mine.result.coef, outcome.result.coef)
+    book.set_snapshot_limit(1)  # fewer kept from now on: still the result's
+    assert book.record(1).result.has_snapshot
+
+
+def test_a_worker_process_sends_back_the_kept_epochs_weights(slow):
+    from regui.core.pool import ProcessPool
+    from regui.core.sweep import SweepItem
+    from regui.core.sweep_runs import SweepEvents, run_serial
+
+    items = [SweepItem(0, EARLY, 0)]
+    serial = run_serial(slow, items, SweepEvents())
+    with ProcessPool(slow, jobs=1) as pool:
+        [record] = pool.run(items, SweepEvents())
+    assert record.result.epoch == serial[0].result.epoch > 1
+    assert record.result.has_snapshot and np.array_equal(record.result.coef, serial[0].result.coef)
