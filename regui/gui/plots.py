@@ -114,7 +114,7 @@ class PlotsPanel(QWidget):
     def add_run(self, entry: RunEntry) -> None:
         """Curves for a new run, in its style (colour and marker)."""
         curves = {}
-        for key in ("batches", "objective", "data", "penalty"):
+        for key in ("objective", "data", "penalty"):  # (the mini-batch curve is made when first shown)
             curves[key] = self.loss_plot.plot()
         for key in ("test", "train", "val"):
             curves[key] = self.acc_plot.plot()
@@ -324,7 +324,7 @@ class PlotsPanel(QWidget):
             symbol = marker if every_epoch else None
             if curves["objective"].opts["symbol"] != symbol:
                 for key, curve in curves.items():
-                    if key not in ("batches", "chosen"):
+                    if key not in ("batches", "chosen", "val"):  # validation: a plain dotted line, cheap to paint
                         curve.setSymbol(marker if key.endswith("_marks") else symbol)
             # Each run's marks a little apart from the others', so they do not line up in columns.
             spacing = (len(x) - 1) / _MARKS_ON_LONG_RUNS
@@ -334,6 +334,9 @@ class PlotsPanel(QWidget):
                 bx, by = series.batches(self._entries[run_id].record.epochs)
                 if log_y:
                     by = np.where(by > 0, by, np.nan)
+                if "batches" not in curves:  # made on first use: most runs never show it
+                    curves["batches"] = self.loss_plot.plot()
+                    self._restyle(run_id)
                 curves["batches"].setData(bx, by)
             # The epoch chosen on validation, as RunRecord.chosen(): the highest, the earliest on a tie.
             val = series.view("val")
