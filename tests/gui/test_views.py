@@ -376,3 +376,26 @@ def test_huge_weights_get_labels_on_both_sides_of_the_bar(qtbot, window, loaded)
     [level] = view.bars[entry.run_id].axis._tickLevels
     values = [value for value, _ in level]
     assert min(values) < 0 < max(values) and all(len(label) <= 5 for _, label in level)
+
+
+def test_an_early_stopped_runs_views_show_the_epoch_it_kept(qtbot, window, tmp_path):
+    from tests.helpers import write_png
+
+    rng = np.random.default_rng(1)  # classes close together: validation peaks mid-run (as in test_validation)
+    for label, name in enumerate(["a", "b", "c"]):
+        for i in range(60):
+            pixels = np.clip(rng.normal(90 + 6 * label, 60, (5, 6, 3)), 0, 255).astype(np.uint8)
+            write_png(tmp_path / "slow" / name / f"{i}.png", pixels)
+    config = TrainConfig(
+        width=6, height=5, epochs=60, batch_size=64, eta0=0.03, validation=0.25, early_stopping=True, patience=3
+    )
+    window.params.set_config(config)
+    with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
+        window.load_folder(str(tmp_path / "slow"))
+    entry = train(qtbot, window, config)
+    kept = entry.record.result
+    assert 1 < kept.epoch < len(entry.record.epochs)
+    view = window.inspector.weights
+    raise_view(qtbot, window, view)
+    assert view.epoch_for(entry) == kept.epoch
+    assert np.allclose(view.drawn(entry.run_id, 0), kept.coef[0].reshape(5, 6, 3).sum(axis=2), rtol=1e-5, atol=1e-6)

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from regui.core.export import ExportError
-from regui.core.records import RUNNING, EpochResult
+from regui.core.records import RUNNING, WAITING, EpochResult
 from regui.gui.run_entry import RunEntry
 from regui.gui.widgets import WrappingRow
 
@@ -89,9 +89,15 @@ class InspectView(QWidget):
         raise NotImplementedError
 
     def epoch_for(self, entry: RunEntry) -> int:
-        """The epoch shown for ``entry``: the one chosen, or its newest."""
-        n = len(entry.record.epochs)
-        return n if self.epoch is None else min(self.epoch, n)
+        """The epoch shown for ``entry``: the one chosen on the Inspect bar, or else its newest, or
+        for an early-stopped run that has ended, its result (the epoch whose weights it kept)."""
+        record = entry.record
+        n = len(record.epochs)
+        if self.epoch is not None:
+            return min(self.epoch, n)
+        if record.config.early_stopping and record.status not in (RUNNING, WAITING) and record.result is not None:
+            return record.result.epoch
+        return n
 
     def snapshot_for(self, entry: RunEntry) -> EpochResult | None:
         return entry.record.snapshot_at(self.epoch_for(entry))
