@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", type=int, default=1, metavar="R", help="repeats of each setting, with seeds seed, seed+1, ..."
     )
     grid.add_argument(
+        "--cv", type=int, default=0, metavar="K", help="K-fold cross-validation; the chosen settings are tested once"
+    )
+    grid.add_argument(
         "--vary",
         choices=("split", "model"),
         default="split",
@@ -337,10 +340,7 @@ def _add_model(group) -> None:
     )
     group.add_argument("--seed", type=int, default=DEFAULTS.seed, help="model seed (shuffling)")
     group.add_argument(
-        "--early-stopping",
-        action="store_true",
-        help="end a run once its validation accuracy has not improved for --patience epochs; its result is then "
-        "the epoch chosen on validation, weights and all",
+        "--early-stopping", action="store_true", help="end a run once validation accuracy stalls; keep its best epoch"
     )
     group.add_argument("--patience", type=int, default=DEFAULTS.patience, help="epochs without improvement allowed")
 

@@ -51,8 +51,10 @@ def spec_from(args) -> SweepSpec:
     batches = tuple(batch_sizes(args))
     # Counted as asked, before the lambda points are made (admit_sweep counts the grid again,
     # once those of them that round to the same value are merged).
+    if args.cv == 1 or not 0 <= args.cv <= 20:
+        raise ConfigError(f"--cv takes 2 to 20 folds (or 0 for none; got {args.cv}).")
     count = count_runs(
-        args.penalty, len(alphas) or args.points, len(learning_rates), args.seeds, args.schedule, len(batches)
+        args.penalty, len(alphas) or args.points, len(learning_rates), args.seeds, args.schedule, len(batches), args.cv
     )
     check_sweep_size(count, args.epochs)
     if not alphas:
@@ -65,6 +67,7 @@ def spec_from(args) -> SweepSpec:
         batch_sizes=batches,
         repeats=args.seeds,
         vary=args.vary,
+        cv=args.cv,
     )
 
 
@@ -91,6 +94,7 @@ def cmd_sweep(args) -> int:
             (len(spec.alphas), "lambda"),
             (len(spec.learning_rates), "learning rate"),
             *([(len(spec.batch_sizes), "batch size")] if len(spec.batch_sizes) > 1 else []),
+            *([(spec.cv, "fold")] if spec.cv else []),
             (spec.repeats, "repeat"),
         )
     )
@@ -134,6 +138,8 @@ def cmd_sweep(args) -> int:
 
     summaries = summarize(records)
     _print_summary(summaries)
+    if spec.cv and problem is None and not stop.was_requested:
+        _retrain_chosen(summaries, records, dataset, spec)
     report_stored(log)
     if args.out is not None:
         export.write_csv(args.out, [r.summary_row() for r in records])
@@ -255,6 +261,30 @@ def _print_summary(summaries) -> None:
         print(
             f"[INFO] chosen '{s.penalty}' (on validation {pm(s.val)}):{lam} lr={s.eta0:g} batch {_batch(s)}: "
             f"test accuracy {pm(s.test)} (std of {s.n} run(s){sem})"
+        )
+
+
+def _retrain_chosen(summaries, records, dataset, spec: SweepSpec) -> None:
+    """Cross-validation chose a setting per penalty on the folds' validation accuracy; each is now
+    trained once on the whole training part (no part held out) and tested once: that is the
+    number to report for it."""
+    from regui.core.dataset import prepare
+    from regui.core.runs import run_training
+
+    for s in chosen_per_penalty(summaries):
+        config = records[s.runs[0]].config.with_(
+            folds=0, fold=0, validation=0.0, seed=spec.base.seed, split_seed=spec.base.split_seed
+        )
+        data = prepare(dataset, config.split)
+        record = run_training(data, config, snapshots=1)
+        lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
+        if record.result is None:
+            print(f"[WARN] '{s.penalty}'{lam}: retraining on the whole training part {record.status_text()}")
+            continue
+        print(
+            f"[INFO] '{s.penalty}'{lam} lr={s.eta0:g} batch {_batch(s)}, chosen by {spec.cv}-fold cross-validation, "
+            f"retrained on the whole training part ({len(data.y_train)} images) and tested once: "
+            f"test accuracy {record.result.test_accuracy:.2%}"
         )
 
 

@@ -31,6 +31,7 @@ def spec_size(spec: SweepSpec) -> int:
         spec.repeats,
         spec.base.learning_rate,
         1 if spec.base.sklearn else len(spec.batch_sizes or (spec.base.batch_size,)),  # its runs are all batch 1
+        spec.cv,
     )
 
 

@@ -56,6 +56,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "epochs": (1, 100_000),
     "test_size": (0.01, 0.99),
     "validation": (0.0, 0.9),
+    "folds": (0, 20),
     "patience": (1, 10_000),
     "seed": (0, MAX_SEED),
     "split_seed": (0, MAX_SEED),
@@ -70,6 +71,7 @@ SETTING_NAMES = {
     "epochs": "epochs",
     "test_size": "the test fraction",
     "validation": "the validation fraction",
+    "folds": "the number of folds",
     "patience": "the patience",
     "seed": "the seed",
     "split_seed": "the split seed",
@@ -143,6 +145,10 @@ class SplitSettings:
     stratify: bool = True
     scaling: str = "raw"
     validation: float = 0.0
+    # k-fold cross-validation: with folds >= 2 the validation part is fold ``fold`` of the training
+    # part cut into ``folds`` (stratified, seeded), instead of a ``validation`` fraction.
+    folds: int = 0
+    fold: int = 0
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,8 @@ class TrainConfig:
     split_seed: int = 42
     stratify: bool = True
     validation: float = 0.2  # of the training part, held out to choose on; 0: none (the lesson)
+    folds: int = 0  # k-fold: the validation part is fold ``fold`` of ``folds`` (sweeps, --cv)
+    fold: int = 0
     # Early stopping: end the run once validation accuracy has not improved for ``patience``
     # epochs; its result is then the epoch chosen on validation (its weights restored).
     early_stopping: bool = False
@@ -193,6 +201,8 @@ class TrainConfig:
             stratify=self.stratify,
             scaling=self.scaling,
             validation=self.validation,
+            folds=self.folds,
+            fold=self.fold,
         )
 
     def with_(self, **changes) -> TrainConfig:
@@ -288,7 +298,15 @@ class TrainConfig:
                 raise ConfigError(problem)
         # scikit-learn's L2 step multiplies the weights by max(0, 1 - lr * lambda * (1 - r)): at 1
         # or more they are zeroed before every sample, and with a constant rate nothing is learnt.
-        if self.early_stopping and self.validation == 0:
+        problem = limit_problem("folds", self.folds)
+        if problem:
+            raise ConfigError(problem)
+        if self.folds == 1 or not (_is_int(self.fold) and (0 <= self.fold < max(self.folds, 1))):
+            raise ConfigError(
+                f"Cross-validation needs at least 2 folds, and a fold from 0 to folds - 1 (got fold {self.fold!r} of "
+                f"{self.folds})."
+            )
+        if self.early_stopping and self.validation == 0 and self.folds == 0:
             raise ConfigError(
                 "Early stopping watches the validation part: set a validation fraction above 0 (or turn it off)."
             )

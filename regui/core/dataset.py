@@ -269,7 +269,22 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
     y_train = dataset.y[train_index]
     y_test = dataset.y[test_index]
     val_index = np.empty(0, dtype=train_index.dtype)
-    if split.validation > 0:  # carved from the training part, seeded and stratified alike
+    if split.folds >= 2:  # k-fold: the validation part is one fold of the training part
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        fewest = int(np.bincount(y_train, minlength=len(dataset.class_names)).min())
+        if split.stratify and fewest < split.folds:
+            raise DatasetError(
+                f"After the test part, a class has {fewest} training image(s): too few for {split.folds} stratified "
+                "folds. Use fewer folds, lower the test fraction, or add images."
+            )
+        cutter = (StratifiedKFold if split.stratify else KFold)(
+            n_splits=split.folds, shuffle=True, random_state=split.split_seed
+        )
+        keep, held = list(cutter.split(train_index, y_train))[split.fold]
+        train_index, val_index = train_index[keep], train_index[held]
+        y_train = dataset.y[train_index]
+    elif split.validation > 0:  # carved from the training part, seeded and stratified alike
         from sklearn.model_selection import train_test_split
 
         fewest = int(np.bincount(y_train, minlength=len(dataset.class_names)).min())

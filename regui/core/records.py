@@ -298,6 +298,7 @@ class RunRecord:
             "image": f"{c.width}x{c.height}x{3 if c.color else 1}",
             "test_size": c.test_size,
             "validation": c.validation,
+            "fold": f"{c.fold + 1}/{c.folds}" if c.folds else None,
             "early_stopping": c.early_stopping,
             "patience": c.patience if c.early_stopping else None,
             "split_seed": c.split_seed,

@@ -47,7 +47,7 @@ def run_dataset(summary: DatasetSummary, config: TrainConfig) -> DatasetSummary:
     n_images = summary.get("n_images")
     if not isinstance(n_images, int):
         return {**summary}
-    n_train, n_val, n_test = part_sizes(n_images, config.test_size, config.validation)
+    n_train, n_val, n_test = part_sizes(n_images, config.test_size, config.validation, config.folds, config.fold)
     return {**summary, "n_train": n_train, "n_val": n_val, "n_test": n_test}
 
 

@@ -10,12 +10,20 @@ from regui.core.config import SCALINGS, SplitSettings, choice, limit_problem
 from regui.core.errors import ConfigError, DatasetError
 
 
-def part_sizes(n_images: int, test_size: float, validation: float) -> tuple[int, int, int]:
+def part_sizes(
+    n_images: int, test_size: float, validation: float, folds: int = 0, fold: int = 0
+) -> tuple[int, int, int]:
     """Images in the training, validation and test parts, as the split makes them: the test part
-    first, then the validation part from the rest (both rounded up, as train_test_split does)."""
+    first, then the validation part from the rest (both rounded up, as train_test_split does), or
+    with ``folds`` one fold of the rest (the first folds one larger, as KFold cuts them; a
+    stratified cut may differ by one)."""
     n_test = test_count(n_images, test_size)
-    n_val = test_count(n_images - n_test, validation) if validation > 0 else 0
-    return n_images - n_test - n_val, n_val, n_test
+    rest = n_images - n_test
+    if folds >= 2:
+        n_val = rest // folds + (fold < rest % folds)
+    else:
+        n_val = test_count(rest, validation) if validation > 0 else 0
+    return rest - n_val, n_val, n_test
 
 
 def test_count(n_images: int, test_size: float) -> int:

@@ -33,6 +33,7 @@ class SweepSpec:
     learning_rates: tuple[float, ...] = ()  # () means base.eta0 only
     batch_sizes: tuple[int, ...] = ()  # () means base.batch_size only
     repeats: int = 1
+    cv: int = 0  # k-fold cross-validation: each run once per fold (0: the base's validation part)
     vary: str = "split"  # "model": seeds seed+r; "split": split_seed+r as well
 
 
@@ -71,12 +72,13 @@ def count_runs(
     repeats: int,
     schedule: str = "constant",
     n_batch_sizes: int = 1,
+    folds: int = 0,
 ) -> int:
     """How many runs ``expand`` makes of such a grid, without making them (a grid can be huge)."""
     total = 0
     for penalty in dict.fromkeys(penalties):
         total += (n_alphas if uses_lambda(penalty, schedule) else 1) * n_learning_rates * n_batch_sizes * repeats
-    return total
+    return total * max(folds, 1)
 
 
 def check_sweep_size(n_runs: int, epochs: int, weights_per_run: int = 0) -> None:
@@ -101,7 +103,8 @@ def check_sweep_size(n_runs: int, epochs: int, weights_per_run: int = 0) -> None
 
 
 def expand(spec: SweepSpec) -> list[SweepItem]:
-    """Every run of the grid, in order: penalty, then lambda, learning rate, batch size and repeat.
+    """Every run of the grid, in order: penalty, then lambda, learning rate, batch size, repeat and
+    fold (with cross-validation).
 
     A run without a penalty does not depend on lambda (unless the schedule is 'optimal', which
     derives its step from it), so it is run once per learning rate and repeat, not per lambda.
@@ -115,7 +118,7 @@ def expand(spec: SweepSpec) -> list[SweepItem]:
             for lr, batch in itertools.product(
                 spec.learning_rates or (spec.base.eta0,), spec.batch_sizes or (spec.base.batch_size,)
             ):
-                for repeat in range(spec.repeats):
+                for repeat, fold in itertools.product(range(spec.repeats), range(max(spec.cv, 1))):
                     config = spec.base.with_(
                         penalty=penalty,
                         alpha=alpha,
@@ -123,6 +126,8 @@ def expand(spec: SweepSpec) -> list[SweepItem]:
                         batch_size=batch,
                         seed=spec.base.seed + repeat,
                         split_seed=spec.base.split_seed + repeat if spec.vary == "split" else spec.base.split_seed,
+                        folds=spec.cv,
+                        fold=fold,
                     )
                     if config not in seen:
                         seen.add(config)

@@ -198,3 +198,31 @@ def test_a_worker_process_sends_back_the_kept_epochs_weights(slow):
         [record] = pool.run(items, SweepEvents())
     assert record.result.epoch == serial[0].result.epoch > 1
     assert record.result.has_snapshot and np.array_equal(record.result.coef, serial[0].result.coef)
+
+
+def test_k_fold_validation_parts_are_disjoint_stratified_and_cover_the_training_part(dataset):
+    base = CONFIG.with_(folds=4)
+    parts = [prepare(dataset, base.with_(fold=k).split) for k in range(4)]
+    test = set(parts[0].test_index)
+    assert all(set(p.test_index) == test for p in parts)  # the test part is the same for every fold
+    held = [set(p.val_index) for p in parts]
+    assert all(not (a & b) for i, a in enumerate(held) for b in held[i + 1 :])
+    training = set(range(dataset.n_images)) - test
+    assert set().union(*held) == training  # each training image is held out exactly once
+    for p in parts:
+        assert set(p.train_index) == training - set(p.val_index)
+        assert np.ptp(np.bincount(p.y_val, minlength=3)) <= 1  # stratified: the classes within one
+
+
+def test_a_cross_validated_sweep_runs_every_fold_and_chooses_on_their_mean(dataset):
+    from regui.core.admission import spec_size
+
+    spec = SweepSpec(CONFIG.with_(epochs=3), penalties=("none", "l2"), alphas=(1e-3, 0.3), cv=3)
+    items = expand(spec)
+    assert len(items) == spec_size(spec) == (1 + 2) * 3
+    assert sorted({(i.config.folds, i.config.fold) for i in items}) == [(3, 0), (3, 1), (3, 2)]
+    records = [run_training(prepare(dataset, i.config.split), i.config) for i in items]
+    summaries = summarize(records)
+    assert len(summaries) == 3 and all(s.n == 3 for s in summaries)  # the folds of a setting together
+    for s in summaries:
+        assert s.val[0] == pytest.approx(np.mean([records[i].final.val_accuracy for i in s.runs]))
