@@ -255,12 +255,15 @@ class SweepPanel(QWidget):
         self.summary.setToolTip(
             "Mean ± standard deviation of each setting's runs (at each run's result: its last epoch, or the one early "
             "stopping kept). Chosen: per penalty, the setting with "
-            "the highest mean validation accuracy; its test accuracy is the one to report."
+            "the highest mean validation accuracy; its test accuracy is the one to report, with the standard error of "
+            "that mean (s.e.m. = std / √runs) to judge whether two penalties really differ."
         )
         for row, (s, _) in enumerate(self._summaries):
             val = "–" if math.isnan(s.val[0]) else pm(s.val)
             stats = [pm(s.train), val, pm(s.test), pm(s.zeros, 1)] if s.n else ["–"] * 4
-            stats.append("on validation" if any(s is c for c in picked) else "")
+            sem = s.sem(s.test)
+            standard_error = "" if math.isnan(sem) else f" (test s.e.m. {sem * 100:.2f})"
+            stats.append(f"on validation{standard_error}" if any(s is c for c in picked) else "")
             cells = [
                 PENALTY_LABELS[s.penalty],
                 "–" if s.alpha is None else f"{s.alpha:g}",

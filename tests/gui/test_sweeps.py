@@ -9,7 +9,7 @@ from regui.core.dataset import load_dataset
 from regui.core.records import FAILED, FINISHED, STOPPED, WAITING
 from regui.core.sweep import SweepSpec, expand
 from regui.core.sweep_runs import SweepEvents, run_serial
-from regui.core.sweep_summary import summarize
+from regui.core.sweep_summary import chosen_per_penalty, summarize
 from regui.gui.sweep_dialog import SweepDialog
 
 BASE = TrainConfig(width=6, height=5, scaling="unit", epochs=4, eta0=0.02)
@@ -91,13 +91,26 @@ def test_sweep_fills_the_validation_curves_and_a_click_selects_runs(qtbot, windo
     assert window.sweep_panel.progress.value() == len(entries)
     window.sweep_panel.refresh()
 
-    # The plotted points are the mean over repeats, at log10(lambda).
+    # The plotted points are the mean over repeats, at log10(lambda): of validation accuracy (what
+    # is chosen on), or of test accuracy when asked for (what is reported).
     summaries = summarize([e.record for e in entries])
-    scatters = [item for item in window.sweep_panel.acc_plot.items if isinstance(item, pg.ScatterPlotItem)]
-    l1 = next(s for s in summaries if s.penalty == "l1" and s.alpha == 1e-1)
-    points = [p for sc in scatters for p in sc.points()]
-    match = [p for p in points if p.pos().x() == pytest.approx(-1.0) and p.pos().y() == pytest.approx(l1.test[0] * 100)]
-    assert match, "the L1 point at lambda=0.1 is where its mean test accuracy is"
+    l1 = next(s for s in summaries if s.penalty == "l1" and s.alpha == 1e-3)
+    panel = window.sweep_panel
+
+    def plotted_at(x: float) -> list[float]:
+        scatters = [item for item in panel.acc_plot.items if isinstance(item, pg.ScatterPlotItem)]
+        return [p.pos().y() for sc in scatters for p in sc.points() if p.pos().x() == pytest.approx(x)]
+
+    assert l1.val[0] * 100 == pytest.approx(max(plotted_at(-3.0), key=lambda y: -abs(y - l1.val[0] * 100)))
+    panel.measure.setCurrentIndex(panel.measure.findData("test"))
+    assert l1.test[0] * 100 == pytest.approx(max(plotted_at(-3.0), key=lambda y: -abs(y - l1.test[0] * 100)))
+    panel.measure.setCurrentIndex(panel.measure.findData("val"))
+    chosen_cells = [
+        panel.summary.item(r, panel.summary.columnCount() - 1).text() for r in range(panel.summary.rowCount())
+    ]
+    assert sum(cell.startswith("on validation") for cell in chosen_cells) == 3  # one setting per penalty
+    l2 = next(s for s in chosen_per_penalty(summaries) if s.penalty == "l2")
+    assert f"test s.e.m. {l2.test[1] / 2**0.5 * 100:.2f}" in " ".join(chosen_cells)
     assert window.sweep_panel.summary.rowCount() == len(summaries)
     # ... and on screen: both plots still in the canvas's layout, drawn (not a blank canvas).
     canvas = window.sweep_panel.canvas
@@ -110,8 +123,14 @@ def test_sweep_fills_the_validation_curves_and_a_click_selects_runs(qtbot, windo
     colours = {image.pixel(x, y) for x in range(0, image.width(), 4) for y in range(0, image.height(), 4)}
     assert len(colours) > 20, "the Sweep tab's canvas is blank"
 
-    # Clicking that point selects its repeats in the results table.
-    point = match[0]
+    # Clicking L1's point at lambda=0.001 selects its repeats in the results table.
+    scatters = [item for item in panel.acc_plot.items if isinstance(item, pg.ScatterPlotItem)]
+    point = next(
+        p
+        for sc in scatters
+        for p in sc.points()
+        if p.pos().x() == pytest.approx(-3.0) and p.pos().y() == pytest.approx(l1.val[0] * 100)
+    )
     scatter = next(sc for sc in scatters if point in list(sc.points()))
     scatter.sigClicked.emit(scatter, [point], None)
     assert window.selected_run_ids() == set(point.data())
