@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -139,7 +140,8 @@ def cmd_sweep(args) -> int:
     summaries = summarize(records)
     _print_summary(summaries)
     if spec.cv and problem is None and not stop.was_requested:
-        _retrain_chosen(summaries, records, dataset, spec)
+        printer.silent = True  # these are not runs of the grid: their own lines follow
+        _retrain_chosen(summaries, records, dataset, spec, book)
     report_stored(log)
     if args.out is not None:
         export.write_csv(args.out, [r.summary_row() for r in records])
@@ -264,10 +266,10 @@ def _print_summary(summaries) -> None:
         )
 
 
-def _retrain_chosen(summaries, records, dataset, spec: SweepSpec) -> None:
+def _retrain_chosen(summaries, records, dataset, spec: SweepSpec, book: RunBook) -> None:
     """Cross-validation chose a setting per penalty on the folds' validation accuracy; each is now
     trained once on the whole training part (no part held out) and tested once: that is the
-    number to report for it."""
+    number to report for it. These runs go into the book (and so the store) with the sweep's."""
     from regui.core.dataset import prepare
     from regui.core.runs import run_training
 
@@ -276,7 +278,13 @@ def _retrain_chosen(summaries, records, dataset, spec: SweepSpec) -> None:
             folds=0, fold=0, validation=0.0, seed=spec.base.seed, split_seed=spec.base.split_seed
         )
         data = prepare(dataset, config.split)
-        record = run_training(data, config, snapshots=1)
+        key = ("retrained", s.penalty)
+        name = f"{records[s.runs[0]].name} retrained on the whole training part"
+        book.add(key, config, name, dataset.summary(), SWEEP_NAME)
+        book.start(key)
+        outcome = run_training(data, config, name=name, on_epoch=functools.partial(book.epoch, key), snapshots=1)
+        book.finish(key, outcome)
+        record = book.record(key)
         lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
         if record.result is None:
             print(f"[WARN] '{s.penalty}'{lam}: retraining on the whole training part {record.status_text()}")
