@@ -20,7 +20,7 @@ from regui.commands.common import (
     report_stored,
 )
 from regui.core.admission import admit_run
-from regui.core.config import SKLEARN_NOTE, TrainConfig, run_label, uses_lambda
+from regui.core.config import SKLEARN_NOTE, TrainConfig, batch_column, run_label, uses_lambda
 from regui.core.formatting import percent
 from regui.core.health import learned_nothing
 from regui.core.records import FINISHED, STOPPED, EpochResult, RunRecord
@@ -163,7 +163,7 @@ def print_table(records) -> None:
     for r in records:
         c, f, chosen = r.config, r.result, r.chosen()
         lam = "-" if c.penalty == "none" else f"{c.alpha:g}"
-        setting = f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {'sgd' if c.sklearn else c.batch_text:>6}"
+        setting = f"{c.penalty:<11} {lam:>8} {c.eta0:>8g} {batch_column(c.engine, c.batch_text, short=True):>6}"
         if f is None:
             print(f"{setting} {'-':>9} {'-':>8} {'-':>9} {'-':>20} {'-':>6}  {r.status_text()}")
             continue

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from regui.commands.common import EXIT_BAD_INPUT, EXIT_OK
-from regui.core.config import PENALTY_LABELS
+from regui.core.config import PENALTY_LABELS, batch_column
 from regui.core.errors import ConfigError
 from regui.core.formatting import percent, sweep_place
 from regui.core.store import DAMAGED, RunStore, StoredRun, StoreError, default_store_path, parse_setting
@@ -73,7 +73,7 @@ def _list(store: RunStore, args) -> int:
         print(
             f"{run.id:>5}  {run.started_at[:16].replace('T', ' '):<16} {run.status:<11} "
             f"{PENALTY_LABELS.get(c.penalty, c.penalty):<11} {lam:>8} {c.eta0:>7g} "
-            f"{'sgd' if c.sklearn else c.batch_text:>6} "
+            f"{batch_column(c.engine, c.batch_text, short=True):>6} "
             f"{f'{run.epochs_done}/{c.epochs}':>9} {val:>7} {acc:>8} "
             f"{zeros:>6}  {Path(run.folder).name[:14]:<14} {sweep_place(run.sweep, run.repeat):<7} {note}"
         )

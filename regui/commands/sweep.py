@@ -21,7 +21,7 @@ from regui.commands.common import (
     report_stored,
 )
 from regui.core.admission import admit_sweep, admit_sweep_data
-from regui.core.config import uses_lambda
+from regui.core.config import batch_column, uses_lambda
 from regui.core.errors import ConfigError, ReguiError
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import FAILED, FINISHED, RUNNING, WAITING, RunRecord
@@ -298,7 +298,7 @@ def _retrain_chosen(summaries, records, dataset, spec: SweepSpec, book: RunBook)
 
 def _batch(summary) -> str:
     """The batch column: the size, or "sgd" for SGDClassifier's runs (one image per step)."""
-    return "sgd" if summary.engine == "sgdclassifier" else summary.batch
+    return batch_column(summary.engine, summary.batch, short=True)
 
 
 def _count(n: int, word: str) -> str:

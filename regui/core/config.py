@@ -356,6 +356,14 @@ def parse_batch(text: str) -> int:
     return value
 
 
+def batch_column(engine: str, batch_text: str, short: bool = False) -> str:
+    """What a Batch column shows: the size ("64", "full"), or for SGDClassifier's runs (one image
+    per step, whatever was asked) the engine's name, "sgd" where the column is narrow."""
+    if engine == "sgdclassifier":
+        return "sgd" if short else "SGDClassifier"
+    return batch_text
+
+
 def batch_label(size: int) -> str:
     """A batch size as typed and read back (no thousands separator: "1024", "full")."""
     return "full" if size == FULL_BATCH else str(size)

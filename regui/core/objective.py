@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-CROSS_ENTROPY, SVM = "log_loss", "hinge"  # the names SGDClassifier uses for its two losses
+CROSS_ENTROPY = "log_loss"  # SGDClassifier's name for it; its name for the SVM loss is "hinge"
 
 
 def log_softmax(scores: np.ndarray) -> np.ndarray:

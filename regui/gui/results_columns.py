@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from regui.core.config import PENALTY_LABELS, SCALING_LABELS
+from regui.core.config import PENALTY_LABELS, SCALING_LABELS, batch_column
 from regui.core.formatting import percent, sweep_place
 from regui.core.records import RUNNING, WAITING
 from regui.gui.run_entry import RunEntry
@@ -126,7 +126,7 @@ COLUMNS = [
     Column(
         "batch",
         "Batch",
-        lambda e: "SGDClassifier" if e.record.config.sklearn else e.record.config.batch_text,
+        lambda e: batch_column(e.record.config.engine, e.record.config.batch_text),
         lambda e: (e.record.config.sklearn, e.record.config.batch_size or 10**9),
         "Images per step (full: gradient descent), or scikit-learn's SGDClassifier (one-vs-rest, one image per step)",
     ),

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from regui.core.config import PENALTIES, PENALTY_LABELS
+from regui.core.config import PENALTIES, PENALTY_LABELS, batch_column
 from regui.core.errors import ReguiError
 from regui.core.formatting import percent, sweep_place
 from regui.core.store import RunStore, StoredRun, StoreError, parse_setting
@@ -44,7 +44,7 @@ _COLUMNS = [
     ("LR", lambda r: f"{r.config.eta0:g}", lambda r: r.config.eta0),
     (
         "Batch",
-        lambda r: "SGDClassifier" if r.config.sklearn else r.config.batch_text,
+        lambda r: batch_column(r.config.engine, r.config.batch_text),
         lambda r: (r.config.sklearn, r.config.batch_size or 10**9),
     ),
     ("Epochs", lambda r: f"{r.epochs_done}/{r.config.epochs}", lambda r: r.epochs_done),

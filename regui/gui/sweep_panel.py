@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from regui.core.config import PENALTY_LABELS
+from regui.core.config import PENALTY_LABELS, batch_column
 from regui.core.formatting import duration, percent_mean_std
 from regui.core.records import RUNNING, WAITING
 from regui.core.sweep_summary import SettingSummary, chosen_per_penalty, summarize
@@ -268,7 +268,7 @@ class SweepPanel(QWidget):
                 PENALTY_LABELS[s.penalty],
                 "–" if s.alpha is None else f"{s.alpha:g}",
                 f"{s.eta0:g}",
-                "SGDClassifier" if s.engine == "sgdclassifier" else s.batch,
+                batch_column(s.engine, s.batch),
                 s.count_text(),
                 *stats,
             ]
