@@ -117,6 +117,7 @@ class RunBook:
             return
         record.status = RUNNING
         record.epochs.clear()
+        self._kept_epochs.pop(key, None)
         record.started_at = _now()
         self._clocks[key] = time.monotonic()
         record.message = f"Started again (attempt {attempt}): its worker process was lost." if attempt > 1 else ""
@@ -128,10 +129,15 @@ class RunBook:
         if record.status != RUNNING:  # a late epoch of a run already ended (stopped, closed)
             return
         record.epochs.append(result)
-        kept = _kept(record)
-        # When an early-stopping run's best epoch moves on, the one it replaced may lose its weights.
-        moved = kept is not None and kept != self._kept_epochs.get(key)
-        self._kept_epochs[key] = kept
+        kept = self._kept_epochs.get(key)
+        moved = False
+        if record.config.early_stopping and (
+            kept is None or result.val_accuracy > record.epochs[kept - 1].val_accuracy
+        ):
+            # The best so far, as RunRecord.chosen() (kept up to date here: no scan of every epoch);
+            # the epoch it replaced may now lose its weights.
+            kept, moved = result.epoch, kept is not None
+            self._kept_epochs[key] = kept
         thin_snapshots(record.epochs, self.snapshots, everything=moved, keep=kept)
         for subscriber in self._subscribers:
             subscriber.epoch(key, record, result)

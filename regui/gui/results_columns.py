@@ -25,7 +25,7 @@ class Column:
 def _final(entry: RunEntry, attr: str):
     """The last epoch's ``attr``; None before any epoch, or where it was not measured (NaN: no
     validation part)."""
-    final = entry.record.result  # the last epoch, or an early-stopped run's kept one
+    final = entry.result  # the last epoch, or an early-stopped run's kept one
     value = getattr(final, attr) if final is not None else None
     return None if isinstance(value, float) and value != value else value
 

@@ -28,6 +28,14 @@ class RunEntry:
         self.chosen = chosen.without_snapshot() if chosen is not None else None
 
     @property
+    def result(self):
+        """The record's ``result`` (its last epoch, or an early-stopped run's kept one), read from
+        ``chosen`` as it is kept up to date rather than by scanning every epoch at each paint."""
+        if self.record.config.early_stopping and self.chosen is not None:
+            return self.chosen
+        return self.record.final
+
+    @property
     def color(self) -> QColor:
         return QColor(self.style.color)
 

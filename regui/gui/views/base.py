@@ -95,8 +95,8 @@ class InspectView(QWidget):
         n = len(record.epochs)
         if self.epoch is not None:
             return min(self.epoch, n)
-        if record.config.early_stopping and record.status not in (RUNNING, WAITING) and record.result is not None:
-            return record.result.epoch
+        if record.config.early_stopping and record.status not in (RUNNING, WAITING) and entry.result is not None:
+            return entry.result.epoch
         return n
 
     def snapshot_for(self, entry: RunEntry) -> EpochResult | None:
