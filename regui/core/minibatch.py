@@ -14,12 +14,12 @@ The model starts from zeros, in float64.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.linalg.blas import dger as _dger
 
-from regui.core.config import FULL_BATCH
+from regui.core.config import FULL_BATCH, TrainConfig
 from regui.core.objective import (
     l1_part,
     l2_part,
@@ -53,6 +53,11 @@ class Settings:
     learning_rate: str = "constant"  # or "invscaling": eta0 / t ** POWER_T, t = images seen + 1
     batch_size: int = 64  # FULL_BATCH for all
     seed: int = 0
+
+    @classmethod
+    def of(cls, config: TrainConfig) -> Settings:
+        """A run's settings, as the engine takes them."""
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
 
 class MiniBatchSGD:

@@ -237,20 +237,7 @@ def _minibatch_epochs(data: PreparedData, config: TrainConfig, should_stop: Stop
     The numbers are the same in every process and for any BLAS thread count (products of at
     most CHUNK_ROWS rows, checked in the tests).
     """
-    model = MiniBatchSGD(
-        data.X_train.shape[1],
-        data.n_classes,
-        Settings(
-            loss=config.loss,
-            penalty=config.penalty,
-            alpha=config.alpha,
-            l1_ratio=config.l1_ratio,
-            eta0=config.eta0,
-            learning_rate=config.learning_rate,
-            batch_size=config.batch_size,
-            seed=config.seed,
-        ),
-    )
+    model = MiniBatchSGD(data.X_train.shape[1], data.n_classes, Settings.of(config))
     stop = None if should_stop is None else _every(STOP_CHECK_SECONDS, should_stop)
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
