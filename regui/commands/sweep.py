@@ -141,7 +141,7 @@ def cmd_sweep(args) -> int:
     _print_summary(summaries)
     if spec.cv and problem is None and not stop.was_requested:
         printer.silent = True  # these are not runs of the grid: their own lines follow
-        _retrain_chosen(summaries, records, dataset, spec, book)
+        _retrain_chosen(summaries, records, dataset, spec, book, summary)
     report_stored(log)
     if args.out is not None:
         export.write_csv(args.out, [r.summary_row() for r in records])
@@ -266,21 +266,22 @@ def _print_summary(summaries) -> None:
         )
 
 
-def _retrain_chosen(summaries, records, dataset, spec: SweepSpec, book: RunBook) -> None:
+def _retrain_chosen(summaries, records, dataset, spec: SweepSpec, book: RunBook, dataset_summary) -> None:
     """Cross-validation chose a setting per penalty on the folds' validation accuracy; each is now
     trained once on the whole training part (no part held out) and tested once: that is the
     number to report for it. These runs go into the book (and so the store) with the sweep's."""
     from regui.core.dataset import prepare
     from regui.core.runs import run_training
 
+    prepared: dict = {}  # by split: the chosen settings mostly share one
     for s in chosen_per_penalty(summaries):
         config = records[s.runs[0]].config.with_(
             folds=0, fold=0, validation=0.0, seed=spec.base.seed, split_seed=spec.base.split_seed
         )
-        data = prepare(dataset, config.split)
+        data = prepared.get(config.split) or prepared.setdefault(config.split, prepare(dataset, config.split))
         key = ("retrained", s.penalty)
         name = f"{records[s.runs[0]].name} retrained on the whole training part"
-        book.add(key, config, name, dataset.summary(), SWEEP_NAME)
+        book.add(key, config, name, dataset_summary, SWEEP_NAME)
         book.start(key)
         outcome = run_training(data, config, name=name, on_epoch=functools.partial(book.epoch, key), snapshots=1)
         book.finish(key, outcome)
