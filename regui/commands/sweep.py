@@ -267,34 +267,25 @@ def _print_summary(summaries) -> None:
 
 
 def _retrain_chosen(summaries, records, dataset, spec: SweepSpec, book: RunBook, dataset_summary) -> None:
-    """Cross-validation chose a setting per penalty on the folds' validation accuracy; each is now
-    trained once on the whole training part (no part held out) and tested once: that is the
-    number to report for it. These runs go into the book (and so the store) with the sweep's."""
+    """Each setting chosen per penalty by cross-validation, trained once on the whole training part
+    and tested once (see ``core.cross_validation``). Its runs go into the book (and so the store)
+    with the sweep's."""
+    from regui.core.cross_validation import retrained_text, retrainings
     from regui.core.dataset import prepare
     from regui.core.runs import run_training
 
     prepared: dict = {}  # by split: the chosen settings mostly share one
-    for s in chosen_per_penalty(summaries):
-        config = records[s.runs[0]].config.with_(
-            folds=0, fold=0, validation=0.0, seed=spec.base.seed, split_seed=spec.base.split_seed
-        )
+    for plan in retrainings(summaries, records, spec.base):
+        config = plan.config
         data = prepared.get(config.split) or prepared.setdefault(config.split, prepare(dataset, config.split))
-        key = ("retrained", s.penalty)
-        name = f"{records[s.runs[0]].name} retrained on the whole training part"
-        book.add(key, config, name, dataset_summary, SWEEP_NAME)
+        key = ("retrained", plan.penalty)
+        book.add(key, config, plan.name, dataset_summary, SWEEP_NAME)
         book.start(key)
-        outcome = run_training(data, config, name=name, on_epoch=functools.partial(book.epoch, key), snapshots=1)
+        outcome = run_training(data, config, name=plan.name, on_epoch=functools.partial(book.epoch, key), snapshots=1)
         book.finish(key, outcome)
         record = book.record(key)
-        lam = "" if s.alpha is None else f" lambda={s.alpha:g}"
-        if record.result is None:
-            print(f"[WARN] '{s.penalty}'{lam}: retraining on the whole training part {record.status_text()}")
-            continue
-        print(
-            f"[INFO] '{s.penalty}'{lam} lr={s.eta0:g} batch {_batch(s)}, chosen by {spec.cv}-fold cross-validation, "
-            f"retrained on the whole training part ({len(data.y_train)} images) and tested once: "
-            f"test accuracy {record.result.test_accuracy:.2%}"
-        )
+        text = retrained_text(plan, record, spec.cv, len(data.y_train))
+        print(f"[INFO] {text}" if record.status == FINISHED else f"[WARN] {text}", flush=True)
 
 
 def _batch(summary) -> str:

@@ -226,3 +226,29 @@ def test_a_cross_validated_sweep_runs_every_fold_and_chooses_on_their_mean(datas
     assert len(summaries) == 3 and all(s.n == 3 for s in summaries)  # the folds of a setting together
     for s in summaries:
         assert s.val[0] == pytest.approx(np.mean([records[i].final.val_accuracy for i in s.runs]))
+
+
+def test_cross_validation_retrains_the_chosen_setting_for_the_folds_median_kept_epoch(dataset):
+    from regui.core.cross_validation import retrainings
+
+    base = CONFIG.with_(epochs=12, early_stopping=True, patience=2, seed=5)
+    spec = SweepSpec(base, penalties=("none", "l2"), alphas=(1e-3, 0.3), cv=3)
+    items = expand(spec)
+    records = [run_training(prepare(dataset, i.config.split), i.config) for i in items]
+    summaries = summarize(records)
+    plans = retrainings(summaries, records, base)
+    assert [p.penalty for p in plans] == [s.penalty for s in chosen_per_penalty(summaries)] == ["none", "l2"]
+    for plan in plans:
+        kept = sorted(records[i].result.epoch for i in plan.setting.runs)
+        assert len(kept) == 3 and plan.config.epochs == kept[1]  # the median of three folds
+        assert plan.epochs_from_folds and not plan.config.early_stopping
+        # The whole training part: no validation part, no fold, the sweep's own seeds.
+        c = plan.config
+        assert (c.validation, c.folds, c.fold, c.seed, c.split_seed) == (0.0, 0, 0, 5, base.split_seed)
+        assert (c.penalty, c.alpha if c.penalty == "l2" else None) == (plan.setting.penalty, plan.setting.alpha)
+        data = prepare(dataset, c.split)
+        assert len(data.y_val) == 0 and len(data.y_train) == 54
+    # Without early stopping the retrained run trains the sweep's epochs.
+    plain = [run_training(prepare(dataset, i.config.split), i.config) for i in expand(SweepSpec(CONFIG, cv=3))]
+    [plan_none, *_] = retrainings(summarize(plain), plain, CONFIG)
+    assert plan_none.config.epochs == CONFIG.epochs and not plan_none.epochs_from_folds
