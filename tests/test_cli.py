@@ -501,19 +501,25 @@ def test_missing_x11_libraries_are_named_before_qt_aborts(monkeypatch, capsys):
 
 def test_a_cross_validated_sweep_retrains_the_chosen_setting_and_tests_it_once(make_folder, tmp_path, capsys):
     root = make_folder({"a": 12, "b": 12, "c": 12})
-    args = ["--size", "6x5", "--epochs", "3", "--scaling", "unit", "--no-store", "--jobs", "1"]
+    args = ["--size", "6x5", "--epochs", "3", "--lr", "0.05", "--no-store", "--jobs", "1"]
+    out = tmp_path / "runs.csv"
     code = main(
-        ["sweep", "--dataset", str(root), "--penalty", "none", "l2", "--alpha", "0.01", "1", "--cv", "3", *args]
+        ["sweep", "--dataset", str(root), "--penalty", "none", "l2", "--alpha", "0.01", "1", "--cv", "3"]
+        + ["--out", str(out), *args]
     )
     assert code == 0
+    with out.open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))  # the retrained runs are written with the grid's
+    assert len(rows) == 9 + 2 and all(r["run"].endswith("retrained on the whole training part") for r in rows[9:])
     printed = capsys.readouterr().out
     assert "3 runs" not in printed and "sweep of 9 runs" in printed and "x 3 folds" in printed
     lines = [line for line in printed.splitlines() if "chosen by 3-fold cross-validation" in line]
     assert len(lines) == 2  # one per penalty
     # The number reported is that of the chosen setting trained on the whole training part.
     chosen = re.search(r"'l2' lambda=(\S+) lr", lines[1]).group(1)
-    config = TrainConfig(width=6, height=5, epochs=3, scaling="unit", penalty="l2", alpha=float(chosen), validation=0)
+    config = TrainConfig(width=6, height=5, epochs=3, eta0=0.05, penalty="l2", alpha=float(chosen), validation=0)
     data = prepare(load_dataset(root, config.image), config.split)
     expected = run_training(data, config)
     assert f"({len(data.y_train)} images) and tested once: test accuracy {expected.final.test_accuracy:.2%}" in lines[1]
+    assert expected.final.test_accuracy > 0.5  # it learned: the number compared is not chance's
     assert main(["sweep", "--dataset", str(root), "--cv", "1", *args]) == 2

@@ -142,6 +142,7 @@ def cmd_sweep(args) -> int:
     if spec.cv and problem is None and not stop.was_requested:
         printer.silent = True  # these are not runs of the grid: their own lines follow
         _retrain_chosen(summaries, records, dataset, spec, book, summary)
+        records = book.records()  # the retrained runs too, for the files below
     report_stored(log)
     if args.out is not None:
         export.write_csv(args.out, [r.summary_row() for r in records])
@@ -275,13 +276,14 @@ def _retrain_chosen(summaries, records, dataset, spec: SweepSpec, book: RunBook,
     from regui.core.runs import run_training
 
     prepared: dict = {}  # by split: the chosen settings mostly share one
-    for plan in retrainings(summaries, records, spec.base):
+    for number, plan in enumerate(retrainings(summaries, records, spec.base), start=len(records) + 1):
         config = plan.config
+        name = f"#{number} {plan.name}"  # numbered on from the grid's runs
         data = prepared.get(config.split) or prepared.setdefault(config.split, prepare(dataset, config.split))
         key = ("retrained", plan.penalty)
-        book.add(key, config, plan.name, dataset_summary, SWEEP_NAME)
+        book.add(key, config, name, dataset_summary, SWEEP_NAME)
         book.start(key)
-        outcome = run_training(data, config, name=plan.name, on_epoch=functools.partial(book.epoch, key), snapshots=1)
+        outcome = run_training(data, config, name=name, on_epoch=functools.partial(book.epoch, key), snapshots=1)
         book.finish(key, outcome)
         record = book.record(key)
         text = retrained_text(plan, record, spec.cv, len(data.y_train))

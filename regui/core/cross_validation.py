@@ -34,7 +34,9 @@ class Retraining:
         return self.setting.penalty
 
 
-def retrainings(summaries: Sequence[SettingSummary], records: Sequence[RunRecord], base: TrainConfig) -> list[Retraining]:
+def retrainings(
+    summaries: Sequence[SettingSummary], records: Sequence[RunRecord], base: TrainConfig
+) -> list[Retraining]:
     """The runs that end a cross-validated sweep: one per penalty, its chosen setting trained with
     the base's seeds (``base``: the sweep's settings) on the whole training part. ``summaries``
     are those of ``records`` (the fold runs; see ``sweep_summary.summarize``)."""
@@ -44,9 +46,9 @@ def retrainings(summaries: Sequence[SettingSummary], records: Sequence[RunRecord
         config = first.config.with_(folds=0, fold=0, validation=0.0, seed=base.seed, split_seed=base.split_seed)
         from_folds = first.config.early_stopping
         if from_folds:
-            kept = [records[i].result.epoch for i in s.runs if records[i].result is not None]
+            kept = [result.epoch for result in (records[i].result for i in s.runs) if result is not None]
             config = config.with_(early_stopping=False, epochs=max(1, round(statistics.median(kept))))
-        plans.append(Retraining(s, config, f"{first.name} retrained on the whole training part", from_folds))
+        plans.append(Retraining(s, config, f"{config.describe()} retrained on the whole training part", from_folds))
     return plans
 
 
@@ -60,9 +62,7 @@ def retrained_text(plan: Retraining, record: RunRecord, folds: int, n_train: int
     """What one retrained run gives, in a sentence: how the setting was chosen, what it was trained
     on, and its test accuracy (or how the run ended, if it gave none)."""
     on = "the whole training part" + ("" if n_train is None else f" ({n_train:,} images)")
-    epochs = (
-        f" for {plan.config.epochs} epoch(s), the folds' median kept epoch," if plan.epochs_from_folds else ""
-    )
+    epochs = f" for {plan.config.epochs} epoch(s), the folds' median kept epoch," if plan.epochs_from_folds else ""
     if record.result is None or record.status != FINISHED:
         return f"{setting_text(plan.setting)}: retraining on {on} {record.status_text()}: {record.message}".rstrip(": ")
     return (

@@ -39,6 +39,7 @@ from typing import Literal
 import numpy as np
 
 from regui.core.config import FULL_BATCH, TrainConfig
+from regui.core.errors import ReguiError
 from regui.core.machine import process_started, same_process_alive, versions
 from regui.core.records import EpochResult, RunRecord
 from regui.core.store_file import (
@@ -346,6 +347,22 @@ class RunStore:
         return None if row is None else stored_run(row)
 
     @_guarded
+    @staticmethod
+    def read_each(path, run_ids: Iterable[int]) -> tuple[list[tuple[int, RunRecord]], list[str]]:
+        """The runs of ``run_ids`` that can be read from the store at ``path``, each with its id,
+        and what kept each of the others (or the store itself) from being read."""
+        records, problems = [], []
+        try:
+            with RunStore(path, check_interrupted=False, mode="read") as store:
+                for run_id in run_ids:
+                    try:
+                        records.append((run_id, store.load(run_id)))
+                    except ReguiError as exc:
+                        problems.append(str(exc))
+        except ReguiError as exc:
+            problems.append(str(exc))
+        return records, problems
+
     def load(self, run_id: int) -> RunRecord:
         """The whole run: settings, outcome and every epoch (the last one with the final weights).
         StoreError if there is no such run, or its row is damaged (the message says how)."""

@@ -68,6 +68,13 @@ class SweepControl:
         self._lock = threading.Lock()
         self._stop_runs: set[int] = set()
 
+    def fresh(self) -> SweepControl:
+        """A control for the sweep's next runner: paused if this one is, no run stopped."""
+        control = SweepControl()
+        if self.paused.is_set():
+            control.pause()
+        return control
+
     def pause(self) -> None:
         self.paused.set()
 

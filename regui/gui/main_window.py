@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         s.follow(self.runs, self.plots, self.sweep_panel, self.inspector, self)
         s.sweep_added.connect(self._on_sweep_added)
         s.sweep_ended.connect(self.sweep_panel.sweep_ended)
+        s.sweep_grown.connect(self.sweep_panel.sweep_grown)
         s.notice.connect(self.show_notice)
         s.status.connect(self.say)
         s.activity_changed.connect(self._update_state)
@@ -186,13 +187,14 @@ class MainWindow(QMainWindow):
 
     # --- runs and sweeps: asked of the session --------------------------------------------------
 
-    def start_run(self) -> int | None:
-        """Start a run with the current settings; returns its id (None if it cannot start)."""
+    def start_run(self) -> int | str | None:
+        """Start a run with the current settings; returns its id (None if it cannot start). With
+        k-fold cross-validation set, the setting is cross-validated: the name of that sweep."""
         config = self.params.config()
-        run_id = self.session.start_run(config)
-        if run_id is not None:
+        started = self.session.cross_validate(config) if config.folds else self.session.start_run(config)
+        if started is not None:
             self.state.save_config(config)
-        return run_id
+        return started
 
     def compare_penalties(self) -> str | None:
         return self.session.compare_penalties(self.params.config())

@@ -32,7 +32,7 @@ from regui.core.config import (
     batch_label,
     uses_lambda,
 )
-from regui.gui.widgets import Checked, LogValueEdit
+from regui.gui.widgets import Checked, FoldsBox, LogValueEdit
 
 # Spin boxes take any number of this size, so that one out of range stays as typed, explained
 # under the box (Checked) rather than refused key by key.
@@ -126,6 +126,13 @@ class ParamsPanel(QWidget):
         self.validation.setRange(*_ANY_FLOAT)
         self.validation.setSingleStep(0.05)
         self.validation.setDecimals(3)
+        self.folds = FoldsBox(LIMITS["folds"][1], "off", " folds")
+        self.folds.setToolTip(
+            "k-fold cross-validation: Run, Compare penalties and Sweep… train each setting once per fold (each\n"
+            "fold of the training part in turn held out to choose on), choose on the folds' mean validation\n"
+            "accuracy, then train the chosen setting on the whole training part and test it once.\n"
+            "Off: hold out the validation fraction above."
+        )
         # Each box with its range, and what it means.
         self.checked = {
             "alpha": Checked("alpha", self.alpha),
@@ -177,6 +184,7 @@ class ParamsPanel(QWidget):
         data.addRow("Pixels", self.scaling)
         data.addRow("Test fraction", c["test_size"])
         data.addRow("Validation", c["validation"])
+        data.addRow("Cross-validation", self.folds)
         data.addRow("Split seed", c["split_seed"])
         data.addRow("", self.stratify)
         data_box = QGroupBox("Data")
@@ -219,6 +227,7 @@ class ParamsPanel(QWidget):
             self.split_seed,
         ):
             spin.valueChanged.connect(self._on_change)
+        self.folds.valueChanged.connect(self._on_change)
         self.stratify.toggled.connect(self._on_change)
         self.early_stopping.toggled.connect(self._on_change)
         for widget in (self.width_, self.height_):
@@ -247,6 +256,7 @@ class ParamsPanel(QWidget):
             scaling=self.scaling.currentData(),
             test_size=round(self.test_size.value(), 3),
             validation=round(self.validation.value(), 3),
+            folds=self.folds.value(),
             split_seed=self.split_seed.value(),
             stratify=self.stratify.isChecked(),
         )
@@ -277,6 +287,7 @@ class ParamsPanel(QWidget):
             _select(self.scaling, config.scaling)
             self.test_size.setValue(config.test_size)
             self.validation.setValue(config.validation)
+            self.folds.setValue(config.folds if config.folds >= 2 else 0)
             self.split_seed.setValue(config.split_seed)
             self.stratify.setChecked(config.stratify)
         finally:
@@ -327,6 +338,7 @@ class ParamsPanel(QWidget):
         )
         self.eta0.setEnabled(schedule != "optimal")
         self.patience.setEnabled(self.early_stopping.isChecked())
+        self.validation.setEnabled(not self.folds.value())
         sklearn = self.engine.currentData() == "sgdclassifier"
         self.batch.setEnabled(not sklearn)
         self.batch.setToolTip(

@@ -60,16 +60,29 @@ class RunControls(QWidget):
     def show_state(self, problem: str | None, dataset, sweeping: bool, busy: bool) -> None:
         """Which buttons can be pressed, and the line under them: ready (the split's sizes), or
         why not (``problem``). One sweep at a time: they would share the cores anyway."""
-        self.run_button.setEnabled(problem is None)
+        config = self.params.config()
+        # A cross-validated Run is a sweep of its folds: one sweep at a time, as for the others.
+        self.run_button.setEnabled(problem is None and not (sweeping and config.folds))
+        self.run_button.setToolTip(
+            "Train these settings once per fold, then on the whole training part (Ctrl+R)"
+            if config.folds
+            else "Train with these settings (Ctrl+R)"
+        )
         for button in (self.compare_button, self.sweep_button):
             button.setEnabled(problem is None and not sweeping)
         self.compare_button.setToolTip("A sweep is running: wait for it, or stop it" if sweeping else COMPARE_TIP)
         self.stop_button.setEnabled(busy)
         if problem is None:
-            config = self.params.config()
-            n_train, n_val, n_test = part_sizes(dataset.n_images, config.test_size, config.validation)
-            val = f", {n_val:,} validation" if n_val else ""
-            self.ready.setText(f"Ready: {n_train:,} training{val} and {n_test:,} test images.")
+            if config.folds:
+                n_train, _, n_test = part_sizes(dataset.n_images, config.test_size, 0.0)
+                self.ready.setText(
+                    f"Ready: {config.folds}-fold cross-validation of {n_train:,} training images; "
+                    f"{n_test:,} test images."
+                )
+            else:
+                n_train, n_val, n_test = part_sizes(dataset.n_images, config.test_size, config.validation)
+                val = f", {n_val:,} validation" if n_val else ""
+                self.ready.setText(f"Ready: {n_train:,} training{val} and {n_test:,} test images.")
             self.ready.setStyleSheet("color: #2e7d32;")
         else:
             self.ready.setText(problem)

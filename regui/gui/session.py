@@ -20,13 +20,13 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
 from regui.core.admission import admit_run, admit_sweep
 from regui.core.config import PENALTIES, TrainConfig, run_label
 from regui.core.errors import ReguiError
-from regui.core.health import learned_nothing
-from regui.core.records import DIVERGED, FAILED, RUNNING, STOPPED, WAITING, EpochResult, RunRecord
+from regui.core.records import RUNNING, STOPPED, WAITING, EpochResult, RunRecord
 from regui.core.run_book import RunBook
 from regui.core.run_log import BackgroundRunLog, Storing
 from regui.core.sweep import SNAPSHOTS_UP_TO, SweepSpec
 from regui.core.sweep_runs import SweepControl
 from regui.gui.controller import Controller
+from regui.gui.run_news import News, run_news, stopped_by_closing, sweep_news, where_it_ran
 from regui.gui.sweep_state import SweepRun
 
 SNAPSHOTS_DEFAULT = 100  # weight snapshots kept per run before thinning (see README: memory)
@@ -52,6 +52,7 @@ class Session(QObject):
     run_epoch = Signal(int, object)  # run id, EpochResult
     run_ended = Signal(int)  # run id: finished, stopped, diverged or failed
     sweep_added = Signal(object)  # SweepRun
+    sweep_grown = Signal(str)  # sweep name: runs were added to it (cross-validation's retraining)
     sweep_ended = Signal(str)  # sweep name
     notice = Signal(str)  # to be read until dismissed: a run diverged, failed, learned nothing
     status = Signal(str, int)  # a passing word for the status bar: text, milliseconds
@@ -66,7 +67,7 @@ class Session(QObject):
         self.book = RunBook(SNAPSHOTS_DEFAULT)
         self.sweeps: dict[str, SweepRun] = {}
         self._run_numbers = itertools.count(1)
-        self._sweep_numbers = {"S": itertools.count(1), "C": itertools.count(1)}
+        self._sweep_numbers = {kind: itertools.count(1) for kind in "SCV"}
         self._live: set[int] = set()  # runs started here that have not ended
         self._opened: set[int] = set()  # store ids of the runs opened from the store
         self.closing = False  # the window is closing: nothing new starts
@@ -178,14 +179,17 @@ class Session(QObject):
         self.status.emit(f"Run #{run_id} started: {config.describe()}", 5000)
         return run_id
 
-    def _add(self, runs: list[tuple[TrainConfig, str, int]]) -> list[int]:
-        """Runs on the loaded dataset into the book (waiting), told to the views in one go."""
-        summary = self.dataset.summary()
+    def _add(self, runs: list[tuple[TrainConfig, str, int]], dataset=None, names: list[str] | None = None) -> list[int]:
+        """Runs on ``dataset`` (the loaded one unless said) into the book (waiting), told to the
+        views in one go. Each is named by its id and settings, or ``#id`` and its entry in ``names``."""
+        dataset = dataset or self.dataset
+        summary = dataset.summary()
         added = []
-        for config, sweep, repeat in runs:
+        for i, (config, sweep, repeat) in enumerate(runs):
             run_id = next(self._run_numbers)
-            record = self.book.add(run_id, config, run_label(run_id, config), summary, sweep, repeat)
-            added.append(NewRun(run_id, record, files=self.dataset.files))
+            name = run_label(run_id, config) if names is None else f"#{run_id} {names[i]}"
+            record = self.book.add(run_id, config, name, summary, sweep, repeat)
+            added.append(NewRun(run_id, record, files=dataset.files))
         self.runs_added.emit(added)
         return [run.run_id for run in added]
 
@@ -205,9 +209,14 @@ class Session(QObject):
     # --- sweeps ---------------------------------------------------------------------------------
 
     def compare_penalties(self, config: TrainConfig) -> str | None:
-        """The lesson's loop in one action: none, L1, L2 and elastic net with these settings."""
-        spec = SweepSpec(config, penalties=PENALTIES, alphas=(config.alpha,), learning_rates=(config.eta0,))
-        return self.start_sweep(spec, kind="C")
+        """The lesson's loop in one action: none, L1, L2 and elastic net with these settings (each
+        cross-validated on ``config.folds`` folds, if set)."""
+        return self.start_sweep(_at(config, PENALTIES), kind="C")
+
+    def cross_validate(self, config: TrainConfig) -> str | None:
+        """One setting, once per fold of ``config.folds``, then trained on the whole training part
+        and tested once: a Run with k-fold cross-validation."""
+        return self.start_sweep(_at(config, (config.penalty,)), kind="V")
 
     def start_sweep(
         self, spec: SweepSpec, jobs: int | None = None, scheduler: str | None = None, kind: str = "S"
@@ -231,7 +240,8 @@ class Session(QObject):
         names = [self.book.record(run_id).name for run_id in run_ids]
         control = SweepControl()
         index_of = {run_id: item.index for run_id, item in zip(run_ids, items)}
-        sweep = SweepRun(name, control, index_of, spec.alphas or (spec.base.alpha,))
+        sweep = SweepRun(name, control, index_of, spec.alphas or (spec.base.alpha,), spec)
+        sweep.launch = (self.dataset, jobs, scheduler)
         self.sweeps[name] = sweep
         # A comparison's few runs keep their weights epoch by epoch, as single runs do, for the views.
         snapshots = self.book.snapshots if len(items) <= SNAPSHOTS_UP_TO else 1
@@ -241,6 +251,33 @@ class Session(QObject):
         self.status.emit(f"{sweep.title}: {len(items)} runs started {where}.", 8000)
         self.activity_changed.emit()
         return name
+
+    def _retrain(self, sweep: SweepRun) -> bool:
+        """A cross-validated sweep's grid has ended: train the setting chosen per penalty on the
+        whole training part, as runs of the same sweep. False if there is nothing to retrain (no
+        folds, the sweep was stopped, no setting finished)."""
+        from regui.core.cross_validation import retrainings
+        from regui.core.sweep_summary import summarize
+
+        if not sweep.folds or sweep.control.stopped.is_set() or self.closing:
+            return False
+        records = [self.book.record(r) for r in sweep.grid_ids]
+        plans = retrainings(summarize(records), records, sweep.spec.base)
+        if not plans:
+            return False
+        dataset, jobs, scheduler = sweep.launch
+        run_ids = self._add([(p.config, sweep.name, 0) for p in plans], dataset, [p.name for p in plans])
+        items = sweep.retrain(dict(zip(run_ids, plans)))
+        self.sweep_grown.emit(sweep.name)
+        names = [self.book.record(r).name for r in run_ids]
+        # Few runs, the ones to report: they keep their weights epoch by epoch, for the views.
+        self.controller.start_sweep(
+            sweep.name, dataset, items, run_ids, names, sweep.control, jobs, scheduler, self.book.snapshots
+        )
+        self.status.emit(
+            f"{sweep.title}: the setting chosen for each penalty is trained on the whole training part.", 8000
+        )
+        return True
 
     def pause_sweep(self, name: str, paused: bool) -> None:
         if name in self.sweeps:
@@ -254,19 +291,13 @@ class Session(QObject):
     @Slot(str, str)
     def _on_sweep_ended(self, name: str, problem: str) -> None:
         sweep = self.sweeps[name]
+        if not sweep.retraining and not problem and self._retrain(sweep):
+            return  # it ends once the chosen settings are trained
         left = [r for r in sweep.run_ids if self.book.record(r).status in (WAITING, RUNNING)]
         for run_id in left:  # never ran, or its runner ended under it
             self.book.fail(run_id, problem or "The sweep ended before this run.")
         sweep.ended = True
-        statuses = [self.book.record(r).status for r in sweep.run_ids]
-        trouble = {s: statuses.count(s) for s in (DIVERGED, FAILED) if statuses.count(s)}
-        if problem:
-            self.notice.emit(f"{sweep.title} could not run {len(left)} run(s): {problem}")
-        elif trouble:
-            counts = " and ".join(f"{n} run(s) {status}" for status, n in trouble.items())
-            self.notice.emit(f"{sweep.title}: {counts}; their rows (and tooltips) say why.")
-        else:
-            self.status.emit(f"{sweep.title} done.", 8000)
+        self._tell(sweep_news(sweep, [self.book.record(r) for r in sweep.run_ids], problem, len(left)))
         self.sweep_ended.emit(name)
         self.activity_changed.emit()
 
@@ -281,24 +312,15 @@ class Session(QObject):
         from regui.core.store import RunStore
 
         here = self._opened | self.run_log.stored_ids()  # opened, or trained in this session
-        added, problems = [], []
-        try:
-            with RunStore(self.store_path(), check_interrupted=False, mode="read") as store:
-                for stored_id in stored_ids:
-                    if stored_id in here:
-                        continue
-                    try:
-                        record = store.load(stored_id)
-                    except ReguiError as exc:
-                        problems.append(str(exc))
-                        continue
-                    run_id = next(self._run_numbers)
-                    self.book.adopt(run_id, record)
-                    self._opened.add(stored_id)
-                    here.add(stored_id)
-                    added.append(NewRun(run_id, record, stored_id=stored_id))
-        except ReguiError as exc:
-            problems.append(str(exc))
+        records, problems = RunStore.read_each(
+            self.store_path(), [i for i in dict.fromkeys(stored_ids) if i not in here]
+        )
+        added = []
+        for stored_id, record in records:
+            run_id = next(self._run_numbers)
+            self.book.adopt(run_id, record)
+            self._opened.add(stored_id)
+            added.append(NewRun(run_id, record, stored_id=stored_id))
         if added:
             self.runs_added.emit(added)
             self.status.emit(f"Opened {len(added)} stored run(s).", 8000)
@@ -307,23 +329,8 @@ class Session(QObject):
         return [run.run_id for run in added]
 
     def say_where_it_ran(self, run) -> None:
-        """A stored run's settings were taken to train it again: say whether the loaded dataset
-        is the one it ran on (the same files, or changed since), or where to find that one."""
-        folder, then = run.dataset.get("folder", ""), run.dataset.get("fingerprint", "")
-        here = self.dataset is not None and self.dataset.is_folder(folder)
-        if here and then and then != self.dataset.fingerprint:
-            self.notice.emit(
-                f"Stored run {run.id}'s settings are set. The folder {folder} has changed since it ran "
-                "(files added, removed or modified): a new run will not be on the same data."
-            )
-        elif not here:
-            self.status.emit(
-                f"Stored run {run.id}'s settings are set; it ran on {folder}: load that "
-                "folder to train it again on the same data.",
-                15_000,
-            )
-        else:
-            self.status.emit(f"Stored run {run.id}'s settings are set: press Run to train it again.", 10_000)
+        """A stored run's settings were taken to train it again: say whether it can be, here."""
+        self._tell(where_it_ran(run, self.dataset), seconds=15)
 
     def set_snapshot_limit(self, limit: int | None) -> None:
         """Weight snapshots each run keeps from now on (None: all); runs here are thinned now."""
@@ -332,7 +339,7 @@ class Session(QObject):
     @Slot(int, object)
     def _on_finished(self, run_id: int, outcome: RunRecord) -> None:
         if self.closing and outcome.status == STOPPED:  # stopped by the closing, not by the person
-            outcome.message = _stopped_by_closing(len(outcome.epochs))
+            outcome.message = stopped_by_closing(len(outcome.epochs))
         self.book.finish(run_id, outcome)
 
     # --- the book's subscriber: its events as signals -------------------------------------------
@@ -355,20 +362,15 @@ class Session(QObject):
         self.run_ended.emit(key)
         self.activity_changed.emit()
         if not record.sweep:  # a sweep reports at its end, not run by run
-            self._say_how_it_ended(key, record)
+            self._tell(run_news(key, record))
 
-    def _say_how_it_ended(self, run_id: int, record: RunRecord) -> None:
-        nothing = learned_nothing(record)
-        if record.status == DIVERGED:
-            self.notice.emit(f"Run #{run_id}: {record.message}")
-        elif record.status == FAILED:
-            self.notice.emit(f"Run #{run_id} failed: {record.message}")
-        elif nothing:
-            self.notice.emit(f"Run #{run_id} learned nothing: {nothing}")
-        elif record.status == STOPPED:
-            self.status.emit(f"Run #{run_id} {record.status_text()}.", 8000)
-        elif record.result is not None:
-            self.status.emit(f"Run #{run_id} finished: test accuracy {record.result.test_accuracy:.2%}", 8000)
+    def _tell(self, news: News | None, seconds: int = 8) -> None:
+        if news is None:
+            return
+        if news.notice:
+            self.notice.emit(news.text)
+        else:
+            self.status.emit(news.text, seconds * 1000)
 
     # --- closing --------------------------------------------------------------------------------
 
@@ -383,12 +385,11 @@ class Session(QObject):
         # queued for this thread: take them in first, then end what is still going.
         QCoreApplication.sendPostedEvents(self.controller, QEvent.Type.MetaCall)
         for run_id in self.running():
-            self.book.end(run_id, STOPPED, _stopped_by_closing(len(self.book.record(run_id).epochs)))
+            self.book.end(run_id, STOPPED, stopped_by_closing(len(self.book.record(run_id).epochs)))
         self.run_log.close()
         return True
 
 
-def _stopped_by_closing(done: int) -> str:
-    if done:
-        return f"Stopped when the window was closed, after epoch {done}."
-    return "Stopped when the window was closed, before its first epoch ended."
+def _at(config: TrainConfig, penalties: tuple[str, ...]) -> SweepSpec:
+    """``penalties`` at the settings of ``config``, cross-validated on its folds if it has them."""
+    return SweepSpec(config, penalties, alphas=(config.alpha,), learning_rates=(config.eta0,), cv=config.folds)

@@ -33,7 +33,7 @@ from regui.core.config import (
 from regui.core.errors import ReguiError
 from regui.core.machine import default_workers
 from regui.core.sweep import SweepSpec, check_sweep_size, log_space
-from regui.gui.widgets import LogSpinBox
+from regui.gui.widgets import FoldsBox, LogSpinBox
 
 _VARY = {"split": "the split and the model seed", "model": "the model seed only"}
 
@@ -67,6 +67,13 @@ class SweepDialog(QDialog):
         self.repeats.setToolTip(
             "Each setting runs this many times with seeds seed, seed+1, ...: the spread shows "
             "how much of a difference is noise"
+        )
+        self.folds = FoldsBox(
+            LIMITS["folds"][1], "off: choose on the validation part", "-fold cross-validation", base.folds
+        )
+        self.folds.setToolTip(
+            "Each setting trained once per fold, each fold of the training part in turn held out to choose on;\n"
+            "the setting chosen for each penalty is then trained on the whole training part and tested once"
         )
         self.vary = QComboBox()
         for key, label in _VARY.items():
@@ -102,6 +109,7 @@ class SweepDialog(QDialog):
         form.addRow("Learning rates", self.rates)
         form.addRow("Batch sizes", self.batches)
         form.addRow("Repeats", _row(repeats))
+        form.addRow("Validation", self.folds)
         form.addRow("Runs at once", self.jobs)
         form.addRow("Dask cluster", self.scheduler)
         rest = QLabel(
@@ -129,6 +137,7 @@ class SweepDialog(QDialog):
             widget.valueChanged.connect(self._update)
         for widget in (self.points, self.repeats):
             widget.valueChanged.connect(self._update)
+        self.folds.valueChanged.connect(self._update)
         self.rates.textChanged.connect(self._update)
         self.batches.textChanged.connect(self._update)
         self.vary.currentIndexChanged.connect(self._update)
@@ -206,6 +215,7 @@ class SweepDialog(QDialog):
             batch_sizes=batches,
             repeats=self.repeats.value(),
             vary=self.vary.currentData(),
+            cv=self.folds.value(),
         )
 
     def _update(self) -> None:
@@ -239,7 +249,12 @@ class SweepDialog(QDialog):
             if "none" in spec.penalties and len(spec.alphas) > 1
             else ""
         )
-        self.count.setText(f"<b>{n} runs</b>{note}. λ: {lambdas}.")
+        retrain = (
+            ", then the setting chosen for each penalty once more on the whole training part (tested once)"
+            if spec.cv
+            else ""
+        )
+        self.count.setText(f"<b>{n} runs</b>{note}{retrain}. λ: {lambdas}.")
         self.count.setStyleSheet("")
         ok.setEnabled(n > 0)
 

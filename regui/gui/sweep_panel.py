@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -16,21 +14,19 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QTableView,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from regui.core.config import PENALTY_LABELS, batch_column
-from regui.core.formatting import duration, percent_mean_std
+from regui.core.formatting import duration
 from regui.core.records import RUNNING, WAITING
-from regui.core.sweep_summary import SettingSummary, chosen_per_penalty, summarize
+from regui.core.sweep_summary import SettingSummary, summarize
 from regui.gui.results_columns import COLUMN_INDEX
 from regui.gui.results_model import SORT_ROLE, RunsModel
 from regui.gui.results_table import ColumnFitter
 from regui.gui.sweep_plots import SweepPlots
+from regui.gui.sweep_table import SummaryTable, retrained_by_setting, verdict
 from regui.gui.widgets import WrappingRow
 
 _REFRESH_MS = 250
@@ -119,11 +115,14 @@ class SweepPanel(QWidget):
         self.canvas.points_clicked.connect(self.runs_selected)
         self.acc_plot, self.zero_plot, self.legend = self.canvas.acc_plot, self.canvas.zero_plot, self.canvas.legend
 
-        self.summary = QTableWidget()
-        self.summary.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.summary.verticalHeader().hide()
-        self.summary.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.summary.itemSelectionChanged.connect(self._summary_selection)
+        # A cross-validated sweep's last step, and its outcome: the test accuracies to report.
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
+        self.verdict.hide()
+
+        self.summary = SummaryTable()
+        self.summary.runs_selected.connect(self.runs_selected)
 
         # Which sweep, how far (the time left inside the bar) and its buttons on one line, what to
         # plot on another that wraps when narrow: on a laptop the plots and tables keep room.
@@ -139,6 +138,7 @@ class SweepPanel(QWidget):
         header = QVBoxLayout()
         header.addLayout(which)
         header.addWidget(controls)
+        header.addWidget(self.verdict)
         curves = QWidget()
         curves_layout = QVBoxLayout(curves)
         curves_layout.setContentsMargins(0, 0, 0, 0)
@@ -166,7 +166,6 @@ class SweepPanel(QWidget):
         self.body.hide()
 
         self._summaries: list[tuple[SettingSummary, list[int]]] = []
-        self._summary_keys: list[tuple] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(_REFRESH_MS)
@@ -190,6 +189,15 @@ class SweepPanel(QWidget):
         self.empty.hide()
         self.body.show()
         self._clock.start()
+
+    def sweep_grown(self, name: str) -> None:
+        """Runs were added to sweep ``name`` (cross-validation's retraining): count and show them."""
+        index = self.chooser.findData(name)
+        if index >= 0:
+            self.chooser.setItemText(index, f"{name} ({len(self.sweeps[name].run_ids)} runs)")
+        if self.current() is self.sweeps.get(name):
+            self.filter.show_sweep(self.sweeps[name])
+            self.refresh()
 
     def sweep_ended(self, name: str) -> None:
         if all(s.ended for s in self.sweeps.values()):
@@ -230,57 +238,22 @@ class SweepPanel(QWidget):
         if state is None:
             self.canvas.clear_plots()
             self.summary.clear()
+            self.verdict.hide()
             return
-        run_ids = state.run_ids
+        run_ids = state.grid_ids
         summaries = summarize([self.runs.entry(r).record for r in run_ids])
         self._summaries = [(s, [run_ids[i] for i in s.runs]) for s in summaries]
         alphas = list(state.alphas)
         measure = self.measure.currentData()
         self.canvas.draw(self._summaries, alphas, measure, self.show_train.isChecked())
-        self._fill_summary()
+        record_of = self._record_of
+        self.summary.show_summaries(self._summaries, state.folds, retrained_by_setting(state, record_of))
+        text = verdict(state, record_of)
+        self.verdict.setText(text)
+        self.verdict.setVisible(bool(text))
 
-    def _fill_summary(self) -> None:
-        chosen = {
-            self._summary_keys[i.row()] for i in self.summary.selectedIndexes() if i.row() < len(self._summary_keys)
-        }
-        self.summary.blockSignals(True)  # rebuilding is not the person choosing rows
-        self.summary.clear()
-        headers = ["Penalty", "λ", "lr", "Batch", "Runs", "Train acc", "Val acc", "Test acc", "Zeros", "Chosen"]
-        self.summary.setColumnCount(len(headers))
-        self.summary.setHorizontalHeaderLabels(headers)
-        self.summary.setRowCount(len(self._summaries))
-        self._summary_keys = [(s.penalty, s.alpha, s.l1_ratio, s.eta0, s.batch, s.engine) for s, _ in self._summaries]
-        pm = percent_mean_std
-        picked = chosen_per_penalty([s for s, _ in self._summaries])
-        self.summary.setToolTip(
-            "Mean ± standard deviation of each setting's runs (at each run's result: its last epoch, or the one early "
-            "stopping kept). Chosen: per penalty, the setting with "
-            "the highest mean validation accuracy; its test accuracy is the one to report, with the standard error of "
-            "that mean (s.e.m. = std / √runs) to judge whether two penalties really differ."
-        )
-        for row, (s, _) in enumerate(self._summaries):
-            val = "–" if math.isnan(s.val[0]) else pm(s.val)
-            stats = [pm(s.train), val, pm(s.test), pm(s.zeros, 1)] if s.n else ["–"] * 4
-            sem = s.sem(s.test)
-            standard_error = "" if math.isnan(sem) else f" (test s.e.m. {sem * 100:.2f})"
-            stats.append(f"on validation{standard_error}" if any(s is c for c in picked) else "")
-            cells = [
-                PENALTY_LABELS[s.penalty],
-                "–" if s.alpha is None else f"{s.alpha:g}",
-                f"{s.eta0:g}",
-                batch_column(s.engine, s.batch),
-                s.count_text(),
-                *stats,
-            ]
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.summary.setItem(row, col, item)
-            if self._summary_keys[row] in chosen:
-                self.summary.selectRow(row)
-        self.summary.resizeColumnsToContents()
-        self.summary.blockSignals(False)
+    def _record_of(self, run_id: int):
+        return self.runs.entry(run_id).record
 
     # --- progress and controls --------------------------------------------------------------------
 
@@ -310,6 +283,8 @@ class SweepPanel(QWidget):
             self.eta = f"about {duration(left)} left"
         else:
             self.eta = "starting…" if not running else "running…"
+        if state.folds and not state.retrained and not state.ended:
+            self.eta += ", then the chosen settings on the whole training part"
         self.progress.setFormat(f"%v / %m runs · {self.eta}")
 
     def _update_controls(self) -> None:
@@ -345,9 +320,3 @@ class SweepPanel(QWidget):
         rows = {self.filter.mapToSource(i).row() for i in self.queue.selectionModel().selectedRows()}
         if rows:
             self.runs_selected.emit([self.runs.entry_at(r).run_id for r in rows])
-
-    def _summary_selection(self) -> None:
-        rows = {i.row() for i in self.summary.selectedIndexes()}
-        ids = [run_id for r in rows for run_id in self._summaries[r][1]]
-        if ids:
-            self.runs_selected.emit(ids)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from regui.core.cross_validation import Retraining
+from regui.core.sweep import SweepItem, SweepSpec
 from regui.core.sweep_runs import SweepControl
+
+_KINDS = {"S": "Sweep", "C": "Comparison", "V": "Cross-validation"}
 
 
 def sweep_title(name: str) -> str:
-    """ "Comparison C1" for the penalty comparisons, "Sweep S1" for sweeps."""
-    return f"{'Comparison' if name.startswith('C') else 'Sweep'} {name}"
+    """ "Sweep S1", "Comparison C1" (of the penalties), "Cross-validation V1" (of one setting)."""
+    return f"{_KINDS.get(name[:1], 'Sweep')} {name}"
 
 
 @dataclass(eq=False)
@@ -19,8 +23,16 @@ class SweepRun:
 
     name: str
     control: SweepControl
-    index_of: dict[int, int]  # its run ids, in order -> each one's item index (what the runner knows it by)
+    # Its run ids, in order -> each one's item index (what its runner knows it by; the retrained
+    # runs, run after the grid by a runner of their own, from 0 again).
+    index_of: dict[int, int]
     alphas: tuple[float, ...] = ()  # the λ values asked for: the axis spans them from the start
+    spec: SweepSpec | None = None  # what was asked (its folds: a cross-validated sweep retrains at its end)
+    # Cross-validation's last step: run id -> the setting chosen per penalty it trains on the
+    # whole training part, once the grid has ended (see regui.core.cross_validation).
+    retrained: dict[int, Retraining] = field(default_factory=dict)
+    retraining: bool = False  # those runs are running now
+    launch: tuple = ()  # (dataset, jobs, scheduler) it was started with: its retraining runs there too
     ended: bool = False
     first_start: float | None = None  # when its first run started (worker start-up excluded)
     paused_since: float | None = None
@@ -31,12 +43,33 @@ class SweepRun:
         return list(self.index_of)
 
     @property
+    def grid_ids(self) -> list[int]:
+        """The runs of the grid itself: what its summary and curves are over (not the retrained)."""
+        return [r for r in self.index_of if r not in self.retrained]
+
+    @property
+    def folds(self) -> int:
+        return self.spec.cv if self.spec is not None else 0
+
+    @property
     def title(self) -> str:
         return sweep_title(self.name)
 
     @property
     def paused(self) -> bool:
         return self.control.paused.is_set()
+
+    def retrain(self, plans: dict[int, Retraining]) -> list[SweepItem]:
+        """The chosen settings' runs (run id -> what it retrains) join the sweep, as the items of a
+        runner of their own with a control of its own: known by index from 0 again, as the grid's
+        runs were (those have all ended, so stopping one by its index stops none of them)."""
+        items = [SweepItem(i, plan.config, 0) for i, plan in enumerate(plans.values())]
+        for (run_id, plan), item in zip(plans.items(), items):
+            self.index_of[run_id] = item.index
+            self.retrained[run_id] = plan
+        self.control = self.control.fresh()
+        self.retraining = True
+        return items
 
     def pause(self, paused: bool) -> None:
         """Start no new runs (those running go on), or start them again."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QWidget
 from superqt import QFlowLayout
 
 
@@ -72,6 +72,24 @@ class LogSpinBox(QDoubleSpinBox):
             index = bisect.bisect_left(self._grid, value * (1 - 1e-9)) + steps
         index = max(0, min(len(self._grid) - 1, index))
         self.setValue(self._grid[index])
+
+
+class FoldsBox(QSpinBox):
+    """The folds of k-fold cross-validation: off (0), or 2 up to ``most``. One fold would be no
+    cross-validation, so the arrows step over it, and a typed 1 becomes 2."""
+
+    def __init__(self, most: int, off_text: str, suffix: str, folds: int = 0, parent=None) -> None:
+        super().__init__(parent)
+        self.setRange(0, most)
+        self.setSpecialValueText(off_text)
+        self.setSuffix(suffix)
+        self.setValue(folds if folds >= 2 else 0)
+        self.editingFinished.connect(lambda: self.setValue(2) if self.value() == 1 else None)
+
+    def stepBy(self, steps: int) -> None:
+        if self.value() + steps == 1:
+            steps += 1 if steps > 0 else -1
+        super().stepBy(steps)
 
 
 class LogValueEdit(QWidget):

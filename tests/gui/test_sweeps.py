@@ -276,3 +276,60 @@ def test_the_queue_shows_this_sessions_sweep_not_a_stored_one_of_the_same_name(w
     window.sweep_panel.filter.show_sweep(SweepRun("S1", SweepControl(), {1: 0}))
     assert window.sweep_panel.filter.rowCount() == 1
     assert window.sweep_panel.filter.mapToSource(window.sweep_panel.filter.index(0, 0)).row() == 0
+
+
+def test_a_cross_validated_comparison_retrains_each_chosen_setting_and_tests_it_once(qtbot, window, load, folder):
+    from regui.core.cross_validation import retrainings
+    from regui.core.dataset import prepare
+    from regui.core.runs import run_training
+
+    config = BASE.with_(alpha=0.01, folds=3, eta0=0.5, batch_size=8)  # fast enough to learn in 4 epochs
+    window.params.set_config(config)
+    load(window, folder)
+    assert "3-fold cross-validation of 27 training images" in window.controls.ready.text()
+    assert not window.params.validation.isEnabled()  # the folds are the validation parts
+    qtbot.mouseClick(window.compare_button, Qt.MouseButton.LeftButton)
+    wait_for_sweep(qtbot, window, "C1")
+    sweep = window.session.sweeps["C1"]
+    grid = [window.runs.entry(r).record for r in sweep.grid_ids]
+    assert len(grid) == 4 * 3 and {(r.config.folds, r.config.fold) for r in grid} == {(3, 0), (3, 1), (3, 2)}
+    # The chosen settings, as the engine chooses them from the fold runs, trained on the whole
+    # training part with the comparison's seeds: the same numbers as training them here.
+    plans = retrainings(summarize(grid), grid, config)
+    retrained = [window.runs.entry(r).record for r in sweep.retrained]
+    assert [r.config for r in retrained] == [p.config for p in plans] and len(plans) == 4
+    assert all(r.status == FINISHED and r.config.validation == 0 and r.config.folds == 0 for r in retrained)
+    dataset = load_dataset(folder, BASE.image)
+    want = run_training(prepare(dataset, plans[2].config.split), plans[2].config)
+    got = retrained[2].final
+    assert (got.train_loss, got.test_accuracy) == (want.final.train_loss, want.final.test_accuracy)
+    # The Sweep tab says what was chosen and reports each retrained run's test accuracy, once.
+    panel = window.sweep_panel
+    panel.refresh()
+    assert "3-fold cross-validation" in panel.verdict.text() and not panel.verdict.isHidden()
+    assert want.final.test_accuracy > 0.5 and f"{want.final.test_accuracy:.2%}" in panel.verdict.text()
+    assert panel.summary.rowCount() == 4  # the grid's settings: the retrained runs are not a setting of it
+    chosen = [panel.summary.item(row, 9).text() for row in range(4)]
+    assert all(text.startswith("on 3-fold validation; retrained: test ") for text in chosen)
+
+
+def test_a_cross_validated_run_trains_each_fold_then_the_whole_training_part(qtbot, window, load, folder):
+    window.params.set_config(BASE.with_(folds=2))
+    load(window, folder)
+    assert window.start_run() == "V1"
+    wait_for_sweep(qtbot, window, "V1")
+    sweep = window.session.sweeps["V1"]
+    assert len(sweep.grid_ids) == 2 and len(sweep.retrained) == 1
+    [record] = [window.runs.entry(r).record for r in sweep.retrained]
+    assert record.status == FINISHED and record.name.endswith("retrained on the whole training part")
+    assert window.sweep_panel.chooser.currentText() == "V1 (3 runs)"
+
+
+def test_the_folds_box_steps_over_one_fold():
+    from regui.gui.widgets import FoldsBox
+
+    box = FoldsBox(20, "off", " folds")
+    box.stepBy(1)
+    assert box.value() == 2
+    box.stepBy(-1)
+    assert box.value() == 0 and box.text() == "off"
