@@ -13,7 +13,7 @@ The model starts from zeros, in float64.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -23,10 +23,11 @@ from regui.core.config import FULL_BATCH, TrainConfig
 from regui.core.objective import (
     l1_part,
     l2_part,
-    loss_and_gradient,
     one_row_loss_and_gradient,
     penalty_value,
+    per_model,
     soft_threshold,
+    stacked_loss_and_gradient,
 )
 
 # SGDClassifier's invscaling exponent (its default power_t): eta = eta0 / t ** POWER_T, t counting
@@ -60,49 +61,84 @@ class Settings:
         return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
 
-class MiniBatchSGD:
-    """One model's weights and where its training is (step count, shuffle stream)."""
+class SGDStack:
+    """Several models trained on the same mini-batches in one pass: a block of a sweep's runs
+    that share the data, the shuffle seed, the batch size, the loss and the schedule, and differ
+    in penalty, lambda, L1 ratio and learning rate. Weights are ``(models, features, classes)``.
 
-    def __init__(self, n_features: int, n_classes: int, settings: Settings) -> None:
-        self.settings = settings
-        self.weights = np.zeros((n_features, n_classes))  # W: scores are X @ W + b
-        self.bias = np.zeros(n_classes)
+    Each model's numbers are exactly those it has when trained alone (a stack of one), whatever
+    the other models: every matrix product is one model's own (``np.matmul`` over the stack calls
+    BLAS once per model, with the shape that model has alone; one wide product would give other
+    roundings for other widths, which SGD amplifies), and every other operation is elementwise
+    or reduces within one model. So a run's numbers never depend on which block it ran in.
+    """
+
+    def __init__(self, n_features: int, n_classes: int, settings: Sequence[Settings]) -> None:
+        shared = {(s.loss, s.batch_size, s.seed, s.learning_rate) for s in settings}
+        if len(shared) != 1:
+            raise ValueError("models trained in one pass share the loss, batch size, seed and schedule")
+        self.settings = list(settings)
+        self.weights = np.zeros((len(settings), n_features, n_classes))  # W_k: scores are X @ W_k + b_k
+        self.bias = np.zeros((len(settings), n_classes))
         self.seen = 0  # images seen so far (the invscaling schedule's clock)
-        self._rng = np.random.default_rng(settings.seed)
-        self._l2 = l2_part(settings.penalty, settings.alpha, settings.l1_ratio)
-        self._l1 = l1_part(settings.penalty, settings.alpha, settings.l1_ratio)
+        first = self.settings[0]
+        self._loss, self._batch_size, self._schedule = first.loss, first.batch_size, first.learning_rate
+        self._rng = np.random.default_rng(first.seed)
+        self._set_columns()
 
-    def learning_rate(self) -> float:
-        s = self.settings
-        if s.learning_rate == "invscaling":
-            return s.eta0 / (self.seen + 1) ** POWER_T
-        return s.eta0
+    def _set_columns(self) -> None:
+        """Each model's step size and penalty weights, as arrays over the stack."""
+        ss = self.settings
+        self._eta0 = np.array([s.eta0 for s in ss], dtype=np.float64)
+        self._l2 = np.array([l2_part(s.penalty, s.alpha, s.l1_ratio) for s in ss], dtype=np.float64)
+        self._l1 = np.array([l1_part(s.penalty, s.alpha, s.l1_ratio) for s in ss], dtype=np.float64)
 
-    def penalty(self) -> float:
-        s = self.settings
-        return penalty_value(self.weights, s.penalty, s.alpha, s.l1_ratio)
+    def __len__(self) -> int:
+        return len(self.settings)
+
+    def keep(self, models: Sequence[int]) -> None:
+        """Train only these models (positions in the stack, in order) from now on: a run stopped,
+        diverged or done leaves its block. The others' numbers do not change."""
+        models = list(models)
+        self.settings = [self.settings[k] for k in models]
+        self.weights = self.weights[models]
+        self.bias = self.bias[models]
+        self._set_columns()
+
+    def learning_rates(self) -> np.ndarray:
+        """Each model's step size now."""
+        if self._schedule == "invscaling":
+            # One divisor for every model, as a Python float: each model's rate is then one
+            # correctly rounded division, whatever the stack.
+            return self._eta0 / float((self.seen + 1) ** POWER_T)
+        return self._eta0.copy()
+
+    def penalties(self) -> np.ndarray:
+        """alpha * R(W_k) of each model."""
+        return np.array([penalty_value(w, s.penalty, s.alpha, s.l1_ratio) for w, s in zip(self.weights, self.settings)])
 
     def epoch(self, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
-        """One pass over ``X``/``y`` in a fresh shuffle. Returns the objective (batch mean data loss
-        + lambda R(W), before the step) of up to BATCH_LOSSES_PER_EPOCH evenly spaced steps, or
-        None if ``should_stop()`` turned true between steps (the epoch is then incomplete)."""
+        """One pass over ``X``/``y`` in a fresh shuffle. Returns each model's objective (batch mean
+        data loss + lambda R(W), before the step) at up to BATCH_LOSSES_PER_EPOCH evenly spaced
+        steps, as (models, steps kept), or None if ``should_stop()`` turned true between steps
+        (the epoch is then incomplete)."""
         n = X.shape[0]
-        size = n if self.settings.batch_size == FULL_BATCH else min(self.settings.batch_size, n)
+        size = n if self._batch_size == FULL_BATCH else min(self._batch_size, n)
         # A full batch is one sum over every image, in any order: no shuffle, and the rows are
         # read in place rather than copied in shuffled order.
         order = self._rng.permutation(n) if size < n else None
         steps = -(-n // size)
         kept = _kept_steps(steps)
-        losses = np.empty(len(kept))
+        losses = np.empty((len(self), len(kept)))
         slot = 0
         for step in range(steps):
             batch = order[step * size : (step + 1) * size] if order is not None else slice(0, n)
             keep = slot < len(kept) and kept[slot] == step
-            value = self.step(X, y, batch, should_stop, measure=keep)
-            if value is None:
+            values = self.step(X, y, batch, should_stop, measure=keep)
+            if values is None:
                 return None
             if keep:
-                losses[slot] = value
+                losses[:, slot] = values
                 slot += 1
         return losses
 
@@ -113,10 +149,9 @@ class MiniBatchSGD:
         batch: np.ndarray | slice,
         should_stop: Callable[[], bool] | None = None,
         measure: bool = True,
-    ) -> float | None:
-        """One update on the rows ``batch``. Returns the batch's objective before it (nan unless
-        ``measure``), or None if stopped (the weights are then left as they were)."""
-        s = self.settings
+    ) -> np.ndarray | None:
+        """One update of every model on the rows ``batch``. Returns each model's objective before
+        it (nan unless ``measure``), or None if stopped (the weights are then left as they were)."""
         if should_stop is not None and should_stop():
             return None
         count = len(range(*batch.indices(X.shape[0]))) if isinstance(batch, slice) else len(batch)
@@ -124,13 +159,11 @@ class MiniBatchSGD:
             return self._one_sample(X[batch[0]], int(y[batch[0]]), measure)
         if count <= CHUNK_ROWS:
             Xc = X[batch]
-            value, grad_scores = loss_and_gradient(Xc @ self.weights + self.bias, y[batch], s.loss)
-            grad_w = Xc.T @ grad_scores
-            grad_b = grad_scores.sum(axis=0)
+            values, grad_w, grad_b = self._gradient(Xc, y[batch], count)
         else:
             grad_w = np.zeros_like(self.weights)
             grad_b = np.zeros_like(self.bias)
-            value = 0.0
+            values = np.zeros(len(self))
             for start in range(0, count, CHUNK_ROWS):
                 if start and should_stop is not None and should_stop():
                     return None
@@ -139,40 +172,95 @@ class MiniBatchSGD:
                     rows: np.ndarray | slice = slice(first, first + min(CHUNK_ROWS, count - start))
                 else:
                     rows = batch[start : start + CHUNK_ROWS]
-                Xc = X[rows]
-                part, grad_scores = loss_and_gradient(Xc @ self.weights + self.bias, y[rows], s.loss, count)
-                value += part
-                grad_w += Xc.T @ grad_scores
-                grad_b += grad_scores.sum(axis=0)
-        value = value + self.penalty() if measure else float("nan")
-        eta = self.learning_rate()
-        if self._l2:  # W - eta (g + l2 W), as (1 - eta l2) W - eta g
-            self.weights *= 1.0 - eta * self._l2
-        grad_w *= eta
+                part, part_w, part_b = self._gradient(X[rows], y[rows], count)
+                values += part
+                grad_w += part_w
+                grad_b += part_b
+        values = values + self.penalties() if measure else np.full(len(self), np.nan)
+        eta = self.learning_rates()
+        if self._l2.any():  # W - eta (g + l2 W), as (1 - eta l2) W - eta g
+            self.weights *= (1.0 - eta * self._l2)[:, None, None]
+        grad_w *= eta[:, None, None]
         self.weights -= grad_w
-        self.bias -= eta * grad_b
-        if self._l1:
-            soft_threshold(self.weights, eta * self._l1)
+        self.bias -= eta[:, None] * grad_b
+        if self._l1.any():
+            soft_threshold(self.weights, (eta * self._l1)[:, None, None])
         self.seen += count
-        return value
+        return values
 
-    def _one_sample(self, x: np.ndarray, label: int, measure: bool) -> float:
-        """``step`` for a batch of one: the same update, with the weight change as one BLAS
-        rank-1 update (W += -eta x g) in place rather than an outer product and a subtraction."""
-        s = self.settings
-        value, grad_scores = one_row_loss_and_gradient(x @ self.weights + self.bias, label, s.loss)
-        value = value + self.penalty() if measure else float("nan")
-        eta = self.learning_rate()
-        if self._l2:
-            self.weights *= 1.0 - eta * self._l2
-        # W.T is (classes x features) and Fortran-ordered, as dger needs to update it in place.
-        updated = _dger(-eta, grad_scores, x, a=self.weights.T, overwrite_a=True)
-        assert np.shares_memory(updated, self.weights), "dger copied the weights instead of updating them"
-        self.bias -= eta * grad_scores
-        if self._l1:
-            soft_threshold(self.weights, eta * self._l1)
+    def _gradient(self, Xc: np.ndarray, yc: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each model's data loss on these rows (summed, divided by ``total``) and its gradients."""
+        scores = np.matmul(Xc, self.weights)  # (models, rows, classes): one BLAS product per model
+        scores += self.bias[:, None, :]
+        values, grad_scores = stacked_loss_and_gradient(scores, yc, self._loss, total)
+        grad_w = np.matmul(Xc.T, grad_scores)
+        grad_b = per_model(grad_scores, np.sum, axis=0)
+        return values, grad_w, grad_b
+
+    def _one_sample(self, x: np.ndarray, label: int, measure: bool) -> np.ndarray:
+        """``step`` for a batch of one, model by model: the same update, with the weight change as
+        one BLAS rank-1 update (W += -eta x g) in place rather than an outer product and a
+        subtraction."""
+        values = np.full(len(self), np.nan)
+        eta = self.learning_rates()
+        for k, s in enumerate(self.settings):
+            weights, bias = self.weights[k], self.bias[k]
+            value, grad_scores = one_row_loss_and_gradient(x @ weights + bias, label, s.loss)
+            if measure:
+                values[k] = value + penalty_value(weights, s.penalty, s.alpha, s.l1_ratio)
+            if self._l2[k]:
+                weights *= 1.0 - eta[k] * self._l2[k]
+            # W.T is (classes x features) and Fortran-ordered, as dger needs to update it in place.
+            updated = _dger(-eta[k], grad_scores, x, a=weights.T, overwrite_a=True)
+            assert np.shares_memory(updated, weights), "dger copied the weights instead of updating them"
+            bias -= eta[k] * grad_scores
+            if self._l1[k]:
+                soft_threshold(weights, eta[k] * self._l1[k])
         self.seen += 1
-        return value
+        return values
+
+
+class MiniBatchSGD:
+    """One model: a stack of one, with its weights (features, classes) and bias (classes)."""
+
+    def __init__(self, n_features: int, n_classes: int, settings: Settings) -> None:
+        self.settings = settings
+        self.stack = SGDStack(n_features, n_classes, [settings])
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.stack.weights[0]
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self.stack.bias[0]
+
+    @property
+    def seen(self) -> int:
+        return self.stack.seen
+
+    def learning_rate(self) -> float:
+        return float(self.stack.learning_rates()[0])
+
+    def penalty(self) -> float:
+        return float(self.stack.penalties()[0])
+
+    def epoch(self, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+        """``SGDStack.epoch`` for this model: its batch losses, or None if stopped."""
+        losses = self.stack.epoch(X, y, should_stop)
+        return None if losses is None else losses[0]
+
+    def step(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        batch: np.ndarray | slice,
+        should_stop: Callable[[], bool] | None = None,
+        measure: bool = True,
+    ) -> float | None:
+        """``SGDStack.step`` for this model: its objective before the step, or None if stopped."""
+        values = self.stack.step(X, y, batch, should_stop, measure)
+        return None if values is None else float(values[0])
 
 
 def _kept_steps(steps: int) -> np.ndarray:

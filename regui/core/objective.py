@@ -40,23 +40,41 @@ def loss_and_gradient(
 
     ``total`` lets a large batch be taken in chunks whose parts add up to the batch's mean.
     """
-    n = scores.shape[0]
+    values, grad = stacked_loss_and_gradient(scores[None], y, loss, total)
+    return float(values[0]), grad[0]
+
+
+def stacked_loss_and_gradient(
+    scores: np.ndarray, y: np.ndarray, loss: str, total: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``loss_and_gradient`` for the scores of several models on the same rows, (models, rows,
+    classes): each model's value (an array) and gradient. Every sum across rows is taken one
+    model at a time, so a model's numbers are the same whatever the other models."""
+    n = scores.shape[1]
     total = n if total is None else total
     rows = np.arange(n)
     if loss == CROSS_ENTROPY:
-        log_p = log_softmax(scores)
-        value = -float(log_p[rows, y].sum()) / total
+        shifted = scores - scores.max(axis=2, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
+        values = -per_model(log_p[:, rows, y], np.sum) / total
         grad = np.exp(log_p)
-        grad[rows, y] -= 1.0
+        grad[:, rows, y] -= 1.0
     else:
-        margins = scores - scores[rows, y][:, None] + 1.0
-        margins[rows, y] = 0.0
+        margins = scores - scores[:, rows, y][:, :, None] + 1.0
+        margins[:, rows, y] = 0.0
         np.maximum(margins, 0.0, out=margins)
-        value = float(margins.sum()) / total
+        values = per_model(margins, np.sum) / total
         grad = (margins > 0).astype(scores.dtype)
-        grad[rows, y] = -grad.sum(axis=1)
+        grad[:, rows, y] = -grad.sum(axis=2)
     grad /= total
-    return value, grad
+    return values, grad
+
+
+def per_model(stacked: np.ndarray, reduce, **kwargs) -> np.ndarray:
+    """``reduce(stacked[k], **kwargs)`` for each model k, stacked. numpy sums a multi-dimensional
+    array in an order that depends on its whole shape (pairwise for one shape, running for
+    another): one model at a time, each model's sum is the one it has alone."""
+    return np.array([reduce(part, **kwargs) for part in stacked])
 
 
 def one_row_loss_and_gradient(scores: np.ndarray, label: int, loss: str) -> tuple[float, np.ndarray]:
@@ -112,7 +130,7 @@ def l1_part(penalty: str, alpha: float, l1_ratio: float) -> float:
     return {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
 
 
-def soft_threshold(weights: np.ndarray, threshold: float) -> None:
+def soft_threshold(weights: np.ndarray, threshold: float | np.ndarray) -> None:
     """The proximal step of threshold * ||W||_1, in place: every weight moves ``threshold``
     towards 0 and stops there, so small weights become exactly 0."""
     shrunk = np.abs(weights)

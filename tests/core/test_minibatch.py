@@ -140,8 +140,8 @@ def test_epochs_take_every_image_once_including_the_last_partial_batch():
     X, y = rng.normal(size=(10, 3)), rng.integers(0, 2, 10)
     model = MiniBatchSGD(3, 2, Settings(batch_size=4, eta0=0.1))
     seen = []
-    original = model.step
-    model.step = lambda X, y, batch, *a, **k: seen.append(np.array(batch)) or original(X, y, batch, *a, **k)
+    original = model.stack.step
+    model.stack.step = lambda X, y, batch, *a, **k: seen.append(np.array(batch)) or original(X, y, batch, *a, **k)
     losses = model.epoch(X, y)
     assert [len(b) for b in seen] == [4, 4, 2] and sorted(np.concatenate(seen)) == list(range(10))
     assert len(losses) == 3 and model.seen == 10
@@ -318,3 +318,37 @@ def test_kept_batch_losses_start_each_epoch_and_sit_where_their_step_began():
     assert len(kept) == BATCH_LOSSES_PER_EPOCH and kept[0] == 0 and kept[-1] < 2250
     assert np.all(np.diff(kept) >= 17) and np.all(np.diff(kept) <= 18)  # evenly spread
     assert batch_loss_positions(3, 4).tolist() == [2.0, 2.25, 2.5, 2.75]
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 150, FULL_BATCH])
+@pytest.mark.parametrize("loss", ["log_loss", "hinge"])
+def test_a_model_in_a_stack_has_exactly_its_numbers_alone(batch_size, loss):
+    """Bit for bit, wherever it sits and whatever else is in the stack (and after others leave)."""
+    from regui.core.minibatch import SGDStack
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(203, 3072 if batch_size == 64 else 40))  # the Animals photos' width once
+    classes = 10 if batch_size in (7, 150) else 3  # sums over classes: short and longer rows
+    y = rng.integers(0, classes, 203)
+    schedule = "invscaling" if batch_size == 7 else "constant"
+    models = [
+        Settings(loss=loss, penalty=p, alpha=a, eta0=e, batch_size=batch_size, seed=4, learning_rate=schedule)
+        for p, a, e in [("none", 1e-4, 0.05), ("l1", 1e-2, 0.02), ("l2", 1e-1, 0.05), ("elasticnet", 1e-2, 0.01)]
+    ]
+    alone = []
+    for settings in models:
+        model = MiniBatchSGD(X.shape[1], classes, settings)
+        losses = [model.epoch(X, y) for _ in range(2)]
+        alone.append((model.weights.copy(), model.bias.copy(), losses))
+    for order in ([0, 1, 2, 3], [3, 1, 0, 2], [2, 2, 0]):  # a model may even sit twice
+        stack = SGDStack(X.shape[1], classes, [models[k] for k in order])
+        losses = [stack.epoch(X, y) for _ in range(2)]
+        for slot, k in enumerate(order):
+            assert np.array_equal(stack.weights[slot], alone[k][0]) and np.array_equal(stack.bias[slot], alone[k][1])
+            assert all(np.array_equal(losses[e][slot], alone[k][2][e], equal_nan=True) for e in range(2))
+    # A model leaving the stack (stopped, diverged) changes nothing for the others.
+    stack = SGDStack(X.shape[1], classes, models)
+    stack.epoch(X, y)
+    stack.keep([1, 3])
+    stack.epoch(X, y)
+    assert np.array_equal(stack.weights[0], alone[1][0]) and np.array_equal(stack.weights[1], alone[3][0])
