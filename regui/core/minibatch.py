@@ -73,11 +73,14 @@ class SGDStack:
     or reduces within one model. So a run's numbers never depend on which block it ran in.
     """
 
-    def __init__(self, n_features: int, n_classes: int, settings: Sequence[Settings]) -> None:
+    def __init__(
+        self, n_features: int, n_classes: int, settings: Sequence[Settings], ids: Sequence | None = None
+    ) -> None:
         shared = {(s.loss, s.batch_size, s.seed, s.learning_rate) for s in settings}
         if len(shared) != 1:
             raise ValueError("models trained in one pass share the loss, batch size, seed and schedule")
         self.settings = list(settings)
+        self.ids = list(range(len(settings)) if ids is None else ids)  # what the caller knows each model by
         self.weights = np.zeros((len(settings), n_features, n_classes))  # W_k: scores are X @ W_k + b_k
         self.bias = np.zeros((len(settings), n_classes))
         self.seen = 0  # images seen so far (the invscaling schedule's clock)
@@ -98,8 +101,10 @@ class SGDStack:
 
     def keep(self, models: Sequence[int]) -> None:
         """Train only these models (positions in the stack, in order) from now on: a run stopped,
-        diverged or done leaves its block. The others' numbers do not change."""
+        diverged or done leaves its block. The others' numbers do not change. May be called
+        between the steps of an epoch (from ``epoch``'s ``should_stop``)."""
         models = list(models)
+        self.ids = [self.ids[k] for k in models]
         self.settings = [self.settings[k] for k in models]
         self.weights = self.weights[models]
         self.bias = self.bias[models]
@@ -121,7 +126,8 @@ class SGDStack:
         """One pass over ``X``/``y`` in a fresh shuffle. Returns each model's objective (batch mean
         data loss + lambda R(W), before the step) at up to BATCH_LOSSES_PER_EPOCH evenly spaced
         steps, as (models, steps kept), or None if ``should_stop()`` turned true between steps
-        (the epoch is then incomplete)."""
+        (the epoch is then incomplete). ``should_stop`` may also take models out of the stack
+        (``keep``): the rows returned are those of the models left, in ``ids`` order."""
         n = X.shape[0]
         size = n if self._batch_size == FULL_BATCH else min(self._batch_size, n)
         # A full batch is one sum over every image, in any order: no shuffle, and the rows are
@@ -130,6 +136,8 @@ class SGDStack:
         steps = -(-n // size)
         kept = _kept_steps(steps)
         losses = np.empty((len(self), len(kept)))
+        first_ids = list(self.ids)
+        rows = slice(None)  # the rows of ``losses`` of the models still in the stack
         slot = 0
         for step in range(steps):
             batch = order[step * size : (step + 1) * size] if order is not None else slice(0, n)
@@ -137,10 +145,12 @@ class SGDStack:
             values = self.step(X, y, batch, should_stop, measure=keep)
             if values is None:
                 return None
+            if len(values) != losses[rows].shape[0]:  # models left between the steps
+                rows = [first_ids.index(i) for i in self.ids]  # type: ignore[assignment]
             if keep:
-                losses[:, slot] = values
+                losses[rows, slot] = values
                 slot += 1
-        return losses
+        return losses[rows]
 
     def step(
         self,
@@ -154,6 +164,8 @@ class SGDStack:
         it (nan unless ``measure``), or None if stopped (the weights are then left as they were)."""
         if should_stop is not None and should_stop():
             return None
+        if not len(self):
+            return np.empty(0)
         count = len(range(*batch.indices(X.shape[0]))) if isinstance(batch, slice) else len(batch)
         if count == 1 and not isinstance(batch, slice):  # per-sample SGD: thousands of steps an epoch
             return self._one_sample(X[batch[0]], int(y[batch[0]]), measure)

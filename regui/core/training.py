@@ -32,7 +32,6 @@ from sklearn.linear_model import SGDClassifier
 from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import ConfigError, TrainingDiverged
-from regui.core.minibatch import MiniBatchSGD, Settings
 from regui.core.objective import mean_data_loss, penalty_value, softmax
 from regui.core.progress import StopCheck
 from regui.core.records import EpochResult
@@ -237,18 +236,13 @@ def _minibatch_epochs(data: PreparedData, config: TrainConfig, should_stop: Stop
     The numbers are the same in every process and for any BLAS thread count (products of at
     most CHUNK_ROWS rows, checked in the tests).
     """
-    model = MiniBatchSGD(data.X_train.shape[1], data.n_classes, Settings.of(config))
-    stop = None if should_stop is None else _every(STOP_CHECK_SECONDS, should_stop)
-    started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        if should_stop is not None and should_stop():
-            return
-        # Diverging weights pass through inf and NaN on their way; the check after the epoch says so.
-        with np.errstate(all="ignore"):
-            batch_losses = model.epoch(data.X_train, data.y_train, stop)
-        if batch_losses is None:
-            return
-        yield _measure(epoch, model.weights.T, model.bias, data, config, started, batch_losses)
+    from regui.core.blocks import block_epochs
+
+    for results in block_epochs(data, [config], should_stop):  # a block of one: the same code as in a sweep's
+        [(_, result)] = results
+        if isinstance(result, TrainingDiverged):
+            raise result
+        yield result
 
 
 # How often a stop request is asked for between mini-batches. Asking can cost: on a Dask cluster

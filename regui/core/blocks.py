@@ -1,0 +1,135 @@
+"""Blocks: a sweep's runs that can share a pass, trained as one stack of models.
+
+Runs of regui's engine that train on the same data (split) in the same shuffle (seed) with the
+same batch size, loss and schedule see the same mini-batches; only their penalty, lambda, L1
+ratio and learning rate differ. A block trains them together (``minibatch.SGDStack``): each
+mini-batch is gathered once for all of them, and each run gets exactly the numbers it has alone
+(a run alone is a block of one, by the same code). Runs leave a block when they are stopped,
+diverge, stop early or reach their last epoch; the others go on unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Sequence
+
+import numpy as np
+
+from regui.core.config import TrainConfig
+from regui.core.dataset import PreparedData
+from regui.core.errors import ConfigError, TrainingDiverged
+from regui.core.minibatch import Settings, SGDStack
+from regui.core.progress import StopCheck
+from regui.core.records import EpochResult
+
+# The most runs trained in one block: its weights, gradients and per-epoch snapshots grow with
+# it, and beyond a few dozen models one more adds no speed (the products are one per model).
+MAX_BLOCK = 32
+
+
+def pass_key(config: TrainConfig) -> tuple | None:
+    """What runs must share to train in one pass (None: a run that trains alone, as scikit-learn's
+    engine does)."""
+    if config.sklearn:
+        return None
+    return (config.image, config.split, config.loss, config.batch_size, config.seed, config.learning_rate)
+
+
+def group(configs: Sequence[TrainConfig], most: int = MAX_BLOCK) -> list[list[int]]:
+    """The runs (positions in ``configs``) in blocks of those that share a pass, at most ``most``
+    each, in the order of their first run; a run that cannot share trains alone."""
+    blocks: list[list[int]] = []
+    open_blocks: dict[tuple, list[int]] = {}
+    for index, config in enumerate(configs):
+        key = pass_key(config)
+        block = open_blocks.get(key) if key is not None else None
+        if block is None or len(block) >= most:
+            block = []
+            blocks.append(block)
+            if key is not None:
+                open_blocks[key] = block
+        block.append(index)
+    return blocks
+
+
+def block_epochs(
+    data: PreparedData,
+    configs: Sequence[TrainConfig],
+    should_stop: StopCheck | None = None,
+    leaving: Callable[[int], bool] | None = None,
+) -> Generator[list[tuple[int, EpochResult | TrainingDiverged]], None, None]:
+    """Train ``configs`` (runs that share a pass) together, epoch by epoch. After each epoch,
+    yields each run still training as (its position in ``configs``, its EpochResult, or the
+    TrainingDiverged that ended it).
+
+    ``should_stop()`` ends the whole block, ``leaving(position)`` one run, checked between
+    mini-batches: an epoch cut short is not reported, as for a run alone. A run also leaves once
+    it has trained its own number of epochs, or diverged.
+    """
+    from regui.core.training import STOP_CHECK_SECONDS, _every, _measure
+
+    if len({pass_key(c) for c in configs}) != 1 or pass_key(configs[0]) is None:
+        raise ValueError("a block's runs use regui's engine and share a pass")
+    for config in configs:
+        config.validate()
+        if config.image != data.image or config.split != data.split:
+            raise ConfigError("The prepared data was made with other image or split settings than this run's.")
+    stack = SGDStack(data.X_train.shape[1], data.n_classes, [Settings.of(c) for c in configs])
+
+    def leave(positions: Sequence[int]) -> None:
+        stack.keep([k for k, run in enumerate(stack.ids) if run not in positions])
+
+    def runs_leaving() -> bool:
+        """Take out of the stack the runs that ``leaving`` says are leaving; True if any did."""
+        gone = [run for run in stack.ids if leaving is not None and leaving(run)]
+        leave(gone)
+        return bool(gone)
+
+    def stop_step() -> bool:
+        """Between mini-batches: the whole block stops, or runs leave it (asked at most every
+        STOP_CHECK_SECONDS: on a cluster, asking is a round trip)."""
+        if stop is not None and stop():
+            return True
+        if leaving_now is not None:
+            leaving_now()
+        return not len(stack)
+
+    stop = None if should_stop is None else _every(STOP_CHECK_SECONDS, should_stop)
+    leaving_now = None if leaving is None else _at_most_every(STOP_CHECK_SECONDS, runs_leaving)
+    started = time.perf_counter()
+    epoch = 0
+    while len(stack):
+        epoch += 1
+        runs_leaving()  # between epochs, always asked (early stopping ends a run here)
+        leave([run for run in stack.ids if configs[run].epochs < epoch])
+        if not len(stack) or (should_stop is not None and should_stop()):
+            return
+        # Diverging weights pass through inf and NaN on their way; the check after the epoch says so.
+        with np.errstate(all="ignore"):
+            losses = stack.epoch(data.X_train, data.y_train, stop_step if (stop or leaving) else None)
+        if losses is None or not len(stack):
+            return
+        results: list[tuple[int, EpochResult | TrainingDiverged]] = []
+        for k, run in enumerate(stack.ids):
+            result: EpochResult | TrainingDiverged
+            try:
+                result = _measure(epoch, stack.weights[k].T, stack.bias[k], data, configs[run], started, losses[k])
+            except TrainingDiverged as exc:
+                result = exc
+            results.append((run, result))
+        leave([run for run, result in results if isinstance(result, TrainingDiverged)])
+        yield results
+
+
+def _at_most_every(seconds: float, work: Callable[[], object]) -> Callable[[], None]:
+    """``work()``, done at most once every ``seconds`` (skipped in between)."""
+    next_at = 0.0
+
+    def throttled() -> None:
+        nonlocal next_at
+        now = time.perf_counter()
+        if now >= next_at:
+            next_at = now + seconds
+            work()
+
+    return throttled

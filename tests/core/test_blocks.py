@@ -1,0 +1,82 @@
+"""Blocks: runs that share a pass trained as one stack, each with exactly its numbers alone."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from regui.core.blocks import MAX_BLOCK, group, pass_key
+from regui.core.config import TrainConfig
+from regui.core.dataset import load_dataset, prepare
+from regui.core.locations import sample_dataset_dir
+from regui.core.records import DIVERGED, FINISHED, STOPPED
+from regui.core.runs import run_block, run_training
+
+BASE = TrainConfig(width=8, height=8, epochs=6, batch_size=32, validation=0.2)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare(load_dataset(sample_dataset_dir(), BASE.image), BASE.split)
+
+
+def same_numbers(a, b) -> bool:
+    """Two records' epochs, bit for bit (every number but the wall time; weights and batch losses)."""
+    return (a.status, len(a.epochs)) == (b.status, len(b.epochs)) and all(
+        x == y  # the per-epoch numbers, NaN equal to NaN (EpochResult.__eq__; not the wall time)
+        and np.array_equal(x.batch_losses, y.batch_losses)
+        and all(np.array_equal(getattr(x, f), getattr(y, f)) for f in ("coef", "intercept", "test_pred"))
+        for x, y in zip(a.epochs, b.epochs)
+    )
+
+
+CONFIGS = [
+    BASE.with_(penalty="none"),
+    BASE.with_(penalty="l1", alpha=1e-2, eta0=0.02),
+    BASE.with_(penalty="l2", alpha=1e-1),
+    BASE.with_(penalty="elasticnet", alpha=1e-3, eta0=0.5, early_stopping=True, patience=1),  # stops at 2
+    BASE.with_(penalty="none", eta0=1e250),  # diverges (allowed by the fixture): the scores overflow
+    BASE.with_(penalty="l1", alpha=1e-3, epochs=3),  # fewer epochs: leaves the block early
+]
+
+
+def test_every_run_of_a_block_has_exactly_its_numbers_alone(data, allow_divergence):
+    alone = [run_training(data, c, snapshots=None) for c in CONFIGS]
+    assert alone[4].status == DIVERGED and alone[3].status == FINISHED and "Stopped early" in alone[3].message
+    seen = []
+    block = run_block(data, CONFIGS, snapshots=None, on_epoch=lambda i, r: seen.append((i, r.epoch)))
+    assert all(same_numbers(a, b) for a, b in zip(alone, block))
+    assert [r.message for r in block] == [r.message for r in alone]
+    # Each run's epochs were reported as they came, in lockstep (run 4 diverged in its first).
+    assert seen[:5] == [(i, 1) for i in (0, 1, 2, 3, 5)] and len(seen) == sum(len(r.epochs) for r in block)
+    # In another order, and with runs of another block around them: the same.
+    again = run_block(data, CONFIGS[::-1], snapshots=None)[::-1]
+    assert all(same_numbers(a, b) for a, b in zip(alone, again))
+
+
+def test_stopping_one_run_in_a_block_leaves_the_others_numbers_unchanged(data):
+    configs = CONFIGS[:3]
+    alone = [run_training(data, c, snapshots=1) for c in configs]
+    stop = threading.Event()
+
+    def on_epoch(i, result):
+        if i == 1 and result.epoch == 2:
+            stop.set()  # asked while the block trains on: run 1 leaves at its next step
+
+    block = run_block(
+        data, configs, snapshots=1, on_epoch=on_epoch, run_should_stop=lambda i: i == 1 and stop.is_set()
+    )
+    assert block[1].status == STOPPED and len(block[1].epochs) == 2
+    assert same_numbers(block[0], alone[0]) and same_numbers(block[2], alone[2])
+    first_two = run_training(data, configs[1].with_(epochs=2), snapshots=1)
+    assert block[1].epochs[1].test_accuracy == first_two.epochs[1].test_accuracy
+
+
+def test_runs_are_grouped_by_what_they_must_share():
+    grid = [BASE.with_(penalty=p, alpha=a, seed=s) for s in (1, 2) for p in ("l1", "l2") for a in (1e-3, 1e-2)]
+    grid.append(BASE.with_(engine="sgdclassifier", batch_size=1))
+    grid.append(BASE.with_(batch_size=64))
+    blocks = group(grid)
+    assert blocks == [[0, 1, 2, 3], [4, 5, 6, 7], [8], [9]]
+    assert pass_key(grid[8]) is None  # scikit-learn's engine trains alone
+    assert [len(b) for b in group([BASE] * (MAX_BLOCK + 3))] == [MAX_BLOCK, 3]
