@@ -10,7 +10,9 @@
    of whole runs on any number of workers can beat.
    Also printed: the same three runs with regui's engine at its defaults.
 2. A 4 penalties x 6 lambdas x 2 seeds grid: its wall time, and the time from the first run
-   started to its first epoch reported; then the same grid with regui's engine (batch 64).
+   started to its first epoch reported; then the same grid with regui's engine (batch 64), on
+   the workers, and in this one process run by run and in blocks (runs sharing a pass as one
+   stack): ratios against the first grid's wall time.
 3. The run store's cost: `regui sweep` of 7 runs (none, L1, L2 x 3 lambdas, 5 epochs, 2 jobs) as a
    person runs it, storing every run in a fresh store against --no-store. Target: about 1.0x
    (storing once made it 1.35x: the sweep's own process imported scikit-learn for its version).
@@ -29,12 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sklearn.linear_model import SGDClassifier  # noqa: E402
 
+from regui.core.blocks import MAX_BLOCK  # noqa: E402
 from regui.core.config import LESSON, TrainConfig  # noqa: E402
 from regui.core.dataset import load_dataset, prepare  # noqa: E402
 from regui.core.locations import sample_dataset_dir  # noqa: E402
 from regui.core.pool import ProcessPool  # noqa: E402
 from regui.core.sweep import SweepItem, SweepSpec, expand, log_space  # noqa: E402
-from regui.core.sweep_runs import SweepEvents  # noqa: E402
+from regui.core.sweep_runs import SerialRunner, SweepEvents  # noqa: E402
 
 
 class FirstEpoch(SweepEvents):
@@ -127,12 +130,25 @@ def main() -> None:
     pool.run(mini, SweepEvents())
     ours_wall = time.perf_counter() - t
     pool.close()
+    # What blocks buy: the same regui-engine grid in this one process, run by run and in blocks
+    # (the runs that share a pass trained as one stack), with the same numbers.
+    serial_times = {}
+    for block in (1, MAX_BLOCK):
+        t = time.perf_counter()
+        SerialRunner(dataset, block=block).run(mini, SweepEvents())
+        serial_times[block] = time.perf_counter() - t
     print(
         f"grid 4 penalties x 6 lambdas x 2 seeds = {len(items)} runs (none once per seed): {wall:6.1f} s "
         f"({wall / len(items):.2f} s a run, {sum(r.status == 'finished' for r in records)} finished)"
     )
     print(f"first run started -> its first epoch shown: {(events.first_epoch - events.first_start) * 1000:.0f} ms")
     print(f"the same grid with regui's engine (batch 64): {ours_wall:6.1f} s ({ours_wall / len(items):.2f} s a run)")
+    one, blocks = serial_times[1], serial_times[MAX_BLOCK]
+    print(f"  regui's engine in one process, run by run : {one:6.2f} s   {one / wall:.3f}x of the first grid")
+    print(
+        f"  regui's engine in one process, in blocks  : {blocks:6.2f} s   {blocks / wall:.3f}x   "
+        f"({blocks / one:.2f}x run by run)"
+    )
     store_cost(args)
 
 

@@ -170,7 +170,9 @@ def _runner(args, dataset, client=None) -> tuple[Runner, str]:
         runner = DaskRunner(dataset, client=client, owns_client=True)
         return runner, f"on the Dask cluster at {args.scheduler} ({runner.slots} at a time)"
     if args.jobs == 1:
-        return SerialRunner(dataset), "one at a time in this process"
+        from regui.core.blocks import MAX_BLOCK
+
+        return SerialRunner(dataset, block=MAX_BLOCK), "in this process, runs that share a pass in blocks"
     from regui.core.pool import ProcessPool, limit_text
 
     pool = ProcessPool(dataset, args.jobs)

@@ -66,7 +66,7 @@ def block_epochs(
     mini-batches: an epoch cut short is not reported, as for a run alone. A run also leaves once
     it has trained its own number of epochs, or diverged.
     """
-    from regui.core.training import STOP_CHECK_SECONDS, _every, _measure
+    from regui.core.training import STOP_CHECK_SECONDS, _every, _measure, stacked_decision_values
 
     if len({pass_key(c) for c in configs}) != 1 or pass_key(configs[0]) is None:
         raise ValueError("a block's runs use regui's engine and share a pass")
@@ -110,10 +110,18 @@ def block_epochs(
         if losses is None or not len(stack):
             return
         results: list[tuple[int, EpochResult | TrainingDiverged]] = []
+        with np.errstate(all="ignore"):  # a diverged model's values: said by _measure below
+            parts = [
+                stacked_decision_values(X, stack.weights, stack.bias) if len(X) else None
+                for X in (data.X_train, data.X_val, data.X_test)
+            ]
         for k, run in enumerate(stack.ids):
             result: EpochResult | TrainingDiverged
+            decisions = tuple(None if part is None else part[k] for part in parts)
             try:
-                result = _measure(epoch, stack.weights[k].T, stack.bias[k], data, configs[run], started, losses[k])
+                result = _measure(
+                    epoch, stack.weights[k].T, stack.bias[k], data, configs[run], started, losses[k], decisions
+                )
             except TrainingDiverged as exc:
                 result = exc
             results.append((run, result))

@@ -157,6 +157,26 @@ class SweepBook:
         self.events.started(index, self.attempts[index])
         return index
 
+    def mates(self, index: int, most: int) -> list[int]:
+        """``index`` (just started) and up to ``most`` - 1 waiting runs that can share its pass
+        (see ``blocks``), started with it: a block, in queue order."""
+        from regui.core.blocks import pass_key
+
+        key = pass_key(self.by_index[index].config)
+        if key is None:
+            return [index]
+        block = [index]
+        for other in list(self.pending):
+            if len(block) >= most:
+                break
+            if pass_key(self.by_index[other].config) == key and not self.attempts.get(other):
+                self.pending.remove(other)
+                self.attempts[other] = 1
+                self.runs.start(other, 1)
+                self.events.started(other, 1)
+                block.append(other)
+        return block
+
     def restarted(self, index: int, attempt: int) -> None:
         """The run started over where its runner put it (Dask, after losing a worker)."""
         self.runs.start(index, attempt)
@@ -231,10 +251,12 @@ def run_serial(
     names: Sequence[str] | None = None,
     sweep: str = "",
     snapshots: int | None = 1,
+    block: int = 1,
 ) -> list[RunRecord]:
-    """Run the sweep here, one run after another (the reference the other runners must match)."""
+    """Run the sweep here, one run (or one ``block`` of runs that share a pass, see ``blocks``)
+    after another: the reference the other runners must match. Blocks give the same numbers."""
     from regui.core.dataset import prepare
-    from regui.core.runs import run_training
+    from regui.core.runs import run_block, run_training
 
     control = control or SweepControl()
     book = SweepBook(items, events, control, names, sweep, dataset.summary(), snapshots)
@@ -246,35 +268,61 @@ def run_serial(
             if book.pending and not control.stopped.is_set():
                 control.stopped.wait(0.05)  # paused
             continue
-        item = book.by_index[index]
+        indices = book.mates(index, block) if block > 1 else [index]
+        configs = [book.by_index[i].config for i in indices]
         try:
-            split = item.config.split
+            split = configs[0].split
             if split not in prepared:
                 prepared.clear()  # one split in memory at a time
                 prepared[split] = prepare(dataset, split)
-            record = run_training(
-                prepared[split],
-                item.config,
-                name=item_name(item, names),
-                should_stop=functools.partial(control.run_stop_requested, index),
-                on_epoch=functools.partial(book.epoch, index),
-                snapshots=snapshots,
-            )
+            if len(indices) == 1:
+                records = [
+                    run_training(
+                        prepared[split],
+                        configs[0],
+                        name=item_name(book.by_index[index], names),
+                        should_stop=functools.partial(control.run_stop_requested, index),
+                        on_epoch=functools.partial(book.epoch, index),
+                        snapshots=snapshots,
+                    )
+                ]
+            else:
+                records = run_block(
+                    prepared[split],
+                    configs,
+                    names=[item_name(book.by_index[i], names) for i in indices],
+                    should_stop=control.stopped.is_set,
+                    run_should_stop=functools.partial(_run_in_block_stops, control, indices),
+                    on_epoch=functools.partial(_run_in_block_epoch, book, indices),
+                    snapshots=snapshots,
+                )
         except Exception as exc:  # noqa: BLE001 - one run's error fails that run, as on workers
-            book.fail(index, str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}")
+            for i in indices:
+                book.fail(i, str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}")
             continue
-        book.finish(index, record)
+        for i, record in zip(indices, records):
+            book.finish(i, record)
     return book.results()
+
+
+def _run_in_block_stops(control: SweepControl, indices: list[int], k: int) -> bool:
+    return control.run_stop_requested(indices[k])
+
+
+def _run_in_block_epoch(book: SweepBook, indices: list[int], k: int, result: EpochResult) -> None:
+    book.epoch(indices[k], result)
 
 
 class SerialRunner:
     """``run_serial`` with the interface of the other runners (ProcessPool, DaskRunner)."""
 
-    def __init__(self, dataset) -> None:
-        self.dataset = dataset
+    def __init__(self, dataset, block: int = 1) -> None:
+        self.dataset, self.block = dataset, block
 
     def run(self, items, events, control=None, names=None, sweep="", snapshots=1) -> list[RunRecord]:
-        return run_serial(self.dataset, items, events, control, names=names, sweep=sweep, snapshots=snapshots)
+        return run_serial(
+            self.dataset, items, events, control, names=names, sweep=sweep, snapshots=snapshots, block=self.block
+        )
 
     def close(self) -> None:
         pass

@@ -72,6 +72,24 @@ def decision_values(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> n
     return out
 
 
+def stacked_decision_values(X: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``decision_values`` of each model of a stack (``weights`` (models, features, classes), as
+    ``SGDStack`` keeps them), as (models, rows, classes): the same BLAS calls, block by block and
+    model by model, as for each model alone, so the same numbers; each block of rows is read
+    from memory once for all the models rather than once per model."""
+    n = X.shape[0]
+    whole = n - n % _BLOCK_ROWS
+    out = np.empty((len(weights), n, weights.shape[2]))
+    if whole:
+        blocks = X[:whole].reshape(whole // _BLOCK_ROWS, 1, _BLOCK_ROWS, X.shape[1])
+        stacked = np.matmul(blocks, weights[None])  # (blocks, models, rows, classes)
+        out[:, :whole] = stacked.transpose(1, 0, 2, 3).reshape(len(weights), whole, -1)
+    if whole < n:
+        out[:, whole:] = np.matmul(X[whole:], weights)
+    out += bias[:, None, :]
+    return out
+
+
 def ovr_proba(decision: np.ndarray) -> np.ndarray:
     """``predict_proba`` of a one-vs-rest linear model from its decision values, computed exactly
     as scikit-learn does: the per-class sigmoids normalized to sum to 1, and a row whose
@@ -299,15 +317,21 @@ def _measure(
     config: TrainConfig,
     started: float,
     batch_losses: np.ndarray | None = None,
+    decisions: tuple | None = None,
 ) -> EpochResult:
-    """The EpochResult for weights ``coef``/``intercept``; raises TrainingDiverged if they blew up."""
+    """The EpochResult for weights ``coef``/``intercept``; raises TrainingDiverged if they blew up.
+    ``decisions``: their decision values on the training, validation and test parts, if at hand
+    (a block computes them for all its runs at once; see ``stacked_decision_values``)."""
     # Weights beyond float32's range are as good as infinite (and could not be snapshotted).
     if not (np.all(np.abs(coef) <= _FLOAT32_MAX) and np.all(np.isfinite(intercept))):
         raise TrainingDiverged(_divergence_advice(config, epoch), epoch)
     with np.errstate(over="ignore", invalid="ignore"):
-        d_train = decision_values(data.X_train, coef, intercept)
-        d_test = decision_values(data.X_test, coef, intercept)
-        d_val = decision_values(data.X_val, coef, intercept) if len(data.y_val) else None
+        if decisions is not None:
+            d_train, d_val, d_test = decisions
+        else:
+            d_train = decision_values(data.X_train, coef, intercept)
+            d_test = decision_values(data.X_test, coef, intercept)
+            d_val = decision_values(data.X_val, coef, intercept) if len(data.y_val) else None
         if config.sklearn:
             if d_train.shape[1] == 1:  # binary problems have one decision value per sample
                 d_train, d_test = d_train.ravel(), d_test.ravel()

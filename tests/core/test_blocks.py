@@ -63,9 +63,7 @@ def test_stopping_one_run_in_a_block_leaves_the_others_numbers_unchanged(data):
         if i == 1 and result.epoch == 2:
             stop.set()  # asked while the block trains on: run 1 leaves at its next step
 
-    block = run_block(
-        data, configs, snapshots=1, on_epoch=on_epoch, run_should_stop=lambda i: i == 1 and stop.is_set()
-    )
+    block = run_block(data, configs, snapshots=1, on_epoch=on_epoch, run_should_stop=lambda i: i == 1 and stop.is_set())
     assert block[1].status == STOPPED and len(block[1].epochs) == 2
     assert same_numbers(block[0], alone[0]) and same_numbers(block[2], alone[2])
     first_two = run_training(data, configs[1].with_(epochs=2), snapshots=1)
@@ -80,3 +78,26 @@ def test_runs_are_grouped_by_what_they_must_share():
     assert blocks == [[0, 1, 2, 3], [4, 5, 6, 7], [8], [9]]
     assert pass_key(grid[8]) is None  # scikit-learn's engine trains alone
     assert [len(b) for b in group([BASE] * (MAX_BLOCK + 3))] == [MAX_BLOCK, 3]
+
+
+def test_a_sweep_in_blocks_gives_every_run_the_numbers_it_has_run_by_run():
+    from regui.core.sweep import SweepSpec, expand
+    from regui.core.sweep_runs import SweepEvents, run_serial
+
+    dataset = load_dataset(sample_dataset_dir(), BASE.image)
+    spec = SweepSpec(BASE.with_(epochs=3), penalties=("none", "l1", "l2"), alphas=(1e-3, 1e-1), repeats=2)
+    items = expand(spec)
+
+    class Events(SweepEvents):
+        def __init__(self):
+            self.started_runs = []
+
+        def started(self, index, attempt):
+            self.started_runs.append(index)
+
+    by_run, in_blocks = Events(), Events()
+    one = run_serial(dataset, items, by_run, snapshots=None)
+    blocked = run_serial(dataset, items, in_blocks, snapshots=None, block=MAX_BLOCK)
+    assert len(items) == 10 and all(same_numbers(a, b) for a, b in zip(one, blocked))
+    assert sorted(in_blocks.started_runs) == list(range(10))  # every run reported as started once
+    assert [r.name for r in one] == [r.name for r in blocked]
