@@ -15,9 +15,10 @@ from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 
+from regui.core import progress
 from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
-from regui.core.errors import ConfigError, TrainingDiverged
+from regui.core.errors import TrainingDiverged
 from regui.core.minibatch import Settings, SGDStack
 from regui.core.progress import StopCheck
 from regui.core.records import EpochResult
@@ -66,14 +67,12 @@ def block_epochs(
     mini-batches: an epoch cut short is not reported, as for a run alone. A run also leaves once
     it has trained its own number of epochs, or diverged.
     """
-    from regui.core.training import STOP_CHECK_SECONDS, _every, _measure, stacked_decision_values
+    from regui.core.training import _measure, check_settings, stacked_decision_values
 
     if len({pass_key(c) for c in configs}) != 1 or pass_key(configs[0]) is None:
         raise ValueError("a block's runs use regui's engine and share a pass")
     for config in configs:
-        config.validate()
-        if config.image != data.image or config.split != data.split:
-            raise ConfigError("The prepared data was made with other image or split settings than this run's.")
+        check_settings(data, config)
     stack = SGDStack(data.X_train.shape[1], data.n_classes, [Settings.of(c) for c in configs])
 
     def leave(positions: Sequence[int]) -> None:
@@ -94,8 +93,8 @@ def block_epochs(
             leaving_now()
         return not len(stack)
 
-    stop = None if should_stop is None else _every(STOP_CHECK_SECONDS, should_stop)
-    leaving_now = None if leaving is None else _at_most_every(STOP_CHECK_SECONDS, runs_leaving)
+    stop = None if should_stop is None else progress.every(progress.STOP_CHECK_SECONDS, should_stop)
+    leaving_now = None if leaving is None else progress.at_most_every(progress.STOP_CHECK_SECONDS, runs_leaving)
     started = time.perf_counter()
     epoch = 0
     while len(stack):
@@ -127,17 +126,3 @@ def block_epochs(
             results.append((run, result))
         leave([run for run, result in results if isinstance(result, TrainingDiverged)])
         yield results
-
-
-def _at_most_every(seconds: float, work: Callable[[], object]) -> Callable[[], None]:
-    """``work()``, done at most once every ``seconds`` (skipped in between)."""
-    next_at = 0.0
-
-    def throttled() -> None:
-        nonlocal next_at
-        now = time.perf_counter()
-        if now >= next_at:
-            next_at = now + seconds
-            work()
-
-    return throttled

@@ -251,12 +251,6 @@ class MiniBatchSGD:
     def seen(self) -> int:
         return self.stack.seen
 
-    def learning_rate(self) -> float:
-        return float(self.stack.learning_rates()[0])
-
-    def penalty(self) -> float:
-        return float(self.stack.penalties()[0])
-
     def epoch(self, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
         """``SGDStack.epoch`` for this model: its batch losses, or None if stopped."""
         losses = self.stack.epoch(X, y, should_stop)

@@ -192,12 +192,10 @@ def train_epochs(
     sweep pool), pass ``overlap=False``: the extra thread would only compete for the same cores
     and memory. The numbers are the same either way.
     """
-    config.validate()
-    if config.image != data.image or config.split != data.split:
-        raise ConfigError("The prepared data was made with other image or split settings than this run's.")
-    if not config.sklearn:
+    if not config.sklearn:  # regui's engine: a block of one (it checks the settings)
         yield from _minibatch_epochs(data, config, should_stop)
         return
+    check_settings(data, config)
     classes = np.arange(data.n_classes)
     clf = make_classifier(config, n_jobs)
 
@@ -245,6 +243,14 @@ def train_epochs(
             trainer.shutdown(wait=False, cancel_futures=True)
 
 
+def check_settings(data: PreparedData, config: TrainConfig) -> None:
+    """ConfigError, before any training, if ``config`` is not valid or ``data`` was prepared
+    with other image or split settings."""
+    config.validate()
+    if config.image != data.image or config.split != data.split:
+        raise ConfigError("The prepared data was made with other image or split settings than this run's.")
+
+
 def _minibatch_epochs(data: PreparedData, config: TrainConfig, should_stop: StopCheck | None) -> Iterator[EpochResult]:
     """regui's engine: ``config.epochs`` epochs of mini-batch SGD, measured after each one.
 
@@ -261,28 +267,6 @@ def _minibatch_epochs(data: PreparedData, config: TrainConfig, should_stop: Stop
         if isinstance(result, TrainingDiverged):
             raise result
         yield result
-
-
-# How often a stop request is asked for between mini-batches. Asking can cost: on a Dask cluster
-# it is a round trip to the scheduler, which would make per-sample SGD some 50 times slower.
-STOP_CHECK_SECONDS = 0.02
-
-
-def _every(seconds: float, check: StopCheck) -> Callable[[], bool]:
-    """``check()``, asked at most once every ``seconds`` (its last answer in between); once it
-    says stop, it keeps saying so."""
-    next_at = 0.0
-    stopped = False
-
-    def throttled() -> bool:
-        nonlocal next_at, stopped
-        if not stopped:
-            now = time.perf_counter()
-            if now >= next_at:
-                stopped, next_at = bool(check()), now + seconds
-        return stopped
-
-    return throttled
 
 
 def _run_now(work: Callable[[], tuple[np.ndarray, np.ndarray]]) -> Future:

@@ -231,7 +231,7 @@ def test_every_step_is_the_lessons_update(loss, penalty, schedule, batch):
 
 
 def test_stop_is_seen_between_mini_batches(digits, monkeypatch):
-    monkeypatch.setattr("regui.core.training.STOP_CHECK_SECONDS", 0.0)  # ask before every step
+    monkeypatch.setattr("regui.core.progress.STOP_CHECK_SECONDS", 0.0)  # ask before every step
     asked = threading.Event()
     calls = []
 
