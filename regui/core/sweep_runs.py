@@ -268,7 +268,7 @@ def run_serial(
             if book.pending and not control.stopped.is_set():
                 control.stopped.wait(0.05)  # paused
             continue
-        indices = book.mates(index, block) if block > 1 else [index]
+        indices = book.mates(index, block)
         configs = [book.by_index[i].config for i in indices]
         try:
             split = configs[0].split
