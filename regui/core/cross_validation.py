@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from regui.core.config import TrainConfig, batch_column
+from regui.core.config import PENALTY_LABELS, TrainConfig, batch_column
 from regui.core.records import FINISHED, RunRecord
 from regui.core.sweep_summary import SettingSummary, chosen_per_penalty
 
@@ -32,6 +32,12 @@ class Retraining:
     @property
     def penalty(self) -> str:
         return self.setting.penalty
+
+    @property
+    def label(self) -> str:
+        """The chosen setting as the app names it: "L2 λ=0.001" ("none" alone)."""
+        alpha = self.setting.alpha
+        return PENALTY_LABELS[self.penalty] + ("" if alpha is None else f" λ={alpha:g}")
 
 
 def retrainings(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from regui.core.config import PENALTY_LABELS
 from regui.core.health import learned_nothing
 from regui.core.records import DIVERGED, FAILED, FINISHED, STOPPED, RunRecord
 
@@ -45,8 +44,7 @@ def sweep_news(sweep, records: Sequence[RunRecord], problem: str, not_run: int) 
         return News(f"{sweep.title}: {counts}; their rows (and tooltips) say why.", notice=True)
     by_id = dict(zip(sweep.run_ids, records))
     tested = [
-        f"{PENALTY_LABELS[plan.penalty]}{'' if plan.setting.alpha is None else f' λ={plan.setting.alpha:g}'} "
-        f"{by_id[run_id].result.test_accuracy:.2%}"
+        f"{plan.label} {by_id[run_id].result.test_accuracy:.2%}"
         for run_id, plan in sweep.retrained.items()
         if by_id[run_id].status == FINISHED and by_id[run_id].result is not None
     ]

@@ -240,8 +240,7 @@ class Session(QObject):
         names = [self.book.record(run_id).name for run_id in run_ids]
         control = SweepControl()
         index_of = {run_id: item.index for run_id, item in zip(run_ids, items)}
-        sweep = SweepRun(name, control, index_of, spec.alphas or (spec.base.alpha,), spec)
-        sweep.launch = (self.dataset, jobs, scheduler)
+        sweep = SweepRun(name, control, index_of, spec, (self.dataset, jobs, scheduler))
         self.sweeps[name] = sweep
         # A comparison's few runs keep their weights epoch by epoch, as single runs do, for the views.
         snapshots = self.book.snapshots if len(items) <= SNAPSHOTS_UP_TO else 1
@@ -291,7 +290,7 @@ class Session(QObject):
     @Slot(str, str)
     def _on_sweep_ended(self, name: str, problem: str) -> None:
         sweep = self.sweeps[name]
-        if not sweep.retraining and not problem and self._retrain(sweep):
+        if not sweep.retrained and not problem and self._retrain(sweep):
             return  # it ends once the chosen settings are trained
         left = [r for r in sweep.run_ids if self.book.record(r).status in (WAITING, RUNNING)]
         for run_id in left:  # never ran, or its runner ended under it

@@ -26,17 +26,22 @@ class SweepRun:
     # Its run ids, in order -> each one's item index (what its runner knows it by; the retrained
     # runs, run after the grid by a runner of their own, from 0 again).
     index_of: dict[int, int]
-    alphas: tuple[float, ...] = ()  # the λ values asked for: the axis spans them from the start
     spec: SweepSpec | None = None  # what was asked (its folds: a cross-validated sweep retrains at its end)
+    launch: tuple = ()  # (dataset, jobs, scheduler) it was started with: its retraining runs there too
     # Cross-validation's last step: run id -> the setting chosen per penalty it trains on the
     # whole training part, once the grid has ended (see regui.core.cross_validation).
     retrained: dict[int, Retraining] = field(default_factory=dict)
-    retraining: bool = False  # those runs are running now
-    launch: tuple = ()  # (dataset, jobs, scheduler) it was started with: its retraining runs there too
     ended: bool = False
     first_start: float | None = None  # when its first run started (worker start-up excluded)
     paused_since: float | None = None
     paused_for: float = 0.0  # seconds spent paused, left out of the time-left estimate
+
+    @property
+    def alphas(self) -> tuple[float, ...]:
+        """The λ values asked for: the axis spans them from the start."""
+        if self.spec is None:
+            return ()
+        return self.spec.alphas or (self.spec.base.alpha,)
 
     @property
     def run_ids(self) -> list[int]:
@@ -68,7 +73,6 @@ class SweepRun:
             self.index_of[run_id] = item.index
             self.retrained[run_id] = plan
         self.control = self.control.fresh()
-        self.retraining = True
         return items
 
     def pause(self, paused: bool) -> None:

@@ -116,15 +116,13 @@ def verdict(sweep, record_of: Callable[[int], RunRecord]) -> str:
     parts = []
     for run_id, plan in sweep.retrained.items():
         record = record_of(run_id)
-        s = plan.setting
-        lam = "" if s.alpha is None else f" λ={s.alpha:g}"
         if record.status == FINISHED and record.result is not None:
             result = f"{record.result.test_accuracy:.2%}"
         elif record.status in (RUNNING, WAITING):
             result = "training…"
         else:
             result = record.status_text()
-        parts.append(f"<b>{PENALTY_LABELS[s.penalty]}</b>{lam}: {result}")
+        parts.append(f"<b>{plan.label}</b>: {result}")
     epochs = " (for the folds' median kept epoch)" if any(p.epochs_from_folds for p in sweep.retrained.values()) else ""
     return (
         f"Chosen per penalty by {k}-fold cross-validation (the folds' mean validation accuracy), trained on the "
