@@ -5,10 +5,9 @@ import os
 # Before anything can create a QApplication: tests never need (or have) a display.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.helpers import write_png  # noqa: E402
+from tests.helpers import write_classes  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -28,14 +27,7 @@ def make_folder(tmp_path):
     """
 
     def make(spec: dict[str, int], root=None, size=(12, 10), seed: int = 0):
-        root = root or tmp_path / "data"
-        rng = np.random.default_rng(seed)
-        for label, (name, count) in enumerate(spec.items()):
-            for i in range(count):
-                base = 40 + 60 * label
-                pixels = np.clip(rng.normal(base, 30, size=(size[1], size[0], 3)), 0, 255).astype(np.uint8)
-                write_png(root / name / f"img_{i:03d}.png", pixels)
-        return root
+        return write_classes(root or tmp_path / "data", spec, size=size, seed=seed)
 
     return make
 

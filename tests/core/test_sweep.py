@@ -55,15 +55,11 @@ def test_grid_expansion():
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from tests.helpers import write_png
+    from tests.helpers import write_classes
 
-    root = tmp_path_factory.mktemp("sweepdata")
-    rng = np.random.default_rng(0)
-    for label, name in enumerate(["a", "b", "c"]):
-        for i in range(12):
-            write_png(
-                root / name / f"{i}.png", np.clip(rng.normal(50 + 60 * label, 40, (5, 6, 3)), 0, 255).astype(np.uint8)
-            )
+    root = write_classes(
+        tmp_path_factory.mktemp("sweepdata"), dict.fromkeys("abc", 12), 50, 60, 40, (6, 5), 0, "{i}.png"
+    )
     return load_dataset(root, ImageSettings(6, 5), use_cache=False)
 
 

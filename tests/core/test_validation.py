@@ -17,14 +17,10 @@ CONFIG = TrainConfig(width=6, height=5, epochs=8, batch_size=8, eta0=0.05, valid
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from tests.helpers import write_png
+    from tests.helpers import write_classes
 
-    root = tmp_path_factory.mktemp("val")
-    rng = np.random.default_rng(1)
-    for label, name in enumerate(["a", "b", "c"]):
-        for i in range(24):  # overlapping classes: the epochs differ, and some answers are wrong
-            pixels = np.clip(rng.normal(90 + 15 * label, 45, (5, 6, 3)), 0, 255).astype(np.uint8)
-            write_png(root / name / f"{i}.png", pixels)
+    # Overlapping classes: the epochs differ, and some answers are wrong.
+    root = write_classes(tmp_path_factory.mktemp("val"), dict.fromkeys("abc", 24), 90, 15, 45, (6, 5), 1, "{i}.png")
     return load_dataset(root, CONFIG.image, use_cache=False)
 
 
@@ -105,14 +101,9 @@ EARLY = CONFIG.with_(epochs=60, eta0=0.03, batch_size=64, early_stopping=True, p
 
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory):
-    from tests.helpers import write_png
+    from tests.helpers import write_classes
 
-    root = tmp_path_factory.mktemp("slow")
-    rng = np.random.default_rng(1)
-    for label, name in enumerate(["a", "b", "c"]):
-        for i in range(60):
-            pixels = np.clip(rng.normal(90 + 6 * label, 60, (5, 6, 3)), 0, 255).astype(np.uint8)
-            write_png(root / name / f"{i}.png", pixels)
+    root = write_classes(tmp_path_factory.mktemp("slow"), dict.fromkeys("abc", 60), 90, 6, 60, (6, 5), 1, "{i}.png")
     return load_dataset(root, CONFIG.image, use_cache=False)
 
 
