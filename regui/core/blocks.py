@@ -15,17 +15,19 @@ from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 
-from regui.core import progress
+from regui.core import machine, progress
 from regui.core.config import TrainConfig
 from regui.core.dataset import PreparedData
 from regui.core.errors import TrainingDiverged
 from regui.core.minibatch import Settings, SGDStack
 from regui.core.progress import StopCheck
-from regui.core.records import EpochResult
+from regui.core.records import EpochResult, snapshot_size
 
 # The most runs trained in one block: its weights, gradients and per-epoch snapshots grow with
 # it, and beyond a few dozen models one more adds no speed (the products are one per model).
 MAX_BLOCK = 32
+# The share of the machine's memory that all the blocks training at once may take together.
+BLOCK_MEMORY_SHARE = 0.25
 
 
 def pass_key(config: TrainConfig) -> tuple | None:
@@ -34,6 +36,46 @@ def pass_key(config: TrainConfig) -> tuple | None:
     if config.sklearn:
         return None
     return (config.image, config.split, config.loss, config.batch_size, config.seed, config.learning_rate)
+
+
+def block_size(waiting: int, free: int, most: int = MAX_BLOCK) -> int:
+    """How many runs the next block takes: the ``waiting`` runs shared evenly among the ``free``
+    workers (a grid of 48 on two cores: two blocks of 24, both cores busy), at most ``most``."""
+    return max(1, min(most, -(-waiting // max(1, free))))
+
+
+def model_bytes(n_features: int, n_classes: int, n_images: int, kept_snapshots: int) -> int:
+    """Bytes one run takes in a block: its float64 weights with a step's gradient and temporaries
+    (four weight-sized arrays), its scores on every image when the epoch is measured, and the
+    snapshots its record keeps (the images' arrays are the block's, shared by all its runs)."""
+    weights = n_features * n_classes * 8
+    return 4 * weights + n_images * n_classes * 8 + kept_snapshots * snapshot_size(n_classes, n_features, n_images)
+
+
+def most_in_memory(
+    n_features: int, n_classes: int, n_images: int, epochs: int, snapshots: int | None, at_once: int
+) -> int:
+    """The most runs one of ``at_once`` blocks may hold so that together they stay within
+    BLOCK_MEMORY_SHARE of this machine's memory (MAX_BLOCK where it cannot be read); a block too
+    big for that is trained as several. ``snapshots``: how many each run's record keeps (see
+    RunProgress; None: every epoch's), one more kept for early stopping's best epoch."""
+    total = machine.physical_memory()
+    if not total:
+        return MAX_BLOCK
+    kept = epochs if snapshots is None else min(snapshots, epochs) + 1
+    budget = BLOCK_MEMORY_SHARE * total / max(1, at_once)
+    return max(1, min(MAX_BLOCK, int(budget // model_bytes(n_features, n_classes, n_images, kept))))
+
+
+def data_shape(dataset) -> tuple[int, int, int]:
+    """What a block's memory grows with, of a Dataset: (features, classes, images)."""
+    return dataset.image.n_features, len(dataset.class_names), dataset.n_images
+
+
+def most_for(shape: tuple[int, int, int], configs: Sequence[TrainConfig], snapshots: int | None, at_once: int) -> int:
+    """``most_in_memory`` for a sweep of ``configs`` on data of ``shape`` (``data_shape``)."""
+    epochs = max((c.epochs for c in configs), default=1)
+    return most_in_memory(*shape, epochs, snapshots, at_once)
 
 
 def group(configs: Sequence[TrainConfig], most: int = MAX_BLOCK) -> list[list[int]]:
@@ -85,12 +127,13 @@ def block_epochs(
         return bool(gone)
 
     def stop_step() -> bool:
-        """Between mini-batches: the whole block stops, or runs leave it (asked at most every
-        STOP_CHECK_SECONDS: on a cluster, asking is a round trip)."""
-        if stop is not None and stop():
-            return True
+        """Between mini-batches: runs leave the block, or the whole block stops (asked at most
+        every STOP_CHECK_SECONDS: on a cluster, asking is a round trip). Leaving is asked first:
+        a paused block holds in ``should_stop``, and a run stopped meanwhile leaves at once."""
         if leaving_now is not None:
             leaving_now()
+        if stop is not None and stop():
+            return True
         return not len(stack)
 
     stop = None if should_stop is None else progress.every(progress.STOP_CHECK_SECONDS, should_stop)

@@ -1,26 +1,31 @@
 """Sweep runs on a Dask distributed cluster (optional: ``pip install regui[dask]``).
 
-The dataset is scattered to the cluster once; each run is one task that trains on it and
-returns its complete record. While it trains, every epoch is also put on a distributed Queue
-so the sweep can be watched live. Stop requests travel as distributed Events checked between
-epochs. If a worker dies, Dask runs its task again elsewhere (the run starts over: its epochs
-so far are dropped) and reports it failed only if that keeps happening. The workers must have
+The dataset is scattered to the cluster once; each block (runs of regui's engine that share a
+pass, trained together, see ``blocks``; any other run is a block of one) is one task that
+trains on it and returns its runs' complete records. While it trains, every epoch is also put
+on a distributed Queue so the sweep can be watched live. Stop and pause requests travel in a
+distributed Variable (the runs stopped, whether all are, whether paused), read between
+mini-batches at most every STOP_CHECK_SECONDS: one round trip to the scheduler for a whole
+block. If a worker dies, Dask runs its task again elsewhere (its runs start over: their epochs
+so far are dropped) and reports them failed only if that keeps happening. The workers must have
 regui installed; they import only ``regui.core`` (no Qt).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
+from regui.core.blocks import MAX_BLOCK, block_size, data_shape, most_for
 from regui.core.errors import ReguiError
 from regui.core.records import RunRecord, kept_epochs
 from regui.core.sweep import SweepItem
 from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents, item_name
 
 CONNECT_TIMEOUT = 10  # seconds
+STOPS_TIMEOUT = 30  # seconds a task waits to read the stop requests before it gives up and stops
 _NETWORK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
 
 
@@ -51,7 +56,8 @@ class DaskRunner:
     """Runs sweeps on a Dask cluster on one dataset.
 
     Give it the scheduler's ``address`` (``tcp://host:port``), or a connected ``client``;
-    with ``owns_client`` the runner closes that client when it is closed.
+    with ``owns_client`` the runner closes that client when it is closed. ``block``: the most
+    runs one task trains together (1: a task per run).
     """
 
     def __init__(
@@ -62,6 +68,7 @@ class DaskRunner:
         client=None,
         owns_client: bool = False,
         timeout: float | None = None,
+        block: int = MAX_BLOCK,
     ) -> None:
         self._own_client = owns_client or client is None
         if client is None:
@@ -70,6 +77,8 @@ class DaskRunner:
             client = connect(address, timeout)
         self.client = client
         self.summary = dataset.summary()
+        self.block = block
+        self._shape = data_shape(dataset)
         payload = {
             "X": dataset.X,
             "y": dataset.y,
@@ -100,20 +109,26 @@ class DaskRunner:
         sweep: str = "",
         snapshots: int | None = 1,
     ) -> list[RunRecord]:
-        from distributed import Event, Queue
+        from distributed import Queue, Variable
 
         control = control or SweepControl()
         book = SweepBook(items, events, control, names, sweep, self.summary, snapshots)
+        most = min(self.block, most_for(self._shape, [item.config for item in items], snapshots, self.slots))
         tag = f"regui-{uuid.uuid4().hex[:12]}"
         queue = Queue(f"{tag}-epochs", client=self.client)
-        stop_all = Event(f"{tag}-stop", client=self.client)
-        stop_events: dict[int, Any] = {}  # run index -> distributed.Event
-        running: dict = {}  # future -> run index
+        stops = Variable(f"{tag}-stops", client=self.client)
+        stops.set((False, (), False))  # (all stopped, the runs stopped, paused): before any task asks
+        told: tuple[bool, tuple[int, ...], bool] = (False, (), False)
+        running: dict = {}  # future -> the indices of its block's runs
         starts: dict[int, int] = {}  # run index -> times a task began it
 
+        def held() -> set[int]:
+            return {index for indices in running.values() for index in indices}
+
         def drain() -> None:
+            now = held()
             for kind, index, value in queue.get(batch=True):  # what is waiting, without blocking
-                if index not in running.values():
+                if index not in now:
                     continue  # from an attempt that was already given up on
                 if kind == "started":
                     starts[index] = starts.get(index, 0) + 1
@@ -127,30 +142,29 @@ class DaskRunner:
             try:
                 while not book.all_done():
                     book.drop_stopped()
-                    if control.stopped.is_set():
-                        stop_all.set()
-                    for index in running.values():
-                        if index not in stop_events and control.run_stop_requested(index):
-                            stop_events[index] = Event(f"{tag}-stop-{index}", client=self.client)
-                            stop_events[index].set()
+                    asked = {index for index in held() if control.run_stop_requested(index)} | set(told[1])
+                    now = (control.stopped.is_set(), tuple(sorted(asked)), control.paused.is_set())
+                    if now != told:
+                        stops.set(now)
+                        told = now
                     while len(running) < self.slots:
-                        index = book.next()
-                        if index is None:
+                        first = book.next()
+                        if first is None:
                             break
-                        item = book.by_index[index]
+                        indices = book.mates(first, block_size(len(book.pending) + 1, self.slots - len(running), most))
                         future = self.client.submit(
-                            _remote_run,
+                            _remote_block,
                             self._data,
-                            item.config,
-                            item_name(item, names),
-                            index,
+                            [book.by_index[i].config for i in indices],
+                            [item_name(book.by_index[i], names) for i in indices],
+                            indices,
                             tag,
                             book.streams_snapshots,
-                            key=f"{tag}-run-{index}-{book.attempts[index]}",
+                            key=f"{tag}-block-{first}-{book.attempts[first]}",
                             pure=False,
                             retries=1,
                         )
-                        running[future] = index
+                        running[future] = indices
                     drain()
                     done = self._wait(list(running))
                     drain()  # epochs put before a run ended are shown before its end
@@ -159,7 +173,7 @@ class DaskRunner:
                     if not running and book.pending:
                         control.stopped.wait(0.05)  # paused
             finally:
-                stop_all.set()  # runs still going on the cluster end after their epoch
+                stops.set((True, (), False))  # runs still going on the cluster end at their next step
                 for future in running:
                     future.cancel()
                 queue.close()
@@ -178,20 +192,21 @@ class DaskRunner:
             pass
         return [f for f in futures if f.done()]
 
-    def _collect(self, future, index: int, book: SweepBook) -> None:
+    def _collect(self, future, indices: list[int], book: SweepBook) -> None:
         try:
-            record = future.result()
-        except ReguiError as exc:
-            book.fail(index, str(exc))
-            return
+            outcomes = future.result()
         except Exception as exc:  # noqa: BLE001 - a worker killed again and again, the data lost
             if future.status == "cancelled" and self._data.status != "finished":
                 self._reshare()  # the workers holding the dataset are gone: send it again
-                if book.retry(index):
-                    return
-            book.fail(index, f"On the cluster: {type(exc).__name__}: {exc}")
+                indices = [i for i in reversed(indices) if not book.retry(i)][::-1]
+            for index in indices:
+                book.fail(index, f"On the cluster: {type(exc).__name__}: {exc}")
             return
-        book.finish(index, record)
+        for index, outcome in zip(indices, outcomes):
+            if isinstance(outcome, str):
+                book.fail(index, outcome)
+            else:
+                book.finish(index, outcome)
 
     def _reshare(self) -> None:
         [self._data] = self.client.scatter([self._payload], broadcast=True, hash=False)
@@ -209,27 +224,70 @@ _cache_lock = threading.Lock()
 _dataset_cache: dict = {}
 
 
-def _remote_run(payload: dict, config, name: str, index: int, tag: str, with_snapshots: bool = False) -> RunRecord:
-    """One run, on a Dask worker."""
-    from distributed import Event, Queue
+class _Stops:
+    """What a task last read of its sweep's stop requests."""
 
+    everything: bool = False
+    runs: frozenset[int] = frozenset()
+    paused: bool = False
+
+
+def _remote_block(
+    payload: dict, configs, names: list[str], indices: list[int], tag: str, with_snapshots: bool = False
+) -> list[RunRecord | str]:
+    """One block of runs, on a Dask worker: each run's record, or why it failed."""
+    from distributed import Queue, Variable
+
+    from regui.core import progress
     from regui.core.dataset import prepare
-    from regui.core.runs import run_training
+    from regui.core.runs import run_block
+    from regui.core.sweep_runs import HOLD_SECONDS, error_text
 
     queue = Queue(f"{tag}-epochs")
-    stop_all, stop_this = Event(f"{tag}-stop"), Event(f"{tag}-stop-{index}")
-    queue.put(("started", index, None))
-    dataset = _dataset_from(payload)
-    record = run_training(
-        prepare(dataset, config.split),
-        config,
-        name=name,
-        should_stop=lambda: stop_all.is_set() or stop_this.is_set(),
-        on_epoch=lambda e: queue.put(("epoch", index, e if with_snapshots else e.without_snapshot())),
-        snapshots=1,
-    )
-    record.epochs = kept_epochs(record)  # the rest went through the queue
-    return record
+    stops = Variable(f"{tag}-stops")
+    asked = _Stops()
+
+    def read_stops() -> None:
+        try:
+            everything, runs, paused = stops.get(timeout=STOPS_TIMEOUT)
+        except Exception:  # noqa: BLE001 - the sweep that set it is gone: so is the reason to train
+            everything, runs, paused = True, (), False
+        asked.everything, asked.runs, asked.paused = everything, frozenset(runs), paused
+
+    read_now = progress.at_most_every(progress.STOP_CHECK_SECONDS, read_stops)
+
+    def should_stop() -> bool:
+        read_now()
+        before = asked.runs
+        while asked.paused and not asked.everything and asked.runs == before:  # paused: hold here
+            time.sleep(HOLD_SECONDS)
+            read_stops()
+        return asked.everything or all(i in asked.runs for i in indices)
+
+    def run_should_stop(k: int) -> bool:
+        read_now()
+        return indices[k] in asked.runs
+
+    records: dict[int, RunRecord] = {}
+
+    def on_end(k: int, record: RunRecord) -> None:
+        record.epochs = kept_epochs(record)  # the rest went through the queue
+        records[k] = record
+
+    try:
+        run_block(
+            prepare(_dataset_from(payload), configs[0].split),
+            configs,
+            names=names,
+            should_stop=should_stop,
+            run_should_stop=run_should_stop,
+            on_epoch=lambda k, e: queue.put(("epoch", indices[k], e if with_snapshots else e.without_snapshot())),
+            on_end=on_end,
+            snapshots=1,
+        )
+    except ReguiError as exc:  # a setting these images refuse: the runs that had not ended fail
+        return [records.get(k, error_text(exc)) for k in range(len(indices))]
+    return [records[k] for k in range(len(indices))]
 
 
 def _dataset_from(payload: dict):

@@ -3,11 +3,13 @@
 The decoded images are written once to ``.npy`` files in a private temporary folder, and every
 worker memory-maps them read-only: the operating system keeps one copy in memory, nothing is
 pickled per run. Each worker is a spawned process (safe next to Qt's threads) with its own pipe:
-the pool sends it one run at a time and it streams back "started", each epoch, and the record.
-Because the pool always knows which run each worker holds, a worker that dies costs only that
-run, which is tried once more on a fresh worker and reported failed if it dies again.
+the pool sends it one block at a time (runs of regui's engine that share a pass, trained
+together, see ``blocks``; any other run is a block of one) and it streams back each run's
+epochs and record. Because the pool always knows which runs each worker holds, a worker that
+dies costs only its block, whose runs are tried once more on a fresh worker (together again)
+and reported failed if they die again.
 
-No Qt here: workers import only the engine.
+No Qt here: workers (``pool_worker``) import only the engine.
 """
 
 from __future__ import annotations
@@ -18,16 +20,17 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
 import numpy as np
 
-from regui.core.config import ImageSettings
+from regui.core.blocks import MAX_BLOCK, block_size, data_shape, most_for
 from regui.core.machine import default_workers, process_alive
-from regui.core.records import EpochResult, RunRecord, kept_epochs
+from regui.core.pool_worker import worker_main
+from regui.core.records import RunRecord
 from regui.core.sweep import SweepItem
 from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents, item_name
 
@@ -36,8 +39,9 @@ from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents, item_nam
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: multiprocessing.connection.Connection
-    index: int | None = None  # the run it holds
-    stop_sent: bool = False
+    indices: list[int] = field(default_factory=list)  # the runs of its block that have not ended
+    stops_sent: set[int] = field(default_factory=set)
+    paused: bool = False  # as last told
 
 
 _PREFIX = "regui-pool-"
@@ -66,7 +70,8 @@ def _remove_orphans() -> None:
 class ProcessPool:
     """Worker processes bound to one dataset; reusable for several sweeps, then ``close()``."""
 
-    def __init__(self, dataset, jobs: int | None = None) -> None:
+    def __init__(self, dataset, jobs: int | None = None, block: int = MAX_BLOCK) -> None:
+        """``block``: the most runs a worker trains together (1: run by run)."""
         from regui.core.dataset import workers_that_fit
 
         cores = default_workers()
@@ -79,6 +84,8 @@ class ProcessPool:
             "" if self.jobs == self.wanted else "memory" if by_memory < min(cores, self.wanted) else "cores"
         )
         self.summary = dataset.summary()
+        self.block = block
+        self._shape = data_shape(dataset)
         self._serves = (str(dataset.root), dataset.fingerprint, dataset.image, dataset.n_images)
         _remove_orphans()
         self._dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
@@ -118,27 +125,41 @@ class ProcessPool:
         ``snapshots``: see SweepBook."""
         control = control or SweepControl()
         book = SweepBook(items, events, control, names, sweep, self.summary, snapshots)
+        most = min(self.block, most_for(self._shape, [item.config for item in items], snapshots, self.jobs))
         busy = self._busy
         try:
             while not book.all_done():
                 book.drop_stopped()
+                paused = control.paused.is_set()
                 for worker in busy:
-                    if worker.index is not None and not worker.stop_sent and control.run_stop_requested(worker.index):
-                        self._send(worker, ("stop", worker.index))
-                        worker.stop_sent = True
+                    if worker.paused != paused:
+                        self._send(worker, ("pause", paused))
+                        worker.paused = paused
+                    for held in worker.indices:
+                        if held not in worker.stops_sent and control.run_stop_requested(held):
+                            self._send(worker, ("stop", held))
+                            worker.stops_sent.add(held)
                 while len(busy) < self.jobs:
-                    index = book.next()
-                    if index is None:
+                    first = book.next()
+                    if first is None:
                         break
+                    indices = book.mates(first, block_size(len(book.pending) + 1, self.jobs - len(busy), most))
                     worker = self._idle_worker() or self._spawn()
-                    worker.index, worker.stop_sent = index, False
+                    worker.indices, worker.stops_sent, worker.paused = indices, set(), False
                     busy.append(worker)
-                    item = book.by_index[index]
-                    # Each run overlaps its metrics with its next SGD pass only if a core would
+                    # A run alone overlaps its metrics with its next SGD pass only if a core would
                     # otherwise stand idle (the last runs of a sweep, a pool smaller than the machine).
                     overlap = min(self.jobs, len(busy) + len(book.pending)) < default_workers()
                     self._send(
-                        worker, ("run", index, item.config, item_name(item, names), book.streams_snapshots, overlap)
+                        worker,
+                        (
+                            "block",
+                            indices,
+                            [book.by_index[i].config for i in indices],
+                            [item_name(book.by_index[i], names) for i in indices],
+                            book.streams_snapshots,
+                            overlap,
+                        ),
                     )
                 if not busy:
                     control.stopped.wait(0.05)  # paused, or only finishing bookkeeping left
@@ -161,22 +182,25 @@ class ProcessPool:
                 if kind == "epoch":
                     book.epoch(index, value)
                     continue
-                self._busy.remove(worker)
-                worker.index = None
-                self._idle.append(worker)
+                worker.indices.remove(index)
                 if kind == "finished":
                     book.finish(index, value)
                 else:
                     book.fail(index, value)
-                return
+                if not worker.indices:  # its block is done
+                    self._busy.remove(worker)
+                    self._idle.append(worker)
+                    return
         except (EOFError, OSError):
             pass
         if worker.process.is_alive() and not worker.conn.closed:
             return
         self._busy.remove(worker)
         self._bury(worker)
-        if worker.index is not None:
-            book.lost(worker.index, f"The worker process running it died (exit code {worker.process.exitcode})")
+        why = f"The worker process running it died (exit code {worker.process.exitcode})"
+        for index in reversed(worker.indices):  # retried in front of the queue, in their order
+            book.lost(index, why)
+        worker.indices = []
 
     def _idle_worker(self) -> _Worker | None:
         while self._idle:
@@ -191,7 +215,7 @@ class ProcessPool:
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=_worker_main, args=(child, str(self._dir)), daemon=True, name="regui-sweep-worker"
+            target=worker_main, args=(child, str(self._dir)), daemon=True, name="regui-sweep-worker"
         )
         process.start()
         child.close()
@@ -217,7 +241,7 @@ class ProcessPool:
 
     def running(self) -> dict[int, int]:
         """Run index -> process id of the worker training it, now."""
-        return {w.index: w.process.pid for w in list(self._busy) if w.index is not None and w.process.pid is not None}
+        return {i: w.process.pid for w in list(self._busy) if w.process.pid is not None for i in list(w.indices)}
 
     def close(self) -> None:
         """Stop the idle workers and delete the shared files. Safe to call twice."""
@@ -235,118 +259,3 @@ class ProcessPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def open_shared_dataset(shared: str):
-    """The Dataset a pool shared, its arrays memory-mapped read-only."""
-    from regui.core.dataset import Dataset
-
-    folder = Path(shared)
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    return Dataset(
-        root=Path(meta["root"]),
-        class_names=tuple(meta["class_names"]),
-        X=np.load(folder / "X.npy", mmap_mode="r"),
-        y=np.load(folder / "y.npy", mmap_mode="r"),
-        paths=tuple(meta["paths"]),
-        skipped=(),
-        image=ImageSettings(meta["width"], meta["height"], meta["color"]),
-        fingerprint=meta["fingerprint"],
-    )
-
-
-def _epoch_sender(send: Callable[[tuple], None], index: int, light: Callable[[EpochResult], EpochResult]):
-    """What streams each epoch of run ``index`` to the sweep (with or without its weights)."""
-    return lambda result: send(("epoch", index, light(result)))
-
-
-class _ParentGone(Exception):
-    """The process running the sweep is gone (killed): this worker leaves quietly."""
-
-
-def _worker_main(conn, folder: str) -> None:
-    """A worker process: runs what it is sent until it is sent None (or its pipe closes).
-
-    It leaves quietly, without a traceback, when the sweep's process is gone (killed, even with
-    SIGKILL): it notices at its next message, or between epochs, and then removes the shared
-    folder, which nobody else would.
-    """
-    import signal
-
-    # Ctrl-C in a terminal, or a SIGTERM to the whole process group, reaches every process:
-    # the parent decides what stops (after the epoch, keeping it), so the workers ignore both.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    parent = os.getppid()
-    try:
-        _serve(conn, folder, parent)
-    except (_ParentGone, EOFError, OSError):
-        pass
-    if os.getppid() != parent:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _serve(conn, folder: str, parent: int) -> None:
-    from regui.core.machine import yield_to_the_interface
-
-    yield_to_the_interface()  # training in the background must not starve the app's window
-    from regui.core.dataset import prepare
-    from regui.core.errors import ReguiError
-    from regui.core.runs import run_training
-
-    dataset = open_shared_dataset(folder)
-    prepared: dict = {}
-    current = None
-    stop_requested = False
-
-    def send(message) -> None:
-        try:
-            conn.send(message)
-        except (OSError, ValueError):  # the pipe is gone: so is the sweep's process
-            raise _ParentGone from None
-
-    def should_stop() -> bool:
-        nonlocal stop_requested
-        if os.getppid() != parent:
-            raise _ParentGone
-        try:
-            while not stop_requested and conn.poll():
-                message = conn.recv()
-                stop_requested = message == ("stop", current)
-        except (EOFError, OSError):
-            raise _ParentGone from None
-        return stop_requested
-
-    while True:
-        message = conn.recv()
-        if message is None:
-            return
-        if not (isinstance(message, tuple) and message[0] == "run"):
-            continue  # a stop for a run that had just ended: nothing to do
-        _, current, config, name, with_snapshots, overlap = message
-        light = (lambda e: e) if with_snapshots else EpochResult.without_snapshot  # the pipe carries what is kept
-        stop_requested = False
-        try:
-            split = config.split
-            if split not in prepared:
-                prepared.clear()  # keep one split's float arrays in memory, not one per seed
-                prepared[split] = prepare(dataset, split)
-            record = run_training(
-                prepared[split],
-                config,
-                name=name,
-                should_stop=should_stop,
-                on_epoch=_epoch_sender(send, current, light),
-                snapshots=1,
-                overlap=overlap,
-            )
-            record.epochs = kept_epochs(record)  # the rest were streamed
-        except _ParentGone:
-            raise
-        except ReguiError as exc:
-            send(("failed", current, str(exc)))
-            continue
-        except Exception as exc:  # noqa: BLE001 - report it; the worker stays usable
-            send(("failed", current, f"{type(exc).__name__}: {exc}"))
-            continue
-        send(("finished", current, record))

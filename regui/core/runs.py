@@ -70,27 +70,63 @@ def run_block(
     should_stop: StopCheck | None = None,
     run_should_stop: Callable[[int], bool] | None = None,
     on_epoch: Callable[[int, EpochResult], None] | None = None,
+    on_end: Callable[[int, RunRecord], None] | None = None,
     snapshots: int | None = None,
+    overlap: bool = True,
 ) -> list[RunRecord]:
     """Train runs that share a pass (see ``blocks``) together; each run's record is exactly the one
     ``run_training`` gives it alone. ``run_should_stop(i)`` stops run i (its last whole epoch
-    kept), ``should_stop()`` all of them; ``on_epoch(i, result)`` sees run i's epochs."""
+    kept), ``should_stop()`` all of them; ``on_epoch(i, result)`` sees run i's epochs and
+    ``on_end(i, record)`` its record as soon as it ends (stopped, diverged, done), while the
+    others train on. One run alone (of either engine) is ``run_training``'s, ``overlap`` and all.
+    """
     from regui.core.blocks import block_epochs
+
+    def name(i: int) -> str:
+        return names[i] if i < len(names) else ""
+
+    if len(configs) == 1:
+        stop = should_stop
+        if run_should_stop is not None:
+            stop = functools.partial(_either, should_stop, functools.partial(run_should_stop, 0))
+        record = run_training(
+            data,
+            configs[0],
+            name=name(0),
+            dataset_summary=dataset_summary,
+            should_stop=stop,
+            on_epoch=None if on_epoch is None else functools.partial(on_epoch, 0),
+            snapshots=snapshots,
+            overlap=overlap,
+        )
+        if on_end is not None:
+            on_end(0, record)
+        return [record]
 
     runs = [
         RunProgress(
             data,
             config,
-            names[i] if i < len(names) else "",
+            name(i),
             dataset_summary,
             None if on_epoch is None else functools.partial(on_epoch, i),
             snapshots,
         )
         for i, config in enumerate(configs)
     ]
+    records: dict[int, RunRecord] = {}
+
+    def end(i: int) -> None:
+        if i not in records:
+            runs[i].done = True  # so block_epochs takes it out, if it has not
+            records[i] = runs[i].end()
+            if on_end is not None:
+                on_end(i, records[i])
 
     def leaving(i: int) -> bool:
-        return runs[i].done or (run_should_stop is not None and run_should_stop(i))
+        if not runs[i].done and run_should_stop is not None and run_should_stop(i):
+            end(i)  # at once, even mid-epoch: while a block is paused its epochs do not end
+        return runs[i].done
 
     epochs = block_epochs(data, configs, should_stop, leaving)
     try:
@@ -98,11 +134,21 @@ def run_block(
             for i, result in results:
                 if isinstance(result, TrainingDiverged):
                     runs[i].diverged(result)
-                elif not runs[i].add(result):
-                    runs[i].done = True
+                    end(i)
+                elif not runs[i].add(result) or result.epoch == configs[i].epochs:
+                    end(i)
+            for i in range(len(runs)):
+                if i not in records and run_should_stop is not None and run_should_stop(i):
+                    end(i)  # stopped on request: its last whole epoch is its last
     finally:
         epochs.close()
-    return [run.end() for run in runs]
+    for i in range(len(runs)):
+        end(i)
+    return [records[i] for i in range(len(runs))]
+
+
+def _either(first: StopCheck | None, second: StopCheck) -> bool:
+    return (first is not None and first()) or second()
 
 
 class RunProgress:

@@ -63,7 +63,7 @@ class SweepControl:
     """Pause, resume and stop a sweep from another thread (the app's buttons)."""
 
     def __init__(self) -> None:
-        self.paused = threading.Event()  # no new runs start while set
+        self.paused = threading.Event()  # while set, no run starts and those running hold
         self.stopped = threading.Event()  # no new runs start, running ones end after their epoch
         self._lock = threading.Lock()
         self._stop_runs: set[int] = set()
@@ -97,6 +97,14 @@ class SweepControl:
     def stop_requests(self) -> frozenset[int]:
         with self._lock:
             return frozenset(self._stop_runs)
+
+    def hold(self, indices: Sequence[int]) -> bool:
+        """Between steps of the runs ``indices`` (a block, or one run): wait while paused. Returns
+        (at once) once the sweep is stopped or one of them is, True if all of them are stopped."""
+        asked = self.stop_requests()
+        while self.paused.is_set() and not self.stopped.is_set() and self.stop_requests() == asked:
+            self.stopped.wait(HOLD_SECONDS)
+        return all(self.run_stop_requested(i) for i in indices)
 
 
 class SweepBook:
@@ -146,7 +154,7 @@ class SweepBook:
 
     def next(self) -> int | None:
         """The next run to start, unless paused, stopped or none is left. A run whose worker was
-        lost starts again while paused too: pausing starts no new runs, but that one was running."""
+        lost starts again while paused too (to hold where the others hold): it was running."""
         if not self.pending or self.control.stopped.is_set():
             return None
         if self.control.paused.is_set() and not self.attempts.get(self.pending[0]):
@@ -159,21 +167,23 @@ class SweepBook:
 
     def mates(self, index: int, most: int) -> list[int]:
         """``index`` (just started) and up to ``most`` - 1 waiting runs that can share its pass
-        (see ``blocks``), started with it: a block, in queue order."""
+        (see ``blocks``) and are on the same attempt (runs of a lost block start again together),
+        started with it: a block, in queue order."""
         from regui.core.blocks import pass_key
 
         key = pass_key(self.by_index[index].config)
         if key is None:
             return [index]
+        attempt = self.attempts[index]
         block = [index]
         for other in list(self.pending):
             if len(block) >= most:
                 break
-            if pass_key(self.by_index[other].config) == key and not self.attempts.get(other):
+            if pass_key(self.by_index[other].config) == key and self.attempts.get(other, 0) == attempt - 1:
                 self.pending.remove(other)
-                self.attempts[other] = 1
-                self.runs.start(other, 1)
-                self.events.started(other, 1)
+                self.attempts[other] = attempt
+                self.runs.start(other, attempt)
+                self.events.started(other, attempt)
                 block.append(other)
         return block
 
@@ -241,6 +251,7 @@ class SweepBook:
 
 
 MAX_ATTEMPTS = 2  # a run whose worker dies is tried once more
+HOLD_SECONDS = 0.05  # how often a paused run looks whether it is resumed or stopped
 
 
 def run_serial(
@@ -255,11 +266,13 @@ def run_serial(
 ) -> list[RunRecord]:
     """Run the sweep here, one run (or one ``block`` of runs that share a pass, see ``blocks``)
     after another: the reference the other runners must match. Blocks give the same numbers."""
+    from regui.core.blocks import data_shape, most_for
     from regui.core.dataset import prepare
-    from regui.core.runs import run_block, run_training
+    from regui.core.runs import run_block
 
     control = control or SweepControl()
     book = SweepBook(items, events, control, names, sweep, dataset.summary(), snapshots)
+    block = min(block, most_for(data_shape(dataset), [item.config for item in items], snapshots, 1))
     prepared: dict = {}  # split settings -> PreparedData (one split at a time)
     while not book.all_done():
         book.drop_stopped()
@@ -270,47 +283,45 @@ def run_serial(
             continue
         indices = book.mates(index, block)
         configs = [book.by_index[i].config for i in indices]
+        ended: set[int] = set()
         try:
             split = configs[0].split
             if split not in prepared:
                 prepared.clear()  # one split in memory at a time
                 prepared[split] = prepare(dataset, split)
-            if len(indices) == 1:
-                records = [
-                    run_training(
-                        prepared[split],
-                        configs[0],
-                        name=item_name(book.by_index[index], names),
-                        should_stop=functools.partial(control.run_stop_requested, index),
-                        on_epoch=functools.partial(book.epoch, index),
-                        snapshots=snapshots,
-                    )
-                ]
-            else:
-                records = run_block(
-                    prepared[split],
-                    configs,
-                    names=[item_name(book.by_index[i], names) for i in indices],
-                    should_stop=control.stopped.is_set,
-                    run_should_stop=functools.partial(_run_in_block_stops, control, indices),
-                    on_epoch=functools.partial(_run_in_block_epoch, book, indices),
-                    snapshots=snapshots,
-                )
+            run_block(
+                prepared[split],
+                configs,
+                names=[item_name(book.by_index[i], names) for i in indices],
+                should_stop=functools.partial(control.hold, indices),
+                run_should_stop=functools.partial(_in_block_stops, control, indices),
+                on_epoch=functools.partial(_in_block_epoch, book, indices),
+                on_end=functools.partial(_in_block_end, book, indices, ended),
+                snapshots=snapshots,
+            )
         except Exception as exc:  # noqa: BLE001 - one run's error fails that run, as on workers
             for i in indices:
-                book.fail(i, str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}")
-            continue
-        for i, record in zip(indices, records):
-            book.finish(i, record)
+                if i not in ended:
+                    book.fail(i, error_text(exc))
     return book.results()
 
 
-def _run_in_block_stops(control: SweepControl, indices: list[int], k: int) -> bool:
+def error_text(exc: Exception) -> str:
+    """What a run that raised ``exc`` says: a ReguiError's own words, else the exception's type too."""
+    return str(exc) if isinstance(exc, ReguiError) else f"{type(exc).__name__}: {exc}"
+
+
+def _in_block_stops(control: SweepControl, indices: list[int], k: int) -> bool:
     return control.run_stop_requested(indices[k])
 
 
-def _run_in_block_epoch(book: SweepBook, indices: list[int], k: int, result: EpochResult) -> None:
+def _in_block_epoch(book: SweepBook, indices: list[int], k: int, result: EpochResult) -> None:
     book.epoch(indices[k], result)
+
+
+def _in_block_end(book: SweepBook, indices: list[int], ended: set[int], k: int, record: RunRecord) -> None:
+    ended.add(indices[k])
+    book.finish(indices[k], record)
 
 
 class SerialRunner:

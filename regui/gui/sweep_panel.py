@@ -79,7 +79,7 @@ class SweepPanel(QWidget):
         self.progress.setFormat("%v / %m runs")
         self.eta = ""  # the time left, in words: shown inside the progress bar
         self.pause_button = QPushButton("Pause")
-        self.pause_button.setToolTip("Start no new runs (those running go on); press again to resume")
+        self.pause_button.setToolTip("Hold every run at its next step and start no new ones; press again to resume")
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self._pause)
         self.stop_button = QPushButton("Stop sweep")
@@ -276,7 +276,7 @@ class SweepPanel(QWidget):
         if state.ended or ended == total:
             self.eta = "done"
         elif state.paused:
-            self.eta = f"paused ({running} still running)"
+            self.eta = f"paused ({running} held where they are)"
         elif ran:
             # Wall time per run that actually trained, parallel workers included; pauses left out.
             left = state.working_seconds() / ran * (total - ended)

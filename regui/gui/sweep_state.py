@@ -76,7 +76,7 @@ class SweepRun:
         return items
 
     def pause(self, paused: bool) -> None:
-        """Start no new runs (those running go on), or start them again."""
+        """Hold the running runs at their next step and start no new ones, or go on."""
         if paused and not self.paused:
             self.control.pause()
             self.paused_since = time.monotonic()

@@ -68,16 +68,39 @@ def test_a_malformed_address_is_refused_before_any_client_is_made(dataset, monke
         DaskRunner(dataset, address)
 
 
-def test_stopping_a_sweep_on_the_cluster(dataset, client):  # noqa: F811
+@pytest.mark.parametrize("block", [1, 32])
+def test_stopping_a_sweep_on_the_cluster(dataset, client, block):  # noqa: F811
     from regui.core.records import STOPPED
     from regui.core.sweep_runs import SweepControl
 
     items = [i.__class__(i.index, i.config.with_(epochs=100_000), i.repeat) for i in grid(repeats=1)[:3]]
     control = SweepControl()
-    runner = DaskRunner(dataset, client=client)
+    runner = DaskRunner(dataset, client=client, block=block)
     try:
         records = runner.run(items, Recorder(on_epoch=lambda i, r: control.stop() if r.epoch == 3 else None), control)
     finally:
         runner.close()
     assert [r.status for r in records] == [STOPPED] * 3
-    assert any(r.epochs for r in records) and any(r.message == "Stopped before it started." for r in records)
+    if block == 1:  # two slots: the third run was waiting
+        assert any(r.epochs for r in records) and any(r.message == "Stopped before it started." for r in records)
+    else:  # in two blocks, all three were training
+        assert all(len(r.epochs) >= 3 for r in records)
+
+
+def test_stopping_one_run_of_a_block_on_the_cluster_leaves_the_others_numbers(dataset, client):  # noqa: F811
+    from regui.core.records import STOPPED
+    from regui.core.sweep import SweepItem
+    from regui.core.sweep_runs import SweepControl
+
+    items = [SweepItem(i.index, i.config.with_(epochs=30), i.repeat) for i in grid(repeats=1)]
+    items[1] = SweepItem(1, items[1].config.with_(epochs=100_000), 0)
+    control = SweepControl()
+    runner = DaskRunner(dataset, client=client)
+    try:
+        events = Recorder(on_epoch=lambda i, r: control.stop_run(1) if i == 1 and r.epoch == 3 else None)
+        records = runner.run(items, events, control)
+    finally:
+        runner.close()
+    assert records[1].status == STOPPED and len(records[1].epochs) >= 3
+    for k in (0, 2, 3, 4):
+        same_numbers(run_serial(dataset, [SweepItem(0, items[k].config, 0)], SweepEvents())[0], records[k])

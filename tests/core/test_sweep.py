@@ -1,6 +1,7 @@
 import os
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -65,12 +66,24 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pool(dataset):
-    with ProcessPool(dataset, jobs=2) as p:
+    with ProcessPool(dataset, jobs=2) as p:  # runs that share a pass in blocks, as sweeps run
+        yield p
+
+
+@pytest.fixture(scope="module")
+def pool_by_run(dataset):
+    """A pool that trains one run at a time: what these tests say of a run (queued, paused,
+    lost) holds for a block's runs together; one at a time, each run's fate is its own."""
+    with ProcessPool(dataset, jobs=2, block=1) as p:
         yield p
 
 
 def grid(repeats=2):
     return expand(SweepSpec(TrainConfig(**SMALL), penalties=("none", "l1", "l2"), alphas=(1e-3, 1e-1), repeats=repeats))
+
+
+def long_runs(items, epochs):
+    return [SweepItem(i.index, i.config.with_(epochs=epochs), i.repeat) for i in items]
 
 
 class Recorder(SweepEvents):
@@ -155,7 +168,7 @@ def test_a_small_sweep_can_stream_and_keep_every_snapshot(dataset, pool):
     assert [e.epoch for e in thinned.epochs if e.has_snapshot] == [1, 2, 4]
 
 
-def test_pause_holds_new_runs_and_resume_goes_on(pool):
+def test_pause_holds_new_runs_and_resume_goes_on(pool_by_run):
     items = grid(repeats=1)
     control = SweepControl()
     paused_after = []
@@ -169,9 +182,12 @@ def test_pause_holds_new_runs_and_resume_goes_on(pool):
 
     events = PauseAfterFirst()
     done = []
-    thread = threading.Thread(target=lambda: done.append(pool.run(items, events, control)))
+    thread = threading.Thread(target=lambda: done.append(pool_by_run.run(items, events, control)))
     thread.start()
-    thread.join(1.0)
+    deadline = time.monotonic() + 60  # the workers may be starting still
+    while not paused_after and time.monotonic() < deadline:
+        time.sleep(0.01)
+    thread.join(0.5)
     started = len([e for e in events.log if e[0] == "started"])
     assert paused_after and started == paused_after[0] < len(items)  # nothing new while paused
     control.resume()
@@ -179,7 +195,7 @@ def test_pause_holds_new_runs_and_resume_goes_on(pool):
     assert [r.status for r in done[0]] == [FINISHED] * len(items)
 
 
-def test_stop_keeps_what_finished_and_ends_the_rest(dataset, pool):
+def test_stop_keeps_what_finished_and_ends_the_rest(dataset, pool_by_run):
     items = grid(repeats=2)
     control = SweepControl()
     finished_first = threading.Event()
@@ -191,7 +207,7 @@ def test_stop_keeps_what_finished_and_ends_the_rest(dataset, pool):
                 finished_first.set()
                 control.stop()
 
-    records = pool.run(items, StopAfterFirst(), control)
+    records = pool_by_run.run(items, StopAfterFirst(), control)
     statuses = [r.status for r in records]
     assert statuses.count(FINISHED) >= 1
     assert set(statuses) <= {FINISHED, STOPPED}
@@ -219,19 +235,19 @@ def test_one_failing_run_does_not_stop_the_sweep(pool):
     assert records[1].dataset["fingerprint"] == pool.summary["fingerprint"]
 
 
-def test_a_killed_worker_costs_only_its_run_which_is_retried(dataset, pool):
+def test_a_killed_worker_costs_only_its_run_which_is_retried(dataset, pool_by_run):
     items = grid(repeats=1)[:3]
     items = [i.__class__(i.index, i.config.with_(epochs=30), i.repeat) for i in items]
     killed = []
 
     def kill_once(index, result):
         if index == 1 and result.epoch == 2 and not killed:
-            pid = pool.running()[1]
+            pid = pool_by_run.running()[1]
             killed.append(pid)
             os.kill(pid, signal.SIGKILL)
 
     events = Recorder(on_epoch=kill_once)
-    records = pool.run(items, events)
+    records = pool_by_run.run(items, events)
     assert killed
     assert [r.status for r in records] == [FINISHED] * 3
     assert ("started", 1, 2) in events.log  # tried again on a fresh worker
@@ -239,36 +255,41 @@ def test_a_killed_worker_costs_only_its_run_which_is_retried(dataset, pool):
         same_numbers(a, b)  # the retried run starts over: same numbers
 
 
-def test_a_run_whose_worker_dies_while_paused_starts_again_without_waiting(pool):
-    # Pausing starts no new runs; the lost run was running, so it goes on (starts over) at once.
-    # Run 0 runs until run 2 has started (then it is stopped), so it holds its worker throughout
-    # however fast the others' epochs are.
-    items = [i.__class__(i.index, i.config.with_(epochs=30), i.repeat) for i in grid(1)[:3]]
-    items[0] = items[0].__class__(0, items[0].config.with_(epochs=100_000), 0)
+def test_a_run_whose_worker_dies_while_paused_starts_again_at_once_and_holds(pool_by_run):
+    # Pausing starts no new runs and holds the running ones; the lost run was running, so it
+    # starts over at once, to hold with the others. Run 0 runs until run 2 has started (then it
+    # is stopped), so it holds its worker throughout however fast the others' epochs are.
+    items = long_runs(grid(1)[:3], 30)
+    items[0] = SweepItem(0, items[0].config.with_(epochs=100_000), 0)
     control = SweepControl()
     killed = []
 
     def pause_and_kill(index, result):
         if index == 1 and result.epoch == 2 and not killed:
             control.pause()
-            killed.append(pool.running()[1])
+            killed.append(pool_by_run.running()[1])
             os.kill(killed[0], signal.SIGKILL)
         if index == 2:
             control.stop_run(0)
 
-    class ResumeAfterRetry(Recorder):
-        def finished(self, index, record):
-            super().finished(index, record)
-            if index == 1:
-                self.log.append(("paused when it ended", control.paused.is_set()))
-                control.resume()
-
-    events = ResumeAfterRetry(on_epoch=pause_and_kill)
-    records = pool.run(items, events, control)
-    assert killed and [r.status for r in records] == [STOPPED, FINISHED, FINISHED]
+    events = Recorder(on_epoch=pause_and_kill)
+    done = []
+    thread = threading.Thread(target=lambda: done.append(pool_by_run.run(items, events, control)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while ("started", 1, 2) not in events.log and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert control.paused.is_set() and ("started", 1, 2) in events.log  # while paused
+        time.sleep(0.3)
+        assert ("started", 2, 1) not in events.log and ("finished", 1, FINISHED) not in events.log  # held
+        events.log.append(("resumed",))
+    finally:
+        control.resume()
+        thread.join(60)
+    assert killed and [r.status for r in done[0]] == [STOPPED, FINISHED, FINISHED]
     log = events.log
-    assert log.index(("started", 1, 2)) < log.index(("finished", 1, FINISHED)) < log.index(("started", 2, 1))
-    assert ("paused when it ended", True) in log
+    assert log.index(("started", 1, 2)) < log.index(("resumed",)) < log.index(("started", 2, 1))
 
 
 def test_summary_mean_and_spread(dataset):
@@ -354,3 +375,85 @@ def test_one_run_failing_with_an_unexpected_error_fails_only_it(dataset, monkeyp
     records = run_serial(dataset, grid(repeats=1)[:3], SweepEvents())
     assert [r.status for r in records] == [FINISHED, FAILED, FINISHED]
     assert "MemoryError" in records[1].message
+
+
+def test_blocks_on_processes_train_runs_together_with_the_numbers_of_each_run_alone(dataset, pool):
+    items = grid(repeats=2)  # two seeds: two passes, a block each, one per worker
+    alone = [run_serial(dataset, [SweepItem(0, i.config, i.repeat)], SweepEvents())[0] for i in items]
+    together = []
+
+    def where(index, result):
+        if result.epoch == 1:
+            together.append(frozenset(i for i, pid in pool.running().items() if pid == pool.running().get(index)))
+
+    records = pool.run(items, Recorder(on_epoch=where))
+    for a, b in zip(alone, records):
+        same_numbers(a, b)
+    assert max(len(runs) for runs in together) == 5  # each seed's five runs trained in one worker
+
+
+def test_a_killed_worker_costs_its_block_whose_runs_start_again_together(dataset, pool):
+    items = long_runs(grid(repeats=1), 30)
+    killed = []
+
+    def kill_once(index, result):
+        if index == 1 and result.epoch == 2 and not killed:
+            killed.append(pool.running()[1])
+            os.kill(killed[0], signal.SIGKILL)
+
+    events = Recorder(on_epoch=kill_once)
+    records = pool.run(items, events)
+    assert killed and [r.status for r in records] == [FINISHED] * len(items)
+    lost = {index for kind, index, attempt in events.log if kind == "started" and attempt == 2}
+    assert 1 in lost and len(lost) > 1  # its block-mates were lost with it, and started again
+    for a, b in zip(run_serial(dataset, items, SweepEvents()), records):
+        same_numbers(a, b)  # the block starts over: the same numbers
+
+
+def test_stopping_one_run_of_a_block_on_processes_leaves_the_others_numbers(dataset, pool):
+    items = long_runs(grid(repeats=1), 40)
+    items[1] = SweepItem(1, items[1].config.with_(epochs=100_000), 0)
+    control = SweepControl()
+    events = Recorder(on_epoch=lambda i, r: control.stop_run(1) if i == 1 and r.epoch == 3 else None)
+    records = pool.run(items, events, control)
+    assert records[1].status == STOPPED and len(records[1].epochs) >= 3
+    others = [i for i in range(len(items)) if i != 1]
+    for k in others:
+        same_numbers(run_serial(dataset, [SweepItem(0, items[k].config, 0)], SweepEvents())[0], records[k])
+    # Its record came as soon as it left the block, while its block-mates trained on.
+    log = events.log
+    assert log.index(("finished", 1, STOPPED)) < min(log.index(("finished", k, FINISHED)) for k in others)
+
+
+def test_pause_holds_a_running_block_and_resume_goes_on_with_the_same_numbers(dataset, pool):
+    items = long_runs(grid(repeats=1), 60)
+    control = SweepControl()
+    paused_once = []
+
+    def pause_once(index, result):
+        if result.epoch == 2 and not paused_once:
+            paused_once.append(index)
+            control.pause()
+
+    events = Recorder(on_epoch=pause_once)
+    done = []
+    thread = threading.Thread(target=lambda: done.append(pool.run(items, events, control)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not control.paused.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # what was on its way arrives
+
+        def count():
+            return sum(1 for e in events.log if e[0] == "epoch")
+
+        held = count()
+        time.sleep(0.5)
+        assert count() == held < len(items) * 60  # every run holds
+    finally:
+        control.resume()
+        thread.join(60)
+    assert [r.status for r in done[0]] == [FINISHED] * len(items)
+    for a, b in zip(run_serial(dataset, items, SweepEvents()), done[0]):
+        same_numbers(a, b)  # held between two steps: the same numbers

@@ -137,7 +137,7 @@ def test_sweep_fills_the_validation_curves_and_a_click_selects_runs(qtbot, windo
     assert len(point.data()) == 2
 
 
-def test_pause_then_stop_keeps_what_finished(qtbot, window, load, folder):
+def test_pause_holds_the_runs_and_stop_keeps_what_ran(qtbot, window, load, folder):
     window.params.set_config(BASE.with_(epochs=100_000))
     load(window, folder)
     name = window.start_sweep(
@@ -145,24 +145,30 @@ def test_pause_then_stop_keeps_what_finished(qtbot, window, load, folder):
     )
     panel = window.sweep_panel
 
-    def two_running_with_epochs():
-        running = [e for e in sweep_entries(window, name) if e.record.status == "running"]
-        return len(running) == 2 and all(e.record.epochs for e in running)
+    def running_with_epochs():
+        return [e for e in sweep_entries(window, name) if e.record.status == "running" and e.record.epochs]
 
-    qtbot.waitUntil(two_running_with_epochs, timeout=30_000)
+    qtbot.waitUntil(lambda: len(running_with_epochs()) == 4, timeout=30_000)  # two blocks of two
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
     assert panel.current().control.paused.is_set() and panel.pause_button.text() == "Resume"
-    running = [e.run_id for e in sweep_entries(window, name) if e.record.status == "running"]
-    window.session.stop([running[0]])  # one run stopped by hand: its slot must stay empty
+    assert "paused" in panel.progress.format()
+
+    def epochs_now():
+        return [len(e.record.epochs) for e in sweep_entries(window, name)]
+
+    qtbot.wait(500)  # epochs already on their way arrive
+    held = epochs_now()
+    qtbot.wait(500)
+    assert epochs_now() == held  # every run holds
+    running = [e.run_id for e in running_with_epochs()]
+    window.session.stop([running[0]])  # one run stopped by hand while paused
     qtbot.waitUntil(lambda: window.runs.entry(running[0]).record.status == STOPPED, timeout=30_000)
-    qtbot.wait(300)
-    assert [e.record.status for e in sweep_entries(window, name)].count(WAITING) == 2  # paused: none started
+    assert [e.record.status for e in sweep_entries(window, name)].count("running") == 3
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)  # resume: the others go on
+    qtbot.waitUntil(lambda: sum(epochs_now()) > sum(held), timeout=30_000)
     qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
     wait_for_sweep(qtbot, window, name)
-    statuses = [e.record.status for e in sweep_entries(window, name)]
-    assert statuses.count(STOPPED) == 4
-    waiting_ones = [e.record for e in sweep_entries(window, name) if not e.record.epochs]
-    assert len(waiting_ones) == 2 and all(r.status_text() == "stopped before it started" for r in waiting_ones)
+    assert [e.record.status for e in sweep_entries(window, name)] == [STOPPED] * 4
     assert all(len(window.runs.entry(r).record.epochs) > 0 for r in running)  # what ran is kept
 
 
@@ -214,7 +220,8 @@ def test_the_stop_button_stops_a_whole_sweep_or_just_the_runs_selected(qtbot, wi
     qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)  # nothing selected: everything
     wait_for_sweep(qtbot, window, name)
     assert all(e.record.status == STOPPED for e in sweep_entries(window, name))
-    assert sum(bool(e.record.epochs) for e in sweep_entries(window, name)) == 2  # the two that ran
+    ran = [bool(e.record.epochs) for e in sweep_entries(window, name)]
+    assert ran == [True] * 5 + [False]  # two blocks trained the others, and kept their epochs
     assert window.compare_button.isEnabled()
 
 
