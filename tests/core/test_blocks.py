@@ -101,3 +101,33 @@ def test_a_sweep_in_blocks_gives_every_run_the_numbers_it_has_run_by_run():
     assert len(items) == 10 and all(same_numbers(a, b) for a, b in zip(one, blocked))
     assert sorted(in_blocks.started_runs) == list(range(10))  # every run reported as started once
     assert [r.name for r in one] == [r.name for r in blocked]
+
+
+def test_a_block_too_big_for_memory_is_trained_as_several(monkeypatch):
+    import regui.core.runs as runs
+    from regui.core import blocks, machine
+    from regui.core.records import snapshot_size
+    from regui.core.sweep import SweepSpec, expand
+    from regui.core.sweep_runs import SweepEvents, run_serial
+
+    dataset = load_dataset(sample_dataset_dir(), BASE.image)
+    d, c, n = blocks.data_shape(dataset)
+    assert (d, c, n) == (8 * 8 * 3, len(dataset.class_names), dataset.n_images)
+    # One run: weights, gradient and temporaries; scores on every image; two snapshots (the last
+    # epoch's and early stopping's best).
+    one = blocks.model_bytes(d, c, n, 2)
+    assert one == 4 * d * c * 8 + n * c * 8 + 2 * snapshot_size(c, d, n)
+    memory = int(3.5 * one / blocks.BLOCK_MEMORY_SHARE)  # room for three runs in one block
+    monkeypatch.setattr(machine, "physical_memory", lambda: memory)
+    assert blocks.most_in_memory(d, c, n, epochs=6, snapshots=1, at_once=1) == 3
+    assert blocks.most_in_memory(d, c, n, epochs=6, snapshots=1, at_once=3) == 1  # three blocks at once
+    assert blocks.most_in_memory(d, c, n, epochs=20, snapshots=None, at_once=1) == 1  # every epoch's snapshot
+
+    sizes = []
+    real = runs.run_block
+    monkeypatch.setattr(
+        runs, "run_block", lambda data, configs, **kw: sizes.append(len(configs)) or real(data, configs, **kw)
+    )
+    items = expand(SweepSpec(BASE.with_(epochs=2), penalties=("l1", "l2"), alphas=(1e-3, 1e-2, 1e-1, 1.0)))
+    records = run_serial(dataset, items, SweepEvents(), block=MAX_BLOCK)
+    assert sizes == [3, 3, 2] and all(r.status == FINISHED for r in records)
