@@ -421,7 +421,7 @@ def test_jobs_are_capped_by_the_cores_and_minus_one_means_all(folder, tmp_path):
     )
     assert everything.returncode == 0, everything.stderr
     [line] = [line for line in everything.stdout.splitlines() if "at a time" in line]
-    assert line.endswith(f"{cores} at a time in worker processes")
+    assert line.endswith(f"{cores} at a time in worker processes, runs that share a pass in blocks")
 
 
 def test_a_pool_never_starts_more_workers_than_cores(folder):

@@ -168,15 +168,18 @@ def _runner(args, dataset, client=None) -> tuple[Runner, str]:
         from regui.core.dask_runner import DaskRunner
 
         runner = DaskRunner(dataset, client=client, owns_client=True)
-        return runner, f"on the Dask cluster at {args.scheduler} ({runner.slots} at a time)"
+        return runner, f"on the Dask cluster at {args.scheduler} ({runner.slots} at a time){_IN_BLOCKS}"
     if args.jobs == 1:
         from regui.core.blocks import MAX_BLOCK
 
-        return SerialRunner(dataset, block=MAX_BLOCK), "in this process, runs that share a pass in blocks"
+        return SerialRunner(dataset, block=MAX_BLOCK), f"in this process{_IN_BLOCKS}"
     from regui.core.pool import ProcessPool, limit_text
 
     pool = ProcessPool(dataset, args.jobs)
-    return pool, f"{pool.jobs} at a time in worker processes{limit_text(pool)}"
+    return pool, f"{pool.jobs} at a time in worker processes{limit_text(pool)}{_IN_BLOCKS}"
+
+
+_IN_BLOCKS = ", runs that share a pass in blocks"
 
 
 class _SweepPrinter:

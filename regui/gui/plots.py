@@ -7,6 +7,7 @@ a fast run does not redraw for every epoch). All of it runs in the GUI thread.
 from __future__ import annotations
 
 import html
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -15,6 +16,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QVBoxLayout, QWidget
 
 from regui.core.export import ExportError
+from regui.gui.draw_budget import DrawBudget
 from regui.gui.plot_series import Series
 from regui.gui.plot_style import epoch_plot, set_title
 from regui.gui.results_model import RunsModel
@@ -104,10 +106,14 @@ class PlotsPanel(QWidget):
         self._highlighted: set[int] = set()
         self._legend_ids: list[int] | None = []  # the runs the legend names (None: it says to look at the table)
         self._dirty: set[int] = set()
+        self._waiting: list[int] = []  # runs started whose curves are not made yet (over budget)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(_REFRESH_MS)
-        self._timer.timeout.connect(self._refresh)
+        self._timer.timeout.connect(self._refresh_some)
+        # A sweep's block starts and ends dozens of runs at once (a run's curves take some 15 ms
+        # to make): what is over the budget waits for the next turn, and the window stays live.
+        self._budget = DrawBudget(self)
 
     # --- runs -------------------------------------------------------------------------------
 
@@ -145,24 +151,47 @@ class PlotsPanel(QWidget):
 
     def run_started(self, run_id: int) -> None:
         assert self.runs is not None
-        if not self.has_run(run_id):
-            self.add_run(self.runs.entry(run_id))  # drawn at once
-        else:
+        if self.has_run(run_id):
             self.update_run(run_id)  # started again: its curves restart
+        elif self._budget.over():
+            self._waiting.append(run_id)  # made at the next turn (twice in the list is harmless)
+            self._timer.start()
+        else:
+            with self._budget.spending():
+                self.add_run(self.runs.entry(run_id))  # drawn at once
 
     def run_epoch(self, run_id: int, result) -> None:
         self.update_run(run_id)
 
     def run_ended(self, run_id: int) -> None:
         if self.has_run(run_id):
-            self.update_run(run_id, now=True)
+            self.update_run(run_id, now=not self._budget.over())
 
     def update_run(self, run_id: int, now: bool = False) -> None:
         """New epochs for ``run_id``: redraw it soon (or now)."""
         self._dirty.add(run_id)
         if now:
-            self._refresh()
+            with self._budget.spending():
+                self._redraw([run_id])
         elif not self._timer.isActive():
+            self._timer.start()
+
+    def _add_waiting(self) -> None:
+        run_id = self._waiting.pop(0)
+        entry = None if self.runs is None else self.runs.entry(run_id)
+        if entry is not None and not self.has_run(run_id):  # (it may have been removed meanwhile)
+            self.add_run(entry)
+
+    def _refresh_some(self) -> None:
+        """The timer's turn: make waiting runs' curves, redraw changed ones, within the budget."""
+        self._budget.new_turn()
+        started = time.perf_counter()
+        with self._budget.spending():
+            while self._waiting and not self._budget.over(started):
+                self._add_waiting()
+            while self._dirty and not self._budget.over(started):
+                self._redraw([self._dirty.pop()])
+        if self._waiting or self._dirty:
             self._timer.start()
 
     def has_run(self, run_id: int) -> bool:
@@ -309,10 +338,17 @@ class PlotsPanel(QWidget):
             curve.setZValue(-5 if key == "batches" else 10 if selected else 0)
 
     def _refresh(self) -> None:
+        """Redraw every changed run now (and make the waiting runs' curves)."""
         self._timer.stop()
+        while self._waiting:
+            self._add_waiting()
         dirty, self._dirty = self._dirty, set()
+        self._redraw(dirty)
+
+    def _redraw(self, run_ids) -> None:
+        self._dirty.difference_update(run_ids)
         log_y = self.log_loss.isChecked()
-        for run_id in dirty:
+        for run_id in run_ids:
             curves = self._curves.get(run_id)
             if curves is None:
                 continue

@@ -1,0 +1,44 @@
+"""A budget of the window's thread for drawing: views that get much to draw at once (a sweep's
+block starts, streams and ends dozens of runs together) draw up to the budget, and leave the
+rest for their next turn, so that the window keeps answering."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from PySide6.QtCore import QObject, QTimer
+
+BUDGET_SECONDS = 0.02  # the most drawing takes of the window's thread in one turn
+
+
+class DrawBudget(QObject):
+    """Time spent drawing since the window's events last had their turn."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._spent = 0.0
+        self._turn = QTimer(self)  # a 0 ms timer fires once the events waiting had their turn
+        self._turn.setSingleShot(True)
+        self._turn.setInterval(0)
+        self._turn.timeout.connect(self.new_turn)
+
+    def new_turn(self) -> None:
+        self._spent = 0.0
+
+    def over(self, since: float | None = None) -> bool:
+        """Whether this turn is over budget (counting the time ``since`` then, within ``spending``)."""
+        running = 0.0 if since is None else time.perf_counter() - since
+        return self._spent + running >= BUDGET_SECONDS
+
+    @contextmanager
+    def spending(self) -> Iterator[None]:
+        """Count the time of the ``with`` block against this turn."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._spent += time.perf_counter() - started
+            if not self._turn.isActive():
+                self._turn.start()
