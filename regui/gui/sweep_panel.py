@@ -276,7 +276,7 @@ class SweepPanel(QWidget):
         if state.ended or ended == total:
             self.eta = "done"
         elif state.paused:
-            self.eta = f"paused ({running} held where they are)"
+            self.eta = f"paused, {running} held"
         elif ran:
             # Wall time per run that actually trained, parallel workers included; pauses left out.
             left = state.working_seconds() / ran * (total - ended)

@@ -87,7 +87,9 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         no penalty as a band (lambda changes nothing there)."""
         self.clear_plots()
         part = "validation" if measure == "val" else "test"
-        if measure == "val" and all(math.isnan(s.val[0]) for s, _ in summaries if s.n):
+        if not any(s.n for s, _ in summaries):  # a sweep in blocks: its runs end together
+            note = "drawn as runs end"
+        elif measure == "val" and all(math.isnan(s.val[0]) for s, _ in summaries if s.n):
             note = "no validation part in this sweep: nothing to choose on"
         else:
             note = f"{part}{' ─── train ╌╌╌' if show_train else ''} · mean ± std of runs"
