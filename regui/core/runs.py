@@ -135,11 +135,8 @@ def run_block(
                 if isinstance(result, TrainingDiverged):
                     runs[i].diverged(result)
                     end(i)
-                elif not runs[i].add(result) or result.epoch == configs[i].epochs:
+                elif not runs[i].add(result):
                     end(i)
-            for i in range(len(runs)):
-                if i not in records and run_should_stop is not None and run_should_stop(i):
-                    end(i)  # stopped on request: its last whole epoch is its last
     finally:
         epochs.close()
     for i in range(len(runs)):
@@ -182,7 +179,7 @@ class RunProgress:
         self.done = False  # wants no more epochs
 
     def add(self, result: EpochResult) -> bool:
-        """Take the next epoch; False once the run wants no more (early stopping)."""
+        """Take the next epoch; False once the run wants no more (its last epoch, early stopping)."""
         config, record, snapshots = self.config, self.record, self.snapshots
         record.epochs.append(result)
         best = self.best
@@ -199,7 +196,7 @@ class RunProgress:
         if config.early_stopping and result.epoch - best.epoch >= config.patience:
             self.early = True
             return False
-        return True
+        return result.epoch < config.epochs
 
     def diverged(self, exc: TrainingDiverged) -> None:
         self.record.status, self.record.message = DIVERGED, str(exc)
