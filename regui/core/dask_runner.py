@@ -18,11 +18,11 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from regui.core.blocks import MAX_BLOCK, block_size, data_shape, most_for
+from regui.core.blocks import MAX_BLOCK, data_shape, most_for
 from regui.core.errors import ReguiError
 from regui.core.records import RunRecord, kept_epochs
 from regui.core.sweep import SweepItem
-from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents, item_name
+from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents
 
 CONNECT_TIMEOUT = 10  # seconds
 STOPS_TIMEOUT = 30  # seconds a task waits to read the stop requests before it gives up and stops
@@ -148,19 +148,17 @@ class DaskRunner:
                         stops.set(now)
                         told = now
                     while len(running) < self.slots:
-                        first = book.next()
-                        if first is None:
+                        indices = book.next_block(self.slots - len(running), most)
+                        if not indices:
                             break
-                        indices = book.mates(first, block_size(len(book.pending) + 1, self.slots - len(running), most))
                         future = self.client.submit(
                             _remote_block,
                             self._data,
-                            [book.by_index[i].config for i in indices],
-                            [item_name(book.by_index[i], names) for i in indices],
+                            *book.settings(indices),
                             indices,
                             tag,
                             book.streams_snapshots,
-                            key=f"{tag}-block-{first}-{book.attempts[first]}",
+                            key=f"{tag}-block-{indices[0]}-{book.attempts[indices[0]]}",
                             pure=False,
                             retries=1,
                         )

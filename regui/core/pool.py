@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from regui.core.blocks import MAX_BLOCK, block_size, data_shape, most_for
+from regui.core.blocks import MAX_BLOCK, data_shape, most_for
 from regui.core.machine import default_workers, process_alive
 from regui.core.pool_worker import worker_main
 from regui.core.records import RunRecord
 from regui.core.sweep import SweepItem
-from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents, item_name
+from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents
 
 
 @dataclass
@@ -140,27 +140,16 @@ class ProcessPool:
                             self._send(worker, ("stop", held))
                             worker.stops_sent.add(held)
                 while len(busy) < self.jobs:
-                    first = book.next()
-                    if first is None:
+                    indices = book.next_block(self.jobs - len(busy), most)
+                    if not indices:
                         break
-                    indices = book.mates(first, block_size(len(book.pending) + 1, self.jobs - len(busy), most))
                     worker = self._idle_worker() or self._spawn()
                     worker.indices, worker.stops_sent, worker.paused = indices, set(), False
                     busy.append(worker)
                     # A run alone overlaps its metrics with its next SGD pass only if a core would
                     # otherwise stand idle (the last runs of a sweep, a pool smaller than the machine).
                     overlap = min(self.jobs, len(busy) + len(book.pending)) < default_workers()
-                    self._send(
-                        worker,
-                        (
-                            "block",
-                            indices,
-                            [book.by_index[i].config for i in indices],
-                            [item_name(book.by_index[i], names) for i in indices],
-                            book.streams_snapshots,
-                            overlap,
-                        ),
-                    )
+                    self._send(worker, ("block", indices, *book.settings(indices), book.streams_snapshots, overlap))
                 if not busy:
                     control.stopped.wait(0.05)  # paused, or only finishing bookkeeping left
                     continue

@@ -187,6 +187,20 @@ class SweepBook:
                 block.append(other)
         return block
 
+    def next_block(self, free: int, most: int) -> list[int]:
+        """The next runs to start together (see ``next`` and ``mates``), [] if none may start: the
+        waiting runs shared evenly among ``free`` workers, at most ``most`` (``blocks.block_size``)."""
+        from regui.core.blocks import block_size
+
+        first = self.next()
+        if first is None:
+            return []
+        return self.mates(first, block_size(len(self.pending) + 1, free, most))
+
+    def settings(self, indices: Sequence[int]) -> tuple[list, list[str]]:
+        """The settings and the names of the runs ``indices``, as a runner sends them."""
+        return [self.by_index[i].config for i in indices], [self.runs.record(i).name for i in indices]
+
     def restarted(self, index: int, attempt: int) -> None:
         """The run started over where its runner put it (Dask, after losing a worker)."""
         self.runs.start(index, attempt)
@@ -276,13 +290,12 @@ def run_serial(
     prepared: dict = {}  # split settings -> PreparedData (one split at a time)
     while not book.all_done():
         book.drop_stopped()
-        index = book.next()
-        if index is None:
+        indices = book.next_block(1, block)
+        if not indices:
             if book.pending and not control.stopped.is_set():
                 control.stopped.wait(0.05)  # paused
             continue
-        indices = book.mates(index, block)
-        configs = [book.by_index[i].config for i in indices]
+        configs, run_names = book.settings(indices)
         ended: set[int] = set()
         try:
             split = configs[0].split
@@ -292,7 +305,7 @@ def run_serial(
             run_block(
                 prepared[split],
                 configs,
-                names=[item_name(book.by_index[i], names) for i in indices],
+                names=run_names,
                 should_stop=functools.partial(control.hold, indices),
                 run_should_stop=functools.partial(_in_block_stops, control, indices),
                 on_epoch=functools.partial(_in_block_epoch, book, indices),
