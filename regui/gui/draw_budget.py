@@ -19,6 +19,7 @@ class DrawBudget(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._spent = 0.0
+        self._depth = 0  # spending blocks open: only the outermost counts (they nest)
         self._turn = QTimer(self)  # a 0 ms timer fires once the events waiting had their turn
         self._turn.setSingleShot(True)
         self._turn.setInterval(0)
@@ -34,11 +35,14 @@ class DrawBudget(QObject):
 
     @contextmanager
     def spending(self) -> Iterator[None]:
-        """Count the time of the ``with`` block against this turn."""
+        """Count the time of the ``with`` block against this turn (once, if blocks nest)."""
         started = time.perf_counter()
+        self._depth += 1
         try:
             yield
         finally:
-            self._spent += time.perf_counter() - started
-            if not self._turn.isActive():
-                self._turn.start()
+            self._depth -= 1
+            if not self._depth:
+                self._spent += time.perf_counter() - started
+                if not self._turn.isActive():
+                    self._turn.start()

@@ -342,8 +342,7 @@ class PlotsPanel(QWidget):
         self._timer.stop()
         while self._waiting:
             self._add_waiting()
-        dirty, self._dirty = self._dirty, set()
-        self._redraw(dirty)
+        self._redraw(list(self._dirty))
 
     def _redraw(self, run_ids) -> None:
         self._dirty.difference_update(run_ids)

@@ -29,3 +29,19 @@ def test_two_plots_share_the_width_and_the_legend_sits_below_them(qtbot):
     assert len(panel.legend.items) == 4
     assert panel.legend.geometry().top() >= max(loss.bottom(), acc.bottom()) - 1  # covers no curve
     assert panel.legend.geometry().bottom() <= panel.canvas.height()
+
+
+def test_the_draw_budget_counts_nested_drawing_once_and_renews_each_turn(qtbot, monkeypatch):
+    import regui.gui.draw_budget as draw_budget
+
+    clock = [0.0]
+    monkeypatch.setattr(draw_budget.time, "perf_counter", lambda: clock[0])
+    budget = draw_budget.DrawBudget()
+    with budget.spending():
+        with budget.spending():  # a run's curves made, and drawn at once within it
+            clock[0] += 0.6 * draw_budget.BUDGET_SECONDS
+    assert not budget.over()  # counted once: 0.6 of the budget, not 1.2
+    with budget.spending():
+        clock[0] += 0.6 * draw_budget.BUDGET_SECONDS
+    assert budget.over()
+    qtbot.waitUntil(lambda: not budget.over(), timeout=2000)  # the window had its turn: a new budget
