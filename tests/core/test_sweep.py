@@ -82,6 +82,13 @@ def grid(repeats=2):
     return expand(SweepSpec(TrainConfig(**SMALL), penalties=("none", "l1", "l2"), alphas=(1e-3, 1e-1), repeats=repeats))
 
 
+def wait_until(condition, seconds=60):
+    """Wait for ``condition()`` (a sweep running on another thread), up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def long_runs(items, epochs):
     return [SweepItem(i.index, i.config.with_(epochs=epochs), i.repeat) for i in items]
 
@@ -184,9 +191,7 @@ def test_pause_holds_new_runs_and_resume_goes_on(pool_by_run):
     done = []
     thread = threading.Thread(target=lambda: done.append(pool_by_run.run(items, events, control)))
     thread.start()
-    deadline = time.monotonic() + 60  # the workers may be starting still
-    while not paused_after and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: paused_after)  # the workers may be starting still
     thread.join(0.5)
     started = len([e for e in events.log if e[0] == "started"])
     assert paused_after and started == paused_after[0] < len(items)  # nothing new while paused
@@ -277,9 +282,7 @@ def test_a_run_whose_worker_dies_while_paused_starts_again_at_once_and_holds(poo
     thread = threading.Thread(target=lambda: done.append(pool_by_run.run(items, events, control)))
     thread.start()
     try:
-        deadline = time.monotonic() + 60
-        while ("started", 1, 2) not in events.log and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: ("started", 1, 2) in events.log)
         assert control.paused.is_set() and ("started", 1, 2) in events.log  # while paused
         time.sleep(0.3)
         assert ("started", 2, 1) not in events.log and ("finished", 1, FINISHED) not in events.log  # held
@@ -440,9 +443,7 @@ def test_pause_holds_a_running_block_and_resume_goes_on_with_the_same_numbers(da
     thread = threading.Thread(target=lambda: done.append(pool.run(items, events, control)))
     thread.start()
     try:
-        deadline = time.monotonic() + 60
-        while not control.paused.is_set() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(control.paused.is_set)
         time.sleep(0.5)  # what was on its way arrives
 
         def count():
