@@ -3,7 +3,8 @@
 Runs of regui's engine that train on the same data (split) in the same shuffle (seed) with the
 same batch size, loss and schedule see the same mini-batches; only their penalty, lambda, L1
 ratio and learning rate differ. A block trains them together (``minibatch.SGDStack``): each
-mini-batch is gathered once for all of them, and each run gets exactly the numbers it has alone
+mini-batch is gathered once, their gradients and measurements are one product each
+(``wide.stack_product``), and each run gets exactly the numbers it has alone
 (a run alone is a block of one, by the same code). Runs leave a block when they are stopped,
 diverge, stop early or reach their last epoch; the others go on unchanged.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -22,10 +24,11 @@ from regui.core.errors import TrainingDiverged
 from regui.core.minibatch import Settings, SGDStack
 from regui.core.progress import StopCheck
 from regui.core.records import EpochResult, snapshot_size
+from regui.core.wide import WIDEST
 
 # The most runs trained in one block: its weights, gradients and per-epoch snapshots grow with
-# it, and beyond a few dozen models one more adds no speed (the products are one per model).
-MAX_BLOCK = 32
+# it, and a product of 32 models' columns already runs BLAS at full speed (wide.WIDEST).
+MAX_BLOCK = WIDEST
 # The share of the machine's memory that all the blocks training at once may take together.
 BLOCK_MEMORY_SHARE = 0.25
 
@@ -100,6 +103,7 @@ def block_epochs(
     configs: Sequence[TrainConfig],
     should_stop: StopCheck | None = None,
     leaving: Callable[[int], bool] | None = None,
+    overlap: bool = False,
 ) -> Generator[list[tuple[int, EpochResult | TrainingDiverged]], None, None]:
     """Train ``configs`` (runs that share a pass) together, epoch by epoch. After each epoch,
     yields each run still training as (its position in ``configs``, its EpochResult, or the
@@ -107,7 +111,8 @@ def block_epochs(
 
     ``should_stop()`` ends the whole block, ``leaving(position)`` one run, checked between
     mini-batches: an epoch cut short is not reported, as for a run alone. A run also leaves once
-    it has trained its own number of epochs, or diverged.
+    it has trained its own number of epochs, or diverged. ``overlap``: a core is free, and
+    measuring each epoch may share the work with a helper thread (the same numbers).
     """
     from regui.core.training import _measure, check_settings, stacked_decision_values
 
@@ -138,34 +143,43 @@ def block_epochs(
 
     stop = None if should_stop is None else progress.every(progress.STOP_CHECK_SECONDS, should_stop)
     leaving_now = None if leaving is None else progress.at_most_every(progress.STOP_CHECK_SECONDS, runs_leaving)
-    started = time.perf_counter()
-    epoch = 0
-    while len(stack):
-        epoch += 1
-        runs_leaving()  # between epochs, always asked (early stopping ends a run here)
-        leave([run for run in stack.ids if configs[run].epochs < epoch])
-        if not len(stack) or (should_stop is not None and should_stop()):
-            return
-        # Diverging weights pass through inf and NaN on their way; the check after the epoch says so.
-        with np.errstate(all="ignore"):
-            losses = stack.epoch(data.X_train, data.y_train, stop_step if (stop or leaving) else None)
-        if losses is None or not len(stack):
-            return
-        results: list[tuple[int, EpochResult | TrainingDiverged]] = []
-        with np.errstate(all="ignore"):  # a diverged model's values: said by _measure below
-            parts = [
-                stacked_decision_values(X, stack.weights, stack.bias) if len(X) else None
-                for X in (data.X_train, data.X_val, data.X_test)
-            ]
-        for k, run in enumerate(stack.ids):
-            result: EpochResult | TrainingDiverged
-            decisions = tuple(None if part is None else part[k] for part in parts)
-            try:
-                result = _measure(
-                    epoch, stack.weights[k].T, stack.bias[k], data, configs[run], started, losses[k], decisions
-                )
-            except TrainingDiverged as exc:
-                result = exc
-            results.append((run, result))
-        leave([run for run, result in results if isinstance(result, TrainingDiverged)])
-        yield results
+    # Measuring shares its products with a helper thread when a core is free for it.
+    helper = (
+        ThreadPoolExecutor(1, thread_name_prefix="regui-measure") if overlap and machine.default_workers() > 1 else None
+    )
+    try:
+        started = time.perf_counter()
+        epoch = 0
+        while len(stack):
+            epoch += 1
+            runs_leaving()  # between epochs, always asked (early stopping ends a run here)
+            leave([run for run in stack.ids if configs[run].epochs < epoch])
+            if not len(stack) or (should_stop is not None and should_stop()):
+                return
+            # Diverging weights pass through inf and NaN on their way; the check after the epoch says so.
+            with np.errstate(all="ignore"):
+                losses = stack.epoch(data.X_train, data.y_train, stop_step if (stop or leaving) else None)
+            if losses is None or not len(stack):
+                return
+            results: list[tuple[int, EpochResult | TrainingDiverged]] = []
+            with np.errstate(all="ignore"):  # a diverged model's values: said by _measure below
+                parts = [
+                    stacked_decision_values(X, stack.weights, stack.bias, helper) if len(X) else None
+                    for X in (data.X_train, data.X_val, data.X_test)
+                ]
+            for k, run in enumerate(stack.ids):
+                result: EpochResult | TrainingDiverged
+                decisions = tuple(None if part is None else part[k] for part in parts)
+                try:
+                    result = _measure(
+                        epoch, stack.weights[k].T, stack.bias[k], data, configs[run], started, losses[k], decisions
+                    )
+                except TrainingDiverged as exc:
+                    result = exc
+                results.append((run, result))
+            leave([run for run, result in results if isinstance(result, TrainingDiverged)])
+            yield results
+
+    finally:
+        if helper is not None:
+            helper.shutdown(wait=False)

@@ -29,6 +29,7 @@ from regui.core.objective import (
     soft_threshold,
     stacked_loss_and_gradient,
 )
+from regui.core.wide import one_blas_thread, stack_product
 
 # SGDClassifier's invscaling exponent (its default power_t): eta = eta0 / t ** POWER_T, t counting
 # the images seen, so that the schedule means the same in both engines. Under it a full batch's
@@ -67,10 +68,10 @@ class SGDStack:
     in penalty, lambda, L1 ratio and learning rate. Weights are ``(models, features, classes)``.
 
     Each model's numbers are exactly those it has when trained alone (a stack of one), whatever
-    the other models: every matrix product is one model's own (``np.matmul`` over the stack calls
-    BLAS once per model, with the shape that model has alone; one wide product would give other
-    roundings for other widths, which SGD amplifies), and every other operation is elementwise
-    or reduces within one model. So a run's numbers never depend on which block it ran in.
+    the other models: the scores are one BLAS product per model, with the shape it has alone;
+    the gradients of all the models are one product, made so that each model's columns come
+    out the same at any width (``wide``); every other operation is elementwise or reduces
+    within one model. So a run's numbers never depend on which block it ran in.
     """
 
     def __init__(
@@ -119,8 +120,20 @@ class SGDStack:
         return self._eta0.copy()
 
     def penalties(self) -> np.ndarray:
-        """alpha * R(W_k) of each model."""
-        return np.array([penalty_value(w, s.penalty, s.alpha, s.l1_ratio) for w, s in zip(self.weights, self.settings)])
+        """alpha * R(W_k) of each model: ``penalty_value`` of each, computed over the stack at once
+        (each model's sums are over its own contiguous weights, in the order they are alone)."""
+        ss = self.settings
+        kinds = np.array([s.penalty for s in ss])
+        alpha = np.array([s.alpha for s in ss], dtype=np.float64)
+        ratio = np.array([s.l1_ratio for s in ss], dtype=np.float64)
+        squares = np.square(self.weights).sum(axis=(1, 2)) if (kinds != "l1").any() else 0.0
+        absolute = np.abs(self.weights).sum(axis=(1, 2)) if (kinds != "l2").any() else 0.0
+        r = np.select(
+            [kinds == "l2", kinds == "l1", kinds == "elasticnet"],
+            [0.5 * squares, absolute, (1.0 - ratio) * 0.5 * squares + ratio * absolute],
+            0.0,
+        )
+        return np.where(kinds == "none", 0.0, alpha * r)
 
     def epoch(self, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
         """One pass over ``X``/``y`` in a fresh shuffle. Returns each model's objective (batch mean
@@ -139,17 +152,18 @@ class SGDStack:
         first_ids = list(self.ids)
         rows = slice(None)  # the rows of ``losses`` of the models still in the stack
         slot = 0
-        for step in range(steps):
-            batch = order[step * size : (step + 1) * size] if order is not None else slice(0, n)
-            keep = slot < len(kept) and kept[slot] == step
-            values = self.step(X, y, batch, should_stop, measure=keep)
-            if values is None:
-                return None
-            if len(values) != losses[rows].shape[0]:  # models left between the steps
-                rows = [first_ids.index(i) for i in self.ids]  # type: ignore[assignment]
-            if keep:
-                losses[rows, slot] = values
-                slot += 1
+        with one_blas_thread():  # for the whole epoch, rather than taken and given back per product
+            for step in range(steps):
+                batch = order[step * size : (step + 1) * size] if order is not None else slice(0, n)
+                keep = slot < len(kept) and kept[slot] == step
+                values = self.step(X, y, batch, should_stop, measure=keep)
+                if values is None:
+                    return None
+                if len(values) != losses[rows].shape[0]:  # models left between the steps
+                    rows = [first_ids.index(i) for i in self.ids]  # type: ignore[assignment]
+                if keep:
+                    losses[rows, slot] = values
+                    slot += 1
         return losses[rows]
 
     def step(
@@ -202,10 +216,13 @@ class SGDStack:
 
     def _gradient(self, Xc: np.ndarray, yc: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each model's data loss on these rows (summed, divided by ``total``) and its gradients."""
-        scores = np.matmul(Xc, self.weights)  # (models, rows, classes): one BLAS product per model
+        # The scores: one small product per model (np.matmul over the stack calls BLAS once per
+        # model, with the shape the model has alone), which BLAS's small-matrix kernel does
+        # faster than a padded wide product would a lone run, and no slower for a block.
+        scores = np.matmul(Xc, self.weights)  # (models, rows, classes)
         scores += self.bias[:, None, :]
         values, grad_scores = stacked_loss_and_gradient(scores, yc, self._loss, total)
-        grad_w = np.matmul(Xc.T, grad_scores)
+        grad_w = stack_product(Xc.T, grad_scores)  # all the models' gradients in one product
         grad_b = per_model(grad_scores, np.sum, axis=0)
         return values, grad_w, grad_b
 

@@ -128,7 +128,7 @@ def run_block(
             end(i)  # at once, even mid-epoch: while a block is paused its epochs do not end
         return runs[i].done
 
-    epochs = block_epochs(data, configs, should_stop, leaving)
+    epochs = block_epochs(data, configs, should_stop, leaving, overlap=overlap)
     try:
         for results in epochs:
             for i, result in results:

@@ -17,9 +17,7 @@ epoch, with the objective as the lesson writes it and scikit-learn defines it:
 
 from __future__ import annotations
 
-import functools
 import math
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,9 +33,9 @@ from regui.core.errors import ConfigError, TrainingDiverged
 from regui.core.objective import mean_data_loss, penalty_value, softmax
 from regui.core.progress import StopCheck
 from regui.core.records import EpochResult
+from regui.core.wide import one_blas_thread, stack_product
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-_BLAS_LIMIT_LOCK = threading.Lock()
 
 
 def penalty_term(coef: np.ndarray, config: TrainConfig) -> float:
@@ -72,20 +70,36 @@ def decision_values(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> n
     return out
 
 
-def stacked_decision_values(X: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+def stacked_decision_values(
+    X: np.ndarray, weights: np.ndarray, bias: np.ndarray, helper: ThreadPoolExecutor | None = None
+) -> np.ndarray:
     """``decision_values`` of each model of a stack (``weights`` (models, features, classes), as
-    ``SGDStack`` keeps them), as (models, rows, classes): the same BLAS calls, block by block and
-    model by model, as for each model alone, so the same numbers; each block of rows is read
-    from memory once for all the models rather than once per model."""
+    ``SGDStack`` keeps them), as (models, rows, classes), _BLOCK_ROWS rows at a time: each block
+    of rows is multiplied by all the models in one product, padded so that a model's numbers are
+    those it has in a stack of one (``wide.stack_product``).
+
+    With a ``helper`` thread, it multiplies the first half of the blocks meanwhile (BLAS
+    releases the GIL): the same products, so the same numbers, in about half the time when a
+    core is free."""
     n = X.shape[0]
     whole = n - n % _BLOCK_ROWS
     out = np.empty((len(weights), n, weights.shape[2]))
-    if whole:
-        blocks = X[:whole].reshape(whole // _BLOCK_ROWS, 1, _BLOCK_ROWS, X.shape[1])
-        stacked = np.matmul(blocks, weights[None])  # (blocks, models, rows, classes)
-        out[:, :whole] = stacked.transpose(1, 0, 2, 3).reshape(len(weights), whole, -1)
+
+    errors = np.geterr()  # the caller's, for the helper thread too (numpy's are per thread)
+
+    def multiply(first: int, last: int) -> None:  # rows first..last, a whole number of blocks
+        with np.errstate(**errors):
+            if last > first:
+                blocks = X[first:last].reshape((last - first) // _BLOCK_ROWS, _BLOCK_ROWS, X.shape[1])
+                out[:, first:last] = stack_product(blocks, weights).reshape(len(weights), last - first, -1)
+
+    half = whole // _BLOCK_ROWS // 2 * _BLOCK_ROWS if helper is not None else 0
+    first_half = helper.submit(multiply, 0, half) if half else None
+    multiply(half, whole)
     if whole < n:
-        out[:, whole:] = np.matmul(X[whole:], weights)
+        out[:, whole:] = stack_product(X[whole:], weights)
+    if first_half is not None:
+        first_half.result()
     out += bias[:, None, :]
     return out
 
@@ -193,7 +207,7 @@ def train_epochs(
     and memory. The numbers are the same either way.
     """
     if not config.sklearn:  # regui's engine: a block of one (it checks the settings)
-        yield from _minibatch_epochs(data, config, should_stop)
+        yield from _minibatch_epochs(data, config, should_stop, overlap)
         return
     check_settings(data, config)
     classes = np.arange(data.n_classes)
@@ -227,9 +241,8 @@ def train_epochs(
                 pending = trainer.submit(sgd_pass)  # runs while this epoch is measured
             # One core may be busy with SGD: keep BLAS off it (oversubscribed, both run slower).
             # The same thread count every epoch and either way, as BLAS results can differ in
-            # the last bit with it. The limit is process-wide, hence the lock when several runs
-            # train at once.
-            with _BLAS_LIMIT_LOCK, _blas_controller().limit(limits=max(1, _cores() - 1), user_api="blas"):
+            # the last bit with it.
+            with one_blas_thread():
                 record = _measure(epoch, coef, intercept, data, config, started)
             yield record
             if last or stop_requested():
@@ -251,18 +264,22 @@ def check_settings(data: PreparedData, config: TrainConfig) -> None:
         raise ConfigError("The prepared data was made with other image or split settings than this run's.")
 
 
-def _minibatch_epochs(data: PreparedData, config: TrainConfig, should_stop: StopCheck | None) -> Iterator[EpochResult]:
+def _minibatch_epochs(
+    data: PreparedData, config: TrainConfig, should_stop: StopCheck | None, overlap: bool = True
+) -> Iterator[EpochResult]:
     """regui's engine: ``config.epochs`` epochs of mini-batch SGD, measured after each one.
 
     ``should_stop()`` is checked between mini-batches as well as epochs: an epoch cut short is
     not reported (its weights are a mix of two epochs), so the run ends at the last whole epoch.
-    No helper thread: the steps are small products, and a step cannot overlap the next anyway.
-    The numbers are the same in every process and for any BLAS thread count (products of at
-    most CHUNK_ROWS rows, checked in the tests).
+    The steps run in this thread (a step cannot overlap the next); with ``overlap``, the
+    measuring after each epoch is shared with a helper thread. The numbers are the same in
+    every process and whatever BLAS's thread count (the engine's products run on one thread,
+    see ``wide``; checked in the tests).
     """
     from regui.core.blocks import block_epochs
 
-    for results in block_epochs(data, [config], should_stop):  # a block of one: the same code as in a sweep's
+    # A block of one: the same code as in a sweep's.
+    for results in block_epochs(data, [config], should_stop, overlap=overlap):
         [(_, result)] = results
         if isinstance(result, TrainingDiverged):
             raise result
@@ -277,20 +294,6 @@ def _run_now(work: Callable[[], tuple[np.ndarray, np.ndarray]]) -> Future:
     except Exception as exc:  # noqa: BLE001 - handed over exactly as the helper thread would
         done.set_exception(exc)
     return done
-
-
-@functools.cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-@functools.cache
-def _cores() -> int:
-    from regui.core.machine import default_workers
-
-    return default_workers()
 
 
 def _measure(

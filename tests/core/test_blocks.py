@@ -1,6 +1,7 @@
 """Blocks: runs that share a pass trained as one stack, each with exactly its numbers alone."""
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from regui.core.dataset import load_dataset, prepare
 from regui.core.locations import sample_dataset_dir
 from regui.core.records import DIVERGED, FINISHED, STOPPED
 from regui.core.runs import run_block, run_training
+from regui.core.training import stacked_decision_values
 
 BASE = TrainConfig(width=8, height=8, epochs=6, batch_size=32, validation=0.2)
 
@@ -52,6 +54,20 @@ def test_every_run_of_a_block_has_exactly_its_numbers_alone(data, allow_divergen
     # In another order, and with runs of another block around them: the same.
     again = run_block(data, CONFIGS[::-1], snapshots=None)[::-1]
     assert all(same_numbers(a, b) for a, b in zip(alone, again))
+
+
+def test_measuring_with_a_helper_thread_gives_the_same_numbers(data, allow_divergence):
+    # With a core free, each epoch's products on every image are shared with a helper thread.
+    for config in CONFIGS:
+        assert same_numbers(run_training(data, config, overlap=True), run_training(data, config, overlap=False))
+    block, alone = run_block(data, CONFIGS, overlap=True), run_block(data, CONFIGS, overlap=False)
+    assert all(same_numbers(a, b) for a, b in zip(block, alone))
+    rng = np.random.default_rng(0)
+    X, W, b = rng.standard_normal((64 * 5 + 9, 40)), rng.standard_normal((7, 40, 3)), rng.standard_normal((7, 3))
+    with ThreadPoolExecutor(1) as helper:
+        shared = stacked_decision_values(X, W, b, helper)
+    assert np.array_equal(shared, stacked_decision_values(X, W, b))
+    np.testing.assert_allclose(shared, np.matmul(X, W) + b[:, None, :], rtol=1e-12, atol=1e-12)
 
 
 def test_stopping_one_run_in_a_block_leaves_the_others_numbers_unchanged(data):

@@ -1,0 +1,168 @@
+"""One BLAS product for a whole stack of models, each model getting exactly its numbers alone.
+
+A block's models all multiply the same rows (a mini-batch, or the images being measured):
+``A @ [W_1 W_2 ... W_K]`` reads ``A`` once and runs at BLAS's full speed, where K products of
+a few columns each run at a fraction of it. But BLAS's rounding may depend on the product's
+shape. OpenBLAS multiplies a product of at most SMALL_PRODUCT multiply-adds with its
+small-matrix kernel, whose numbers for one column change with the width; larger products go to
+its blocked kernel, where each column's numbers are the same at every width, in every slot and
+for any thread count. SGD amplifies a last-bit difference, so that would make a run's numbers
+depend on its block.
+
+So every product here, a lone run's included, is made large enough for the blocked kernel by
+padding the stack with zero columns, is one of at most WIDEST models, and runs on one BLAS
+thread (with two, OpenBLAS shares a product's columns out between its threads, and a column's
+numbers then depend on the width again; at these sizes a second thread adds no speed anyway,
+and a sweep's parallelism is its worker processes). Whether this machine's BLAS really gives
+every width the same columns is checked once per shape on random numbers
+(``_columns_agree``); where it does not, each model is multiplied on its own, which is exact
+everywhere (and what a lone run then does too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+
+# OpenBLAS's limit for its small-matrix kernel: rows * inner * columns multiply-adds.
+SMALL_PRODUCT = 100**3
+# The most models in one product: a bigger stack is multiplied in slices of this many, so that
+# only widths the check below has tried occur.
+WIDEST = 32
+# Padding beyond this many models costs more than multiplying model by model saves (products of
+# a handful of rows on small images).
+MOST_PADDED = 64
+
+
+_threads_lock = threading.Lock()
+_holders = 0  # threads inside one_blas_thread
+_original: list[tuple[object, int]] = []  # each BLAS library's thread count before the first came in
+_warned = False
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread while inside, for every thread of this process. The thread count is
+    process-wide (for OpenBLAS's own threads): the first thread in sets it, the last one out
+    restores it, so runs training at once in several threads never undo each other's limit.
+
+    threadpoolctl's ``limit`` is not used: it lets only one Python thread ever control
+    OpenBLAS (the first that limited it, while that thread lives) and silently ignores the
+    others, so a run training in a second thread would keep two BLAS threads."""
+    global _holders
+    with _threads_lock:
+        libraries = _blas_libraries()
+        if not _holders:
+            _original[:] = [(library, library.get_num_threads()) for library in libraries]
+        _holders += 1
+        for library in libraries:  # again in each thread: an OpenMP build's count is per thread
+            _set_threads(library, 1)
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _holders -= 1
+            if not _holders:
+                for library, threads in _original:
+                    _set_threads(library, threads)
+                _original.clear()
+
+
+def _set_threads(library, threads: int | None) -> None:
+    global _warned
+    if threads is None:
+        return
+    # threadpoolctl's own setter, without its one-controlling-thread rule (older versions have
+    # only the plain setter, which has no such rule).
+    getattr(library, "_real_set_num_threads", library.set_num_threads)(threads)
+    if threads == 1 and library.get_num_threads() not in (1, None) and not _warned:
+        _warned = True
+        warnings.warn(
+            f"{library.internal_api} could not be limited to one thread: a run's numbers may differ in their "
+            "last digits between a run alone and the same run in a sweep's block.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+@functools.cache
+def _blas_libraries() -> list:
+    from threadpoolctl import ThreadpoolController
+
+    return [library for library in ThreadpoolController().lib_controllers if library.user_api == "blas"]
+
+
+def stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B[k]`` for each model k of the stack ``B`` (models, inner, columns), as (models,
+    ..., columns) with each model's part contiguous: ``np.matmul(A, B)`` for a 2-D ``A`` (rows,
+    inner), or for a stack of row blocks (blocks, rows, inner) that of each block, bit for bit
+    what each model gets multiplied alone here (a stack of one)."""
+    with one_blas_thread():
+        return _stack_product(A, B)
+
+
+def _stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    models, inner, columns = B.shape
+    rows = A.shape[-2]
+    width = padded_width(rows, inner, columns, A.strides[-1] != A.itemsize, A.ndim > 2)
+    out = np.empty((models, *A.shape[:-1], columns))
+    if width is None:
+        if A.ndim == 2:
+            np.matmul(A, B, out=out)
+        else:  # each block times each model: (blocks, 1, rows, inner) @ (models, inner, columns)
+            out[...] = np.moveaxis(np.matmul(A[:, None], B), 1, 0)
+        return out
+    for first in range(0, models, WIDEST):
+        part = B[first : first + WIDEST]
+        count = len(part)
+        padded = np.empty((inner, max(width, count) * columns))
+        padded[:, : count * columns] = part.transpose(1, 0, 2).reshape(inner, count * columns)
+        padded[:, count * columns :] = 0.0
+        product = A @ padded  # (..., rows, padded columns)
+        by_model = product[..., : count * columns].reshape(*product.shape[:-1], count, columns)
+        out[first : first + count] = np.moveaxis(by_model, -2, 0)
+    return out
+
+
+def padded_width(rows: int, inner: int, columns: int, transposed: bool = False, blocks: bool = False) -> int | None:
+    """The fewest models a product of ``rows`` x ``inner`` rows by ``columns`` columns per model
+    is padded to (None: multiply model by model), the shape's BLAS checked first.
+    ``transposed``: ``A`` is a transposed view, as in a gradient's ``X.T @ G``, which BLAS may
+    take by another kernel; ``blocks``: ``A`` is a stack of row blocks, which numpy multiplies
+    block by block."""
+    if rows * inner * columns == 0:
+        return None
+    # A lone model unpadded, if BLAS already gives its columns at every width the same numbers
+    # (it may multiply transposed operands without a small-matrix kernel); else padded past it.
+    for least in (1, SMALL_PRODUCT // (rows * inner * columns) + 1):
+        if least <= MOST_PADDED and _columns_agree(rows, inner, columns, transposed, blocks, least):
+            return least
+    return None
+
+
+@functools.cache
+def _columns_agree(rows: int, inner: int, columns: int, transposed: bool, blocks: bool, least: int) -> bool:
+    """Whether this machine's BLAS gives every model's columns of a product of this shape the
+    same numbers at the widths a stack can take (``least`` models up to WIDEST) and in another
+    slot, tried on random numbers (once per shape and process)."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((inner, rows)).T if transposed else rng.standard_normal((rows, inner))
+    if blocks:
+        A = np.stack([A, A[::-1]])
+    most = max(least, WIDEST)
+    B = rng.standard_normal((inner, most * columns))
+    whole = A @ B
+    # The narrowest and widest products a stack makes, and two between (trying every width
+    # would take a lone run's first epoch several times as long as the epoch itself).
+    for models in sorted({least, least + 1, (least + most) // 2, most - 1, most} & set(range(least, most + 1))):
+        part = B[:, : models * columns]
+        if not np.array_equal(A @ part, whole[..., : models * columns]):
+            return False
+    # The same models one slot further on (the first moved to the end).
+    moved = np.roll(B, -columns, axis=1)
+    return bool(np.array_equal(A @ moved, np.roll(whole, -columns, axis=-1)))
