@@ -94,7 +94,7 @@ def stacked_decision_values(
                 out[:, first:last] = stack_product(blocks, weights).reshape(len(weights), last - first, -1)
 
     half = whole // _BLOCK_ROWS // 2 * _BLOCK_ROWS if helper is not None else 0
-    first_half = helper.submit(multiply, 0, half) if half else None
+    first_half = helper.submit(multiply, 0, half) if helper is not None and half else None
     multiply(half, whole)
     if whole < n:
         out[:, whole:] = stack_product(X[whole:], weights)
