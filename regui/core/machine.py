@@ -31,10 +31,15 @@ def yield_to_the_interface() -> None:
     turn behind them and stalls for tens of milliseconds at a time. On Linux the nice value is
     per thread; elsewhere, or when not permitted, this does nothing.
     """
+    lower_priority(threading.get_native_id())
+
+
+def lower_priority(tid: int) -> None:
+    """``yield_to_the_interface`` for the thread (or, given a process id, the main thread of the
+    process) ``tid``: a worker process started from here, before it spends a second importing."""
     if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
         return
     try:
-        tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
     except OSError:
         pass

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from regui.core.blocks import MAX_BLOCK, data_shape, most_for
-from regui.core.machine import default_workers, process_alive
+from regui.core.machine import default_workers, lower_priority, process_alive
 from regui.core.pool_worker import worker_main
 from regui.core.records import RunRecord
 from regui.core.sweep import SweepItem
@@ -65,6 +65,10 @@ def _remove_orphans() -> None:
             continue
         if pid != os.getpid() and not process_alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+# The longest start_workers waits for one worker to start before it starts the next anyway.
+STARTING_SECONDS = 30
 
 
 class ProcessPool:
@@ -168,6 +172,8 @@ class ProcessPool:
         try:
             while worker.conn.poll():
                 kind, index, value = worker.conn.recv()
+                if kind == "ready":  # it has started (see start_workers)
+                    continue
                 if kind == "epoch":
                     book.epoch(index, value)
                     continue
@@ -207,6 +213,10 @@ class ProcessPool:
             target=worker_main, args=(child, str(self._dir)), daemon=True, name="regui-sweep-worker"
         )
         process.start()
+        # At the interface's expense neither while it imports nor later while it trains (the
+        # threads it starts inherit this).
+        if process.pid is not None:
+            lower_priority(process.pid)
         child.close()
         return _Worker(process, parent)
 
@@ -223,6 +233,22 @@ class ProcessPool:
             worker.process.kill()
         worker.process.join(5)
         worker.conn.close()
+
+    def start_workers(self) -> None:
+        """Start the workers now, idle, so that the first sweep finds them ready (a worker takes
+        about a second to start: Python, numpy, scikit-learn). One at a time, each once the one
+        before has started: a run training meanwhile keeps a core to itself."""
+        while len(self._idle) + len(self._busy) < self.jobs:
+            worker = self._spawn()
+            if worker.conn.poll(STARTING_SECONDS):
+                try:
+                    worker.conn.recv()  # its "ready"
+                except (EOFError, OSError):
+                    pass
+            if not worker.process.is_alive():
+                self._bury(worker)
+                return  # a sweep will start its own, and say why if it cannot
+            self._idle.append(worker)
 
     def serves(self, dataset) -> bool:
         """True if this pool's workers hold ``dataset`` (same files, same image settings)."""

@@ -37,6 +37,17 @@ def open_shared_dataset(shared: str):
     )
 
 
+def _warm_up(dataset) -> None:
+    """What a worker's first block would otherwise wait for: the training modules (scikit-learn
+    among them, most of a second) and the check of this machine's BLAS for the products a block
+    of the default batch size makes on these images."""
+    import regui.core.runs  # noqa: F401 - imported for its imports
+    from regui.core import wide
+    from regui.core.config import TrainConfig
+
+    wide.check_shapes(TrainConfig().batch_size, dataset.image.n_features, len(dataset.class_names))
+
+
 class _ParentGone(Exception):
     """The process running the sweep is gone (killed): this worker leaves quietly."""
 
@@ -64,12 +75,12 @@ def worker_main(conn, folder: str) -> None:
 
 
 def _serve(conn, folder: str, parent: int) -> None:
-    from regui.core.machine import yield_to_the_interface
-
-    yield_to_the_interface()  # training in the background must not starve the app's window
+    # Its priority was lowered by the pool as it started (machine.lower_priority): training in
+    # the background must not starve the app's window.
     from regui.core.dataset import prepare
 
     dataset = open_shared_dataset(folder)
+    _warm_up(dataset)
     prepared: dict = {}
 
     def send(message) -> None:
@@ -78,6 +89,7 @@ def _serve(conn, folder: str, parent: int) -> None:
         except (OSError, ValueError):  # the pipe is gone: so is the sweep's process
             raise _ParentGone from None
 
+    send(("ready", None, None))  # started: the pool may start the next worker (start_workers)
     inbox = _Inbox(conn, parent)
     while True:
         message = conn.recv()

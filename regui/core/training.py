@@ -33,7 +33,7 @@ from regui.core.errors import ConfigError, TrainingDiverged
 from regui.core.objective import mean_data_loss, penalty_value, softmax
 from regui.core.progress import StopCheck
 from regui.core.records import EpochResult
-from regui.core.wide import one_blas_thread, stack_product
+from regui.core.wide import MEASURE_ROWS, one_blas_thread, stack_product
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -46,7 +46,7 @@ def penalty_term(coef: np.ndarray, config: TrainConfig) -> float:
 # Rows per matrix product in decision_values. OpenBLAS multiplies blocks this small without
 # first copying them into its packed layout; one product over a large X copies all of it and
 # takes about twice as long (the metrics are memory-bound).
-_BLOCK_ROWS = 64
+_BLOCK_ROWS = MEASURE_ROWS
 
 
 def decision_values(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:

@@ -34,6 +34,9 @@ SMALL_PRODUCT = 100**3
 # The most models in one product: a bigger stack is multiplied in slices of this many, so that
 # only widths the check below has tried occur.
 WIDEST = 32
+# The rows per product when a stack's scores on many images are measured (training.py): blocks
+# this small are multiplied without OpenBLAS first copying all the images into its own layout.
+MEASURE_ROWS = 64
 # Padding beyond this many models costs more than multiplying model by model saves (products of
 # a handful of rows on small images).
 MOST_PADDED = 64
@@ -143,6 +146,14 @@ def padded_width(rows: int, inner: int, columns: int, transposed: bool = False, 
         if least <= MOST_PADDED and _columns_agree(rows, inner, columns, transposed, blocks, least):
             return least
     return None
+
+
+def check_shapes(batch: int, features: int, classes: int) -> None:
+    """Check BLAS for the products a stack training on mini-batches of ``batch`` rows makes
+    (its gradients, and measuring in blocks of MEASURE_ROWS), ahead of the first epoch."""
+    with one_blas_thread():
+        padded_width(features, batch, classes, transposed=True)
+        padded_width(MEASURE_ROWS, features, classes, blocks=True)
 
 
 @functools.cache

@@ -26,7 +26,7 @@ def run_app(folder: str | Path | None = None) -> int:
     from regui.gui.main_window import MainWindow
 
     # No folder named: the one loaded last time, if it is still there (else the bundled sample).
-    window = MainWindow(initial_folder=folder, reopen_last=folder is None)
+    window = MainWindow(initial_folder=folder, reopen_last=folder is None, warm_workers=True)
     _report_unexpected_errors(window)
     window.show()
     if os.environ.get("REGUI_EXIT_WHEN_SHOWN"):  # for the start-up benchmark and a smoke test

@@ -18,11 +18,14 @@ import threading
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from regui.core.config import ImageSettings, TrainConfig
 from regui.core.sweep_runs import SweepControl
 from regui.gui.workers import LoadWorker, SweepWorker, TrainWorker
+
+# How long nothing must have run after a dataset loads before its worker processes start.
+WARM_AFTER_IDLE_MS = 1000
 
 
 @dataclass
@@ -53,6 +56,9 @@ class Controller(QObject):
         self._closing = False
         self._pool_lock = threading.Lock()
         self._spare_pool = None  # worker processes kept for the next sweep on the same data
+        self._warming: threading.Thread | None = None  # starting a spare pool for a new dataset
+        self._to_warm = None  # the dataset whose workers start once nothing has run for a moment
+        self.activity_changed.connect(self._warm_when_idle)
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -158,6 +164,7 @@ class Controller(QObject):
             control.stop()
             self.sweep_ended.emit(name, "The window is closing.")
             return
+        self._to_warm = None  # the sweep starts (and then keeps) its own
 
         def make_runner():  # on the sweep's thread
             if scheduler:
@@ -178,10 +185,63 @@ class Controller(QObject):
         self._start(-(10**9) - next(self._ids), worker, control.stopped, "sweep")
         self.activity_changed.emit()
 
+    def warm_pool_when_idle(self, dataset) -> None:
+        """``warm_pool`` once nothing has run for WARM_AFTER_IDLE_MS: starting the workers takes
+        both cores for a second, which a run started meanwhile would wait for."""
+        self._to_warm = dataset
+        self._warm_when_idle()
+
+    @Slot()
+    def _warm_when_idle(self) -> None:
+        if self._to_warm is not None and self.is_idle():
+            QTimer.singleShot(WARM_AFTER_IDLE_MS, self._warm_if_still_idle)
+
+    @Slot()
+    def _warm_if_still_idle(self) -> None:
+        if self._to_warm is not None and self.is_idle() and not self._closing:
+            dataset, self._to_warm = self._to_warm, None
+            self.warm_pool(dataset)
+
+    def warm_pool(self, dataset) -> None:
+        """Start worker processes for ``dataset`` in the background, as the spare pool, so that
+        the first comparison or sweep on it does not wait a second or more for them to start."""
+        if self._closing:
+            return
+
+        with self._pool_lock:
+            if self._spare_pool is not None and self._spare_pool.serves(dataset):
+                return  # a sweep on it has already left its workers
+
+        def warm() -> None:
+            from regui.core.pool import ProcessPool
+
+            try:
+                pool = ProcessPool(dataset)
+                pool.start_workers()
+            except Exception:  # noqa: BLE001 - no disk space, no processes: a sweep will say why
+                return
+            with self._pool_lock:
+                if self._closing:
+                    spare = pool
+                else:
+                    spare, self._spare_pool = self._spare_pool, pool
+            if spare is not None:
+                spare.close()
+
+        self._join_warming()
+        self._warming = threading.Thread(target=warm, name="regui-warm-pool", daemon=True)
+        self._warming.start()
+
+    def _join_warming(self) -> None:
+        if self._warming is not None:
+            self._warming.join()  # its part here is short: the workers start on their own
+            self._warming = None
+
     def _take_pool(self, dataset, jobs):
         """Worker processes for ``dataset``: the spare ones if they fit, else new ones."""
         from regui.core.pool import ProcessPool
 
+        self._join_warming()
         with self._pool_lock:
             pool, self._spare_pool = self._spare_pool, None
         if pool is not None and pool.serves(dataset) and pool.jobs == (jobs or pool.jobs):
@@ -266,6 +326,7 @@ class Controller(QObject):
             if job.thread.wait(left_ms):
                 self._jobs.pop(key, None)
         if not self._jobs:
+            self._join_warming()
             with self._pool_lock:
                 pool, self._spare_pool = self._spare_pool, None
             if pool is not None:

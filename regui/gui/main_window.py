@@ -27,14 +27,20 @@ from regui.gui.window_state import WindowState, fit_to_screen
 
 class MainWindow(QMainWindow):
     def __init__(
-        self, initial_folder: str | Path | None = None, settings: QSettings | None = None, reopen_last: bool = False
+        self,
+        initial_folder: str | Path | None = None,
+        settings: QSettings | None = None,
+        reopen_last: bool = False,
+        warm_workers: bool = False,
     ) -> None:
+        """``warm_workers``: start worker processes for each dataset loaded (see Session)."""
         super().__init__()
         collect_garbage_in_gui_thread()
         self.setWindowTitle("regui: regularization explorer")
         self.settings = settings if settings is not None else QSettings()
         self.state = WindowState(self.settings)
         self.session = Session(self)
+        self.session.warm_workers = warm_workers
         self.last_message = ""  # the last message shown (tests read it)
 
         self.controls = RunControls()

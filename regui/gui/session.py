@@ -71,6 +71,9 @@ class Session(QObject):
         self._live: set[int] = set()  # runs started here that have not ended
         self._opened: set[int] = set()  # store ids of the runs opened from the store
         self.closing = False  # the window is closing: nothing new starts
+        # Start worker processes for each dataset loaded, for comparisons and sweeps (the app
+        # does; a window made for a test need not start processes it never uses).
+        self.warm_workers = False
         # Every run is written to the run store as it happens, from a thread of its own.
         self._store_problem.connect(self.notice)
         self.run_log = BackgroundRunLog(None, self._store_problem.emit)
@@ -119,6 +122,8 @@ class Session(QObject):
     @Slot(object)
     def _on_loaded(self, result) -> None:
         self.dataset, self.loading_folder = result.dataset, None
+        if self.warm_workers:
+            self.controller.warm_pool_when_idle(result.dataset)
         self.loaded.emit(result)
 
     @Slot(str)

@@ -175,6 +175,20 @@ def test_a_small_sweep_can_stream_and_keep_every_snapshot(dataset, pool):
     assert [e.epoch for e in thinned.epochs if e.has_snapshot] == [1, 2, 4]
 
 
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities here")
+def test_workers_started_ahead_wait_idle_below_the_interfaces_priority(dataset):
+    with ProcessPool(dataset, jobs=2) as pool:
+        pool.start_workers()
+        workers = list(pool._idle)
+        assert len(workers) == pool.jobs
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert all(os.getpriority(os.PRIO_PROCESS, w.process.pid) >= min(19, mine + 10) for w in workers)
+        records = pool.run(grid(repeats=1)[:1], SweepEvents())
+        assert [r.status for r in records] == [FINISHED]
+        assert all(w.process.is_alive() for w in workers)
+        assert sorted(w.process.pid for w in pool._idle) == sorted(w.process.pid for w in workers)  # no new ones
+
+
 def test_pause_holds_new_runs_and_resume_goes_on(pool_by_run):
     items = grid(repeats=1)
     control = SweepControl()

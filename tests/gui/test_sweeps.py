@@ -185,6 +185,29 @@ def test_closing_mid_sweep_stops_everything(qtbot, settings, load, folder):
     assert win.controller.is_idle()
 
 
+def test_the_app_starts_workers_when_a_dataset_loads_and_the_first_comparison_uses_them(qtbot, settings, load, folder):
+    from regui.gui.main_window import MainWindow
+
+    win = MainWindow(settings=settings, warm_workers=True)
+    qtbot.addWidget(win)
+    win.show()
+    win.params.set_config(BASE)
+    load(win, folder)
+    controller = win.controller
+    qtbot.waitUntil(lambda: controller._spare_pool is not None, timeout=30_000)
+    warm = controller._spare_pool
+    assert warm.serves(win.dataset) and len(warm._idle) == warm.jobs
+    processes = [w.process for w in warm._idle]
+    with qtbot.waitSignal(controller.sweep_ended, timeout=60_000):
+        win.compare_penalties()
+    assert [e.record.status for e in sweep_entries(win, "C1")] == [FINISHED] * 4
+    assert controller._spare_pool is warm and all(p.is_alive() for p in processes)  # the same workers, kept
+    assert win.close()
+    for process in processes:  # closing the window ends them
+        process.join(10)
+        assert not process.is_alive()
+
+
 def test_a_sweep_that_cannot_reach_its_cluster_says_so(qtbot, window, load, folder, monkeypatch):
     import regui.core.dask_runner as dask_runner
 
