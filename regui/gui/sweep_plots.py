@@ -72,6 +72,8 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         # Below both plots, off the data (inside, it covered the points at the smallest λ).
         self.legend = pg.LegendItem(labelTextSize="8pt", labelTextColor="k", frame=False, horSpacing=12, colCount=4)
         self.addItem(self.legend, row=1, col=0, colspan=2)
+        self._drawn: tuple = ()  # what is on the plots: each line's kind, plot, name and style
+        self._items: list[tuple] = []  # their items, in that order
 
     def clear_plots(self) -> None:
         """Empty both plots and the legend. (Not ``clear``: GraphicsLayoutWidget sets that on each
@@ -79,13 +81,17 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         self.acc_plot.clear()
         self.zero_plot.clear()
         self.legend.clear()
+        self._drawn, self._items = (), []
 
     def draw(
         self, summaries: list[tuple[SettingSummary, list[int]]], alphas: list[float], measure: str, show_train: bool
     ) -> None:
         """One line per penalty (and learning rate, batch size) through its settings' means, with error bars;
-        no penalty as a band (lambda changes nothing there)."""
-        self.clear_plots()
+        no penalty as a band (lambda changes nothing there).
+
+        A sweep redraws as its runs end: while its lines stay the same ones, their items are
+        given the new numbers rather than made again (taking 100 items off the plots and
+        putting them back took a tenth of a second, a stall of the window each time)."""
         part = "validation" if measure == "val" else "test"
         if not any(s.n for s, _ in summaries):  # a sweep in blocks: its runs end together
             note = "drawn as runs end"
@@ -95,68 +101,105 @@ class SweepPlots(pg.GraphicsLayoutWidget):
             note = f"{part}{' ─── train ╌╌╌' if show_train else ''} · mean ± std of runs"
         set_title(self.acc_plot, "Validation curve", note)
         span = (math.log10(min(alphas)) - 0.3, math.log10(max(alphas)) + 0.3) if alphas else (-4.3, -3.7)
+        lines = self._lines(summaries, measure, show_train, span)
+        shape = tuple(line[:5] for line in lines)  # all but the numbers
+        if shape != self._drawn:
+            self.clear_plots()
+            self._items = [self._add(*line) for line in lines]
+            self._drawn = shape
+        else:
+            for items, line in zip(self._items, lines):
+                self._update(items, *line)
+        for plot in (self.acc_plot, self.zero_plot):
+            plot.setXRange(*span, padding=0)
+            plot.getAxis("bottom").points = [math.log10(a) for a in alphas]
+
+    def _lines(self, summaries, measure: str, show_train: bool, span) -> list[tuple]:
+        """What to draw, line by line: (kind, plot, legend name, dashed, color, data)."""
         lines: dict[tuple, list[tuple[SettingSummary, list[int]]]] = {}
         for summary, ids in summaries:
             if summary.n:  # a setting none of whose repeats finished has no point (the table says so)
                 lines.setdefault((summary.penalty, summary.eta0, summary.batch), []).append((summary, ids))
         several_rates = len({key[1] for key in lines}) > 1
         several_batches = len({key[2] for key in lines}) > 1
+        drawn: list[tuple] = []
         for (penalty, eta0, batch), points in lines.items():
-            color = QColor(PENALTY_COLORS.get(penalty, "#000000"))
+            color = PENALTY_COLORS.get(penalty, "#000000")
             name = (
                 PENALTY_LABELS[penalty]
                 + (f" lr={eta0:g}" if several_rates else "")
                 + (f" batch {batch}" if several_batches else "")
             )
             test = [(s.val if measure == "val" else s.test) for s, _ in points]
+            acc, zero = self.acc_plot, self.zero_plot
             if points[0][0].alpha is None:  # no penalty: the same whatever lambda, a band across
-                self._band(self.acc_plot, span, test[0], color, name)
+                drawn.append(("band", acc, name, False, color, (span, test[0])))
                 if show_train:
-                    self._band(self.acc_plot, span, points[0][0].train, color, None, dashed=True)
-                self._band(self.zero_plot, span, points[0][0].zeros, color, None)
+                    drawn.append(("band", acc, None, True, color, (span, points[0][0].train)))
+                drawn.append(("band", zero, None, False, color, (span, points[0][0].zeros)))
                 continue
             points.sort(key=lambda p: p[0].alpha)
             x = np.log10([s.alpha for s, _ in points])
-            self._line(self.acc_plot, x, test, color, name, [ids for _, ids in points])
+            ids = [ids for _, ids in points]
+            drawn.append(("line", acc, name, False, color, (x, test, ids)))
             if show_train:
-                self._line(self.acc_plot, x, [s.train for s, _ in points], color, None, None, dashed=True)
-            self._line(self.zero_plot, x, [s.zeros for s, _ in points], color, None, [ids for _, ids in points])
-        for plot in (self.acc_plot, self.zero_plot):
-            plot.setXRange(*span, padding=0)
-            plot.getAxis("bottom").points = [math.log10(a) for a in alphas]
+                drawn.append(("line", acc, None, True, color, (x, [s.train for s, _ in points], None)))
+            drawn.append(("line", zero, None, False, color, (x, [s.zeros for s, _ in points], ids)))
+        return drawn
 
-    def _line(self, plot, x, stats, color, name, ids, dashed=False) -> None:
-        y = np.array([m for m, _ in stats]) * 100
-        err = np.array([s for _, s in stats]) * 100
-        pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-        plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=0.06, pen=pg.mkPen(color, width=1)))
-        curve = plot.plot(x, y, pen=pen)
-        if name:
-            self.legend.addItem(curve, name)
-        if ids is not None:
-            scatter = pg.ScatterPlotItem(
-                x=x, y=y, data=ids, size=9, brush=pg.mkBrush(color), pen=pg.mkPen("w"), hoverable=True, tip=None
-            )
-            scatter.sigClicked.connect(self._point_clicked)
-            plot.addItem(scatter)
-
-    def _band(self, plot, span, stat, color, name, dashed=False) -> None:
-        mean, std = stat[0] * 100, stat[1] * 100
-        fill = QColor(color)
-        fill.setAlpha(40)
-        if not dashed and std > 0:
-            band = pg.LinearRegionItem(
-                (mean - std, mean + std),
-                orientation="horizontal",
-                movable=False,
-                brush=pg.mkBrush(fill),
-                pen=pg.mkPen(None),
-            )
-            plot.addItem(band)
+    def _add(self, kind: str, plot, name, dashed: bool, color: str, data) -> tuple:
+        """The items of one line, on its plot (and in the legend if it has a name)."""
+        qcolor = QColor(color)
         style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
-        line = plot.plot([span[0], span[1]], [mean, mean], pen=pg.mkPen(color, width=2, style=style))
+        items: tuple
+        if kind == "band":
+            fill = QColor(qcolor)
+            fill.setAlpha(40)
+            band = None
+            if not dashed:
+                band = pg.LinearRegionItem(
+                    orientation="horizontal", movable=False, brush=pg.mkBrush(fill), pen=pg.mkPen(None)
+                )
+                plot.addItem(band)
+            line = plot.plot(pen=pg.mkPen(qcolor, width=2, style=style))
+            items = (band, line)
+        else:
+            bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.06, pen=pg.mkPen(qcolor, width=1))
+            plot.addItem(bars)
+            line = plot.plot(pen=pg.mkPen(qcolor, width=2, style=style))
+            scatter = None
+            if data[2] is not None:
+                scatter = pg.ScatterPlotItem(
+                    size=9, brush=pg.mkBrush(qcolor), pen=pg.mkPen("w"), hoverable=True, tip=None
+                )
+                scatter.sigClicked.connect(self._point_clicked)
+                plot.addItem(scatter)
+            items = (bars, line, scatter)
         if name:
             self.legend.addItem(line, name)
+        self._update(items, kind, plot, name, dashed, color, data)
+        return items
+
+    @staticmethod
+    def _update(items: tuple, kind: str, plot, name, dashed: bool, color: str, data) -> None:
+        """Give one line's items its numbers (means and std, in %)."""
+        if kind == "band":
+            band, line = items
+            span, (mean, std) = data
+            mean, std = mean * 100, std * 100
+            if band is not None:
+                band.setRegion((mean - std, mean + std))
+                band.setVisible(std > 0)
+            line.setData([span[0], span[1]], [mean, mean])
+            return
+        bars, line, scatter = items
+        x, stats, ids = data
+        y = np.array([m for m, _ in stats]) * 100
+        err = np.array([s for _, s in stats]) * 100
+        bars.setData(x=x, y=y, height=2 * err)
+        line.setData(x, y)
+        if scatter is not None:
+            scatter.setData(x=x, y=y, data=ids)
 
     def _point_clicked(self, scatter, points, *_) -> None:
         if len(points):

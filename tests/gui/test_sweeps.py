@@ -363,3 +363,48 @@ def test_the_folds_box_steps_over_one_fold():
     assert box.value() == 2
     box.stepBy(-1)
     assert box.value() == 0 and box.text() == "off"
+
+
+def test_the_validation_curves_take_new_numbers_in_place_as_a_fresh_drawing_would(qtbot):
+    from regui.core.sweep_summary import SettingSummary
+    from regui.gui.sweep_plots import SweepPlots
+
+    alphas = [1e-4, 1e-3, 1e-2]
+
+    def summaries(shift: float) -> list:
+        made = [(SettingSummary("none", None, None, 0.01, runs=[0], test=(0.5 + shift, 0.02), zeros=(0, 0)), [1])]
+        for p, penalty in enumerate(("l1", "l2")):
+            for a, alpha in enumerate(alphas):
+                stat = (0.4 + 0.1 * a + 0.05 * p + shift, 0.01 * (a + 1))
+                made.append(
+                    (SettingSummary(penalty, alpha, None, 0.01, runs=[0, 1], test=stat, zeros=stat), [10 * p + a])
+                )
+        return made
+
+    def drawn(plots: SweepPlots) -> list:
+        out = []
+        for plot in (plots.acc_plot, plots.zero_plot):
+            for item in plot.items:
+                if isinstance(item, pg.PlotDataItem):
+                    out.append(("line", *map(tuple, item.getData())))
+                elif isinstance(item, pg.ScatterPlotItem):
+                    out.append(("points", tuple(item.data["x"]), tuple(item.data["y"]), tuple(item.data["data"])))
+                elif isinstance(item, pg.ErrorBarItem):
+                    out.append(("bars", tuple(item.opts["y"]), tuple(item.opts["height"])))
+                elif isinstance(item, pg.LinearRegionItem):
+                    out.append(("band", tuple(item.getRegion())))
+        return out
+
+    updated, fresh = SweepPlots(), SweepPlots()
+    qtbot.addWidget(updated)
+    qtbot.addWidget(fresh)
+    updated.draw(summaries(0.0), alphas, "test", False)
+    items_before = list(updated.acc_plot.items)
+    updated.draw(summaries(0.1), alphas, "test", False)  # the same lines, new numbers: in place
+    assert updated.acc_plot.items == items_before
+    fresh.draw(summaries(0.1), alphas, "test", False)
+    assert drawn(updated) == drawn(fresh) and drawn(updated) != []
+    band = next(i for i in updated.acc_plot.items if isinstance(i, pg.LinearRegionItem))
+    assert band.getRegion() == pytest.approx((58.0, 62.0))  # (0.5 + 0.1 -+ 0.02) in %
+    updated.draw(summaries(0.1), alphas, "test", True)  # train lines too: drawn anew
+    assert len(updated.acc_plot.items) > len(items_before)
