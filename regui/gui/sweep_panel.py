@@ -283,9 +283,12 @@ class SweepPanel(QWidget):
             self.eta = f"about {duration(left)} left"
         else:
             self.eta = "starting…" if not running else "running…"
-        if state.folds and not state.retrained and not state.ended:
-            self.eta += ", then the chosen settings on the whole training part"
         self.progress.setFormat(f"%v / %m runs · {self.eta}")
+        # The retraining still to come is in the tooltip: on a laptop's screen the bar holds one short line.
+        then = state.folds and not state.retrained and not state.ended
+        self.progress.setToolTip(
+            f"{self.eta}, then the chosen settings are trained on the whole training part" if then else self.eta
+        )
 
     def _update_controls(self) -> None:
         state = self.current()
