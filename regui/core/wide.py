@@ -5,9 +5,9 @@ A block's models all multiply the same rows (a mini-batch, or the images being m
 a few columns each run at a fraction of it. But BLAS's rounding may depend on the product's
 shape. OpenBLAS multiplies a product of at most SMALL_PRODUCT multiply-adds with its
 small-matrix kernel, whose numbers for one column change with the width; larger products go to
-its blocked kernel, where each column's numbers are the same at every width, in every slot and
-for any thread count. SGD amplifies a last-bit difference, so that would make a run's numbers
-depend on its block.
+its blocked kernel, where on one thread each column's numbers are the same at every width and
+in every slot (measured here on OpenBLAS 0.3.31). SGD amplifies a last-bit difference, so the
+small kernel would make a run's numbers depend on its block.
 
 So every product here, a lone run's included, is made large enough for the blocked kernel by
 padding the stack with zero columns, is one of at most WIDEST models, and runs on one BLAS
