@@ -218,8 +218,9 @@ class DaskRunner:
             self.client.close()
 
 
-_cache_lock = threading.Lock()
+_cache_lock = threading.RLock()
 _dataset_cache: dict = {}
+_prepared_cache: dict = {}  # (payload id, split settings) -> PreparedData
 
 
 class _Stops:
@@ -237,7 +238,6 @@ def _remote_block(
     from distributed import Queue, Variable
 
     from regui.core import progress
-    from regui.core.dataset import prepare
     from regui.core.runs import run_block
     from regui.core.sweep_runs import HOLD_SECONDS, error_text
 
@@ -274,7 +274,7 @@ def _remote_block(
 
     try:
         run_block(
-            prepare(_dataset_from(payload), configs[0].split),
+            _prepared_from(payload, configs[0].split),
             configs,
             names=names,
             should_stop=should_stop,
@@ -286,6 +286,20 @@ def _remote_block(
     except ReguiError as exc:  # a setting these images refuse: the runs that had not ended fail
         return [records.get(k, error_text(exc)) for k in range(len(indices))]
     return [records[k] for k in range(len(indices))]
+
+
+def _prepared_from(payload: dict, split):
+    """The images split and scaled for ``split``, made once per worker process and shared by its
+    tasks (the next block on the same split would otherwise scale them all again). One split at
+    a time, as a pool's worker keeps: each is a float copy of the images."""
+    from regui.core.dataset import prepare
+
+    key = (payload["id"], split)
+    with _cache_lock:
+        if key not in _prepared_cache:
+            _prepared_cache.clear()
+            _prepared_cache[key] = prepare(_dataset_from(payload), split)
+        return _prepared_cache[key]
 
 
 def _dataset_from(payload: dict):

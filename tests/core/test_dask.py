@@ -48,6 +48,26 @@ def test_workers_do_not_import_qt(dataset, client):  # noqa: F811
     assert all(client.run(lambda: "regui.core.runs" in sys.modules).values())  # they did train
 
 
+def prepared_splits() -> list:
+    from regui.core import dask_runner
+
+    return [id(data) for data in dask_runner._prepared_cache.values()]
+
+
+def test_a_worker_prepares_a_split_once_for_all_its_blocks(dataset, client):  # noqa: F811
+    items = grid(repeats=1)  # one split: runs that do not share a pass each make a block
+    runner = DaskRunner(dataset, client=client, block=1)
+    try:
+        first = runner.run(items, SweepEvents())
+        kept = client.run(prepared_splits)
+        again = runner.run(items, SweepEvents())
+    finally:
+        runner.close()
+    assert [r.status for r in first + again] == [FINISHED] * (2 * len(items))
+    assert all(len(ids) <= 1 for ids in kept.values()) and any(kept.values())  # one split per worker
+    assert client.run(prepared_splits) == kept  # the second sweep used the same arrays
+
+
 def test_an_unreachable_scheduler_is_a_clear_error(dataset):  # noqa: F811
     from regui.core.errors import ReguiError
 
