@@ -1,7 +1,9 @@
 """Live loss and accuracy curves for every run (pyqtgraph).
 
 Each run gets its curves once; new epochs only call ``setData`` (coalesced by a short timer, so
-a fast run does not redraw for every epoch). All of it runs in the GUI thread.
+a fast run does not redraw for every epoch). All of it runs in the GUI thread. (Over 400 lines:
+the curves, their drawing within the window's time budget, the markers and the legend all
+read and change the one set of per-run curves this panel owns.)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from regui.gui.plot_series import Series
 from regui.gui.plot_style import epoch_plot, set_title
 from regui.gui.results_model import RunsModel
 from regui.gui.run_entry import RunEntry
+from regui.gui.run_styles import COLORS, MARKERS
 from regui.gui.widgets import WrappingRow
 
 # Style per curve: objective/test are the main (solid) lines.
@@ -40,6 +43,10 @@ _REFRESH_MS = 40
 _MARKERS_UP_TO = 40  # epochs; with few points a marker per epoch shows them (one epoch has no line)
 _MARKS_ON_LONG_RUNS = 12  # beyond that, a run's marker at this many epochs along its main curves
 _LEGEND_UP_TO = 8  # runs shown: more, and the table's swatches say which curve is which
+# Runs shown beyond which no curve carries markers: past the 80 styles (colour x marker) they
+# repeat and no longer tell runs apart, and a sweep's markers took 0.25 s of each repaint
+# (380 runs: 306 ms with markers, 63 without).
+_MARKED_RUNS_UP_TO = len(COLORS) * len(MARKERS)
 
 
 class PlotsPanel(QWidget):
@@ -105,6 +112,7 @@ class PlotsPanel(QWidget):
         self._series: dict[int, Series] = {}
         self._highlighted: set[int] = set()
         self._legend_ids: list[int] | None = []  # the runs the legend names (None: it says to look at the table)
+        self._crowded = False  # more than _MARKED_RUNS_UP_TO runs shown: no markers
         self._dirty: set[int] = set()
         self._waiting: list[int] = []  # runs started whose curves are not made yet (over budget)
         self._timer = QTimer(self)
@@ -245,8 +253,13 @@ class PlotsPanel(QWidget):
         row of the results table is the key (a legend of 50 entries would hide the plots).
         A run added to a short legend is appended (each entry costs a few ms to lay out)."""
         shown = [run_id for run_id, entry in self._entries.items() if entry.visible]
+        if self._crowded != (len(shown) > _MARKED_RUNS_UP_TO):  # markers on or off: every run redrawn
+            self._crowded = not self._crowded
+            self._dirty.update(self._curves)
+            self._timer.start()
         named = shown if len(shown) <= _LEGEND_UP_TO else None
         count = f"{len(shown)} runs shown: the table's swatches say which curves are whose"
+        count += " (no markers on so many)" if self._crowded else ""
         if named is None and self._legend_ids is None and self.legend.items:  # a big sweep's next run
             self.legend.items[0][1].setText(count)
             return
@@ -355,7 +368,7 @@ class PlotsPanel(QWidget):
             series.sync(self._entries[run_id].record.epochs)
             x = series.view("epoch")
             marker = self._entries[run_id].style.marker
-            every_epoch = len(x) <= _MARKERS_UP_TO
+            every_epoch = len(x) <= _MARKERS_UP_TO and not self._crowded
             symbol = marker if every_epoch else None
             if curves["objective"].opts["symbol"] != symbol:
                 for key, curve in curves.items():
@@ -365,6 +378,7 @@ class PlotsPanel(QWidget):
             spacing = (len(x) - 1) / _MARKS_ON_LONG_RUNS
             start = spacing * (run_id % 5) / 5
             marks = np.unique(np.linspace(start, len(x) - 1, _MARKS_ON_LONG_RUNS).astype(int)) if len(x) else []
+            marks = [] if self._crowded else marks
             if self.show_batches.isChecked():
                 bx, by = series.batches(self._entries[run_id].record.epochs)
                 if log_y:

@@ -62,7 +62,7 @@ def test_the_first_window_fits_the_screen_it_opens_on(qtbot, settings, monkeypat
     assert again.width() <= 1366 - 12 and again.height() <= 728 - 40
 
 
-def test_eighty_runs_have_eighty_styles_and_the_table_shows_each_exactly():
+def test_eighty_runs_have_eighty_styles_and_the_table_shows_each_exactly(qapp):  # pixmaps need the application
     styles = [style_for(i) for i in range(80)]
     assert len(set(styles)) == 80
     assert styles[13].color == styles[3].color and styles[13].marker != styles[3].marker  # run 14 vs run 4
@@ -103,6 +103,29 @@ def test_fifty_runs_in_the_plots_and_the_table_are_told_apart(qtbot, window):
     chosen = window.plots.curves(entries[13].run_id)["objective"].opts["pen"]
     other = window.plots.curves(entries[0].run_id)["objective"].opts["pen"]
     assert chosen.widthF() >= 3 * other.widthF() and other.color().alpha() < 60 and chosen.color().alpha() == 255
+
+
+def test_past_eighty_runs_shown_the_curves_carry_no_markers_and_get_them_back(qtbot, window):
+    from regui.gui.plots import _MARKED_RUNS_UP_TO
+
+    entries = []
+    for n in range(_MARKED_RUNS_UP_TO + 1):  # the styles start to repeat: markers tell nothing apart
+        entries.append(RunEntry(n + 1, _record(60 if n % 2 else 10), window.runs.next_style()))
+        window.runs.add(entries[-1])
+        window.plots.add_run(entries[-1])
+    window.plots._refresh()
+    for entry in entries:
+        curves = window.plots.curves(entry.run_id)
+        assert curves["objective"].opts["symbol"] is None and curves["test"].opts["symbol"] is None
+        marks, line = curves["objective_marks"].getData()[0], curves["objective"].getData()[0]
+        assert (marks is None or len(marks) == 0) and len(line) == len(entry.record.epochs)
+    [(_, label)] = window.plots.legend.items
+    assert f"{len(entries)} runs shown" in label.text and "no markers" in label.text
+    window.runs.set_visible(entries[0].run_id, False)  # eighty shown: each style once again
+    window.plots._refresh()
+    short, long = window.plots.curves(entries[2].run_id), window.plots.curves(entries[1].run_id)
+    assert short["objective"].opts["symbol"] == entries[2].style.marker
+    assert 0 < len(long["objective_marks"].xData) <= 12
 
 
 def test_the_loss_axis_follows_the_runs_shown(qtbot, window):
