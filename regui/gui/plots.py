@@ -389,7 +389,7 @@ class PlotsPanel(QWidget):
                 curves["batches"].setData(bx, by)
             # The epoch chosen on validation, as RunRecord.chosen(): the highest, the earliest on a tie.
             val = series.view("val")
-            if np.isfinite(val).any():
+            if np.isfinite(val).any() and not self._crowded:  # a star is a marker too
                 best = int(np.nanargmax(val))
                 curves["chosen"].setData([x[best]], [val[best]])
             else:

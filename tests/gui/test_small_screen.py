@@ -1,6 +1,8 @@
 """The app on a student's laptop: it fits 1366x768, fifty runs are told apart, axes follow what
 is shown, and a refused value says why."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QRect, Qt
@@ -110,7 +112,9 @@ def test_past_eighty_runs_shown_the_curves_carry_no_markers_and_get_them_back(qt
 
     entries = []
     for n in range(_MARKED_RUNS_UP_TO + 1):  # the styles start to repeat: markers tell nothing apart
-        entries.append(RunEntry(n + 1, _record(60 if n % 2 else 10), window.runs.next_style()))
+        record = _record(60 if n % 2 else 10)
+        record.epochs = [dataclasses.replace(e, val_accuracy=0.7 + 0.001 * e.epoch) for e in record.epochs]
+        entries.append(RunEntry(n + 1, record, window.runs.next_style()))
         window.runs.add(entries[-1])
         window.plots.add_run(entries[-1])
     window.plots._refresh()
@@ -119,6 +123,8 @@ def test_past_eighty_runs_shown_the_curves_carry_no_markers_and_get_them_back(qt
         assert curves["objective"].opts["symbol"] is None and curves["test"].opts["symbol"] is None
         marks, line = curves["objective_marks"].getData()[0], curves["objective"].getData()[0]
         assert (marks is None or len(marks) == 0) and len(line) == len(entry.record.epochs)
+        star = curves["chosen"].getData()[0]
+        assert star is None or len(star) == 0  # no star at the epoch chosen on validation either
     [(_, label)] = window.plots.legend.items
     assert f"{len(entries)} runs shown" in label.text and "no markers" in label.text
     window.runs.set_visible(entries[0].run_id, False)  # eighty shown: each style once again
@@ -126,6 +132,7 @@ def test_past_eighty_runs_shown_the_curves_carry_no_markers_and_get_them_back(qt
     short, long = window.plots.curves(entries[2].run_id), window.plots.curves(entries[1].run_id)
     assert short["objective"].opts["symbol"] == entries[2].style.marker
     assert 0 < len(long["objective_marks"].xData) <= 12
+    assert len(short["chosen"].xData) == 1  # the star is back
 
 
 def test_the_loss_axis_follows_the_runs_shown(qtbot, window):
