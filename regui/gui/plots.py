@@ -1,7 +1,7 @@
 """Live loss and accuracy curves for every run (pyqtgraph).
 
 Each run gets its curves once; new epochs only call ``setData`` (coalesced by a short timer, so
-a fast run does not redraw for every epoch). All of it runs in the GUI thread. (Over 400 lines:
+a fast run does not redraw for every epoch). All of it runs in the GUI thread. (It is over 400 lines:
 the curves, their drawing within the window's time budget, the markers and the legend all
 read and change the one set of per-run curves this panel owns.)
 """

@@ -540,6 +540,7 @@ def test_a_one_epoch_run_is_drawn_with_markers(qtbot, window, load, folder):
     load(window, folder)
     record = run_and_wait(qtbot, window)
     curve = window.plots.curves(window.runs.entry_at(0).run_id)["test"]
+    qtbot.waitUntil(lambda: curve.getData()[1] is not None, timeout=5000)  # (a busy turn defers drawing)
     assert curve.opts["symbol"] == "o"
     assert list(curve.getData()[1]) == [record.final.test_accuracy * 100]
 
