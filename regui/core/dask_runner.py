@@ -130,10 +130,11 @@ class DaskRunner:
             for kind, index, value in queue.get(batch=True):  # what is waiting, without blocking
                 if index not in now:
                     continue  # from an attempt that was already given up on
-                if kind == "started":
-                    starts[index] = starts.get(index, 0) + 1
-                    if starts[index] > 1:  # Dask runs it again elsewhere (its worker died)
-                        book.restarted(index, starts[index])
+                if kind == "started":  # a task began the block whose first run is index
+                    for run in value:
+                        starts[run] = starts.get(run, 0) + 1
+                        if starts[run] > 1:  # Dask runs it again elsewhere (its worker died)
+                            book.restarted(run, starts[run])
                 elif kind == "epoch":
                     book.epoch(index, value)
 
@@ -244,6 +245,9 @@ def _remote_block(
     queue = Queue(f"{tag}-epochs")
     stops = Variable(f"{tag}-stops")
     asked = _Stops()
+    # Said before any epoch: if Dask runs this task again (its worker was lost), the sweep then
+    # starts these runs over rather than appending the new attempt's epochs to the old ones.
+    queue.put(("started", indices[0], list(indices)))
 
     def read_stops() -> None:
         try:

@@ -68,6 +68,45 @@ def test_a_worker_prepares_a_split_once_for_all_its_blocks(dataset, client):  # 
     assert client.run(prepared_splits) == kept  # the second sweep used the same arrays
 
 
+def test_a_block_whose_worker_is_killed_starts_again_elsewhere_with_the_same_numbers(dataset):  # noqa: F811
+    import os
+    import signal
+
+    from regui.core.sweep import SweepItem
+
+    # Long enough that both blocks are still training when the first run reaches epoch 3.
+    items = [SweepItem(i.index, i.config.with_(epochs=300), i.repeat) for i in grid(repeats=1)]
+    killed = []
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        with distributed.Client(cluster, set_as_default=False) as own:
+            pids = own.run(os.getpid)
+
+            def kill_at_epoch_3(index, result) -> None:
+                """Kill the worker training ``index``'s block (a task's key names its first run)."""
+                if result.epoch == 3 and not killed:
+                    firsts = {
+                        int(key.split("-")[-2]): worker for worker, keys in own.processing().items() for key in keys
+                    }
+                    worker = firsts[max(first for first in firsts if first <= index)]
+                    killed.append(worker)
+                    os.kill(pids[worker], signal.SIGKILL)
+
+            runner = DaskRunner(dataset, client=own)  # blocks: both workers' runs share a pass
+            try:
+                events = Recorder(on_epoch=kill_at_epoch_3)
+                records = runner.run(items, events)
+            finally:
+                runner.close()
+    assert killed
+    restarted = [e for e in events.log if e[0] == "started" and e[2] > 1]
+    assert restarted  # the killed worker's block began again, all of its runs together
+    assert [r.status for r in records] == [FINISHED] * len(items)
+    for item, record in zip(items, records):  # each run's epochs once, from its last attempt
+        assert [e.epoch for e in record.epochs] == list(range(1, 301))
+        same_numbers(run_serial(dataset, [SweepItem(0, item.config, 0)], SweepEvents())[0], record)
+
+
 def test_an_unreachable_scheduler_is_a_clear_error(dataset):  # noqa: F811
     from regui.core.errors import ReguiError
 
