@@ -259,7 +259,8 @@ class PlotsPanel(QWidget):
             self._timer.start()
         named = shown if len(shown) <= _LEGEND_UP_TO else None
         count = f"{len(shown)} runs shown: the table's swatches say which curves are whose"
-        count += " (no markers on so many)" if self._crowded else ""
+        if self._crowded:  # as short: on a laptop a longer line widens the plots past the window
+            count = f"{len(shown)} runs shown, no markers: the table's swatches tell them apart"
         if named is None and self._legend_ids is None and self.legend.items:  # a big sweep's next run
             self.legend.items[0][1].setText(count)
             return

@@ -31,6 +31,22 @@ def test_two_plots_share_the_width_and_the_legend_sits_below_them(qtbot):
     assert panel.legend.geometry().bottom() <= panel.canvas.height()
 
 
+def test_a_crowded_plots_legend_line_keeps_both_plots_in_a_laptops_panel(qtbot):
+    from regui.gui.plots import _MARKED_RUNS_UP_TO
+
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(480, 460)  # the plots' share of a 1366x768 window with the inspector docked
+    panel.show()
+    for n in range(_MARKED_RUNS_UP_TO + 20):  # a three-digit count, as a sweep has
+        panel.add_run(RunEntry(n + 1, RunRecord(config=TrainConfig()), style_for(n)))
+    for _ in range(5):
+        QApplication.processEvents()
+    [(_, label)] = panel.legend.items
+    assert "no markers" in label.text
+    assert panel.acc_plot.geometry().right() <= panel.canvas.width()  # not pushed out of view
+
+
 def test_the_draw_budget_counts_nested_drawing_once_and_renews_each_turn(qtbot, monkeypatch):
     import regui.gui.draw_budget as draw_budget
 
