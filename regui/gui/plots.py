@@ -128,8 +128,9 @@ class PlotsPanel(QWidget):
     def add_run(self, entry: RunEntry) -> None:
         """Curves for a new run, in its style (colour and marker)."""
         curves = {}
-        for key in ("objective", "data", "penalty"):  # (the mini-batch curve is made when first shown)
-            curves[key] = self.loss_plot.plot()
+        # The objective; its parts and the mini-batch curve are made when first shown (most runs
+        # never show them, and each item costs time to make and to lay out among thousands).
+        curves["objective"] = self.loss_plot.plot()
         for key in ("test", "train", "val"):
             curves[key] = self.acc_plot.plot()
         # Long runs show no marker per epoch (a blur): their main curves carry a few, so that
@@ -380,6 +381,9 @@ class PlotsPanel(QWidget):
             start = spacing * (run_id % 5) / 5
             marks = np.unique(np.linspace(start, len(x) - 1, _MARKS_ON_LONG_RUNS).astype(int)) if len(x) else []
             marks = [] if self._crowded else marks
+            if self.show_parts.isChecked() and "data" not in curves:
+                curves["data"], curves["penalty"] = self.loss_plot.plot(), self.loss_plot.plot()
+                self._restyle(run_id)
             if self.show_batches.isChecked():
                 bx, by = series.batches(self._entries[run_id].record.epochs)
                 if log_y:

@@ -341,3 +341,17 @@ def test_a_run_starting_or_ending_does_not_refit_every_column_at_once(qtbot, win
     assert window.columns.timer.isActive()
     window.columns.fit()
     assert window.table.columnWidth(1) > width
+
+
+def test_the_loss_parts_are_drawn_when_first_asked_for(qtbot, window):
+    entry = RunEntry(1, _record(5, loss_scale=2.0), style_for(0))
+    window.runs.add(entry)
+    window.plots.add_run(entry)
+    window.plots._refresh()
+    assert "data" not in window.plots.curves(1)  # made only when shown: most runs never are
+    window.plots.show_parts.setChecked(True)
+    curves = window.plots.curves(1)
+    epochs = entry.record.epochs
+    assert list(curves["data"].getData()[1]) == [e.train_loss for e in epochs]
+    assert curves["data"].isVisible() and curves["data"].opts["pen"].color() == QColor(entry.style.color)
+    assert list(curves["objective"].getData()[1]) == [e.objective for e in epochs]
