@@ -128,16 +128,12 @@ class PlotsPanel(QWidget):
     def add_run(self, entry: RunEntry) -> None:
         """Curves for a new run, in its style (colour and marker)."""
         curves = {}
-        # The objective; its parts and the mini-batch curve are made when first shown (most runs
-        # never show them, and each item costs time to make and to lay out among thousands).
+        # The objective; its parts, the mini-batch curve, a long run's marks and the star are made
+        # when first shown (many runs never show them, and each item costs time to make and to
+        # lay out among thousands).
         curves["objective"] = self.loss_plot.plot()
         for key in ("test", "train", "val"):
             curves[key] = self.acc_plot.plot()
-        # Long runs show no marker per epoch (a blur): their main curves carry a few, so that
-        # runs of the same colour stay apart.
-        curves["objective_marks"] = self.loss_plot.plot(pen=None)
-        curves["chosen"] = self.acc_plot.plot(pen=None)  # a star at the epoch chosen on validation
-        curves["test_marks"] = self.acc_plot.plot(pen=None)
         if not self._curves:  # the first run: the plots follow the curves from now on
             self.loss_plot.enableAutoRange()
             self.acc_plot.enableAutoRange()
@@ -381,6 +377,12 @@ class PlotsPanel(QWidget):
             start = spacing * (run_id % 5) / 5
             marks = np.unique(np.linspace(start, len(x) - 1, _MARKS_ON_LONG_RUNS).astype(int)) if len(x) else []
             marks = [] if self._crowded else marks
+            if not every_epoch and len(marks) and "test_marks" not in curves:
+                # Long runs show no marker per epoch (a blur): their main curves carry a few, so
+                # that runs of the same colour stay apart.
+                curves["objective_marks"] = self.loss_plot.plot(pen=None)
+                curves["test_marks"] = self.acc_plot.plot(pen=None)
+                self._restyle(run_id)
             if self.show_parts.isChecked() and "data" not in curves:
                 curves["data"], curves["penalty"] = self.loss_plot.plot(), self.loss_plot.plot()
                 self._restyle(run_id)
@@ -395,9 +397,12 @@ class PlotsPanel(QWidget):
             # The epoch chosen on validation, as RunRecord.chosen(): the highest, the earliest on a tie.
             val = series.view("val")
             if np.isfinite(val).any() and not self._crowded:  # a star is a marker too
+                if "chosen" not in curves:
+                    curves["chosen"] = self.acc_plot.plot(pen=None)  # a star at the epoch chosen on validation
+                    self._restyle(run_id)
                 best = int(np.nanargmax(val))
                 curves["chosen"].setData([x[best]], [val[best]])
-            else:
+            elif "chosen" in curves:
                 curves["chosen"].setData([], [])
             for key, curve in curves.items():
                 if key in ("batches", "chosen"):
