@@ -24,7 +24,7 @@ from regui.core.errors import TrainingDiverged
 from regui.core.minibatch import Settings, SGDStack
 from regui.core.progress import StopCheck
 from regui.core.records import EpochResult, snapshot_size
-from regui.core.wide import WIDEST
+from regui.core.wide import WIDEST, check_shapes
 
 # The most runs trained in one block: its weights, gradients and per-epoch snapshots grow with
 # it, and a product of 32 models' columns already runs BLAS at full speed (wide.WIDEST).
@@ -73,6 +73,14 @@ def most_in_memory(
 def data_shape(dataset) -> tuple[int, int, int]:
     """What a block's memory grows with, of a Dataset: (features, classes, images)."""
     return dataset.image.n_features, len(dataset.class_names), dataset.n_images
+
+
+def check_blas_for(dataset) -> None:
+    """Check this machine's BLAS (``wide.check_shapes``) for the products runs on ``dataset``
+    make at the default batch size, ahead of their first epoch: on a worker as it starts, in the
+    app as a folder loads."""
+    features, classes, _ = data_shape(dataset)
+    check_shapes(TrainConfig().batch_size, features, classes)
 
 
 def most_for(shape: tuple[int, int, int], configs: Sequence[TrainConfig], snapshots: int | None, at_once: int) -> int:

@@ -24,6 +24,7 @@ from regui.core.objective import (
     l1_part,
     l2_part,
     one_row_loss_and_gradient,
+    penalty_from_sums,
     penalty_value,
     per_model,
     soft_threshold,
@@ -120,20 +121,23 @@ class SGDStack:
         return self._eta0.copy()
 
     def penalties(self) -> np.ndarray:
-        """alpha * R(W_k) of each model: ``penalty_value`` of each, computed over the stack at once
-        (each model's sums are over its own contiguous weights, in the order they are alone)."""
+        """alpha * R(W_k) of each model: ``penalty_value`` of each, its sums taken over the stack
+        at once (each model's over its own contiguous weights, in the order they are alone)."""
         ss = self.settings
-        kinds = np.array([s.penalty for s in ss])
-        alpha = np.array([s.alpha for s in ss], dtype=np.float64)
-        ratio = np.array([s.l1_ratio for s in ss], dtype=np.float64)
-        squares = np.square(self.weights).sum(axis=(1, 2)) if (kinds != "l1").any() else 0.0
-        absolute = np.abs(self.weights).sum(axis=(1, 2)) if (kinds != "l2").any() else 0.0
-        r = np.select(
-            [kinds == "l2", kinds == "l1", kinds == "elasticnet"],
-            [0.5 * squares, absolute, (1.0 - ratio) * 0.5 * squares + ratio * absolute],
-            0.0,
+        squares = np.square(self.weights).sum(axis=(1, 2)) if any(s.penalty != "l1" for s in ss) else None
+        absolute = np.abs(self.weights).sum(axis=(1, 2)) if any(s.penalty != "l2" for s in ss) else None
+        return np.array(
+            [
+                penalty_from_sums(
+                    s.penalty,
+                    s.alpha,
+                    s.l1_ratio,
+                    0.0 if squares is None else float(squares[k]),
+                    0.0 if absolute is None else float(absolute[k]),
+                )
+                for k, s in enumerate(ss)
+            ]
         )
-        return np.where(kinds == "none", 0.0, alpha * r)
 
     def epoch(self, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
         """One pass over ``X``/``y`` in a fresh shuffle. Returns each model's objective (batch mean

@@ -111,6 +111,14 @@ def penalty_value(coef: np.ndarray, penalty: str, alpha: float, l1_ratio: float)
         return 0.0
     sq = float(np.sum(np.square(coef, dtype=np.float64)))
     ab = float(np.sum(np.abs(coef), dtype=np.float64))
+    return penalty_from_sums(penalty, alpha, l1_ratio, sq, ab)
+
+
+def penalty_from_sums(penalty: str, alpha: float, l1_ratio: float, sq: float, ab: float) -> float:
+    """``penalty_value`` from the sum of the squared weights ``sq`` and of their magnitudes
+    ``ab`` (a stack of models sums all of its models' weights at once)."""
+    if penalty == "none":
+        return 0.0
     if penalty == "l2":
         r = 0.5 * sq
     elif penalty == "l1":

@@ -42,10 +42,9 @@ def _warm_up(dataset) -> None:
     among them, most of a second) and the check of this machine's BLAS for the products a block
     of the default batch size makes on these images."""
     import regui.core.runs  # noqa: F401 - imported for its imports
-    from regui.core import wide
-    from regui.core.config import TrainConfig
+    from regui.core.blocks import check_blas_for
 
-    wide.check_shapes(TrainConfig().batch_size, dataset.image.n_features, len(dataset.class_names))
+    check_blas_for(dataset)
 
 
 class _ParentGone(Exception):

@@ -43,14 +43,8 @@ def penalty_term(coef: np.ndarray, config: TrainConfig) -> float:
     return penalty_value(coef, config.penalty, config.alpha, config.l1_ratio)
 
 
-# Rows per matrix product in decision_values. OpenBLAS multiplies blocks this small without
-# first copying them into its packed layout; one product over a large X copies all of it and
-# takes about twice as long (the metrics are memory-bound).
-_BLOCK_ROWS = MEASURE_ROWS
-
-
 def decision_values(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    """``SGDClassifier.decision_function``, X @ coef.T + intercept, computed _BLOCK_ROWS rows at
+    """``SGDClassifier.decision_function``, X @ coef.T + intercept, computed MEASURE_ROWS rows at
     a time: equal to scikit-learn's up to float64 rounding (a few units in the last place, as
     the blocked products add in another order), and the same on every run of the same data.
 
@@ -59,11 +53,11 @@ def decision_values(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> n
     SGD pass running on the other thread (it needs the GIL between its one-vs-rest problems).
     """
     n = X.shape[0]
-    whole = n - n % _BLOCK_ROWS
+    whole = n - n % MEASURE_ROWS
     out = np.empty((n, coef.shape[0]))
     if whole:
-        blocks = X[:whole].reshape(whole // _BLOCK_ROWS, _BLOCK_ROWS, X.shape[1])
-        np.matmul(blocks, coef.T, out=out[:whole].reshape(whole // _BLOCK_ROWS, _BLOCK_ROWS, -1))
+        blocks = X[:whole].reshape(whole // MEASURE_ROWS, MEASURE_ROWS, X.shape[1])
+        np.matmul(blocks, coef.T, out=out[:whole].reshape(whole // MEASURE_ROWS, MEASURE_ROWS, -1))
     if whole < n:
         np.matmul(X[whole:], coef.T, out=out[whole:])
     out += intercept
@@ -74,7 +68,7 @@ def stacked_decision_values(
     X: np.ndarray, weights: np.ndarray, bias: np.ndarray, helper: ThreadPoolExecutor | None = None
 ) -> np.ndarray:
     """``decision_values`` of each model of a stack (``weights`` (models, features, classes), as
-    ``SGDStack`` keeps them), as (models, rows, classes), _BLOCK_ROWS rows at a time: each block
+    ``SGDStack`` keeps them), as (models, rows, classes), MEASURE_ROWS rows at a time: each block
     of rows is multiplied by all the models in one product, padded so that a model's numbers are
     those it has in a stack of one (``wide.stack_product``).
 
@@ -82,7 +76,7 @@ def stacked_decision_values(
     releases the GIL): the same products, so the same numbers, in about half the time when a
     core is free."""
     n = X.shape[0]
-    whole = n - n % _BLOCK_ROWS
+    whole = n - n % MEASURE_ROWS
     out = np.empty((len(weights), n, weights.shape[2]))
 
     errors = np.geterr()  # the caller's, for the helper thread too (numpy's are per thread)
@@ -90,10 +84,10 @@ def stacked_decision_values(
     def multiply(first: int, last: int) -> None:  # rows first..last, a whole number of blocks
         with np.errstate(**errors):
             if last > first:
-                blocks = X[first:last].reshape((last - first) // _BLOCK_ROWS, _BLOCK_ROWS, X.shape[1])
+                blocks = X[first:last].reshape((last - first) // MEASURE_ROWS, MEASURE_ROWS, X.shape[1])
                 out[:, first:last] = stack_product(blocks, weights).reshape(len(weights), last - first, -1)
 
-    half = whole // _BLOCK_ROWS // 2 * _BLOCK_ROWS if helper is not None else 0
+    half = whole // MEASURE_ROWS // 2 * MEASURE_ROWS if helper is not None else 0
     first_half = helper.submit(multiply, 0, half) if helper is not None and half else None
     multiply(half, whole)
     if whole < n:

@@ -34,8 +34,9 @@ SMALL_PRODUCT = 100**3
 # The most models in one product: a bigger stack is multiplied in slices of this many, so that
 # only widths the check below has tried occur.
 WIDEST = 32
-# The rows per product when a stack's scores on many images are measured (training.py): blocks
-# this small are multiplied without OpenBLAS first copying all the images into its own layout.
+# The rows per product when scores on many images are measured (training.py's decision values):
+# OpenBLAS multiplies blocks this small without first copying them into its packed layout; one
+# product over a large X copies all of it and takes about twice as long (memory-bound).
 MEASURE_ROWS = 64
 # Padding beyond this many models costs more than multiplying model by model saves (products of
 # a handful of rows on small images).

@@ -51,15 +51,6 @@ def _settle_after_first_load() -> None:
     gc.freeze()
 
 
-def _check_blas_for(dataset) -> None:
-    """Check this machine's BLAS for the products a run on ``dataset`` makes (at the default
-    batch size), while the person looks at what loaded, rather than in the first epoch."""
-    from regui.core import wide
-    from regui.core.config import TrainConfig
-
-    wide.check_shapes(TrainConfig().batch_size, dataset.image.n_features, len(dataset.class_names))
-
-
 class LoadWorker(QObject):
     progress = Signal(int, int, int)  # job id, done, total
     loaded = Signal(int, object)  # job id, LoadResult
@@ -89,7 +80,10 @@ class LoadWorker(QObject):
             thumbs = class_thumbnails(dataset.root, dataset.class_names, dataset.paths, dataset.y)
             self.loaded.emit(self.job_id, LoadResult(dataset, thumbs))
             _settle_after_first_load()
-            _check_blas_for(dataset)
+            # While the person looks at what loaded, rather than in the first run's first epoch.
+            from regui.core.blocks import check_blas_for
+
+            check_blas_for(dataset)
         except Cancelled:
             pass  # the controller has already moved on
         except ReguiError as exc:

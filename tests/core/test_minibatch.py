@@ -352,3 +352,20 @@ def test_a_model_in_a_stack_has_exactly_its_numbers_alone(batch_size, loss):
     stack.keep([1, 3])
     stack.epoch(X, y)
     assert np.array_equal(stack.weights[0], alone[1][0]) and np.array_equal(stack.weights[1], alone[3][0])
+
+
+def test_a_stacks_penalties_are_each_models_penalty_value_bit_for_bit():
+    from regui.core.minibatch import SGDStack
+
+    rng = np.random.default_rng(5)
+    settings = [
+        Settings(penalty=p, alpha=a, l1_ratio=r)
+        for p in ("none", "l1", "l2", "elasticnet")
+        for a in (1e-3, 0.7)
+        for r in (0.15, 0.6)
+    ]
+    for models in (settings, [s for s in settings if s.penalty == "l1"], [s for s in settings if s.penalty == "l2"]):
+        stack = SGDStack(3072, 3, models)
+        stack.weights[:] = rng.standard_normal(stack.weights.shape)
+        expected = [penalty_value(w, s.penalty, s.alpha, s.l1_ratio) for w, s in zip(stack.weights, models)]
+        assert stack.penalties().tolist() == expected
