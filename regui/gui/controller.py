@@ -204,13 +204,19 @@ class Controller(QObject):
 
     def warm_pool(self, dataset) -> None:
         """Start worker processes for ``dataset`` in the background, as the spare pool, so that
-        the first comparison or sweep on it does not wait a second or more for them to start."""
+        the first comparison or sweep on it does not wait a second or more for them to start.
+        Never waits here (the window's thread): with workers still starting for another
+        dataset, it tries again a moment later."""
         if self._closing:
             return
-
         with self._pool_lock:
             if self._spare_pool is not None and self._spare_pool.serves(dataset):
                 return  # a sweep on it has already left its workers
+            busy = self._warming is not None and self._warming.is_alive()
+        if busy:
+            self._to_warm = dataset
+            QTimer.singleShot(WARM_AFTER_IDLE_MS, self._warm_if_still_idle)
+            return
 
         def warm() -> None:
             from regui.core.pool import ProcessPool
@@ -228,20 +234,22 @@ class Controller(QObject):
             if spare is not None:
                 spare.close()
 
-        self._join_warming()
+        # A closing window does not wait for it: it closes its pool itself when it sees that.
         self._warming = threading.Thread(target=warm, name="regui-warm-pool", daemon=True)
         self._warming.start()
 
-    def _join_warming(self) -> None:
-        if self._warming is not None:
-            self._warming.join()  # its part here is short: the workers start on their own
-            self._warming = None
+    def _wait_for_warming(self) -> None:
+        """On a sweep's thread (never the window's): let workers being started for the spare
+        pool finish starting, so that the sweep takes them rather than starting others."""
+        warming = self._warming
+        if warming is not None:
+            warming.join()
 
     def _take_pool(self, dataset, jobs):
         """Worker processes for ``dataset``: the spare ones if they fit, else new ones."""
         from regui.core.pool import ProcessPool
 
-        self._join_warming()
+        self._wait_for_warming()
         with self._pool_lock:
             pool, self._spare_pool = self._spare_pool, None
         if pool is not None and pool.serves(dataset) and pool.jobs == (jobs or pool.jobs):
@@ -326,7 +334,6 @@ class Controller(QObject):
             if job.thread.wait(left_ms):
                 self._jobs.pop(key, None)
         if not self._jobs:
-            self._join_warming()
             with self._pool_lock:
                 pool, self._spare_pool = self._spare_pool, None
             if pool is not None:

@@ -408,3 +408,41 @@ def test_the_validation_curves_take_new_numbers_in_place_as_a_fresh_drawing_woul
     assert band.getRegion() == pytest.approx((58.0, 62.0))  # (0.5 + 0.1 -+ 0.02) in %
     updated.draw(summaries(0.1), alphas, "test", True)  # train lines too: drawn anew
     assert len(updated.acc_plot.items) > len(items_before)
+
+
+def test_starting_workers_never_makes_the_window_wait(qtbot, window, load, folder, monkeypatch):
+    import threading
+    import time
+
+    from regui.core.pool import ProcessPool
+
+    release = threading.Event()
+    started = []
+
+    def slow_start(pool) -> None:  # workers that take long to start: the window must not wait
+        started.append(pool)
+        release.wait(20)
+
+    monkeypatch.setattr(ProcessPool, "start_workers", slow_start)
+    window.params.set_config(BASE)
+    dataset = load(window, folder)
+    controller = window.controller
+    controller.warm_pool(dataset)
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=10_000)
+    t = time.perf_counter()
+    controller.warm_pool(dataset)  # one is still starting: tried again later, not waited for
+    assert time.perf_counter() - t < 0.2 and len(started) == 1
+    release.set()
+    qtbot.waitUntil(lambda: controller._spare_pool is not None, timeout=10_000)
+    assert controller._spare_pool is started[0]
+    release.clear()
+    controller._spare_pool = None
+    started[0].close()
+    controller.warm_pool(dataset)
+    qtbot.waitUntil(lambda: len(started) == 2, timeout=10_000)
+    t = time.perf_counter()
+    assert window.close()  # closing does not wait for workers still starting
+    assert time.perf_counter() - t < 2
+    release.set()
+    qtbot.waitUntil(lambda: not controller._warming.is_alive(), timeout=10_000)
+    assert controller._spare_pool is None and not started[1]._dir.exists()  # closed by its own thread
