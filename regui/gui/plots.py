@@ -355,6 +355,18 @@ class PlotsPanel(QWidget):
             self._add_waiting()
         self._redraw(list(self._dirty))
 
+    def _make_curves(self, run_id: int, *groups: list[str]) -> bool:
+        """Make the run's curves named in ``groups`` that it does not have yet (they are made on
+        first use), styled as its others; True if any was made."""
+        curves = self._curves[run_id]
+        wanted = [key for group in groups for key in group if key not in curves]
+        for key in wanted:
+            plot = self.loss_plot if key in ("objective_marks", "data", "penalty", "batches") else self.acc_plot
+            curves[key] = plot.plot(pen=None) if key in ("objective_marks", "test_marks", "chosen") else plot.plot()
+        if wanted:
+            self._restyle(run_id)
+        return bool(wanted)
+
     def _redraw(self, run_ids) -> None:
         self._dirty.difference_update(run_ids)
         log_y = self.log_loss.isChecked()
@@ -368,38 +380,33 @@ class PlotsPanel(QWidget):
             marker = self._entries[run_id].style.marker
             every_epoch = len(x) <= _MARKERS_UP_TO and not self._crowded
             symbol = marker if every_epoch else None
-            if curves["objective"].opts["symbol"] != symbol:
-                for key, curve in curves.items():
-                    if key not in ("batches", "chosen", "val"):  # validation: a plain dotted line, cheap to paint
-                        curve.setSymbol(marker if key.endswith("_marks") else symbol)
             # Each run's marks a little apart from the others', so they do not line up in columns.
             spacing = (len(x) - 1) / _MARKS_ON_LONG_RUNS
             start = spacing * (run_id % 5) / 5
             marks = np.unique(np.linspace(start, len(x) - 1, _MARKS_ON_LONG_RUNS).astype(int)) if len(x) else []
             marks = [] if self._crowded else marks
-            if not every_epoch and len(marks) and "test_marks" not in curves:
-                # Long runs show no marker per epoch (a blur): their main curves carry a few, so
-                # that runs of the same colour stay apart.
-                curves["objective_marks"] = self.loss_plot.plot(pen=None)
-                curves["test_marks"] = self.acc_plot.plot(pen=None)
-                self._restyle(run_id)
-            if self.show_parts.isChecked() and "data" not in curves:
-                curves["data"], curves["penalty"] = self.loss_plot.plot(), self.loss_plot.plot()
-                self._restyle(run_id)
+            val = series.view("val")
+            starred = bool(np.isfinite(val).any()) and not self._crowded  # a star is a marker too
+            # Long runs show no marker per epoch (a blur): their main curves carry a few marks,
+            # so that runs of the same colour stay apart.
+            made = self._make_curves(
+                run_id,
+                ["objective_marks", "test_marks"] if not every_epoch and len(marks) else [],
+                ["data", "penalty"] if self.show_parts.isChecked() else [],
+                ["batches"] if self.show_batches.isChecked() else [],
+                ["chosen"] if starred else [],
+            )
+            if made or curves["objective"].opts["symbol"] != symbol:
+                for key, curve in curves.items():
+                    if key not in ("batches", "chosen", "val"):  # validation: a plain dotted line, cheap to paint
+                        curve.setSymbol(marker if key.endswith("_marks") else symbol)
             if self.show_batches.isChecked():
                 bx, by = series.batches(self._entries[run_id].record.epochs)
                 if log_y:
                     by = np.where(by > 0, by, np.nan)
-                if "batches" not in curves:  # made on first use: most runs never show it
-                    curves["batches"] = self.loss_plot.plot()
-                    self._restyle(run_id)
                 curves["batches"].setData(bx, by)
             # The epoch chosen on validation, as RunRecord.chosen(): the highest, the earliest on a tie.
-            val = series.view("val")
-            if np.isfinite(val).any() and not self._crowded:  # a star is a marker too
-                if "chosen" not in curves:
-                    curves["chosen"] = self.acc_plot.plot(pen=None)  # a star at the epoch chosen on validation
-                    self._restyle(run_id)
+            if starred:
                 best = int(np.nanargmax(val))
                 curves["chosen"].setData([x[best]], [val[best]])
             elif "chosen" in curves:

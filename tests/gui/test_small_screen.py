@@ -354,4 +354,5 @@ def test_the_loss_parts_are_drawn_when_first_asked_for(qtbot, window):
     epochs = entry.record.epochs
     assert list(curves["data"].getData()[1]) == [e.train_loss for e in epochs]
     assert curves["data"].isVisible() and curves["data"].opts["pen"].color() == QColor(entry.style.color)
+    assert curves["data"].opts["symbol"] == entry.style.marker  # a marker at each epoch, as its objective
     assert list(curves["objective"].getData()[1]) == [e.objective for e in epochs]
