@@ -40,14 +40,14 @@ def slow_decoding(monkeypatch):
     import regui.core.images as images
 
     started = []
-    real_decode = images.decode_image
+    real_decode = images.decode_file
 
     def slow_decode(path, settings):
         started.append(path)
         time.sleep(0.004)
         return real_decode(path, settings)
 
-    monkeypatch.setattr(images, "decode_image", slow_decode)
+    monkeypatch.setattr(images, "decode_file", slow_decode)
     return started
 
 

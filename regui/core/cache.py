@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 # Bump when the layout of an entry or the decoding rules change.
-CACHE_FORMAT = 2  # 2: images over 89 million pixels are refused (they were decoded up to 134)
+# 2: images over 89 million pixels are refused (they were decoded up to 134)
+# 3: large JPEGs may be decoded at reduced scale; an entry lists which files were
+CACHE_FORMAT = 3
 MAX_ENTRIES = 40
 MAX_TOTAL_BYTES = 4 * 2**30
 
@@ -31,6 +33,7 @@ MAX_TOTAL_BYTES = 4 * 2**30
 class CachedImages:
     X: np.ndarray  # one row per scanned file; rows of failed files are zero
     failures: dict[int, str]
+    reduced: frozenset[int] = frozenset()  # files decoded at reduced scale
 
 
 def cache_key(root: Path, fingerprint: str, settings_text: str, decoder_version: str) -> str:
@@ -53,32 +56,47 @@ def read(cache_dir: Path, key: str, n_files: int, n_features: int) -> CachedImag
             X = archive["X"]
             failed_index = archive["failed_index"]
             failed_reason = archive["failed_reason"]
+            reduced = archive["reduced"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
     if X.dtype != np.uint8 or X.shape != (n_files, n_features):
         return None
     if failed_index.ndim != 1 or failed_index.shape != failed_reason.shape:
         return None
-    if failed_index.size and (failed_index.min() < 0 or failed_index.max() >= n_files):
-        return None
+    for index in (failed_index, reduced):
+        if (
+            index.ndim != 1
+            or index.dtype.kind not in "iu"
+            or index.size
+            and (index.min() < 0 or index.max() >= n_files)
+        ):
+            return None
     try:
         os.utime(path)  # mark as recently used for pruning
     except OSError:
         pass
     failures = {int(i): str(r) for i, r in zip(failed_index, failed_reason)}
-    return CachedImages(X=X, failures=failures)
+    return CachedImages(X=X, failures=failures, reduced=frozenset(int(i) for i in reduced))
 
 
 def write(cache_dir: Path, key: str, entry: CachedImages) -> str | None:
     """Store an entry. Returns None on success, else why it could not be stored (never raises)."""
     failed_index = np.array(sorted(entry.failures), dtype=np.int64)
     failed_reason = np.array([entry.failures[i] for i in failed_index], dtype=np.str_)
+    reduced = np.array(sorted(entry.reduced), dtype=np.int64)
     tmp_name = None
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f"{_TMP}{os.getpid()}-", suffix=".npz", dir=cache_dir)
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, key=np.array(key), X=entry.X, failed_index=failed_index, failed_reason=failed_reason)
+            np.savez(
+                fh,
+                key=np.array(key),
+                X=entry.X,
+                failed_index=failed_index,
+                failed_reason=failed_reason,
+                reduced=reduced,
+            )
         os.replace(tmp_name, _entry_path(cache_dir, key))
         tmp_name = None
     except OSError as exc:

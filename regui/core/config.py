@@ -1,6 +1,8 @@
 """TrainConfig: every setting of one training run, with the lesson's values as defaults.
 
 Plain values only (no numpy, OpenCV or scikit-learn), so any front end can import it cheaply.
+It runs a little over 400 lines: every setting, its range and its check are kept in this one
+module, so that a new setting is added in one place.
 """
 
 from __future__ import annotations
@@ -103,11 +105,13 @@ def limit_text(name: str) -> str:
 
 @dataclass(frozen=True)
 class ImageSettings:
-    """How each file becomes a feature vector: size and colour. Part of the cache key."""
+    """How each file becomes a feature vector: size, colour, large JPEGs in full or reduced
+    (``reduced_decode``). Part of the cache key."""
 
     width: int = 32
     height: int = 32
     color: bool = True
+    exact_decode: bool = False
 
     @property
     def channels(self) -> int:
@@ -117,14 +121,19 @@ class ImageSettings:
     def n_features(self) -> int:
         return self.width * self.height * self.channels
 
+    def text(self) -> str:
+        """How images are decoded, in words: 32×32, or 32×32 grayscale, exact decoding."""
+        return f"{self.width}×{self.height}{'' if self.color else ' grayscale'}{', exact decoding' * self.exact_decode}"
+
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape one flattened row reshapes back to (H, W, C) or (H, W)."""
         return (self.height, self.width, 3) if self.color else (self.height, self.width)
 
     def validate(self) -> None:
-        if not isinstance(self.color, bool):
-            raise ConfigError(f"color must be true or false (got {self.color!r}).")
+        for name in ("color", "exact_decode"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false (got {getattr(self, name)!r}).")
         for name in ("width", "height"):
             problem = limit_problem(name, getattr(self, name))
             if problem:
@@ -172,6 +181,7 @@ class TrainConfig:
     width: int = 32
     height: int = 32
     color: bool = True
+    exact_decode: bool = False  # large JPEGs in full (not at reduced scale): ImageSettings
     scaling: str = "standard"
     test_size: float = 0.25
     split_seed: int = 42
@@ -191,7 +201,7 @@ class TrainConfig:
 
     @property
     def image(self) -> ImageSettings:
-        return ImageSettings(width=self.width, height=self.height, color=self.color)
+        return ImageSettings(width=self.width, height=self.height, color=self.color, exact_decode=self.exact_decode)
 
     @property
     def split(self) -> SplitSettings:
@@ -279,7 +289,7 @@ class TrainConfig:
         for name in ("alpha", "l1_ratio", "eta0", "test_size", "validation"):
             if not _is_number(getattr(self, name)):
                 raise ConfigError(f"{name} must be a number (got {getattr(self, name)!r}).")
-        for name in ("color", "stratify", "early_stopping"):
+        for name in ("color", "exact_decode", "stratify", "early_stopping"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false (got {getattr(self, name)!r}).")
         for name in (

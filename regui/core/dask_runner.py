@@ -13,6 +13,7 @@ regui installed; they import only ``regui.core`` (no Qt).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -85,9 +86,7 @@ class DaskRunner:
             "root": str(dataset.root),
             "class_names": list(dataset.class_names),
             "paths": list(dataset.paths),
-            "width": dataset.image.width,
-            "height": dataset.image.height,
-            "color": dataset.image.color,
+            "image": dataclasses.asdict(dataset.image),
             "fingerprint": dataset.fingerprint,
             "id": uuid.uuid4().hex,
         }
@@ -322,7 +321,7 @@ def _dataset_from(payload: dict):
                 y=payload["y"],
                 paths=tuple(payload["paths"]),
                 skipped=(),
-                image=ImageSettings(payload["width"], payload["height"], payload["color"]),
+                image=ImageSettings(**payload["image"]),
                 fingerprint=payload["fingerprint"],
             )
         return _dataset_cache[payload["id"]]

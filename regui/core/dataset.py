@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from regui.core import cache, machine
+from regui.core import cache, heif, machine, reduced_decode
 from regui.core.config import ImageSettings, SplitSettings, TrainConfig
 from regui.core.errors import DatasetError
 from regui.core.images import decode_files
@@ -40,6 +40,7 @@ class Dataset:
     from_cache: bool = False
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())  # e.g. why the cache could not be written
+    n_reduced: int = 0  # large JPEGs decoded at reduced scale (``reduced_decode``)
 
     @property
     def n_images(self) -> int:
@@ -50,7 +51,17 @@ class Dataset:
 
     def describe(self) -> str:
         counts = ", ".join(f"{name}: {n}" for name, n in zip(self.class_names, self.counts()))
-        return f"{self.n_images} images in {len(self.class_names)} classes ({counts}), {len(self.skipped)} skipped"
+        text = f"{self.n_images} images in {len(self.class_names)} classes ({counts}), {len(self.skipped)} skipped"
+        return text + (f"; {self.reduced_text()}" if self.n_reduced else "")
+
+    def reduced_text(self) -> str:
+        """How many large photos were decoded at reduced scale, in words ("" for none)."""
+        if not self.n_reduced:
+            return ""
+        return (
+            f"{self.n_reduced:,} large JPEG{'s' if self.n_reduced != 1 else ''} decoded at reduced scale "
+            "(within one grey level of the full decode; exact decoding turns this off)"
+        )
 
     @functools.cached_property
     def folder(self) -> str:
@@ -70,6 +81,7 @@ class Dataset:
             "class_names": list(self.class_names),
             "class_counts": self.counts(),
             "n_skipped": len(self.skipped),
+            "n_reduced": self.n_reduced,
             "fingerprint": self.fingerprint,
             "image": f"{self.image.width}x{self.image.height}x{self.image.channels}",
         }
@@ -132,18 +144,20 @@ def load_dataset(
     cached = None
     if use_cache:
         cache_dir = cache_dir or default_cache_dir()
-        settings_text = f"{image.width}x{image.height} color={image.color} INTER_AREA"
-        key = cache.cache_key(scan.root, fingerprint, settings_text, cv2.__version__)
+        # The decoding rules are part of the key: reduced or exact, and which codecs decoded.
+        decode = "exact" if image.exact_decode else f"reduced>={reduced_decode.MIN_RATIO}x"
+        settings_text = f"{image.width}x{image.height} color={image.color} INTER_AREA decode={decode}"
+        key = cache.cache_key(scan.root, fingerprint, settings_text, f"{cv2.__version__} {heif.version()}")
         cached = cache.read(cache_dir, key, n_files, image.n_features)
 
     if cached is not None:
-        X_all, failures = cached.X, cached.failures
+        X_all, failures, reduced = cached.X, cached.failures, cached.reduced
         if progress:
             progress(n_files, n_files)
     else:
         paths = [scan.root / f.relpath for f in scan.files]
         decoded = decode_files(paths, image, progress=progress, should_stop=should_stop, workers=workers)
-        X_all, failures = decoded.X, decoded.failures
+        X_all, failures, reduced = decoded.X, decoded.failures, frozenset(decoded.reduced)
         if decoded.transient:
             # A read error may be gone next time, and sizes and times would not show it: an
             # entry would remember these files as broken for good. Retry them next load instead.
@@ -152,7 +166,7 @@ def load_dataset(
                 "again on the next load."
             )
         elif key is not None and cache_dir is not None:
-            problem = cache.write(cache_dir, key, cache.CachedImages(X_all, failures))
+            problem = cache.write(cache_dir, key, cache.CachedImages(X_all, failures, reduced))
             if problem:
                 notes.append(problem)
 
@@ -184,6 +198,7 @@ def load_dataset(
         from_cache=cached is not None,
         seconds=time.perf_counter() - started,
         notes=tuple(notes),
+        n_reduced=len(reduced - failures.keys()),
     )
 
 

@@ -6,6 +6,9 @@ One documented behaviour for every kind of file:
 - grayscale mode gives 1 channel: the colour image converted with ``cv2.cvtColor(BGR2GRAY)``
   (decoders' own grayscale paths round differently from one format to another);
 - EXIF orientation is applied, so a photo is used the way a viewer shows it;
+- HEIC/HEIF photos are decoded by pillow-heif where it is installed (``heif``), the rest by OpenCV;
+- a large JPEG is decoded at reduced scale (1/2, 1/4 or 1/8) when that keeps the result within a
+  grey level of the full decode (``reduced_decode``), unless ``ImageSettings.exact_decode``;
 - every image is resized to exactly width x height with ``INTER_AREA`` (aspect ratio not kept,
   as in the lesson) and flattened row by row: feature index = (row * width + col) * channels + c.
 A file that cannot be decoded raises :class:`UnreadableImage` with a reason meant for a person.
@@ -19,30 +22,24 @@ one or two at a time instead of one per core at once.
 
 from __future__ import annotations
 
-import functools
-import io
 import os
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from regui.core import heif
 from regui.core.config import ImageSettings
 from regui.core.errors import Cancelled
+from regui.core.image_header import MAX_IMAGE_PIXELS, TOO_LARGE, Header, read_header
 from regui.core.machine import default_workers, physical_memory
 from regui.core.progress import ProgressCallback, StopCheck
+from regui.core.reduced_decode import DECODE_BYTES_PER_PIXEL, decode_bytes_needed, reduction
 
-# The largest image decoded: about 89 million pixels (10,000 x 8,900; any phone photo but the
-# 108 and 200 megapixel modes). It is Pillow's own default limit, so Pillow, which reads the
-# headers, never warns below it. OpenCV reads its limit once, on first use: set it first.
-MAX_IMAGE_PIXELS = 89_478_485
+# OpenCV reads its limit once, on first use: set it first (it is Pillow's, which reads headers).
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
-# Peak memory of decoding and resizing one image, per pixel: measured 693 MB for an 8-bit
-# 11000 x 11000 PNG (5.7 bytes a pixel) and 369 MB for a 16-bit RGBA 8000 x 8000 one (5.8).
-DECODE_BYTES_PER_PIXEL = 6
 # Bad files are reported per file by regui; OpenCV's own stderr warnings would only be noise.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
@@ -114,64 +111,64 @@ class _MemoryBudget:
 _BUDGET = _MemoryBudget()
 
 
-def declared_pixels(data: np.ndarray) -> int | None:
-    """How many pixels the file's header says the image has (read by Pillow, nothing decoded);
-    None if Pillow does not know the format (then OpenCV's own limit still applies)."""
-    from PIL import Image, UnidentifiedImageError  # here, not at start-up: the app imports this module
-
-    _quiet_pillow()
-    try:
-        with Image.open(io.BytesIO(data.data)) as header:
-            width, height = header.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return _OVER_THE_LIMIT  # Pillow's limit is ours (where its warning is an error: tests)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-        return None
-    return width * height
-
-
-_OVER_THE_LIMIT = MAX_IMAGE_PIXELS + 1
-
-
-@functools.cache
-def _quiet_pillow() -> None:
-    """Pillow warns of an image over its limit while reading the header; regui refuses that
-    image itself (its limit is Pillow's), in its own words, so the warning would only be noise."""
-    from PIL import Image
-
-    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-
-def _too_large(pixels: int) -> str:
-    count = f"over {MAX_IMAGE_PIXELS:,}" if pixels == _OVER_THE_LIMIT else f"{pixels:,}"
+def _too_large(header: Header) -> str:
+    count = f"over {MAX_IMAGE_PIXELS:,}" if header is TOO_LARGE else f"{header.pixels:,}"
     return f"image too large ({count} pixels; at most {MAX_IMAGE_PIXELS:,} are decoded)"
 
 
+def _reduced_flags() -> dict[int, int]:
+    return {
+        1: cv2.IMREAD_COLOR,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }
+
+
 def decode_bytes(
-    data: np.ndarray, shrink: Callable[[np.ndarray], np.ndarray], flags: int = cv2.IMREAD_COLOR
-) -> np.ndarray:
-    """``shrink(cv2.imdecode(data, flags))``, with the header checked first and the memory of
-    both steps taken from the budget all decoding threads share (only the small result leaves
-    it). UnreadableImage for a file that cannot be used."""
-    pixels = declared_pixels(data)
-    if pixels is not None and pixels > MAX_IMAGE_PIXELS:
-        raise UnreadableImage(_too_large(pixels))
-    needed = DECODE_BYTES_PER_PIXEL * (pixels if pixels is not None else MAX_IMAGE_PIXELS)
+    data: np.ndarray,
+    shrink: Callable[[np.ndarray], np.ndarray],
+    reduce_for: Callable[[Header | None], int] | None = None,
+) -> tuple[np.ndarray, int]:
+    """``shrink`` of the image in ``data`` (8-bit BGR, EXIF rotation applied), and the factor it
+    was decoded at (1: in full; ``reduce_for(header)`` chooses, see ``reduced_decode``).
+
+    The header is checked first, and the memory of both steps is taken from the budget all
+    decoding threads share (only the small result leaves it). UnreadableImage for a file that
+    cannot be used.
+    """
+    header = read_header(data)
+    if header is not None and header.pixels > MAX_IMAGE_PIXELS:
+        raise UnreadableImage(_too_large(header))
+    factor = reduce_for(header) if reduce_for is not None else 1
+    needed = decode_bytes_needed(header, factor) if header is not None else DECODE_BYTES_PER_PIXEL * MAX_IMAGE_PIXELS
     taken = _BUDGET.take(needed)
     try:
-        try:
-            image = cv2.imdecode(data, flags)
-        except cv2.error as exc:
-            raise UnreadableImage(_describe_cv2_error(exc)) from None
+        image = _decode(data, factor)
         if image is None or image.size == 0:
             raise UnreadableImage("not a readable image (corrupt, truncated or unsupported format)")
-        return shrink(image)
+        return shrink(image), factor
     finally:
         _BUDGET.give(taken)
 
 
-def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray:
-    """Read, decode, resize and flatten one file. Returns uint8 of length ``settings.n_features``."""
+def _decode(data: np.ndarray, factor: int) -> np.ndarray | None:
+    if heif.looks_like_heif(data):
+        try:
+            return heif.decode(data)
+        except heif.HeifUnavailable as exc:
+            raise UnreadableImage(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - Pillow and libheif raise many kinds for a bad file
+            raise UnreadableImage(f"could not decode: {str(exc)[:160] or type(exc).__name__}") from None
+    try:
+        return cv2.imdecode(data, _reduced_flags()[factor])
+    except cv2.error as exc:
+        raise UnreadableImage(_describe_cv2_error(exc)) from None
+
+
+def decode_file(path: str | os.PathLike, settings: ImageSettings) -> tuple[np.ndarray, int]:
+    """Read, decode, resize and flatten one file: uint8 of length ``settings.n_features``, and the
+    factor it was decoded at (1: in full; a large JPEG is reduced unless ``settings.exact_decode``)."""
 
     def shrink(image: np.ndarray) -> np.ndarray:
         if not settings.color:
@@ -179,7 +176,15 @@ def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray
         resized = cv2.resize(image, (settings.width, settings.height), interpolation=cv2.INTER_AREA)
         return np.ascontiguousarray(resized).reshape(-1)
 
-    return decode_bytes(read_bytes(path), shrink)
+    def reduce_for(header: Header | None) -> int:
+        return 1 if settings.exact_decode else reduction(header, settings.width, settings.height)
+
+    return decode_bytes(read_bytes(path), shrink, reduce_for)
+
+
+def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray:
+    """Read, decode, resize and flatten one file. Returns uint8 of length ``settings.n_features``."""
+    return decode_file(path, settings)[0]
 
 
 def _describe_cv2_error(exc: cv2.error) -> str:
@@ -198,6 +203,7 @@ class Decoded:
     X: np.ndarray
     failures: dict[int, str] = field(default_factory=dict)  # path index -> reason
     transient: set[int] = field(default_factory=set)  # failures worth retrying next time
+    reduced: set[int] = field(default_factory=set)  # files decoded at reduced scale
 
 
 def decode_files(
@@ -223,7 +229,9 @@ def decode_files(
 
     def work(index: int) -> None:
         try:
-            result.X[index] = decode_image(paths[index], settings)
+            result.X[index], factor = decode_file(paths[index], settings)
+            if factor > 1:
+                result.reduced.add(index)
         except UnreadableImage as exc:
             result.failures[index] = str(exc)
             if exc.transient:

@@ -14,6 +14,7 @@ No Qt here: workers (``pool_worker``) import only the engine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -100,9 +101,7 @@ class ProcessPool:
                 "root": str(dataset.root),
                 "class_names": list(dataset.class_names),
                 "paths": list(dataset.paths),
-                "width": dataset.image.width,
-                "height": dataset.image.height,
-                "color": dataset.image.color,
+                "image": dataclasses.asdict(dataset.image),
                 "fingerprint": dataset.fingerprint,
             }
             (self._dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")

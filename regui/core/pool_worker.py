@@ -32,7 +32,7 @@ def open_shared_dataset(shared: str):
         y=np.load(folder / "y.npy", mmap_mode="r"),
         paths=tuple(meta["paths"]),
         skipped=(),
-        image=ImageSettings(meta["width"], meta["height"], meta["color"]),
+        image=ImageSettings(**meta["image"]),
         fingerprint=meta["fingerprint"],
     )
 

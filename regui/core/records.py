@@ -205,6 +205,7 @@ class DatasetSummary(TypedDict, total=False):
     class_names: list[str]
     class_counts: list[int]
     n_skipped: int  # files that could not be read
+    n_reduced: int  # large JPEGs decoded at reduced scale (missing: none, or an older regui)
     fingerprint: str  # of the folder's files (names, sizes, times): "the same data"
     image: str  # "32x32x3"
     n_train: int

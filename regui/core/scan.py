@@ -26,13 +26,15 @@ from typing import NamedTuple
 
 from regui.core.errors import Cancelled, DatasetError
 
-#: Extensions OpenCV decodes (matched case-insensitively).
+#: Extensions OpenCV decodes, and HEIC/HEIF (pillow-heif), matched case-insensitively.
 IMAGE_EXTENSIONS = frozenset(
     {
         ".avif",
         ".bmp",
         ".dib",
         ".gif",
+        ".heic",
+        ".heif",
         ".jpe",
         ".jpeg",
         ".jpg",

@@ -1,0 +1,74 @@
+"""HEIC/HEIF photos (what iPhones write), decoded by pillow-heif: an optional extra, since it
+brings its own codec libraries (``pip install -e ".[heic]"``, or pillow-heif alone).
+
+OpenCV does not read HEIF. pillow-heif hands Pillow the image with the file's rotation already
+applied (libheif applies the container's own rotation, which iPhones write along with the EXIF
+tag, and pillow-heif then resets the EXIF tag so that nothing turns it twice); EXIF rotation is
+still applied after, for files that carry only the tag. So a HEIC photo comes out the way a
+viewer shows it, as a JPEG does.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import shlex
+import sys
+
+import numpy as np
+
+#: The command that adds HEIC support to the Python regui runs on (a venv's, say), for the
+#: reason a skipped file is given.
+INSTALL_COMMAND = f"{shlex.quote(sys.executable)} -m pip install pillow-heif"
+
+# The major brands of HEIF files (ISO/IEC 23008-12): HEVC-coded images and image sequences, and
+# the generic still-image brands, which iPhones and cameras write too.
+_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"})
+
+
+def looks_like_heif(data: np.ndarray) -> bool:
+    """Whether the bytes start as a HEIF file does: an ``ftyp`` box with a HEIF brand."""
+    head = bytes(data[:12])
+    return len(head) == 12 and head[4:8] == b"ftyp" and head[8:12] in _BRANDS
+
+
+@functools.cache
+def register() -> bool:
+    """Teach Pillow to open HEIF files, once; False where pillow-heif is not installed."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def version() -> str:
+    """pillow-heif's and libheif's versions (part of the cache key: a new codec may decode
+    differently), or "" where it is not installed."""
+    if not register():
+        return ""
+    import pillow_heif
+
+    return f"pillow-heif {pillow_heif.__version__} libheif {pillow_heif.libheif_version()}"
+
+
+class HeifUnavailable(Exception):
+    """pillow-heif is not installed; ``str(exc)`` says how to add it."""
+
+
+def decode(data: np.ndarray) -> np.ndarray:
+    """A HEIF file's bytes as an 8-bit BGR image (OpenCV's layout), rotated as a viewer shows it.
+
+    Raises HeifUnavailable without pillow-heif, and Pillow's own errors for a damaged file.
+    """
+    if not register():
+        raise HeifUnavailable(
+            f"a HEIC/HEIF photo: regui reads these with pillow-heif, not installed: {INSTALL_COMMAND}"
+        )
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data.data)) as image:
+        upright = ImageOps.exif_transpose(image)
+        rgb = np.asarray(upright.convert("RGB"))
+    return np.ascontiguousarray(rgb[:, :, ::-1])
