@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from regui.cli import main
@@ -523,3 +524,29 @@ def test_a_cross_validated_sweep_retrains_the_chosen_setting_and_tests_it_once(m
     assert f"({len(data.y_train)} images) and tested once: test accuracy {expected.final.test_accuracy:.2%}" in lines[1]
     assert expected.final.test_accuracy > 0.5  # it learned: the number compared is not chance's
     assert main(["sweep", "--dataset", str(root), "--cv", "1", *args]) == 2
+
+
+def test_exact_decode_decodes_large_photos_in_full(tmp_path, capsys):
+    from tests.core.test_reduced_decode import full_decode, photo
+
+    root = tmp_path / "photos"
+    for label, name in enumerate(("cats", "dogs")):
+        (root / name).mkdir(parents=True)
+        for i in range(4):
+            (root / name / f"IMG_{i}.jpg").write_bytes(photo(1280, 960, seed=10 * label + i))
+    common = ["run", "--dataset", str(root), "--size", "8", "--epochs", "1", "--no-store", "--validation", "0"]
+
+    assert main([*common, "--history", str(tmp_path / "reduced.json")]) == 0
+    assert "8 large JPEGs decoded at reduced scale" in capsys.readouterr().out
+    assert main([*common, "--exact-decode", "--history", str(tmp_path / "exact.json")]) == 0
+    assert "reduced" not in capsys.readouterr().out
+    run = json.loads((tmp_path / "exact.json").read_text(encoding="utf-8"))["runs"][0]
+    assert run["config"]["exact_decode"] is True
+    # The run trained on OpenCV's full decode: the same numbers as a run on those pixels.
+    config = TrainConfig.from_dict(run["config"])
+    data = prepare(load_dataset(root, config.image, use_cache=False), config.split)
+    expected = run_training(data, config).final
+    assert run["history"][-1]["objective"] == expected.objective  # (reduced pixels give another)
+    assert np.array_equal(
+        load_dataset(root, config.image, use_cache=False).X[0], full_decode(root / "cats" / "IMG_0.jpg", config.image)
+    )

@@ -354,6 +354,7 @@ def _add_data(group) -> None:
         help="resize every image to this size (N or WxH)",
     )
     group.add_argument("--grayscale", action="store_true", help="one channel instead of three")
+    group.add_argument("--exact-decode", action="store_true", help="large JPEGs in full, not at reduced scale")
     group.add_argument(
         "--scaling",
         choices=SCALINGS,

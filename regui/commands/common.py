@@ -60,6 +60,7 @@ def base_config(args) -> TrainConfig:
         width=args.size[0],
         height=args.size[1],
         color=not args.grayscale,
+        exact_decode=args.exact_decode,
         test_size=args.test_size,
         split_seed=args.split_seed,
         stratify=args.stratify,

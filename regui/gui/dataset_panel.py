@@ -158,11 +158,13 @@ class DatasetPanel(QWidget):
         counts = ds.counts()
         source = "from cache" if ds.from_cache else "decoded"
         image = f"{ds.image.width}×{ds.image.height} {'colour' if ds.image.color else 'grayscale'}"
+        reduced = f" · {ds.n_reduced:,} decoded reduced" if ds.n_reduced else ""
         self.summary.setText(
             f"<b>{ds.n_images:,} images</b> in <b>{len(ds.class_names)} classes</b> · {len(ds.skipped)} skipped · "
-            f"{image} · {source} in {ds.seconds:.1f} s"
+            f"{image}{reduced} · {source} in {ds.seconds:.1f} s"
         )
-        self.summary.setToolTip(str(ds.root))
+        # The full sentence (the "exact" box under Channels turns it off) where the line has no room.
+        self.summary.setToolTip("\n".join(filter(None, [str(ds.root), ds.reduced_text()])))
         self._show_classes(ds.class_names, counts, result.thumbnails)
         self._show_skipped(ds.skipped)
         if ds.notes:

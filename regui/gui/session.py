@@ -151,10 +151,9 @@ class Session(QObject):
         except ReguiError as exc:
             return str(exc)
         if config.image != self.dataset.image:
-            now, then = config.image, self.dataset.image
             return (
-                f"The images were loaded at {then.width}×{then.height}{'' if then.color else ' grayscale'}: "
-                f"press Reload to decode them at {now.width}×{now.height}{'' if now.color else ' grayscale'}."
+                f"The images were loaded at {self.dataset.image.text()}: "
+                f"press Reload to decode them at {config.image.text()}."
             )
         return None
 

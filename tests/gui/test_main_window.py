@@ -402,6 +402,31 @@ def test_new_image_size_decodes_again(qtbot, window, load, folder):
     assert window.run_button.isEnabled()
 
 
+def test_large_photos_are_counted_and_the_exact_box_decodes_them_in_full(qtbot, window, load, tmp_path):
+    from tests.core.test_reduced_decode import full_decode, photo
+
+    root = tmp_path / "photos"
+    for label, name in enumerate(("cats", "dogs")):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            (root / name / f"IMG_{i}.jpg").write_bytes(photo(1280, 960, seed=10 * label + i))
+    set_config(window, SMALL.with_(width=8, height=8))
+    reduced = load(window, root)
+    assert reduced.n_reduced == 12 and "12 decoded reduced" in window.dataset_panel.summary.text()
+    assert "12 large JPEGs decoded at reduced scale" in window.dataset_panel.summary.toolTip()
+
+    with qtbot.waitSignal(window.controller.loaded, timeout=20_000):
+        qtbot.mouseClick(window.params.exact_decode, Qt.MouseButton.LeftButton)  # decodes them again
+    exact = window.dataset
+    assert exact.image.exact_decode and exact.n_reduced == 0 and window.params.config().exact_decode
+    assert "reduced" not in window.dataset_panel.summary.text()
+    for row, rel in zip(exact.X, exact.paths):
+        assert np.array_equal(row, full_decode(root / rel, exact.image))
+    assert window.run_button.isEnabled(), window.ready.text()
+    record = run_and_wait(qtbot, window)
+    assert record.config.exact_decode  # what the run records, and its rerun loads again
+
+
 def test_cancel_loading_stops_the_work(qtbot, window, make_folder, slow_decoding):
     big = make_folder({"a": 200, "b": 200}, size=(8, 8))
     decoded = slow_decoding
