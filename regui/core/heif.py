@@ -69,6 +69,7 @@ def decode(data: np.ndarray) -> np.ndarray:
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data.data)) as image:
-        upright = ImageOps.exif_transpose(image)
-        rgb = np.asarray(upright.convert("RGB"))
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)  # a copy only where there is something to turn
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))  # (a copy: 0.1 s at 12 MP)
     return np.ascontiguousarray(rgb[:, :, ::-1])
