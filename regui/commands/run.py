@@ -49,13 +49,12 @@ def _configs(args) -> list[TrainConfig]:
 
 def cmd_run(args) -> int:
     from regui.core import export
-    from regui.core.dataset import prepare
 
     configs = _configs(args)
     check_outputs(args, args.out, args.history)
     dataset = load(args, configs[0])
 
-    data = prepare(dataset, configs[0].split)
+    data = dataset.prepared(configs[0].split)
     val = f", {len(data.y_val)} validation" if len(data.y_val) else ""
     print(f"[INFO] {len(data.y_train)} training{val} and {len(data.y_test)} test images, pixels {configs[0].scaling}")
     if configs[0].sklearn:

@@ -277,14 +277,12 @@ def _retrain_chosen(summaries, records, dataset, spec: SweepSpec, book: RunBook,
     and tested once (see ``core.cross_validation``). Its runs go into the book (and so the store)
     with the sweep's."""
     from regui.core.cross_validation import retrained_text, retrainings
-    from regui.core.dataset import prepare
     from regui.core.runs import run_training
 
-    prepared: dict = {}  # by split: the chosen settings mostly share one
     for number, plan in enumerate(retrainings(summaries, records, spec.base), start=len(records) + 1):
         config = plan.config
         name = f"#{number} {plan.name}"  # numbered on from the grid's runs
-        data = prepared.get(config.split) or prepared.setdefault(config.split, prepare(dataset, config.split))
+        data = dataset.prepared(config.split)
         key = ("retrained", plan.penalty)
         book.add(key, config, name, dataset_summary, SWEEP_NAME)
         book.start(key)

@@ -220,7 +220,6 @@ class DaskRunner:
 
 _cache_lock = threading.RLock()
 _dataset_cache: dict = {}
-_prepared_cache: dict = {}  # (payload id, split settings) -> PreparedData
 
 
 class _Stops:
@@ -292,17 +291,9 @@ def _remote_block(
 
 
 def _prepared_from(payload: dict, split):
-    """The images split and scaled for ``split``, made once per worker process and shared by its
-    tasks (the next block on the same split would otherwise scale them all again). One split at
-    a time, as a pool's worker keeps: each is a float copy of the images."""
-    from regui.core.dataset import prepare
-
-    key = (payload["id"], split)
-    with _cache_lock:
-        if key not in _prepared_cache:
-            _prepared_cache.clear()
-            _prepared_cache[key] = prepare(_dataset_from(payload), split)
-        return _prepared_cache[key]
+    """The images split and scaled for ``split``: made once per worker process and shared by its
+    tasks, as the one Dataset of the payload keeps its prepared split (``Dataset.prepared``)."""
+    return _dataset_from(payload).prepared(split)
 
 
 def _dataset_from(payload: dict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,10 @@ from regui.core.progress import ProgressCallback, StopCheck
 from regui.core.records import DatasetSummary
 from regui.core.scan import Skipped, scan_folder
 from regui.core.splits import check_split
+
+# One lock for every dataset's prepared split: preparing is rare, and a lock per dataset would
+# itself need creating under a lock.
+_PREPARING = threading.RLock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +90,17 @@ class Dataset:
             "fingerprint": self.fingerprint,
             "image": f"{self.image.width}x{self.image.height}x{self.image.channels}",
         }
+
+    def prepared(self, split: SplitSettings) -> PreparedData:
+        """``prepare(self, split)``, made once and kept for the next run on the same split (the app's
+        next run, a worker's next block). One split at a time: each is a float copy of the images,
+        and ``check_memory`` counts one. Safe from any thread; a second caller waits for the first."""
+        cache = self.__dict__.setdefault("_prepared", {})
+        with _PREPARING:
+            if split not in cache:
+                cache.clear()  # before preparing: the old copy is not held alongside the new one
+                cache[split] = prepare(self, split)
+            return cache[split]
 
     @functools.cached_property
     def files(self) -> DatasetFiles:
@@ -328,7 +344,9 @@ def prepare(dataset: Dataset, split: SplitSettings = SplitSettings()) -> Prepare
         for X in (X_train, X_val, X_test):
             X /= 255.0
     elif split.scaling == "standard":  # fitted on the training part only: validation and test are unseen
-        scaler = StandardScaler().fit(X_train)
+        # In place (copy=False): the arrays are this function's own, and copies of 70 MB of
+        # floats took a third of the time on the Animals photos (the same numbers either way).
+        scaler = StandardScaler(copy=False).fit(X_train)
         X_train = scaler.transform(X_train)
         X_val = scaler.transform(X_val) if len(X_val) else X_val
         X_test = scaler.transform(X_test)

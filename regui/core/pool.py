@@ -75,8 +75,9 @@ STARTING_SECONDS = 30
 class ProcessPool:
     """Worker processes bound to one dataset; reusable for several sweeps, then ``close()``."""
 
-    def __init__(self, dataset, jobs: int | None = None, block: int = MAX_BLOCK) -> None:
-        """``block``: the most runs a worker trains together (1: run by run)."""
+    def __init__(self, dataset, jobs: int | None = None, block: int = MAX_BLOCK, warm_split=None) -> None:
+        """``block``: the most runs a worker trains together (1: run by run). ``warm_split``: the
+        split each worker prepares as it starts, before the first block asks for it."""
         from regui.core.dataset import workers_that_fit
 
         cores = default_workers()
@@ -102,6 +103,7 @@ class ProcessPool:
                 "class_names": list(dataset.class_names),
                 "paths": list(dataset.paths),
                 "image": dataclasses.asdict(dataset.image),
+                "warm_split": dataclasses.asdict(warm_split) if warm_split is not None else None,
                 "fingerprint": dataset.fingerprint,
             }
             (self._dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from regui.core.config import ImageSettings
+from regui.core.config import ImageSettings, SplitSettings
+from regui.core.errors import ReguiError
 from regui.core.records import EpochResult, RunRecord, kept_epochs
 from regui.core.sweep_runs import HOLD_SECONDS, error_text
 
@@ -37,14 +38,20 @@ def open_shared_dataset(shared: str):
     )
 
 
-def _warm_up(dataset) -> None:
+def _warm_up(dataset, folder: str) -> None:
     """What a worker's first block would otherwise wait for: the training modules (scikit-learn
-    among them, most of a second) and the check of this machine's BLAS for the products a block
-    of the default batch size makes on these images."""
+    among them, most of a second), the check of this machine's BLAS for the products a block of
+    the default batch size makes on these images, and the split the pool was told to expect."""
     import regui.core.runs  # noqa: F401 - imported for its imports
     from regui.core.blocks import check_blas_for
 
     check_blas_for(dataset)
+    split = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8")).get("warm_split")
+    if split:
+        try:
+            dataset.prepared(SplitSettings(**split))
+        except ReguiError:
+            pass  # a split this folder cannot make: the block that asks for it reports why
 
 
 class _ParentGone(Exception):
@@ -76,11 +83,9 @@ def worker_main(conn, folder: str) -> None:
 def _serve(conn, folder: str, parent: int) -> None:
     # Its priority was lowered by the pool as it started (machine.lower_priority): training in
     # the background must not starve the app's window.
-    from regui.core.dataset import prepare
 
     dataset = open_shared_dataset(folder)
-    _warm_up(dataset)
-    prepared: dict = {}
+    _warm_up(dataset, folder)
 
     def send(message) -> None:
         try:
@@ -99,16 +104,13 @@ def _serve(conn, folder: str, parent: int) -> None:
         _, indices, configs, names, with_snapshots, overlap = message
         inbox.stops.clear()
         inbox.paused = False
-        split = configs[0].split
         try:
-            if split not in prepared:
-                prepared.clear()  # keep one split's float arrays in memory, not one per seed
-                prepared[split] = prepare(dataset, split)
+            data = dataset.prepared(configs[0].split)
         except Exception as exc:  # noqa: BLE001 - report it; the worker stays usable
             for index in indices:
                 send(("failed", index, error_text(exc)))
             continue
-        _train_block(prepared[split], indices, configs, names, with_snapshots, overlap, send, inbox)
+        _train_block(data, indices, configs, names, with_snapshots, overlap, send, inbox)
 
 
 class _Inbox:

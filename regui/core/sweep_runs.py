@@ -138,6 +138,7 @@ class SweepBook:
         self.attempts: dict[int, int] = {}
         self._ended: set[int] = set()
         self._seen_stops: frozenset[int] = frozenset()
+        self._blocks_given = False  # the first is small (blocks.FIRST_BLOCK)
 
     # -- the queue
     def drop_stopped(self) -> None:
@@ -195,7 +196,9 @@ class SweepBook:
         first = self.next()
         if first is None:
             return []
-        return self.mates(first, block_size(len(self.pending) + 1, free, most))
+        size = block_size(len(self.pending) + 1, free, most, first=not self._blocks_given)
+        self._blocks_given = True
+        return self.mates(first, size)
 
     def settings(self, indices: Sequence[int]) -> tuple[list, list[str]]:
         """The settings and the names of the runs ``indices``, as a runner sends them."""
@@ -281,13 +284,11 @@ def run_serial(
     """Run the sweep here, one run (or one ``block`` of runs that share a pass, see ``blocks``)
     after another: the reference the other runners must match. Blocks give the same numbers."""
     from regui.core.blocks import data_shape, most_for
-    from regui.core.dataset import prepare
     from regui.core.runs import run_block
 
     control = control or SweepControl()
     book = SweepBook(items, events, control, names, sweep, dataset.summary(), snapshots)
     block = min(block, most_for(data_shape(dataset), [item.config for item in items], snapshots, 1))
-    prepared: dict = {}  # split settings -> PreparedData (one split at a time)
     while not book.all_done():
         book.drop_stopped()
         indices = book.next_block(1, block)
@@ -298,12 +299,8 @@ def run_serial(
         configs, run_names = book.settings(indices)
         ended: set[int] = set()
         try:
-            split = configs[0].split
-            if split not in prepared:
-                prepared.clear()  # one split in memory at a time
-                prepared[split] = prepare(dataset, split)
             run_block(
-                prepared[split],
+                dataset.prepared(configs[0].split),
                 configs,
                 names=run_names,
                 should_stop=functools.partial(control.hold, indices),

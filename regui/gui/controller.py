@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from regui.core.config import ImageSettings, TrainConfig
+from regui.core.config import ImageSettings, SplitSettings, TrainConfig
 from regui.core.sweep_runs import SweepControl
 from regui.gui.workers import LoadWorker, SweepWorker, TrainWorker
 
@@ -62,14 +62,15 @@ class Controller(QObject):
 
     # --- loading ----------------------------------------------------------------------------
 
-    def load(self, folder: str, image: ImageSettings) -> None:
-        """Start loading ``folder``; a load already running is dropped in favour of this one."""
+    def load(self, folder: str, image: ImageSettings, split: SplitSettings | None = None) -> None:
+        """Start loading ``folder`` (and preparing ``split`` of it for the first run, after it is
+        shown); a load already running is dropped in favour of this one."""
         if self._closing:
             return
         self._drop_current_load()
         job_id = next(self._ids)
         stop = threading.Event()
-        worker = LoadWorker(job_id, str(folder), image, stop)
+        worker = LoadWorker(job_id, str(folder), image, stop, split)
         worker.progress.connect(self._on_load_progress)
         worker.loaded.connect(self._on_loaded)
         worker.failed.connect(self._on_load_failed)
@@ -185,10 +186,10 @@ class Controller(QObject):
         self._start(-(10**9) - next(self._ids), worker, control.stopped, "sweep")
         self.activity_changed.emit()
 
-    def warm_pool_when_idle(self, dataset) -> None:
+    def warm_pool_when_idle(self, dataset, split: SplitSettings | None = None) -> None:
         """``warm_pool`` once nothing has run for WARM_AFTER_IDLE_MS: starting the workers takes
         both cores for a second, which a run started meanwhile would wait for."""
-        self._to_warm = dataset
+        self._to_warm = (dataset, split)
         self._warm_when_idle()
 
     @Slot()
@@ -199,14 +200,14 @@ class Controller(QObject):
     @Slot()
     def _warm_if_still_idle(self) -> None:
         if self._to_warm is not None and self.is_idle() and not self._closing:
-            dataset, self._to_warm = self._to_warm, None
-            self.warm_pool(dataset)
+            (dataset, split), self._to_warm = self._to_warm, None
+            self.warm_pool(dataset, split)
 
-    def warm_pool(self, dataset) -> None:
+    def warm_pool(self, dataset, split: SplitSettings | None = None) -> None:
         """Start worker processes for ``dataset`` in the background, as the spare pool, so that
-        the first comparison or sweep on it does not wait a second or more for them to start.
-        Never waits here (the window's thread): with workers still starting for another
-        dataset, it tries again a moment later."""
+        the first comparison or sweep on it does not wait a second or more for them to start
+        (nor for ``split`` to be prepared in them). Never waits here (the window's thread): with
+        workers still starting for another dataset, it tries again a moment later."""
         if self._closing:
             return
         with self._pool_lock:
@@ -214,7 +215,7 @@ class Controller(QObject):
                 return  # a sweep on it has already left its workers
             busy = self._warming is not None and self._warming.is_alive()
         if busy:
-            self._to_warm = dataset
+            self._to_warm = (dataset, split)
             QTimer.singleShot(WARM_AFTER_IDLE_MS, self._warm_if_still_idle)
             return
 
@@ -222,7 +223,7 @@ class Controller(QObject):
             from regui.core.pool import ProcessPool
 
             try:
-                pool = ProcessPool(dataset)
+                pool = ProcessPool(dataset, warm_split=split)
                 pool.start_workers()
             except Exception:  # noqa: BLE001 - no disk space, no processes: a sweep will say why
                 return

@@ -152,7 +152,8 @@ class MainWindow(QMainWindow):
     def load_folder(self, folder: str) -> None:
         """Load ``folder`` (typed, browsed, dropped or recent) with the current image settings."""
         if not self.session.closing:
-            folder = self.session.load(folder, self.params.config().image)
+            config = self.params.config()
+            folder = self.session.load(folder, config.image, config.split)
             self.dataset_panel.show_loading(folder)
             self.statusBar().showMessage(f"Loading {folder}…")
             self._update_state()

@@ -147,3 +147,28 @@ def test_a_block_too_big_for_memory_is_trained_as_several(monkeypatch):
     items = expand(SweepSpec(BASE.with_(epochs=2), penalties=("l1", "l2"), alphas=(1e-3, 1e-2, 1e-1, 1.0)))
     records = run_serial(dataset, items, SweepEvents(), block=MAX_BLOCK)
     assert sizes == [3, 3, 2] and all(r.status == FINISHED for r in records)
+
+
+def test_a_grid_of_several_rounds_starts_with_a_small_block_and_one_round_shares_evenly():
+    from regui.core.blocks import FIRST_BLOCK, block_size
+    from regui.core.sweep import SweepItem
+    from regui.core.sweep_runs import SweepBook, SweepControl, SweepEvents
+
+    assert block_size(380, 2, 32, first=True) == FIRST_BLOCK  # 380 runs: 12 rounds of 32 on 2 workers
+    assert block_size(380, 2, 32) == 32
+    assert block_size(38, 2, 32, first=True) == 19  # one round: the two workers' even shares
+    assert block_size(3, 1, 32, first=True) == 3
+
+    def sizes(n_runs: int, free: int) -> list[int]:
+        config = TrainConfig(penalty="l2")
+        items = [SweepItem(i, config.with_(alpha=10.0 ** (i / 10 - 5)), 0) for i in range(n_runs)]
+        book = SweepBook(items, SweepEvents(), SweepControl(), None, "grid")
+        out, idle = [], free
+        while block := book.next_block(idle, MAX_BLOCK):  # as a pool asks: its idle workers
+            out.append(len(block))
+            idle = idle - 1 or free  # a round given out: all idle again (they train alike)
+        return out
+
+    many, one_round = sizes(100, 2), sizes(38, 2)
+    assert many[:2] == [FIRST_BLOCK, 32] and sum(many) == 100  # then full blocks
+    assert one_round[:2] == [19, 19] and sum(one_round) == 38

@@ -51,7 +51,7 @@ def test_workers_do_not_import_qt(dataset, client):  # noqa: F811
 def prepared_splits() -> list:
     from regui.core import dask_runner
 
-    return [id(data) for data in dask_runner._prepared_cache.values()]
+    return [id(data) for kept in dask_runner._dataset_cache.values() for data in kept.__dict__["_prepared"].values()]
 
 
 def test_a_worker_prepares_a_split_once_for_all_its_blocks(dataset, client):  # noqa: F811

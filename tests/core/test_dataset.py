@@ -326,3 +326,23 @@ def test_runs_record_the_folder_resolved_however_it_was_typed(make_folder, tmp_p
         assert dataset.summary()["folder"] == os.path.realpath(root)
         assert dataset.is_folder("link") and dataset.is_folder(str(root))  # runs stored before, as typed
         assert not dataset.is_folder(str(tmp_path)) and not dataset.is_folder("")
+
+
+def test_a_prepared_split_is_made_once_one_split_at_a_time_and_equals_prepare(make_folder):
+    dataset = load_dataset(make_folder({"a": 12, "b": 12}), ImageSettings(width=4, height=3))
+    first, other = SplitSettings(), SplitSettings(split_seed=7)
+    made = dataset.prepared(first)
+    assert dataset.prepared(first) is made  # the next run on the split reuses it
+    expected = prepare(dataset, first)
+    for name in ("X_train", "X_val", "X_test", "y_train", "train_index", "test_index"):
+        assert np.array_equal(getattr(made, name), getattr(expected, name))
+    moved = dataset.prepared(other)
+    assert moved is not made and dataset.__dict__["_prepared"] == {other: moved}  # the old copy let go
+    # Threads asking at once wait for one preparation and share it.
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(dataset.prepared(first))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(r) for r in results}) == 1

@@ -189,6 +189,21 @@ def test_workers_started_ahead_wait_idle_below_the_interfaces_priority(dataset):
         assert sorted(w.process.pid for w in pool._idle) == sorted(w.process.pid for w in workers)  # no new ones
 
 
+def test_a_worker_started_ahead_prepares_the_split_it_was_told_to_expect(dataset):
+    from regui.core.dataset import prepare
+    from regui.core.pool_worker import _warm_up, open_shared_dataset
+
+    split = grid(repeats=1)[0].config.split
+    with ProcessPool(dataset, jobs=1, warm_split=split) as pool:
+        shared = open_shared_dataset(str(pool._dir))  # what a worker opens, here in this process
+        _warm_up(shared, str(pool._dir))
+        made = shared.__dict__["_prepared"][split]
+        assert shared.prepared(split) is made  # the first block finds it made
+        assert np.array_equal(made.X_train, prepare(dataset, split).X_train)
+        records = pool.run(grid(repeats=1)[:2], SweepEvents())  # and the workers train as before
+        assert [r.status for r in records] == [FINISHED] * 2
+
+
 def test_pause_holds_new_runs_and_resume_goes_on(pool_by_run):
     items = grid(repeats=1)
     control = SweepControl()

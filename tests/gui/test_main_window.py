@@ -393,6 +393,21 @@ def test_dropping_a_folder_loads_it(qtbot, window, folder):
     assert window.dataset.root == folder
 
 
+def test_the_load_prepares_the_first_runs_split_and_the_run_uses_it(qtbot, window, load, folder, monkeypatch):
+    import regui.core.dataset as dataset_module
+
+    set_config(window, SMALL)
+    dataset = load(window, folder)
+    qtbot.waitUntil(window.controller.is_idle, timeout=10_000)  # the loading thread prepares it after showing
+    made = dataset.__dict__["_prepared"][SMALL.split]
+    calls = []
+    monkeypatch.setattr(dataset_module, "prepare", lambda *a: calls.append(a))  # the run must not prepare again
+    record = run_and_wait(qtbot, window)
+    assert record.status == FINISHED and calls == [] and dataset.prepared(SMALL.split) is made
+    expected = run_training(prepare(dataset, SMALL.split), SMALL)
+    assert [e.objective for e in record.epochs] == [e.objective for e in expected.epochs]
+
+
 def test_new_image_size_decodes_again(qtbot, window, load, folder):
     set_config(window, SMALL)
     load(window, folder)
@@ -512,6 +527,7 @@ def test_close_waits_for_a_thread_that_is_still_busy(qtbot, settings, load, fold
 
     monkeypatch.setattr(dataset_module, "prepare", slow_prepare)
     monkeypatch.setattr(win.controller, "shutdown", functools.partial(Controller.shutdown, win.controller, 50))
+    win.params.split_seed.setValue(SMALL.split_seed + 1)  # a split the load did not prepare ahead
     win.start_run()
     assert not win.close()  # refused: the run's thread is inside a slow step
     assert win.isVisible() and "waiting" in win.statusBar().currentMessage()
