@@ -37,6 +37,9 @@ _STYLES = {
     "val": Qt.PenStyle.DotLine,
 }
 _NORMAL_WIDTH, _HIGHLIGHT_WIDTH, _FADED_WIDTH = 1.6, 3.4, 1.0
+# Past _MARKED_RUNS_UP_TO runs, curves are 1 pixel wide: Qt draws 1-pixel lines, dashed ones too,
+# on a fast path (760 runs' curves of 10 epochs in two plots: 105 ms a repaint at 1.6 px, 33 at 1).
+_CROWDED_WIDTH = 1.0
 _FADED_ALPHA = 45  # runs not selected while some are: in the background
 _BATCH_ALPHA = 110  # mini-batch losses: lighter than the run's own curves
 _REFRESH_MS = 40
@@ -114,6 +117,7 @@ class PlotsPanel(QWidget):
         self._legend_ids: list[int] | None = []  # the runs the legend names (None: it says to look at the table)
         self._crowded = False  # more than _MARKED_RUNS_UP_TO runs shown: no markers
         self._dirty: set[int] = set()
+        self._restyle_later: set[int] = set()  # runs to restyle when next redrawn
         self._waiting: list[int] = []  # runs started whose curves are not made yet (over budget)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -253,6 +257,7 @@ class PlotsPanel(QWidget):
         if self._crowded != (len(shown) > _MARKED_RUNS_UP_TO):  # markers on or off: every run redrawn
             self._crowded = not self._crowded
             self._dirty.update(self._curves)
+            self._restyle_later.update(self._curves)  # its pens' width too, a few runs a turn
             self._timer.start()
         named = shown if len(shown) <= _LEGEND_UP_TO else None
         count = f"{len(shown)} runs shown: the table's swatches say which curves are whose"
@@ -313,13 +318,22 @@ class PlotsPanel(QWidget):
     def _restyle(self, run_id: int) -> None:
         """Pen, marker and visibility of a run's curves. With some runs selected, those are
         thick and on top and every other run fades into the background."""
+        self._restyle_later.discard(run_id)
         entry = self._entries[run_id]
         color = QColor(entry.color)
         selected = run_id in self._highlighted
         faded = bool(self._highlighted) and not selected
         if faded:
             color.setAlpha(_FADED_ALPHA)
-        width = _HIGHLIGHT_WIDTH if selected else _FADED_WIDTH if faded else _NORMAL_WIDTH
+        width = (
+            _HIGHLIGHT_WIDTH
+            if selected
+            else _FADED_WIDTH
+            if faded
+            else _CROWDED_WIDTH
+            if self._crowded
+            else _NORMAL_WIDTH
+        )
         shown = {
             "batches": self.show_batches.isChecked(),
             "objective": True,
@@ -374,6 +388,8 @@ class PlotsPanel(QWidget):
             curves = self._curves.get(run_id)
             if curves is None:
                 continue
+            if run_id in self._restyle_later:
+                self._restyle(run_id)
             series = self._series[run_id]
             series.sync(self._entries[run_id].record.epochs)
             x = series.view("epoch")

@@ -61,3 +61,38 @@ def test_the_draw_budget_counts_nested_drawing_once_and_renews_each_turn(qtbot, 
         clock[0] += 0.6 * draw_budget.BUDGET_SECONDS
     assert budget.over()
     qtbot.waitUntil(lambda: not budget.over(), timeout=2000)  # the window had its turn: a new budget
+
+
+def test_past_80_runs_every_curve_is_drawn_one_pixel_wide_and_fewer_go_back(qtbot):
+    import numpy as np
+
+    from regui.core.records import EpochResult
+    from regui.gui.plots import _CROWDED_WIDTH, _MARKED_RUNS_UP_TO, _NORMAL_WIDTH
+
+    def epoch(n: int) -> EpochResult:
+        no_weights = np.zeros((1, 2), np.float32)
+        return EpochResult(
+            n, 0.5, 0.6, 0.0, 0.5, 0.7, 0.6, 1.0, 1.0, 0.0, 0.01, no_weights, np.zeros(1), val_accuracy=0.6
+        )
+
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+
+    def widths() -> set[float]:
+        items = panel.loss_plot.listDataItems() + panel.acc_plot.listDataItems()
+        return {item.opts["pen"].widthF() for item in items if item.opts["pen"] is not None}
+
+    def add(count: int, start: int) -> None:
+        for n in range(start, start + count):
+            record = RunRecord(config=TrainConfig())
+            record.epochs = [epoch(1), epoch(2)]
+            panel.add_run(RunEntry(n + 1, record, style_for(n)))
+        qtbot.waitUntil(lambda: not panel._waiting and not panel._dirty, timeout=10_000)
+
+    add(_MARKED_RUNS_UP_TO, 0)
+    assert widths() == {_NORMAL_WIDTH}
+    add(1, _MARKED_RUNS_UP_TO)  # the 81st: every run's pens change, a few runs a turn
+    assert widths() == {_CROWDED_WIDTH} and not panel._restyle_later
+    add(1, _MARKED_RUNS_UP_TO + 1)
+    assert widths() == {_CROWDED_WIDTH}
