@@ -191,12 +191,13 @@ def test_workers_started_ahead_wait_idle_below_the_interfaces_priority(dataset):
 
 def test_a_worker_started_ahead_prepares_the_split_it_was_told_to_expect(dataset):
     from regui.core.dataset import prepare
-    from regui.core.pool_worker import _warm_up, open_shared_dataset
+    from regui.core.pool_worker import _prepare_expected, _warm_up, open_shared_dataset
 
     split = grid(repeats=1)[0].config.split
     with ProcessPool(dataset, jobs=1, warm_split=split) as pool:
         shared = open_shared_dataset(str(pool._dir))  # what a worker opens, here in this process
-        _warm_up(shared, str(pool._dir))
+        _warm_up(shared)
+        _prepare_expected(shared, str(pool._dir))
         made = shared.__dict__["_prepared"][split]
         assert shared.prepared(split) is made  # the first block finds it made
         assert np.array_equal(made.X_train, prepare(dataset, split).X_train)
