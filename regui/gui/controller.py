@@ -18,10 +18,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from regui.core.config import ImageSettings, SplitSettings, TrainConfig
 from regui.core.sweep_runs import SweepControl
+from regui.gui.paced_news import PacedNews
 from regui.gui.workers import LoadWorker, SweepWorker, TrainWorker
 
 # How long nothing must have run after a dataset loads before its worker processes start.
@@ -59,6 +60,10 @@ class Controller(QObject):
         self._warming: threading.Thread | None = None  # starting a spare pool for a new dataset
         self._to_warm = None  # the dataset whose workers start once nothing has run for a moment
         self.activity_changed.connect(self._warm_when_idle)
+        # A sweep's messages, passed on a few a turn (paced_news); activity_changed again once
+        # the last is, as the controller is then idle.
+        self._sweep_news = PacedNews(self)
+        self._sweep_news.drained.connect(self.activity_changed)
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -94,8 +99,9 @@ class Controller(QObject):
         return self._current_load is not None
 
     def is_idle(self) -> bool:
-        """No worker thread alive (a cancelled load or stopped run may still be winding down)."""
-        return not self._jobs
+        """No worker thread alive (a cancelled load or stopped run may still be winding down),
+        and every message of a sweep passed on."""
+        return not self._jobs and not self._sweep_news.pending()
 
     @Slot(int, int, int)
     def _on_load_progress(self, job_id: int, done: int, total: int) -> None:
@@ -177,10 +183,10 @@ class Controller(QObject):
         worker = SweepWorker(
             name, list(items), list(run_ids), list(names), control, make_runner, self._give_back, snapshots
         )
-        worker.started.connect(self._on_run_started)
-        worker.epoch.connect(self._on_epoch)
-        worker.finished.connect(self._on_run_finished)
-        worker.failed.connect(self._on_run_failed)
+        worker.started.connect(self._on_sweep_run_started)
+        worker.epoch.connect(self._on_sweep_epoch)
+        worker.finished.connect(self._on_sweep_run_finished)
+        worker.failed.connect(self._on_sweep_run_failed)
         worker.ended.connect(self._on_sweep_ended)
         # The sweep's stop event is its job's: shutdown() stops it like any other job.
         self._start(-(10**9) - next(self._ids), worker, control.stopped, "sweep")
@@ -269,14 +275,26 @@ class Controller(QObject):
         if runner is not None:
             runner.close()
 
+    # A sweep's messages wait their turn (paced_news), in the order they came.
     @Slot(int, int)
-    def _on_run_started(self, run_id: int, attempt: int) -> None:
-        self.run_started.emit(run_id, attempt)
+    def _on_sweep_run_started(self, run_id: int, attempt: int) -> None:
+        self._sweep_news.add(self.run_started, run_id, attempt)
+
+    @Slot(int, object)
+    def _on_sweep_epoch(self, run_id: int, result) -> None:
+        self._sweep_news.add(self.run_epoch, run_id, result)
+
+    @Slot(int, object)
+    def _on_sweep_run_finished(self, run_id: int, record) -> None:
+        self._sweep_news.add(self.run_finished, run_id, record)
+
+    @Slot(int, str)
+    def _on_sweep_run_failed(self, run_id: int, message: str) -> None:
+        self._sweep_news.add(self.run_failed, run_id, message)
 
     @Slot(str, str)
     def _on_sweep_ended(self, name: str, problem: str) -> None:
-        self.sweep_ended.emit(name, problem)
-        self.activity_changed.emit()
+        self._sweep_news.add(self.sweep_ended, name, problem)
 
     @Slot(int, object)
     def _on_epoch(self, run_id: int, result) -> None:
@@ -339,4 +357,9 @@ class Controller(QObject):
                 pool, self._spare_pool = self._spare_pool, None
             if pool is not None:
                 pool.close()  # the idle worker processes
+        if not self._jobs:
+            # The workers' last words (a final epoch, how each run ended, with its final weights)
+            # are queued for this thread: take them in, and pass on every message of a sweep.
+            QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+            self._sweep_news.flush()
         return not self._jobs

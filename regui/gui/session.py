@@ -15,7 +15,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from regui.core.admission import admit_run, admit_sweep
 from regui.core.config import PENALTIES, TrainConfig, run_label
@@ -383,11 +383,8 @@ class Session(QObject):
         going are stored as stopped by the closing, with the time they ran, and the store is
         closed). False: a thread is still finishing; ask again on ``activity_changed``."""
         self.closing = True
-        if not self.controller.shutdown():
+        if not self.controller.shutdown():  # (which takes in the workers' last words first)
             return False
-        # The workers' last words (a final epoch, how each run ended, with its final weights) are
-        # queued for this thread: take them in first, then end what is still going.
-        QCoreApplication.sendPostedEvents(self.controller, QEvent.Type.MetaCall)
         for run_id in self.running():
             self.book.end(run_id, STOPPED, stopped_by_closing(len(self.book.record(run_id).epochs)))
         self.run_log.close()
