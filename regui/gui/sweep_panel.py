@@ -76,7 +76,7 @@ class SweepPanel(QWidget):
         self.chooser.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         self.chooser.currentIndexChanged.connect(self._show_chosen)
         self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m runs")
+        self.progress.setFormat("%v/%m")
         self.eta = ""  # the time left, in words: shown inside the progress bar
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Hold every run at its next step and start no new ones; press again to resume")
@@ -280,14 +280,15 @@ class SweepPanel(QWidget):
         elif ran:
             # Wall time per run that actually trained, parallel workers included; pauses left out.
             left = state.working_seconds() / ran * (total - ended)
-            self.eta = f"about {duration(left)} left"
+            self.eta = f"~{duration(left)} left"
         else:
             self.eta = "starting…" if not running else "running…"
-        self.progress.setFormat(f"%v / %m runs · {self.eta}")
+        self.progress.setFormat(f"%v/%m · {self.eta}")  # "164/380 · ~13 s left": a laptop's bar holds that
         # The retraining still to come is in the tooltip: on a laptop's screen the bar holds one short line.
         then = state.folds and not state.retrained and not state.ended
+        said = f"{ended} of {total} runs ended · {self.eta.replace('~', 'about ')}"
         self.progress.setToolTip(
-            f"{self.eta}, then the chosen settings are trained on the whole training part" if then else self.eta
+            f"{said}, then the chosen settings are trained on the whole training part" if then else said
         )
 
     def _update_controls(self) -> None:
