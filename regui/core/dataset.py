@@ -25,10 +25,6 @@ from regui.core.records import DatasetSummary
 from regui.core.scan import Skipped, scan_folder
 from regui.core.splits import check_split
 
-# One lock for every dataset's prepared split: preparing is rare, and a lock per dataset would
-# itself need creating under a lock.
-_PREPARING = threading.RLock()
-
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
@@ -46,6 +42,11 @@ class Dataset:
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())  # e.g. why the cache could not be written
     n_reduced: int = 0  # large JPEGs decoded at reduced scale (``reduced_decode``)
+
+    def __post_init__(self) -> None:
+        # Preparing a split (``prepared``) is done once, by whichever thread asks first.
+        object.__setattr__(self, "_preparing", threading.Lock())
+        object.__setattr__(self, "_prepared", {})
 
     @property
     def n_images(self) -> int:
@@ -65,7 +66,7 @@ class Dataset:
             return ""
         return (
             f"{self.n_reduced:,} large JPEG{'s' if self.n_reduced != 1 else ''} decoded at reduced scale "
-            "(within one grey level of the full decode; exact decoding turns this off)"
+            "(typically within one grey level of the full decode; exact decoding turns this off)"
         )
 
     @functools.cached_property
@@ -95,8 +96,11 @@ class Dataset:
         """``prepare(self, split)``, made once and kept for the next run on the same split (the app's
         next run, a worker's next block). One split at a time: each is a float copy of the images,
         and ``check_memory`` counts one. Safe from any thread; a second caller waits for the first."""
-        cache = self.__dict__.setdefault("_prepared", {})
-        with _PREPARING:
+        made = self._prepared.get(split)  # type: ignore[attr-defined]
+        if made is not None:
+            return made
+        with self._preparing:  # type: ignore[attr-defined]
+            cache = self._prepared  # type: ignore[attr-defined]
             if split not in cache:
                 cache.clear()  # before preparing: the old copy is not held alongside the new one
                 cache[split] = prepare(self, split)
@@ -147,6 +151,7 @@ def load_dataset(
     ``progress(done, total)`` counts files decoded (it jumps to total on a cache hit).
     """
     import cv2
+    import PIL
 
     image.validate()
     started = time.perf_counter()
@@ -163,7 +168,9 @@ def load_dataset(
         # The decoding rules are part of the key: reduced or exact, and which codecs decoded.
         decode = "exact" if image.exact_decode else f"reduced>={reduced_decode.MIN_RATIO}x"
         settings_text = f"{image.width}x{image.height} color={image.color} INTER_AREA decode={decode}"
-        key = cache.cache_key(scan.root, fingerprint, settings_text, f"{cv2.__version__} {heif.version()}")
+        # Pillow reads each file's header (the rule above), and pillow-heif decodes HEIC photos.
+        decoders = f"{cv2.__version__} Pillow {PIL.__version__} {heif.version()}"
+        key = cache.cache_key(scan.root, fingerprint, settings_text, decoders)
         cached = cache.read(cache_dir, key, n_files, image.n_features)
 
     if cached is not None:
@@ -243,13 +250,14 @@ def check_memory(n_images: int, image: ImageSettings) -> None:
 
 def workers_that_fit(n_images: int, image: ImageSettings, wanted: int) -> int:
     """How many of ``wanted`` sweep workers fit in memory: each holds its own float64 train and
-    test arrays (the decoded pixels are shared once). At least 1."""
+    test arrays, as the sweep's own process may (the decoded pixels are shared once). At least 1."""
     total = machine.physical_memory()
     if not total:
         return wanted
     shared = n_images * image.n_features
     per_worker = n_images * image.n_features * 8 * 1.1
-    return max(1, min(wanted, int((0.8 * total - shared) // per_worker)))
+    # One more float copy: the app's own, kept for its next run (``Dataset.prepared``).
+    return max(1, min(wanted, int((0.8 * total - shared - per_worker) // per_worker)))
 
 
 @dataclass(frozen=True, eq=False)

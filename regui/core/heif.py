@@ -20,16 +20,28 @@ import numpy as np
 #: The command that adds HEIC support to the Python regui runs on (a venv's, say), for the
 #: reason a skipped file is given.
 INSTALL_COMMAND = f"{shlex.quote(sys.executable)} -m pip install pillow-heif"
+MISSING = f"a HEIC/HEIF photo: regui reads these with pillow-heif, not installed: {INSTALL_COMMAND}"
+# Peak memory of decoding one, per pixel: measured 10.9 bytes on a 4032 x 3024 photo (libheif's
+# planes, Pillow's image, the BGR copy).
+BYTES_PER_PIXEL = 12
 
 # The major brands of HEIF files (ISO/IEC 23008-12): HEVC-coded images and image sequences, and
 # the generic still-image brands, which iPhones and cameras write too.
 _BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"})
 
 
+_AVIF = frozenset({b"avif", b"avis"})
+
+
 def looks_like_heif(data: np.ndarray) -> bool:
-    """Whether the bytes start as a HEIF file does: an ``ftyp`` box with a HEIF brand."""
-    head = bytes(data[:12])
-    return len(head) == 12 and head[4:8] == b"ftyp" and head[8:12] in _BRANDS
+    """Whether the bytes start as a HEIF file does: an ``ftyp`` box with a HEIF brand. An AVIF
+    image (the generic brands, with "avif" among the compatible ones) is left to OpenCV."""
+    head = bytes(data[:64])
+    if len(head) < 12 or head[4:8] != b"ftyp" or head[8:12] not in _BRANDS:
+        return False
+    size = min(int.from_bytes(head[:4], "big"), len(head))
+    compatible = {head[i : i + 4] for i in range(16, size - 3, 4)}
+    return head[8:12] not in (b"mif1", b"msf1") or not compatible & _AVIF
 
 
 @functools.cache
@@ -37,9 +49,10 @@ def register() -> bool:
     """Teach Pillow to open HEIF files, once; False where pillow-heif is not installed."""
     try:
         import pillow_heif
-    except ImportError:
+
+        pillow_heif.register_heif_opener()
+    except Exception:  # noqa: BLE001 - not installed, or its compiled part will not load: no HEIC
         return False
-    pillow_heif.register_heif_opener()
     return True
 
 
@@ -50,22 +63,17 @@ def version() -> str:
         return ""
     import pillow_heif
 
-    return f"pillow-heif {pillow_heif.__version__} libheif {pillow_heif.libheif_version()}"
-
-
-class HeifUnavailable(Exception):
-    """pillow-heif is not installed; ``str(exc)`` says how to add it."""
+    try:
+        return f"pillow-heif {pillow_heif.__version__} libheif {pillow_heif.libheif_version()}"
+    except Exception:  # noqa: BLE001 - a version it cannot say is still a version to key on
+        return f"pillow-heif {getattr(pillow_heif, '__version__', '?')}"
 
 
 def decode(data: np.ndarray) -> np.ndarray:
     """A HEIF file's bytes as an 8-bit BGR image (OpenCV's layout), rotated as a viewer shows it.
 
-    Raises HeifUnavailable without pillow-heif, and Pillow's own errors for a damaged file.
+    Call only where ``register()`` is true; raises Pillow's own errors for a damaged file.
     """
-    if not register():
-        raise HeifUnavailable(
-            f"a HEIC/HEIF photo: regui reads these with pillow-heif, not installed: {INSTALL_COMMAND}"
-        )
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data.data)) as image:

@@ -140,11 +140,17 @@ def decode_bytes(
     header = read_header(data)
     if header is not None and header.pixels > MAX_IMAGE_PIXELS:
         raise UnreadableImage(_too_large(header))
+    is_heif = heif.looks_like_heif(data)
+    if is_heif and not heif.register():  # before taking memory for it: it will not be decoded
+        raise UnreadableImage(heif.MISSING)
     factor = reduce_for(header) if reduce_for is not None else 1
-    needed = decode_bytes_needed(header, factor) if header is not None else DECODE_BYTES_PER_PIXEL * MAX_IMAGE_PIXELS
+    if header is None:
+        needed = DECODE_BYTES_PER_PIXEL * MAX_IMAGE_PIXELS
+    else:
+        needed = heif.BYTES_PER_PIXEL * header.pixels if is_heif else decode_bytes_needed(header, factor)
     taken = _BUDGET.take(needed)
     try:
-        image = _decode(data, factor)
+        image = _decode(data, factor)  # (a HEIF file is decoded in full: pillow-heif has no reduced decode)
         if image is None or image.size == 0:
             raise UnreadableImage("not a readable image (corrupt, truncated or unsupported format)")
         return shrink(image), factor
@@ -156,8 +162,6 @@ def _decode(data: np.ndarray, factor: int) -> np.ndarray | None:
     if heif.looks_like_heif(data):
         try:
             return heif.decode(data)
-        except heif.HeifUnavailable as exc:
-            raise UnreadableImage(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - Pillow and libheif raise many kinds for a bad file
             raise UnreadableImage(f"could not decode: {str(exc)[:160] or type(exc).__name__}") from None
     try:

@@ -30,6 +30,9 @@ from regui.core.image_header import Header
 #: The reduced image is at least this many times the target, on each side.
 MIN_RATIO = 20
 REDUCTIONS = (8, 4, 2)
+# Pillow's names for a JPEG: "MPO" is one with more images after the first (a camera's stereo
+# pair, a phone's depth or gain map), which OpenCV decodes as the JPEG it starts with.
+_JPEG = frozenset({"JPEG", "MPO"})
 
 # Peak memory of decoding and resizing one image in full, per pixel: measured 693 MB for an
 # 8-bit 11000 x 11000 PNG (5.7 bytes a pixel) and 369 MB for a 16-bit RGBA 8000 x 8000 one (5.8).
@@ -45,7 +48,7 @@ _FULL_SIZE_BUFFERS = {False: 0.25, True: 4.0}
 def reduction(header: Header | None, width: int, height: int, min_ratio: float = MIN_RATIO) -> int:
     """The factor (1, 2, 4 or 8) a file with ``header`` is decoded at, for a ``width`` x ``height``
     target: 1 (in full) for anything but a JPEG large enough."""
-    if header is None or header.format != "JPEG":
+    if header is None or header.format not in _JPEG:
         return 1
     shown_width, shown_height = header.shown_size
     for factor in REDUCTIONS:

@@ -49,6 +49,8 @@ def config_from_json(text) -> TrainConfig:
         raise RowProblem("its settings are not JSON") from None
     if not isinstance(data, dict):
         raise RowProblem("its settings are not a JSON object")
+    if data and "exact_decode" not in data:  # stored before large JPEGs could be reduced: decoded in full
+        data = {**data, "exact_decode": True}
     config = TrainConfig.from_saved(data)
     for field in fields(TrainConfig):
         value, default = getattr(config, field.name), field.default

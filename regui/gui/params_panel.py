@@ -116,7 +116,7 @@ class ParamsPanel(QWidget):
         self.exact_decode = QCheckBox("exact")
         self.exact_decode.setToolTip(
             "Decode large JPEGs in full (slower). Off: a phone-size photo is decoded at reduced scale,\n"
-            "at least 20 times the image size on each side: about 3x faster, within one grey level of the\n"
+            "at least 20 times the image size on each side: about 3x faster, typically within one grey level of the\n"
             "full decode. Photos smaller than that, and other formats, are always decoded in full."
         )
         self.scaling = _combo(SCALING_LABELS)

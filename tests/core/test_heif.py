@@ -90,3 +90,14 @@ def test_only_heif_brands_look_like_heif(tmp_path):
     assert heif.looks_like_heif(np.fromfile(tmp_path / "x.heic", np.uint8))
     assert not heif.looks_like_heif(np.frombuffer(b"\xff\xd8\xff\xe0" + bytes(20), np.uint8))
     assert not heif.looks_like_heif(np.frombuffer(b"\x00\x00", np.uint8))
+
+
+def test_an_avif_image_is_left_to_opencv():
+    def ftyp(major: bytes, *compatible: bytes) -> np.ndarray:
+        body = b"ftyp" + major + b"\x00\x00\x00\x00" + b"".join(compatible)
+        return np.frombuffer(len(body + b"1234").to_bytes(4, "big") + body + bytes(16), np.uint8)
+
+    assert heif.looks_like_heif(ftyp(b"heic", b"mif1", b"heic"))
+    assert heif.looks_like_heif(ftyp(b"mif1", b"mif1", b"heic"))  # generic brand, a HEVC image
+    assert not heif.looks_like_heif(ftyp(b"mif1", b"mif1", b"avif"))  # generic brand, an AV1 image
+    assert not heif.looks_like_heif(ftyp(b"avif", b"mif1", b"avif"))

@@ -149,3 +149,16 @@ def test_memory_counted_for_a_reduced_decode_includes_full_size_buffers(tmp_path
     # a pixel at 1/8): counted at 4. A baseline one holds a few rows of them.
     assert taken[0] >= (4 if progressive else 0.25) * pixels
     assert taken[0] < images.DECODE_BYTES_PER_PIXEL * pixels  # less than a full decode
+
+
+def test_an_mpo_jpeg_is_reduced_as_a_jpeg_is(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    first = Image.fromarray(rng.integers(40, 215, (960, 1280, 3), dtype=np.uint8))
+    path = tmp_path / "stereo.jpg"  # a camera's stereo pair, or a phone photo with a gain map
+    first.save(path, format="MPO", save_all=True, append_images=[first.rotate(90)], quality=92)
+    header = read_header(np.fromfile(path, np.uint8))
+    assert header is not None and header.format == "MPO"
+    row, factor = decode_file(path, TARGET)
+    assert factor == 4 and np.array_equal(row, full_decode(path, TARGET, cv2.IMREAD_REDUCED_COLOR_4))

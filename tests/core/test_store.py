@@ -245,3 +245,10 @@ def test_two_writers_at_once_do_not_block_or_corrupt(tmp_path, data):
         reader.close()
         assert one._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert one._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_run_stored_before_reduced_decoding_reads_as_decoded_in_full():
+    from regui.core.store_rows import config_from_json
+
+    assert config_from_json('{"penalty": "l2", "engine": "minibatch"}').exact_decode is True
+    assert config_from_json('{"penalty": "l2", "engine": "minibatch", "exact_decode": false}').exact_decode is False

@@ -205,6 +205,20 @@ def test_a_worker_started_ahead_prepares_the_split_it_was_told_to_expect(dataset
         assert [r.status for r in records] == [FINISHED] * 2
 
 
+def test_a_worker_prepares_the_expected_split_after_it_says_it_is_ready(dataset, monkeypatch):
+    import multiprocessing
+
+    import regui.core.pool_worker as pool_worker
+
+    with ProcessPool(dataset, jobs=1) as pool:  # its folder, served here rather than in a process
+        ours, theirs = multiprocessing.Pipe()
+        said = []  # (folder, whether "ready" was already sent) as it prepares
+        monkeypatch.setattr(pool_worker, "_prepare_expected", lambda data, folder: said.append((folder, ours.poll())))
+        ours.send(None)  # nothing to train: it leaves once it has started
+        pool_worker._serve(theirs, str(pool._dir), os.getppid())
+        assert said == [(str(pool._dir), True)] and ours.recv() == ("ready", None, None)
+
+
 def test_pause_holds_new_runs_and_resume_goes_on(pool_by_run):
     items = grid(repeats=1)
     control = SweepControl()
