@@ -311,8 +311,9 @@ class PlotsPanel(QWidget):
         if self.show_batches.isChecked():
             loss_key += " mini-batches: thin"
         set_title(self.loss_plot, "Loss", loss_key)
-        key = "test ───" + (" train ╌╌╌" if self.show_train.isChecked() else "")
-        key += " val ┈┈┈ ★ chosen" if self.show_val.isChecked() else ""
+        # Two-dash samples: with all three parts the key fits the plot's width on a 1366x768 screen.
+        key = "test ──" + (" train ╌╌" if self.show_train.isChecked() else "")
+        key += " val ┈┈ ★ chosen" if self.show_val.isChecked() else ""
         set_title(self.acc_plot, "Accuracy", key)
 
     def _restyle(self, run_id: int) -> None:
