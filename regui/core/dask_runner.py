@@ -13,7 +13,6 @@ regui installed; they import only ``regui.core`` (no Qt).
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 import uuid
@@ -80,16 +79,7 @@ class DaskRunner:
         self.summary = dataset.summary()
         self.block = block
         self._shape = data_shape(dataset)
-        payload = {
-            "X": dataset.X,
-            "y": dataset.y,
-            "root": str(dataset.root),
-            "class_names": list(dataset.class_names),
-            "paths": list(dataset.paths),
-            "image": dataclasses.asdict(dataset.image),
-            "fingerprint": dataset.fingerprint,
-            "id": uuid.uuid4().hex,
-        }
+        payload = {**dataset.parts(), "X": dataset.X, "y": dataset.y, "id": uuid.uuid4().hex}
         # Once, to every worker: runs then find it there instead of carrying it in each task.
         self._payload = payload
         self._reshare()
@@ -218,7 +208,7 @@ class DaskRunner:
             self.client.close()
 
 
-_cache_lock = threading.RLock()
+_cache_lock = threading.Lock()
 _dataset_cache: dict = {}
 
 
@@ -276,7 +266,7 @@ def _remote_block(
 
     try:
         run_block(
-            _prepared_from(payload, configs[0].split),
+            _dataset_from(payload).prepared(configs[0].split),  # once per worker process and split
             configs,
             names=names,
             should_stop=should_stop,
@@ -290,29 +280,11 @@ def _remote_block(
     return [records[k] for k in range(len(indices))]
 
 
-def _prepared_from(payload: dict, split):
-    """The images split and scaled for ``split``: made once per worker process and shared by its
-    tasks, as the one Dataset of the payload keeps its prepared split (``Dataset.prepared``)."""
-    return _dataset_from(payload).prepared(split)
-
-
 def _dataset_from(payload: dict):
-    from pathlib import Path
-
-    from regui.core.config import ImageSettings
     from regui.core.dataset import Dataset
 
     with _cache_lock:  # one Dataset object per scattered payload and worker process
         if payload["id"] not in _dataset_cache:
             _dataset_cache.clear()
-            _dataset_cache[payload["id"]] = Dataset(
-                root=Path(payload["root"]),
-                class_names=tuple(payload["class_names"]),
-                X=payload["X"],
-                y=payload["y"],
-                paths=tuple(payload["paths"]),
-                skipped=(),
-                image=ImageSettings(**payload["image"]),
-                fingerprint=payload["fingerprint"],
-            )
+            _dataset_cache[payload["id"]] = Dataset.from_parts(payload, payload["X"], payload["y"])
         return _dataset_cache[payload["id"]]

@@ -6,6 +6,7 @@ prepare(dataset, SplitSettings)      -> PreparedData  float train/test arrays
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import threading
@@ -105,6 +106,31 @@ class Dataset:
                 cache.clear()  # before preparing: the old copy is not held alongside the new one
                 cache[split] = prepare(self, split)
             return cache[split]
+
+    def parts(self) -> dict:
+        """What another process needs to make this Dataset again, the pixels aside (JSON-able):
+        a pool's workers read it from a file, a Dask cluster's from the scattered payload."""
+        return {
+            "root": str(self.root),
+            "class_names": list(self.class_names),
+            "paths": list(self.paths),
+            "image": dataclasses.asdict(self.image),
+            "fingerprint": self.fingerprint,
+        }
+
+    @classmethod
+    def from_parts(cls, parts: dict, X: np.ndarray, y: np.ndarray) -> Dataset:
+        """The Dataset ``parts()`` described, on the pixels ``X`` and labels ``y``."""
+        return cls(
+            root=Path(parts["root"]),
+            class_names=tuple(parts["class_names"]),
+            X=X,
+            y=y,
+            paths=tuple(parts["paths"]),
+            skipped=(),
+            image=ImageSettings(**parts["image"]),
+            fingerprint=parts["fingerprint"],
+        )
 
     @functools.cached_property
     def files(self) -> DatasetFiles:

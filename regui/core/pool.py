@@ -99,12 +99,8 @@ class ProcessPool:
             np.save(self._dir / "X.npy", dataset.X)
             np.save(self._dir / "y.npy", dataset.y)
             meta = {
-                "root": str(dataset.root),
-                "class_names": list(dataset.class_names),
-                "paths": list(dataset.paths),
-                "image": dataclasses.asdict(dataset.image),
+                **dataset.parts(),
                 "warm_split": dataclasses.asdict(warm_split) if warm_split is not None else None,
-                "fingerprint": dataset.fingerprint,
             }
             (self._dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         except BaseException:  # a full disk, Ctrl-C: leave nothing behind

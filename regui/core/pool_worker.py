@@ -14,27 +14,22 @@ from pathlib import Path
 
 import numpy as np
 
-from regui.core.config import ImageSettings, SplitSettings
+from regui.core.config import SplitSettings
 from regui.core.records import EpochResult, RunRecord, kept_epochs
 from regui.core.sweep_runs import HOLD_SECONDS, error_text
 
 
-def open_shared_dataset(shared: str):
-    """The Dataset a pool shared, its arrays memory-mapped read-only."""
+def read_meta(shared: str) -> dict:
+    """What the pool wrote about its dataset (``Dataset.parts``) and the split to expect."""
+    return json.loads((Path(shared) / "meta.json").read_text(encoding="utf-8"))
+
+
+def open_shared_dataset(shared: str, meta: dict):
+    """The Dataset a pool shared (``meta``: ``read_meta``), its arrays memory-mapped read-only."""
     from regui.core.dataset import Dataset
 
     folder = Path(shared)
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    return Dataset(
-        root=Path(meta["root"]),
-        class_names=tuple(meta["class_names"]),
-        X=np.load(folder / "X.npy", mmap_mode="r"),
-        y=np.load(folder / "y.npy", mmap_mode="r"),
-        paths=tuple(meta["paths"]),
-        skipped=(),
-        image=ImageSettings(**meta["image"]),
-        fingerprint=meta["fingerprint"],
-    )
+    return Dataset.from_parts(meta, np.load(folder / "X.npy", mmap_mode="r"), np.load(folder / "y.npy", mmap_mode="r"))
 
 
 def _warm_up(dataset) -> None:
@@ -47,11 +42,10 @@ def _warm_up(dataset) -> None:
     check_blas_for(dataset)
 
 
-def _prepare_expected(dataset, folder: str) -> None:
-    """The split the pool was told to expect (``warm_split``), prepared once the worker said it
-    is ready: the pool starts the next worker meanwhile, and a first block on that split finds
-    it made (one on another split waits for it, 0.1-0.3 s on the Animals photos)."""
-    split = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8")).get("warm_split")
+def _prepare_expected(dataset, split: dict | None) -> None:
+    """The split the pool was told to expect (its meta's ``warm_split``), prepared once the
+    worker said it is ready: the pool starts the next worker meanwhile, and a first block on
+    that split finds it made (one on another split waits for it, 0.1-0.3 s on the Animals photos)."""
     if split:
         try:
             dataset.prepared(SplitSettings(**split))
@@ -89,7 +83,8 @@ def _serve(conn, folder: str, parent: int) -> None:
     # Its priority was lowered by the pool as it started (machine.lower_priority): training in
     # the background must not starve the app's window.
 
-    dataset = open_shared_dataset(folder)
+    meta = read_meta(folder)
+    dataset = open_shared_dataset(folder, meta)
     _warm_up(dataset)
 
     def send(message) -> None:
@@ -99,7 +94,7 @@ def _serve(conn, folder: str, parent: int) -> None:
             raise _ParentGone from None
 
     send(("ready", None, None))  # started: the pool may start the next worker (start_workers)
-    _prepare_expected(dataset, folder)
+    _prepare_expected(dataset, meta.get("warm_split"))
     inbox = _Inbox(conn, parent)
     while True:
         message = conn.recv()

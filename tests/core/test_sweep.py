@@ -191,13 +191,14 @@ def test_workers_started_ahead_wait_idle_below_the_interfaces_priority(dataset):
 
 def test_a_worker_started_ahead_prepares_the_split_it_was_told_to_expect(dataset):
     from regui.core.dataset import prepare
-    from regui.core.pool_worker import _prepare_expected, _warm_up, open_shared_dataset
+    from regui.core.pool_worker import _prepare_expected, _warm_up, open_shared_dataset, read_meta
 
     split = grid(repeats=1)[0].config.split
     with ProcessPool(dataset, jobs=1, warm_split=split) as pool:
-        shared = open_shared_dataset(str(pool._dir))  # what a worker opens, here in this process
+        meta = read_meta(str(pool._dir))
+        shared = open_shared_dataset(str(pool._dir), meta)  # what a worker opens, here in this process
         _warm_up(shared)
-        _prepare_expected(shared, str(pool._dir))
+        _prepare_expected(shared, meta["warm_split"])
         made = shared.__dict__["_prepared"][split]
         assert shared.prepared(split) is made  # the first block finds it made
         assert np.array_equal(made.X_train, prepare(dataset, split).X_train)
@@ -206,17 +207,19 @@ def test_a_worker_started_ahead_prepares_the_split_it_was_told_to_expect(dataset
 
 
 def test_a_worker_prepares_the_expected_split_after_it_says_it_is_ready(dataset, monkeypatch):
+    import dataclasses
     import multiprocessing
 
     import regui.core.pool_worker as pool_worker
 
-    with ProcessPool(dataset, jobs=1) as pool:  # its folder, served here rather than in a process
+    split = grid(repeats=1)[0].config.split
+    with ProcessPool(dataset, jobs=1, warm_split=split) as pool:  # its folder, served here rather than in a process
         ours, theirs = multiprocessing.Pipe()
-        said = []  # (folder, whether "ready" was already sent) as it prepares
-        monkeypatch.setattr(pool_worker, "_prepare_expected", lambda data, folder: said.append((folder, ours.poll())))
+        said = []  # (the split expected, whether "ready" was already sent) as it prepares
+        monkeypatch.setattr(pool_worker, "_prepare_expected", lambda data, split: said.append((split, ours.poll())))
         ours.send(None)  # nothing to train: it leaves once it has started
         pool_worker._serve(theirs, str(pool._dir), os.getppid())
-        assert said == [(str(pool._dir), True)] and ours.recv() == ("ready", None, None)
+        assert said == [(dataclasses.asdict(split), True)] and ours.recv() == ("ready", None, None)
 
 
 def test_pause_holds_new_runs_and_resume_goes_on(pool_by_run):
