@@ -116,13 +116,13 @@ def _too_large(header: Header) -> str:
     return f"image too large ({count} pixels; at most {MAX_IMAGE_PIXELS:,} are decoded)"
 
 
-def _reduced_flags() -> dict[int, int]:
-    return {
-        1: cv2.IMREAD_COLOR,
-        2: cv2.IMREAD_REDUCED_COLOR_2,
-        4: cv2.IMREAD_REDUCED_COLOR_4,
-        8: cv2.IMREAD_REDUCED_COLOR_8,
-    }
+# OpenCV's flag for a colour decode at each reduction (reduced_decode.REDUCTIONS, and 1: in full).
+_FLAGS = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
 
 
 def decode_bytes(
@@ -150,7 +150,7 @@ def decode_bytes(
         needed = heif.BYTES_PER_PIXEL * header.pixels if is_heif else decode_bytes_needed(header, factor)
     taken = _BUDGET.take(needed)
     try:
-        image = _decode(data, factor)  # (a HEIF file is decoded in full: pillow-heif has no reduced decode)
+        image = _decode(data, factor, is_heif)
         if image is None or image.size == 0:
             raise UnreadableImage("not a readable image (corrupt, truncated or unsupported format)")
         return shrink(image), factor
@@ -158,14 +158,14 @@ def decode_bytes(
         _BUDGET.give(taken)
 
 
-def _decode(data: np.ndarray, factor: int) -> np.ndarray | None:
-    if heif.looks_like_heif(data):
+def _decode(data: np.ndarray, factor: int, is_heif: bool) -> np.ndarray | None:
+    if is_heif:  # in full: pillow-heif has no reduced decode
         try:
             return heif.decode(data)
         except Exception as exc:  # noqa: BLE001 - Pillow and libheif raise many kinds for a bad file
             raise UnreadableImage(f"could not decode: {str(exc)[:160] or type(exc).__name__}") from None
     try:
-        return cv2.imdecode(data, _reduced_flags()[factor])
+        return cv2.imdecode(data, _FLAGS[factor])
     except cv2.error as exc:
         raise UnreadableImage(_describe_cv2_error(exc)) from None
 
