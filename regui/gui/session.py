@@ -64,7 +64,6 @@ class Session(QObject):
         self.controller = Controller(self)
         self.dataset = None  # the loaded regui.core.dataset.Dataset: what runs train on
         self.loading_folder: str | None = None  # being loaded, to become the dataset
-        self._first_split = None  # the split set when it was asked for: prepared ahead for the first run
         self.book = RunBook(SNAPSHOTS_DEFAULT)
         self.sweeps: dict[str, SweepRun] = {}
         self._run_numbers = itertools.count(1)
@@ -109,7 +108,7 @@ class Session(QObject):
         """Load ``folder`` (``~`` expanded) with ``image`` settings, and prepare ``split`` for the
         first run; a load already going is dropped for this one. Returns the folder as loaded."""
         folder = str(Path(folder).expanduser())
-        self.loading_folder, self._first_split = folder, split
+        self.loading_folder = folder
         self.controller.load(folder, image, split)
         return folder
 
@@ -124,7 +123,7 @@ class Session(QObject):
     def _on_loaded(self, result) -> None:
         self.dataset, self.loading_folder = result.dataset, None
         if self.warm_workers:
-            self.controller.warm_pool_when_idle(result.dataset, self._first_split)
+            self.controller.warm_pool_when_idle(result.dataset, result.split)
         self.loaded.emit(result)
 
     @Slot(str)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 class LoadResult:
     dataset: object  # regui.core.dataset.Dataset
     thumbnails: list  # per class, a list of RGB uint8 arrays
+    split: SplitSettings | None = None  # the split set as it was asked for: prepared ahead for the first run
 
 
 _settled = False
@@ -80,7 +81,7 @@ class LoadWorker(QObject):
             if self.stop.is_set():
                 raise Cancelled()
             thumbs = class_thumbnails(dataset.root, dataset.class_names, dataset.paths, dataset.y)
-            self.loaded.emit(self.job_id, LoadResult(dataset, thumbs))
+            self.loaded.emit(self.job_id, LoadResult(dataset, thumbs, self.split))
             _settle_after_first_load()
             # While the person looks at what loaded, rather than in the first run's first epoch.
             from regui.core.blocks import check_blas_for
@@ -89,8 +90,8 @@ class LoadWorker(QObject):
             if self.split is not None and not self.stop.is_set():
                 try:  # the first run's split, scaled now (100-200 ms on the Animals photos) rather than after Run
                     dataset.prepared(self.split)
-                except ReguiError:
-                    pass  # a split this folder cannot make: the run says why when it is asked for
+                except Exception:  # noqa: BLE001 - a split it cannot make (or no memory): the run asking for it says why
+                    pass  # (the load itself went through: its result is shown already)
         except Cancelled:
             pass  # the controller has already moved on
         except ReguiError as exc:

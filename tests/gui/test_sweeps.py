@@ -197,6 +197,11 @@ def test_the_app_starts_workers_when_a_dataset_loads_and_the_first_comparison_us
     qtbot.waitUntil(lambda: controller._spare_pool is not None, timeout=30_000)
     warm = controller._spare_pool
     assert warm.serves(win.dataset) and len(warm._idle) == warm.jobs
+    from dataclasses import asdict
+
+    from regui.core.pool_worker import read_meta
+
+    assert read_meta(str(warm._dir))["warm_split"] == asdict(BASE.split)  # the split set as it loaded
     processes = [w.process for w in warm._idle]
     with qtbot.waitSignal(controller.sweep_ended, timeout=60_000):
         win.compare_penalties()
