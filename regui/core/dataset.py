@@ -43,11 +43,9 @@ class Dataset:
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())  # e.g. why the cache could not be written
     n_reduced: int = 0  # large JPEGs decoded at reduced scale (``reduced_decode``)
-
-    def __post_init__(self) -> None:
-        # Preparing a split (``prepared``) is done once, by whichever thread asks first.
-        object.__setattr__(self, "_preparing", threading.Lock())
-        object.__setattr__(self, "_prepared", {})
+    # The split last prepared (``prepared``), made once, by whichever thread asks first.
+    _prepared: dict = field(default_factory=dict, init=False, repr=False)
+    _preparing: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def n_images(self) -> int:
@@ -97,11 +95,11 @@ class Dataset:
         """``prepare(self, split)``, made once and kept for the next run on the same split (the app's
         next run, a worker's next block). One split at a time: each is a float copy of the images,
         and ``check_memory`` counts one. Safe from any thread; a second caller waits for the first."""
-        made = self._prepared.get(split)  # type: ignore[attr-defined]
+        made = self._prepared.get(split)
         if made is not None:
             return made
-        with self._preparing:  # type: ignore[attr-defined]
-            cache = self._prepared  # type: ignore[attr-defined]
+        with self._preparing:
+            cache = self._prepared
             if split not in cache:
                 cache.clear()  # before preparing: the old copy is not held alongside the new one
                 cache[split] = prepare(self, split)
