@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from regui.core import cache, heif, machine, reduced_decode
+from regui.core import cache, heif, reduced_decode
 from regui.core.config import ImageSettings, SplitSettings, TrainConfig
 from regui.core.errors import DatasetError
 from regui.core.images import decode_files
 from regui.core.locations import default_cache_dir
+from regui.core.memory_checks import check_memory
 from regui.core.progress import ProgressCallback, StopCheck
 from regui.core.records import DatasetSummary
 from regui.core.scan import Skipped, scan_folder
@@ -247,41 +248,6 @@ def load_dataset(
         notes=tuple(notes),
         n_reduced=len(reduced - failures.keys()),
     )
-
-
-def memory_needed(n_images: int, image: ImageSettings) -> int:
-    """Bytes a load and one run need: the decoded pixels (1 byte each) and the float64 train and
-    test arrays made from them (8 bytes each), with the decoding work on top."""
-    return int(n_images * image.n_features * (1 + 8) * 1.1)
-
-
-def check_memory(n_images: int, image: ImageSettings) -> None:
-    """Refuse, before decoding anything, a load this machine cannot hold in memory: the arrays,
-    and the images being decoded at once (``images.decode_budget``)."""
-    from regui.core.images import decode_budget
-
-    total = machine.physical_memory()
-    decoding = decode_budget()
-    needed = memory_needed(n_images, image) + decoding
-    if total and needed > 0.8 * total:
-        raise DatasetError(
-            f"{n_images:,} images at {image.width}x{image.height} {'colour' if image.color else 'grayscale'} "
-            f"need about {needed / 2**30:.1f} GB of memory to train on ({decoding / 2**30:.2f} GB of it to decode "
-            f"them), more than this machine can spare ({total / 2**30:.1f} GB in all). Choose a smaller image size, "
-            "or grayscale."
-        )
-
-
-def workers_that_fit(n_images: int, image: ImageSettings, wanted: int) -> int:
-    """How many of ``wanted`` sweep workers fit in memory: each holds its own float64 train and
-    test arrays, as the sweep's own process may (the decoded pixels are shared once). At least 1."""
-    total = machine.physical_memory()
-    if not total:
-        return wanted
-    shared = n_images * image.n_features
-    per_worker = n_images * image.n_features * 8 * 1.1
-    # One more float copy: the app's own, kept for its next run (``Dataset.prepared``).
-    return max(1, min(wanted, int((0.8 * total - shared - per_worker) // per_worker)))
 
 
 @dataclass(frozen=True, eq=False)

@@ -78,7 +78,7 @@ class ProcessPool:
     def __init__(self, dataset, jobs: int | None = None, block: int = MAX_BLOCK, warm_split=None) -> None:
         """``block``: the most runs a worker trains together (1: run by run). ``warm_split``: the
         split each worker prepares as it starts, before the first block asks for it."""
-        from regui.core.dataset import workers_that_fit
+        from regui.core.memory_checks import workers_that_fit
 
         cores = default_workers()
         self.wanted = cores if jobs is None or jobs == -1 else max(1, jobs)  # -1: all cores, as `run --jobs`

@@ -306,7 +306,7 @@ def test_cancel_during_scan(make_folder):
 
 def test_sweep_workers_are_limited_by_memory(monkeypatch):
     import regui.core.machine as machine
-    from regui.core.dataset import workers_that_fit
+    from regui.core.memory_checks import workers_that_fit
 
     image = ImageSettings(64, 64)  # 12,288 features
     monkeypatch.setattr(machine, "physical_memory", lambda: 16 * 2**30)

@@ -225,10 +225,10 @@ def test_decoding_threads_share_a_memory_budget(tmp_path, monkeypatch, side, mos
 
 
 def test_the_memory_check_counts_the_decoding_budget(monkeypatch):
-    import regui.core.dataset as dataset
+    import regui.core.memory_checks as memory_checks
     from regui.core.errors import DatasetError
 
-    monkeypatch.setattr(dataset.machine, "physical_memory", lambda: 300 * 2**20)
+    monkeypatch.setattr(memory_checks.machine, "physical_memory", lambda: 300 * 2**20)
     monkeypatch.setattr("regui.core.images.physical_memory", lambda: 300 * 2**20)
     with pytest.raises(DatasetError, match="0.25 GB of it to decode them"):
-        dataset.check_memory(10, ImageSettings(8, 8))  # the arrays alone are a few KB
+        memory_checks.check_memory(10, ImageSettings(8, 8))  # the arrays alone are a few KB
