@@ -45,6 +45,8 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 import cv2  # noqa: E402
 
+_UNREADABLE = "not a readable image (corrupt, truncated or unsupported format)"
+
 #: Files larger than this are not read into memory at all.
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
@@ -152,7 +154,7 @@ def decode_bytes(
     try:
         image = _decode(data, factor, is_heif)
         if image is None or image.size == 0:
-            raise UnreadableImage("not a readable image (corrupt, truncated or unsupported format)")
+            raise UnreadableImage(_UNREADABLE)
         return shrink(image), factor
     finally:
         _BUDGET.give(taken)
@@ -162,6 +164,8 @@ def _decode(data: np.ndarray, factor: int, is_heif: bool) -> np.ndarray | None:
     if is_heif:  # in full: pillow-heif has no reduced decode
         try:
             return heif.decode(data)
+        except (OSError, ValueError, EOFError, SyntaxError):  # Pillow's "cannot identify image file <object>"
+            raise UnreadableImage(_UNREADABLE) from None
         except Exception as exc:  # noqa: BLE001 - Pillow and libheif raise many kinds for a bad file
             raise UnreadableImage(f"could not decode: {str(exc)[:160] or type(exc).__name__}") from None
     try:
