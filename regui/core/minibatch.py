@@ -30,7 +30,7 @@ from regui.core.objective import (
     soft_threshold,
     stacked_loss_and_gradient,
 )
-from regui.core.wide import one_blas_thread, stack_product
+from regui.core.wide import one_blas_thread, stack_product, subtract_stack_product
 
 # SGDClassifier's invscaling exponent (its default power_t): eta = eta0 / t ** POWER_T, t counting
 # the images seen, so that the schedule means the same in both engines. Under it a full batch's
@@ -97,6 +97,9 @@ class SGDStack:
         self._eta0 = np.array([s.eta0 for s in ss], dtype=np.float64)
         self._l2 = np.array([l2_part(s.penalty, s.alpha, s.l1_ratio) for s in ss], dtype=np.float64)
         self._l1 = np.array([l1_part(s.penalty, s.alpha, s.l1_ratio) for s in ss], dtype=np.float64)
+        # The models with an L1 part, as slices of neighbours (a grid's L1 and elastic-net runs
+        # sit together): views of the weights, thresholded in place.
+        self._l1_models = [slice(int(a), int(b)) for a, b in _runs_of(self._l1 > 0)]
 
     def __len__(self) -> int:
         return len(self.settings)
@@ -187,9 +190,15 @@ class SGDStack:
         count = len(range(*batch.indices(X.shape[0]))) if isinstance(batch, slice) else len(batch)
         if count == 1 and not isinstance(batch, slice):  # per-sample SGD: thousands of steps an epoch
             return self._one_sample(X[batch[0]], int(y[batch[0]]), measure)
+        # Each model's step size goes into its score gradients (models x rows x classes) before
+        # the product rather than into the weight gradient after it: W - X^T (eta G), a pass
+        # over the weights fewer than W - eta (X^T G).
+        eta = self.learning_rates()
         if count <= CHUNK_ROWS:
             Xc = X[batch]
-            values, grad_w, grad_b = self._gradient(Xc, y[batch], count)
+            values, steps = self._scaled_gradient(Xc, y[batch], count, eta)
+            grad_b = per_model(steps, np.sum, axis=0)
+            grad_w = None
         else:
             grad_w = np.zeros_like(self.weights)
             grad_b = np.zeros_like(self.bias)
@@ -202,33 +211,36 @@ class SGDStack:
                     rows: np.ndarray | slice = slice(first, first + min(CHUNK_ROWS, count - start))
                 else:
                     rows = batch[start : start + CHUNK_ROWS]
-                part, part_w, part_b = self._gradient(X[rows], y[rows], count)
+                part, part_steps = self._scaled_gradient(X[rows], y[rows], count, eta)
                 values += part
-                grad_w += part_w
-                grad_b += part_b
+                grad_w += stack_product(X[rows].T, part_steps)
+                grad_b += per_model(part_steps, np.sum, axis=0)
         values = values + self.penalties() if measure else np.full(len(self), np.nan)
-        eta = self.learning_rates()
         if self._l2.any():  # W - eta (g + l2 W), as (1 - eta l2) W - eta g
             self.weights *= (1.0 - eta * self._l2)[:, None, None]
-        grad_w *= eta[:, None, None]
-        self.weights -= grad_w
-        self.bias -= eta[:, None] * grad_b
-        if self._l1.any():
-            soft_threshold(self.weights, (eta * self._l1)[:, None, None])
+        if grad_w is None:
+            subtract_stack_product(self.weights, Xc.T, steps)  # all the models' gradient steps in one product
+        else:
+            self.weights -= grad_w
+        self.bias -= grad_b
+        for models in self._l1_models:  # the L1 models' proximal step; the others have none
+            soft_threshold(self.weights[models], (eta[models] * self._l1[models])[:, None, None])
         self.seen += count
         return values
 
-    def _gradient(self, Xc: np.ndarray, yc: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each model's data loss on these rows (summed, divided by ``total``) and its gradients."""
+    def _scaled_gradient(
+        self, Xc: np.ndarray, yc: np.ndarray, total: int, eta: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each model's data loss on these rows (summed, divided by ``total``) and the gradient
+        of it with respect to its scores, times the model's step size ``eta``."""
         # The scores: one small product per model (np.matmul over the stack calls BLAS once per
         # model, with the shape the model has alone), which BLAS's small-matrix kernel does
         # faster than a padded wide product would a lone run, and no slower for a block.
         scores = np.matmul(Xc, self.weights)  # (models, rows, classes)
         scores += self.bias[:, None, :]
         values, grad_scores = stacked_loss_and_gradient(scores, yc, self._loss, total)
-        grad_w = stack_product(Xc.T, grad_scores)  # all the models' gradients in one product
-        grad_b = per_model(grad_scores, np.sum, axis=0)
-        return values, grad_w, grad_b
+        grad_scores *= eta[:, None, None]
+        return values, grad_scores
 
     def _one_sample(self, x: np.ndarray, label: int, measure: bool) -> np.ndarray:
         """``step`` for a batch of one, model by model: the same update, with the weight change as
@@ -288,6 +300,12 @@ class MiniBatchSGD:
         """``SGDStack.step`` for this model: its objective before the step, or None if stopped."""
         values = self.stack.step(X, y, batch, should_stop, measure)
         return None if values is None else float(values[0])
+
+
+def _runs_of(flags: np.ndarray) -> list[tuple[int, int]]:
+    """The (start, stop) of each run of consecutive True values in ``flags``."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
+    return list(zip(edges[::2], edges[1::2], strict=True))
 
 
 def _kept_steps(steps: int) -> np.ndarray:

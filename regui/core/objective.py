@@ -140,8 +140,9 @@ def l1_part(penalty: str, alpha: float, l1_ratio: float) -> float:
 
 def soft_threshold(weights: np.ndarray, threshold: float | np.ndarray) -> None:
     """The proximal step of threshold * ||W||_1, in place: every weight moves ``threshold``
-    towards 0 and stops there, so small weights become exactly 0."""
-    shrunk = np.abs(weights)
-    shrunk -= threshold
-    np.maximum(shrunk, 0.0, out=shrunk)
-    np.copysign(shrunk, weights, out=weights)
+    towards 0 and stops there, so small weights become exactly 0 (+0.0).
+
+    Taken as W minus its part within [-threshold, threshold]: the same numbers as
+    sign(w) max(|w| - threshold, 0) (round-to-nearest is symmetric in sign), in two passes over
+    the weights rather than four."""
+    weights -= np.clip(weights, -threshold, threshold)

@@ -106,21 +106,35 @@ def stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     ..., columns) with each model's part contiguous: ``np.matmul(A, B)`` for a 2-D ``A`` (rows,
     inner), or for a stack of row blocks (blocks, rows, inner) that of each block, bit for bit
     what each model gets multiplied alone here (a stack of one)."""
+    out = np.empty((len(B), *A.shape[:-1], B.shape[2]))
     with one_blas_thread():
-        return _stack_product(A, B)
+        for first, by_model in _products(A, B):
+            out[first : first + len(by_model)] = by_model
+    return out
 
 
-def _stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+def subtract_stack_product(target: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+    """``target[k] -= A @ B[k]`` for each model k, in place, with ``stack_product``'s numbers:
+    an SGD step's weights take their gradient step straight from the product, without a
+    gradient array of their size written and read again."""
+    with one_blas_thread():
+        for first, by_model in _products(A, B):
+            part = target[first : first + len(by_model)]
+            np.subtract(part, by_model, out=part)
+
+
+def _products(A: np.ndarray, B: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """The products of ``stack_product``, a slice of models at a time: (the slice's first model,
+    its products as (models, ..., columns), possibly a view of a wider product)."""
     models, inner, columns = B.shape
     rows = A.shape[-2]
     width = padded_width(rows, inner, columns, A.strides[-1] != A.itemsize, A.ndim > 2)
-    out = np.empty((models, *A.shape[:-1], columns))
     if width is None:
         if A.ndim == 2:
-            np.matmul(A, B, out=out)
+            yield 0, np.matmul(A, B)
         else:  # each block times each model: (blocks, 1, rows, inner) @ (models, inner, columns)
-            out[...] = np.moveaxis(np.matmul(A[:, None], B), 1, 0)
-        return out
+            yield 0, np.moveaxis(np.matmul(A[:, None], B), 1, 0)
+        return
     for first in range(0, models, WIDEST):
         part = B[first : first + WIDEST]
         count = len(part)
@@ -129,8 +143,7 @@ def _stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         padded[:, count * columns :] = 0.0
         product = A @ padded  # (..., rows, padded columns)
         by_model = product[..., : count * columns].reshape(*product.shape[:-1], count, columns)
-        out[first : first + count] = np.moveaxis(by_model, -2, 0)
-    return out
+        yield first, np.moveaxis(by_model, -2, 0)
 
 
 def padded_width(rows: int, inner: int, columns: int, transposed: bool = False, blocks: bool = False) -> int | None:

@@ -135,6 +135,16 @@ def test_soft_threshold_stops_at_exactly_zero():
     assert np.array_equal(w, [0.4, -0.4, 0.0, 0.0, 0.0])
 
 
+def test_soft_threshold_is_the_textbook_formula_to_the_last_bit():
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((50, 40)) * 10.0 ** rng.integers(-6, 2, (50, 40))
+    threshold = 10.0 ** rng.integers(-6, 1, (50, 1))  # one per row, as one per model in a stack
+    expected = np.sign(w) * np.maximum(np.abs(w) - threshold, 0.0)
+    soft_threshold(w, threshold)
+    assert np.array_equal(w, expected)
+    assert 0.1 < np.mean(w == 0) < 0.9  # both sides of the threshold were tried
+
+
 def test_epochs_take_every_image_once_including_the_last_partial_batch():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(10, 3)), rng.integers(0, 2, 10)
