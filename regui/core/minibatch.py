@@ -30,7 +30,7 @@ from regui.core.objective import (
     soft_threshold,
     stacked_loss_and_gradient,
 )
-from regui.core.wide import one_blas_thread, stack_product, subtract_stack_product
+from regui.core.wide import one_blas_thread, subtract_row_products
 
 # SGDClassifier's invscaling exponent (its default power_t): eta = eta0 / t ** POWER_T, t counting
 # the images seen, so that the schedule means the same in both engines. Under it a full batch's
@@ -66,13 +66,17 @@ class Settings:
 class SGDStack:
     """Several models trained on the same mini-batches in one pass: a block of a sweep's runs
     that share the data, the shuffle seed, the batch size, the loss and the schedule, and differ
-    in penalty, lambda, L1 ratio and learning rate. Weights are ``(models, features, classes)``.
+    in penalty, lambda, L1 ratio and learning rate. ``weights`` shows them as ``(models,
+    features, classes)``; they are kept as each model's transpose, (classes, features), as
+    scikit-learn's ``coef_`` is: the gradient steps of all the models are then one product
+    ``G^T X`` whose rows are the models' rows, each model's step contiguous, as its weights are.
 
     Each model's numbers are exactly those it has when trained alone (a stack of one), whatever
     the other models: the scores are one BLAS product per model, with the shape it has alone;
-    the gradients of all the models are one product, made so that each model's columns come
-    out the same at any width (``wide``); every other operation is elementwise or reduces
-    within one model. So a run's numbers never depend on which block it ran in.
+    the gradient steps of all the models are one product, made so that each model's rows come
+    out the same however many models are stacked (``wide``); every other operation is
+    elementwise or reduces within one model. So a run's numbers never depend on which block it
+    ran in.
     """
 
     def __init__(
@@ -83,7 +87,7 @@ class SGDStack:
             raise ValueError("models trained in one pass share the loss, batch size, seed and schedule")
         self.settings = list(settings)
         self.ids = list(range(len(settings)) if ids is None else ids)  # what the caller knows each model by
-        self.weights = np.zeros((len(settings), n_features, n_classes))  # W_k: scores are X @ W_k + b_k
+        self._coef = np.zeros((len(settings), n_classes, n_features))  # W_k^T: scores are X @ W_k + b_k
         self.bias = np.zeros((len(settings), n_classes))
         self.seen = 0  # images seen so far (the invscaling schedule's clock)
         first = self.settings[0]
@@ -104,6 +108,11 @@ class SGDStack:
     def __len__(self) -> int:
         return len(self.settings)
 
+    @property
+    def weights(self) -> np.ndarray:
+        """Each model's W_k, as (models, features, classes): a view, written through."""
+        return self._coef.transpose(0, 2, 1)
+
     def keep(self, models: Sequence[int]) -> None:
         """Train only these models (positions in the stack, in order) from now on: a run stopped,
         diverged or done leaves its block. The others' numbers do not change. May be called
@@ -111,7 +120,7 @@ class SGDStack:
         models = list(models)
         self.ids = [self.ids[k] for k in models]
         self.settings = [self.settings[k] for k in models]
-        self.weights = self.weights[models]
+        self._coef = self._coef[models]
         self.bias = self.bias[models]
         self._set_columns()
 
@@ -126,9 +135,10 @@ class SGDStack:
     def penalties(self) -> np.ndarray:
         """alpha * R(W_k) of each model: ``penalty_value`` of each, its sums taken over the stack
         at once (each model's over its own contiguous weights, in the order they are alone)."""
+        coef = self._coef
         ss = self.settings
-        squares = np.square(self.weights).sum(axis=(1, 2)) if any(s.penalty != "l1" for s in ss) else None
-        absolute = np.abs(self.weights).sum(axis=(1, 2)) if any(s.penalty != "l2" for s in ss) else None
+        squares = np.square(coef).sum(axis=(1, 2)) if any(s.penalty != "l1" for s in ss) else None
+        absolute = np.abs(coef).sum(axis=(1, 2)) if any(s.penalty != "l2" for s in ss) else None
         return np.array(
             [
                 penalty_from_sums(
@@ -191,8 +201,8 @@ class SGDStack:
         if count == 1 and not isinstance(batch, slice):  # per-sample SGD: thousands of steps an epoch
             return self._one_sample(X[batch[0]], int(y[batch[0]]), measure)
         # Each model's step size goes into its score gradients (models x rows x classes) before
-        # the product rather than into the weight gradient after it: W - X^T (eta G), a pass
-        # over the weights fewer than W - eta (X^T G).
+        # the product rather than into the weight gradient after it: W^T - (eta G)^T X, a pass
+        # over the weights fewer than W^T - eta (G^T X).
         eta = self.learning_rates()
         if count <= CHUNK_ROWS:
             Xc = X[batch]
@@ -200,7 +210,7 @@ class SGDStack:
             grad_b = per_model(steps, np.sum, axis=0)
             grad_w = None
         else:
-            grad_w = np.zeros_like(self.weights)
+            grad_w = np.zeros_like(self._coef)  # minus the weights' step, summed over the chunks
             grad_b = np.zeros_like(self.bias)
             values = np.zeros(len(self))
             for start in range(0, count, CHUNK_ROWS):
@@ -213,18 +223,18 @@ class SGDStack:
                     rows = batch[start : start + CHUNK_ROWS]
                 part, part_steps = self._scaled_gradient(X[rows], y[rows], count, eta)
                 values += part
-                grad_w += stack_product(X[rows].T, part_steps)
+                subtract_row_products(grad_w, _transposed(part_steps), X[rows])
                 grad_b += per_model(part_steps, np.sum, axis=0)
         values = values + self.penalties() if measure else np.full(len(self), np.nan)
         if self._l2.any():  # W - eta (g + l2 W), as (1 - eta l2) W - eta g
-            self.weights *= (1.0 - eta * self._l2)[:, None, None]
-        if grad_w is None:
-            subtract_stack_product(self.weights, Xc.T, steps)  # all the models' gradient steps in one product
+            self._coef *= (1.0 - eta * self._l2)[:, None, None]
+        if grad_w is None:  # all the models' gradient steps in one product
+            subtract_row_products(self._coef, _transposed(steps), Xc)
         else:
-            self.weights -= grad_w
+            self._coef += grad_w
         self.bias -= grad_b
         for models in self._l1_models:  # the L1 models' proximal step; the others have none
-            soft_threshold(self.weights[models], (eta[models] * self._l1[models])[:, None, None])
+            soft_threshold(self._coef[models], (eta[models] * self._l1[models])[:, None, None])
         self.seen += count
         return values
 
@@ -245,18 +255,18 @@ class SGDStack:
     def _one_sample(self, x: np.ndarray, label: int, measure: bool) -> np.ndarray:
         """``step`` for a batch of one, model by model: the same update, with the weight change as
         one BLAS rank-1 update (W += -eta x g) in place rather than an outer product and a
-        subtraction."""
+        subtraction (and no product of one row made wide)."""
         values = np.full(len(self), np.nan)
         eta = self.learning_rates()
         for k, s in enumerate(self.settings):
-            weights, bias = self.weights[k], self.bias[k]
+            weights, bias = self._coef[k].T, self.bias[k]
             value, grad_scores = one_row_loss_and_gradient(x @ weights + bias, label, s.loss)
             if measure:
                 values[k] = value + penalty_value(weights, s.penalty, s.alpha, s.l1_ratio)
             if self._l2[k]:
                 weights *= 1.0 - eta[k] * self._l2[k]
-            # W.T is (classes x features) and Fortran-ordered, as dger needs to update it in place.
-            updated = _dger(-eta[k], grad_scores, x, a=weights.T, overwrite_a=True)
+            # W is (features x classes) and Fortran-ordered, as dger needs to update it in place.
+            updated = _dger(-eta[k], x, grad_scores, a=weights, overwrite_a=True)
             assert np.shares_memory(updated, weights), "dger copied the weights instead of updating them"
             bias -= eta[k] * grad_scores
             if self._l1[k]:
@@ -306,6 +316,12 @@ def _runs_of(flags: np.ndarray) -> list[tuple[int, int]]:
     """The (start, stop) of each run of consecutive True values in ``flags``."""
     edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
     return list(zip(edges[::2], edges[1::2], strict=True))
+
+
+def _transposed(steps: np.ndarray) -> np.ndarray:
+    """Score gradients (models, rows, classes) as each model's transpose (models, classes, rows),
+    contiguous: the rows of ``G^T`` in a product ``G^T X``."""
+    return np.ascontiguousarray(steps.transpose(0, 2, 1))
 
 
 def _kept_steps(steps: int) -> np.ndarray:

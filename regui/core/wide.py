@@ -17,6 +17,10 @@ and a sweep's parallelism is its worker processes). Whether this machine's BLAS 
 every width the same columns is checked once per shape on random numbers
 (``_columns_agree``); where it does not, each model is multiplied on its own, which is exact
 everywhere (and what a lone run then does too).
+
+An SGD step's gradient steps stack the models the other way, in the rows of one product
+``G^T X`` (``subtract_row_products``): the rows of each model are then contiguous, as its
+weights are. Those widths are checked the same way (``_rows_agree``).
 """
 
 from __future__ import annotations
@@ -113,14 +117,43 @@ def stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return out
 
 
-def subtract_stack_product(target: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
-    """``target[k] -= A @ B[k]`` for each model k, in place, with ``stack_product``'s numbers:
-    an SGD step's weights take their gradient step straight from the product, without a
-    gradient array of their size written and read again."""
+def subtract_row_products(target: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
+    """``target -= A @ B`` in place, ``A`` being several models' rows stacked, ``per_model``
+    = ``len(A) // models`` each, as (models, per_model, inner), and ``target`` (models,
+    per_model, columns): each model's rows get the numbers they have alone (a stack of one),
+    padded with zero rows where the shape needs it (``padded_rows``). An SGD step's weights,
+    laid out as (classes, features) per model, take their gradient step straight from the
+    product ``G^T X``, in which the models sit in rows, each contiguous."""
+    models, per_model, inner = A.shape
+    columns = B.shape[1]
     with one_blas_thread():
-        for first, by_model in _products(A, B):
-            part = target[first : first + len(by_model)]
-            np.subtract(part, by_model, out=part)
+        least = padded_rows(per_model, inner, columns)
+        if least is None:  # model by model
+            for k in range(models):
+                target[k] -= A[k] @ B
+            return
+        for first in range(0, models, WIDEST):
+            part = A[first : first + WIDEST]
+            count = len(part)
+            if count >= least:
+                product = part.reshape(count * per_model, inner) @ B
+            else:
+                padded = np.zeros((least * per_model, inner))
+                padded[: count * per_model] = part.reshape(count * per_model, inner)
+                product = (padded @ B)[: count * per_model]
+            rows = target[first : first + count]
+            np.subtract(rows, product.reshape(rows.shape), out=rows)
+
+
+def padded_rows(per_model: int, inner: int, columns: int) -> int | None:
+    """``padded_width`` for models stacked in the rows of ``A`` (``per_model`` rows each) times
+    one ``B`` of ``inner`` x ``columns``: the fewest models a product is padded to."""
+    if per_model * inner * columns == 0:
+        return None
+    for least in (1, SMALL_PRODUCT // (per_model * inner * columns) + 1):
+        if least <= MOST_PADDED and _rows_agree(per_model, inner, columns, least):
+            return least
+    return None
 
 
 def _products(A: np.ndarray, B: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -164,9 +197,9 @@ def padded_width(rows: int, inner: int, columns: int, transposed: bool = False, 
 
 def check_shapes(batch: int, features: int, classes: int) -> None:
     """Check BLAS for the products a stack training on mini-batches of ``batch`` rows makes
-    (its gradients, and measuring in blocks of MEASURE_ROWS), ahead of the first epoch."""
+    (its gradient steps, and measuring in blocks of MEASURE_ROWS), ahead of the first epoch."""
     with one_blas_thread():
-        padded_width(features, batch, classes, transposed=True)
+        padded_rows(classes, batch, features)
         padded_width(MEASURE_ROWS, features, classes, blocks=True)
 
 
@@ -191,3 +224,18 @@ def _columns_agree(rows: int, inner: int, columns: int, transposed: bool, blocks
     # The same models one slot further on (the first moved to the end).
     moved = np.roll(B, -columns, axis=1)
     return bool(np.array_equal(A @ moved, np.roll(whole, -columns, axis=-1)))
+
+
+@functools.cache
+def _rows_agree(per_model: int, inner: int, columns: int, least: int) -> bool:
+    """``_columns_agree`` for models stacked in rows (``padded_rows``)."""
+    rng = np.random.default_rng(0)
+    most = max(least, WIDEST)
+    A = rng.standard_normal((most * per_model, inner))
+    B = rng.standard_normal((inner, columns))
+    whole = A @ B
+    for models in sorted({least, least + 1, (least + most) // 2, most - 1, most} & set(range(least, most + 1))):
+        if not np.array_equal(A[: models * per_model] @ B, whole[: models * per_model]):
+            return False
+    moved = np.roll(A, -per_model, axis=0)
+    return bool(np.array_equal(moved @ B, np.roll(whole, -per_model, axis=0)))

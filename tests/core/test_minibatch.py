@@ -350,7 +350,8 @@ def test_a_model_in_a_stack_has_exactly_its_numbers_alone(batch_size, loss):
         model = MiniBatchSGD(X.shape[1], classes, settings)
         losses = [model.epoch(X, y) for _ in range(2)]
         alone.append((model.weights.copy(), model.bias.copy(), losses))
-    for order in ([0, 1, 2, 3], [3, 1, 0, 2], [2, 2, 0]):  # a model may even sit twice
+    # A model may even sit twice; 19 models: a product as wide as a sweep's block.
+    for order in ([0, 1, 2, 3], [3, 1, 0, 2], [2, 2, 0], [k % 4 for k in range(19)]):
         stack = SGDStack(X.shape[1], classes, [models[k] for k in order])
         losses = [stack.epoch(X, y) for _ in range(2)]
         for slot, k in enumerate(order):

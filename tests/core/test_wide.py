@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from regui.core import wide
-from regui.core.wide import WIDEST, one_blas_thread, stack_product, subtract_stack_product
+from regui.core.wide import WIDEST, one_blas_thread, stack_product, subtract_row_products
 
 # (rows, features, classes): an Animals mini-batch and its epoch's last, smaller batch; a batch
 # of the bundled digits (8x8 grey, 10 classes), padded the most.
@@ -51,19 +51,24 @@ def test_every_model_gets_its_numbers_alone_in_every_slot_and_width(kind, shape)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_a_gradient_step_taken_from_the_product_is_the_product_subtracted(shape):
+def test_a_gradient_step_taken_from_one_product_gives_every_model_its_numbers_alone(shape):
+    # G^T X with the models' rows stacked: (models, classes, rows) times a mini-batch (rows, features).
     rows, features, classes = shape
     rng = np.random.default_rng(11)
-    A = operand("transposed", rows, features, rng)
-    B = stack_for("transposed", A, WIDEST + 5, classes, rng)
-    weights = rng.standard_normal((len(B), features, classes))
-    expected = weights - stack_product(A, B)
-    subtract_stack_product(weights, A, B)
-    assert np.array_equal(weights, expected)
-    # A model's step alone is its step in the stack.
-    alone = expected[4:5] * 0.0
-    subtract_stack_product(alone, A, B[4:5])
-    assert np.array_equal(alone[0], -stack_product(A, B)[4])
+    X = rng.standard_normal((rows, features))
+    G = rng.standard_normal((WIDEST + 5, classes, rows))
+    weights = rng.standard_normal((len(G), classes, features))
+    together = weights.copy()
+    subtract_row_products(together, G, X)
+    np.testing.assert_allclose(together, weights - np.matmul(G, X), rtol=1e-10, atol=1e-12)
+    for k in range(len(G)):
+        alone = weights[k : k + 1].copy()
+        subtract_row_products(alone, G[k : k + 1], X)
+        assert np.array_equal(alone[0], together[k]), f"model {k} of {len(G)}"
+    for first, count in [(3, 2), (1, 7), (5, 19), (2, WIDEST)]:  # other stacks, other slots
+        part = weights[first : first + count].copy()
+        subtract_row_products(part, G[first : first + count], X)
+        assert np.array_equal(part, together[first : first + count])
 
 
 def test_the_numbers_do_not_depend_on_blas_threads_outside():
