@@ -169,7 +169,11 @@ class SweepPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(_REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._refresh_in_turns)
+        self._table_timer = QTimer(self)
+        self._table_timer.setSingleShot(True)
+        self._table_timer.setInterval(0)
+        self._table_timer.timeout.connect(self._draw_table)
         self._progress_timer = QTimer(self)
         self._progress_timer.setSingleShot(True)
         self._progress_timer.setInterval(_REFRESH_MS)
@@ -231,14 +235,23 @@ class SweepPanel(QWidget):
     # --- drawing ----------------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        """Summarize the sweep shown and draw its curves, table and verdict, now."""
+        self._draw_curves()
+        self._draw_table()
+
+    def _refresh_in_turns(self) -> None:
+        """``refresh`` as runs end: the curves now, the table and verdict in the next turn of the
+        event loop, so that the window answers in between (together they took up to 50 ms)."""
+        self._draw_curves()
+        self._table_timer.start()
+
+    def _draw_curves(self) -> None:
         self._timer.stop()
         self._update_progress()
         state = self.current()
         self._summaries = []
         if state is None:
             self.canvas.clear_plots()
-            self.summary.clear()
-            self.verdict.hide()
             return
         run_ids = state.grid_ids
         summaries = summarize([self.runs.entry(r).record for r in run_ids])
@@ -246,6 +259,15 @@ class SweepPanel(QWidget):
         alphas = list(state.alphas)
         measure = self.measure.currentData()
         self.canvas.draw(self._summaries, alphas, measure, self.show_train.isChecked())
+
+    def _draw_table(self) -> None:
+        """The summary table and the verdict, from the summaries ``_draw_curves`` made."""
+        self._table_timer.stop()
+        state = self.current()
+        if state is None:
+            self.summary.show_summaries([])
+            self.verdict.hide()
+            return
         record_of = self._record_of
         self.summary.show_summaries(self._summaries, state.folds, retrained_by_setting(state, record_of))
         text = verdict(state, record_of)
