@@ -104,15 +104,41 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         lines = self._lines(summaries, measure, show_train, span)
         shape = tuple(line[:5] for line in lines)  # all but the numbers
         if shape != self._drawn:
-            self.clear_plots()
-            self._items = [self._add(*line) for line in lines]
-            self._drawn = shape
+            self._redraw_lines(lines)
         else:
             for items, line in zip(self._items, lines):
                 self._update(items, *line)
         for plot in (self.acc_plot, self.zero_plot):
             plot.setXRange(*span, padding=0)
             plot.getAxis("bottom").points = [math.log10(a) for a in alphas]
+
+    def _redraw_lines(self, lines: list[tuple]) -> None:
+        """Draw ``lines`` where other lines are drawn: the lines drawn already keep their items
+        (given the new numbers), new ones are added, gone ones taken off, and the legend is
+        made again in the lines' order. (Making every line again as a sweep's first runs of
+        each penalty ended held the window for 50-90 ms each time.)"""
+        drawn: dict[tuple, list[tuple]] = {}
+        for key, items in zip(self._drawn, self._items):
+            drawn.setdefault(key, []).append(items)
+        kept = []
+        for line in lines:
+            same = drawn.get(line[:5])
+            if same:
+                items = same.pop(0)
+                self._update(items, *line)
+            else:
+                items = self._add(*line)
+            kept.append(items)
+        for key, gone in drawn.items():
+            for items in gone:
+                for item in items:
+                    if item is not None:
+                        key[1].removeItem(item)
+        self.legend.clear()
+        for line, items in zip(lines, kept):
+            if line[2]:
+                self.legend.addItem(items[1], line[2])
+        self._drawn, self._items = tuple(line[:5] for line in lines), kept
 
     def _lines(self, summaries, measure: str, show_train: bool, span) -> list[tuple]:
         """What to draw, line by line: (kind, plot, legend name, dashed, color, data)."""
@@ -148,7 +174,7 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         return drawn
 
     def _add(self, kind: str, plot, name, dashed: bool, color: str, data) -> tuple:
-        """The items of one line, on its plot (and in the legend if it has a name)."""
+        """The items of one line, on its plot (the legend is the caller's)."""
         qcolor = QColor(color)
         style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
         items: tuple
@@ -175,8 +201,6 @@ class SweepPlots(pg.GraphicsLayoutWidget):
                 scatter.sigClicked.connect(self._point_clicked)
                 plot.addItem(scatter)
             items = (bars, line, scatter)
-        if name:
-            self.legend.addItem(line, name)
         self._update(items, kind, plot, name, dashed, color, data)
         return items
 

@@ -1,5 +1,6 @@
 """Compare penalties, the Sweep dialog, the queue with pause/stop, the validation curves."""
 
+import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
@@ -451,3 +452,70 @@ def test_starting_workers_never_makes_the_window_wait(qtbot, window, load, folde
     release.set()
     qtbot.waitUntil(lambda: not controller._warming.is_alive(), timeout=10_000)
     assert controller._spare_pool is None and not started[1]._dir.exists()  # closed by its own thread
+
+
+def test_the_summary_table_updates_its_cells_in_place_and_keeps_the_selection(qtbot):
+    from regui.core.sweep_summary import SettingSummary
+    from regui.gui.sweep_table import SummaryTable
+
+    def rows(test_mean: float, finished: int) -> list:
+        made = []
+        for k, alpha in enumerate((1e-3, 1e-2, 1e-1)):
+            s = SettingSummary("l2", alpha, None, 0.01, runs=list(range(finished)))
+            s.test, s.val = (test_mean + k / 100, 0.02), (0.5 + k / 100, 0.01)
+            s.train = s.zeros = (0.9, 0.0)
+            made.append((s, [10 * k + i for i in range(finished)]))
+        return made
+
+    table = SummaryTable()
+    qtbot.addWidget(table)
+    table.show_summaries(rows(0.50, 2))
+    table.selectRow(1)
+    first_item = table.item(1, 7)
+    assert first_item.text() == "51.00 ± 2.00%"
+    with qtbot.waitSignal(table.runs_selected, raising=False, timeout=100) as selected:
+        table.show_summaries(rows(0.60, 3))  # more runs of the same settings ended
+    assert not selected.signal_triggered  # the person's selection did not change
+    assert table.item(1, 7) is first_item and first_item.text() == "61.00 ± 2.00%"
+    assert table.item(1, 4).text() == "3"
+    assert [i.row() for i in table.selectionModel().selectedRows()] == [1]
+    # The best validation mean is chosen (the last setting), and says so.
+    assert table.item(2, 9).text().startswith("on validation") and not table.item(1, 9).text()
+    # Other settings: the rows are made again.
+    table.show_summaries(rows(0.60, 3)[:2])
+    assert table.rowCount() == 2 and table.item(1, 7) is not first_item
+    table.show_summaries([])
+    table.show_summaries(rows(0.60, 1))
+    assert table.rowCount() == 3 and table.item(0, 7).text() == "60.00 ± 2.00%"
+
+
+def test_the_validation_curves_keep_their_items_as_penalties_come_and_go(qtbot):
+    from regui.core.sweep_summary import SettingSummary
+    from regui.gui.sweep_plots import SweepPlots
+
+    def summaries(penalties: list[str]) -> list:
+        made = []
+        for penalty in penalties:
+            for k, alpha in enumerate((1e-3, 1e-2) if penalty != "none" else (None,)):
+                s = SettingSummary(penalty, alpha, None, 0.01, runs=[0, 1])
+                s.test = s.val = s.train = (0.5 + k / 10, 0.02)
+                s.zeros = (0.1, 0.0)
+                made.append((s, [k]))
+        return made
+
+    def names(canvas) -> list[str]:
+        return [label.text for _, label in canvas.legend.items]
+
+    canvas = SweepPlots()
+    qtbot.addWidget(canvas)
+    canvas.draw(summaries(["l1"]), [1e-3, 1e-2], "val", False)
+    l1_line = canvas._items[0][1]
+    assert names(canvas) == ["L1"]
+    canvas.draw(summaries(["none", "l1", "l2"]), [1e-3, 1e-2], "val", False)  # the others' first runs ended
+    assert canvas._items[2][1] is l1_line and l1_line.scene() is canvas.scene()  # kept, not made again
+    assert names(canvas) == ["none", "L1", "L2"]  # in the lines' order
+    np.testing.assert_allclose(l1_line.yData, [50.0, 60.0])
+    canvas.draw(summaries(["l2"]), [1e-3, 1e-2], "val", False)
+    assert names(canvas) == ["L2"] and l1_line.scene() is None  # taken off the plot
+    drawn = [item for item in canvas.acc_plot.items if isinstance(item, pg.PlotDataItem)]
+    assert len(drawn) == 1 and drawn[0] is canvas._items[0][1]
