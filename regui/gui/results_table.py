@@ -59,7 +59,9 @@ class ColumnFitter:
     Left to Qt (ResizeToContents), every changed row re-measured every column over a sample of
     rows, calling back into Python thousands of times: 22 ms a change, a stall each time a run
     of a comparison started or ended. Here the columns are fitted at most once per ``delay``
-    ms, after rows were added or runs started or ended; people can still drag them wider.
+    ms, after rows were added or runs started or ended, one column per turn of the event loop
+    (all of them at once, over a sweep's few hundred rows, held the window for about 100 ms);
+    people can still drag them wider.
     """
 
     def __init__(self, table, model: RunsModel, delay: int = 400) -> None:
@@ -71,6 +73,11 @@ class ColumnFitter:
         self.timer.setSingleShot(True)
         self.timer.setInterval(delay)
         self.timer.timeout.connect(self.fit)
+        self._columns: list[int] = []  # still to fit, one per turn
+        self._next = QTimer(table)
+        self._next.setSingleShot(True)
+        self._next.setInterval(0)
+        self._next.timeout.connect(self._fit_next)
         model.reshaped.connect(self.soon)
 
     def soon(self) -> None:
@@ -78,8 +85,19 @@ class ColumnFitter:
             self.timer.start()
 
     def fit(self) -> None:
+        """Fit every column to its contents: the first now, the others in the turns that follow."""
         self.timer.stop()
-        self.table.resizeColumnsToContents()
+        self._columns = list(range(self.table.model().columnCount()))
+        self._fit_next()
+
+    def _fit_next(self) -> None:
+        while self._columns:
+            column = self._columns.pop(0)
+            if not self.table.isColumnHidden(column):
+                self.table.resizeColumnToContents(column)
+                break
+        if self._columns:
+            self._next.start()
 
 
 RESULT_FILTERS = {
