@@ -662,3 +662,28 @@ def test_an_unusable_store_is_a_notice_and_the_app_trains(qtbot, settings, load,
     load(win, folder)
     assert run_and_wait(qtbot, win).status == FINISHED
     assert bad.read_bytes() == b"garbage" * 100
+
+
+def test_the_columns_are_fitted_one_per_turn_and_all_of_them(qtbot):
+    from PySide6.QtCore import QObject, Signal
+    from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
+
+    from regui.gui.results_table import ColumnFitter
+
+    class Model(QObject):
+        reshaped = Signal()
+
+    table = QTableWidget(3, 4)
+    qtbot.addWidget(table)
+    fitter = ColumnFitter(table, Model())
+    for column in range(4):
+        table.setColumnWidth(column, 10)
+        table.setItem(1, column, QTableWidgetItem("a rather long cell text " * (column + 1)))
+    table.setColumnHidden(2, True)
+    narrow = table.columnWidth(1)  # as narrow as the header lets a column be
+    fitter.fit()
+    assert table.columnWidth(0) > 100 and table.columnWidth(1) == narrow  # the first now, the others later
+    qtbot.waitUntil(lambda: table.columnWidth(3) > narrow, timeout=2000)
+    assert table.columnWidth(3) > table.columnWidth(1) > table.columnWidth(0) > 100
+    table.setColumnHidden(2, False)
+    assert table.columnWidth(2) == narrow  # a hidden column was left alone
