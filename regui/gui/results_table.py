@@ -90,6 +90,10 @@ class ColumnFitter:
         self._columns = list(range(self.table.model().columnCount()))
         self._fit_next()
 
+    def fitting(self) -> bool:
+        """Whether columns are still waiting for their turn to be fitted."""
+        return bool(self._columns)
+
     def _fit_next(self) -> None:
         while self._columns:
             column = self._columns.pop(0)

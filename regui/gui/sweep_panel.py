@@ -201,12 +201,12 @@ class SweepPanel(QWidget):
             self.chooser.setItemText(index, f"{name} ({len(self.sweeps[name].run_ids)} runs)")
         if self.current() is self.sweeps.get(name):
             self.filter.show_sweep(self.sweeps[name])
-            self.refresh()
+            self._refresh_in_turns()
 
     def sweep_ended(self, name: str) -> None:
         if all(s.ended for s in self.sweeps.values()):
             self._clock.stop()
-        self.refresh()
+        self._refresh_in_turns()
 
     def run_started(self, run_id: int) -> None:
         self.run_progressed(run_id)

@@ -334,12 +334,14 @@ def test_a_run_starting_or_ending_does_not_refit_every_column_at_once(qtbot, win
     entry = RunEntry(1, _record(3), style_for(0))
     window.runs.add(entry)
     assert window.columns.timer.isActive()  # fitted a moment later, once for many changes
-    window.columns.fit()
+    window.columns.fit()  # one column a turn
+    qtbot.waitUntil(lambda: not window.columns.fitting(), timeout=2000)
     width = window.table.columnWidth(1)
     entry.record.status = "stopped"  # "stopped at epoch 3": longer than "finished"
     window.runs.run_ended(1)
     assert window.columns.timer.isActive()
     window.columns.fit()
+    qtbot.waitUntil(lambda: not window.columns.fitting(), timeout=2000)
     assert window.table.columnWidth(1) > width
 
 
