@@ -110,10 +110,30 @@ def stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     ..., columns) with each model's part contiguous: ``np.matmul(A, B)`` for a 2-D ``A`` (rows,
     inner), or for a stack of row blocks (blocks, rows, inner) that of each block, bit for bit
     what each model gets multiplied alone here (a stack of one)."""
-    out = np.empty((len(B), *A.shape[:-1], B.shape[2]))
     with one_blas_thread():
-        for first, by_model in _products(A, B):
-            out[first : first + len(by_model)] = by_model
+        return _stack_product(A, B)
+
+
+def _stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    models, inner, columns = B.shape
+    rows = A.shape[-2]
+    width = padded_width(rows, inner, columns, A.strides[-1] != A.itemsize, A.ndim > 2)
+    out = np.empty((models, *A.shape[:-1], columns))
+    if width is None:
+        if A.ndim == 2:
+            np.matmul(A, B, out=out)
+        else:  # each block times each model: (blocks, 1, rows, inner) @ (models, inner, columns)
+            out[...] = np.moveaxis(np.matmul(A[:, None], B), 1, 0)
+        return out
+    for first in range(0, models, WIDEST):
+        part = B[first : first + WIDEST]
+        count = len(part)
+        padded = np.empty((inner, max(width, count) * columns))
+        padded[:, : count * columns] = part.transpose(1, 0, 2).reshape(inner, count * columns)
+        padded[:, count * columns :] = 0.0
+        product = A @ padded  # (..., rows, padded columns)
+        by_model = product[..., : count * columns].reshape(*product.shape[:-1], count, columns)
+        out[first : first + count] = np.moveaxis(by_model, -2, 0)
     return out
 
 
@@ -127,7 +147,7 @@ def subtract_row_products(target: np.ndarray, A: np.ndarray, B: np.ndarray) -> N
     models, per_model, inner = A.shape
     columns = B.shape[1]
     with one_blas_thread():
-        least = padded_rows(per_model, inner, columns)
+        least = padded_rows(per_model, inner, columns, B.strides[-1] != B.itemsize)
         if least is None:  # model by model
             for k in range(models):
                 target[k] -= A[k] @ B
@@ -145,38 +165,16 @@ def subtract_row_products(target: np.ndarray, A: np.ndarray, B: np.ndarray) -> N
             np.subtract(rows, product.reshape(rows.shape), out=rows)
 
 
-def padded_rows(per_model: int, inner: int, columns: int) -> int | None:
+def padded_rows(per_model: int, inner: int, columns: int, transposed: bool = False) -> int | None:
     """``padded_width`` for models stacked in the rows of ``A`` (``per_model`` rows each) times
-    one ``B`` of ``inner`` x ``columns``: the fewest models a product is padded to."""
+    one ``B`` of ``inner`` x ``columns`` (``transposed``: a transposed view, such as the rows of
+    a Fortran-ordered array): the fewest models a product is padded to."""
     if per_model * inner * columns == 0:
         return None
     for least in (1, SMALL_PRODUCT // (per_model * inner * columns) + 1):
-        if least <= MOST_PADDED and _rows_agree(per_model, inner, columns, least):
+        if least <= MOST_PADDED and _rows_agree(per_model, inner, columns, transposed, least):
             return least
     return None
-
-
-def _products(A: np.ndarray, B: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    """The products of ``stack_product``, a slice of models at a time: (the slice's first model,
-    its products as (models, ..., columns), possibly a view of a wider product)."""
-    models, inner, columns = B.shape
-    rows = A.shape[-2]
-    width = padded_width(rows, inner, columns, A.strides[-1] != A.itemsize, A.ndim > 2)
-    if width is None:
-        if A.ndim == 2:
-            yield 0, np.matmul(A, B)
-        else:  # each block times each model: (blocks, 1, rows, inner) @ (models, inner, columns)
-            yield 0, np.moveaxis(np.matmul(A[:, None], B), 1, 0)
-        return
-    for first in range(0, models, WIDEST):
-        part = B[first : first + WIDEST]
-        count = len(part)
-        padded = np.empty((inner, max(width, count) * columns))
-        padded[:, : count * columns] = part.transpose(1, 0, 2).reshape(inner, count * columns)
-        padded[:, count * columns :] = 0.0
-        product = A @ padded  # (..., rows, padded columns)
-        by_model = product[..., : count * columns].reshape(*product.shape[:-1], count, columns)
-        yield first, np.moveaxis(by_model, -2, 0)
 
 
 def padded_width(rows: int, inner: int, columns: int, transposed: bool = False, blocks: bool = False) -> int | None:
@@ -227,12 +225,12 @@ def _columns_agree(rows: int, inner: int, columns: int, transposed: bool, blocks
 
 
 @functools.cache
-def _rows_agree(per_model: int, inner: int, columns: int, least: int) -> bool:
+def _rows_agree(per_model: int, inner: int, columns: int, transposed: bool, least: int) -> bool:
     """``_columns_agree`` for models stacked in rows (``padded_rows``)."""
     rng = np.random.default_rng(0)
     most = max(least, WIDEST)
     A = rng.standard_normal((most * per_model, inner))
-    B = rng.standard_normal((inner, columns))
+    B = rng.standard_normal((columns, inner)).T if transposed else rng.standard_normal((inner, columns))
     whole = A @ B
     for models in sorted({least, least + 1, (least + most) // 2, most - 1, most} & set(range(least, most + 1))):
         if not np.array_equal(A[: models * per_model] @ B, whole[: models * per_model]):

@@ -50,12 +50,14 @@ def test_every_model_gets_its_numbers_alone_in_every_slot_and_width(kind, shape)
         assert np.array_equal(part, together[first : first + count])
 
 
+@pytest.mark.parametrize("fortran", [False, True])  # a Fortran-ordered X reaches BLAS transposed
 @pytest.mark.parametrize("shape", SHAPES)
-def test_a_gradient_step_taken_from_one_product_gives_every_model_its_numbers_alone(shape):
+def test_a_gradient_step_taken_from_one_product_gives_every_model_its_numbers_alone(shape, fortran):
     # G^T X with the models' rows stacked: (models, classes, rows) times a mini-batch (rows, features).
     rows, features, classes = shape
     rng = np.random.default_rng(11)
     X = rng.standard_normal((rows, features))
+    X = np.asfortranarray(X) if fortran else X
     G = rng.standard_normal((WIDEST + 5, classes, rows))
     weights = rng.standard_normal((len(G), classes, features))
     together = weights.copy()
