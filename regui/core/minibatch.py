@@ -26,7 +26,6 @@ from regui.core.objective import (
     one_row_loss_and_gradient,
     penalty_from_sums,
     penalty_value,
-    per_model,
     soft_threshold,
     stacked_loss_and_gradient,
 )
@@ -207,7 +206,7 @@ class SGDStack:
         if count <= CHUNK_ROWS:
             Xc = X[batch]
             values, steps = self._scaled_gradient(Xc, y[batch], count, eta)
-            grad_b = per_model(steps, np.sum, axis=0)
+            grad_b = steps.sum(axis=1)  # each model's own rows, added in order (as alone)
             grad_w = None
         else:
             grad_w = np.zeros_like(self._coef)  # minus the weights' step, summed over the chunks
@@ -224,7 +223,7 @@ class SGDStack:
                 part, part_steps = self._scaled_gradient(X[rows], y[rows], count, eta)
                 values += part
                 subtract_row_products(grad_w, _transposed(part_steps), X[rows])
-                grad_b += per_model(part_steps, np.sum, axis=0)
+                grad_b += part_steps.sum(axis=1)
         values = values + self.penalties() if measure else np.full(len(self), np.nan)
         if self._l2.any():  # W - eta (g + l2 W), as (1 - eta l2) W - eta g
             self._coef *= (1.0 - eta * self._l2)[:, None, None]

@@ -15,6 +15,7 @@ from regui.core.minibatch import BATCH_LOSSES_PER_EPOCH, MiniBatchSGD, Settings,
 from regui.core.objective import (
     loss_and_gradient,
     mean_data_loss,
+    model_sums,
     one_row_loss_and_gradient,
     penalty_value,
     soft_threshold,
@@ -380,3 +381,17 @@ def test_a_stacks_penalties_are_each_models_penalty_value_bit_for_bit():
         stack.weights[:] = rng.standard_normal(stack.weights.shape)
         expected = [penalty_value(w, s.penalty, s.alpha, s.l1_ratio) for w, s in zip(stack.weights, models)]
         assert stack.penalties().tolist() == expected
+
+
+def test_a_stacks_sums_add_each_models_part_as_it_is_added_alone():
+    # What lets a block sum all its models' losses and bias gradients in one call each: numpy
+    # adds each model's part in the order it adds that part alone, whatever the stack's height.
+    rng = np.random.default_rng(8)
+    for models in (1, 2, 7, 19, 32):
+        for rows in (1, 5, 10, 64, 150):
+            for classes in (2, 3, 10):
+                stacked = rng.standard_normal((models, rows, classes)) * 10.0 ** rng.integers(-8, 3)
+                assert np.array_equal(model_sums(stacked), [np.sum(part) for part in stacked])
+                assert np.array_equal(stacked.sum(axis=1), [part.sum(axis=0) for part in stacked])
+                picked = np.ascontiguousarray(stacked[:, :, 0])
+                assert np.array_equal(model_sums(picked), [np.sum(part) for part in picked])
