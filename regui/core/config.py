@@ -86,6 +86,8 @@ def limit_problem(name: str, value) -> str:
     """Why ``value`` is not a value of setting ``name`` ("" if it is): the range in words."""
     low, high = LIMITS[name]
     whole = isinstance(low, int) and isinstance(high, int)
+    if (_is_int(value) if whole else _is_number(value)) and math.isfinite(value) and low <= value <= high:
+        return ""  # (the common case first: a sweep checks thousands of values as it starts)
     what = SETTING_NAMES[name][0].upper() + SETTING_NAMES[name][1:]
     if whole and not _is_int(value):
         return f"{what} must be a whole number from {low:,} to {high:,} (got {value!r})."
