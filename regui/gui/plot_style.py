@@ -75,6 +75,7 @@ def set_title(plot: pg.PlotItem, title: str, key: str = "") -> None:
     plot.layout.setRowFixedHeight(0, height)
     plot.titleLabel.setVisible(True)
     plot.titleLabel.setText(text, color="k", size="10pt", justify="left")  # clipped, it keeps its start
+    plot.titleLabel.setToolTip(f"{title}: {key}" if key else title)  # all of it, however narrow the plot
 
 
 def epoch_plot(

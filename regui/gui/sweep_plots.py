@@ -98,7 +98,9 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         elif measure == "val" and all(math.isnan(s.val[0]) for s, _ in summaries if s.n):
             note = "no validation part in this sweep: nothing to choose on"
         else:
-            note = f"{part}{' ─── train ╌╌╌' if show_train else ''} · mean ± std of runs"
+            # What the points and bars are comes first: a narrow plot (1366 px wide screens) cuts
+            # the line off at its end, and the line styles are also named by the checkbox above.
+            note = f"{part} · mean ± std of runs{' · train ╌╌╌' if show_train else ''}"
         set_title(self.acc_plot, "Validation curve", note)
         span = (math.log10(min(alphas)) - 0.3, math.log10(max(alphas)) + 0.3) if alphas else (-4.3, -3.7)
         lines = self._lines(summaries, measure, show_train, span)

@@ -515,7 +515,9 @@ def test_the_validation_curves_keep_their_items_as_penalties_come_and_go(qtbot):
     assert canvas._items[2][1] is l1_line and l1_line.scene() is canvas.scene()  # kept, not made again
     assert names(canvas) == ["none", "L1", "L2"]  # in the lines' order
     np.testing.assert_allclose(l1_line.yData, [50.0, 60.0])
-    canvas.draw(summaries(["l2"]), [1e-3, 1e-2], "val", False)
+    canvas.draw(summaries(["l2"]), [1e-3, 1e-2], "val", True)
     assert names(canvas) == ["L2"] and l1_line.scene() is None  # taken off the plot
+    # What the bars are comes first in the subtitle (a narrow plot cuts its end); all of it in the tooltip.
+    assert canvas.acc_plot.titleLabel.toolTip() == "Validation curve: validation · mean ± std of runs · train ╌╌╌"
     drawn = [item for item in canvas.acc_plot.items if isinstance(item, pg.PlotDataItem)]
-    assert len(drawn) == 1 and drawn[0] is canvas._items[0][1]
+    assert drawn == [canvas._items[0][1], canvas._items[1][1]]  # L2's validation and (dashed) train lines
