@@ -61,9 +61,10 @@ class Controller(QObject):
         self._to_warm = None  # the dataset whose workers start once nothing has run for a moment
         self.activity_changed.connect(self._warm_when_idle)
         # A sweep's messages, passed on a few a turn (paced_news); activity_changed again once
-        # the last is, as the controller is then idle.
+        # the last is, if that leaves the controller idle (mid-sweep the news drains after every
+        # few messages, and the window's state is the same as before).
         self._sweep_news = PacedNews(self)
-        self._sweep_news.drained.connect(self.activity_changed)
+        self._sweep_news.drained.connect(self._news_drained)
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -97,6 +98,10 @@ class Controller(QObject):
 
     def is_loading(self) -> bool:
         return self._current_load is not None
+
+    def _news_drained(self) -> None:
+        if not self._jobs:
+            self.activity_changed.emit()
 
     def is_idle(self) -> bool:
         """No worker thread alive (a cancelled load or stopped run may still be winding down),
@@ -357,7 +362,6 @@ class Controller(QObject):
                 pool, self._spare_pool = self._spare_pool, None
             if pool is not None:
                 pool.close()  # the idle worker processes
-        if not self._jobs:
             # The workers' last words (a final epoch, how each run ended, with its final weights)
             # are queued for this thread: take them in, and pass on every message of a sweep.
             QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)

@@ -52,3 +52,17 @@ def test_the_controller_is_idle_only_once_a_sweeps_messages_are_passed_on(qtbot)
     with qtbot.waitSignal(controller.activity_changed, timeout=5_000):
         pass
     assert controller.is_idle() and got == [0, 1, 2]
+
+
+def test_the_window_hears_of_drained_news_only_when_that_leaves_nothing_running(qtbot, window):
+    controller, source = window.controller, Source()
+    changes = []
+    controller.activity_changed.connect(lambda: changes.append(controller.is_idle()))
+    controller._jobs[-1] = object()  # a sweep's thread still running
+    controller._sweep_news.add(source.said, 1)
+    qtbot.waitUntil(lambda: not controller._sweep_news.pending(), timeout=2000)
+    qtbot.wait(20)
+    assert changes == []  # mid-sweep: the window's state has not changed
+    del controller._jobs[-1]
+    controller._sweep_news.add(source.said, 2)
+    qtbot.waitUntil(lambda: changes == [True], timeout=2000)  # the last news of an ended sweep
