@@ -8,7 +8,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject
+
+from regui.gui.timers import single_shot
 
 # The most drawing takes of the window's thread in one turn: with a sweep's news (paced_news)
 # and a repaint in the same pass, small enough that the window still answers within 50 ms.
@@ -22,10 +24,7 @@ class DrawBudget(QObject):
         super().__init__(parent)
         self._spent = 0.0
         self._depth = 0  # spending blocks open: only the outermost counts (they nest)
-        self._turn = QTimer(self)  # a 0 ms timer fires once the events waiting had their turn
-        self._turn.setSingleShot(True)
-        self._turn.setInterval(0)
-        self._turn.timeout.connect(self.new_turn)
+        self._turn = single_shot(self, 0, self.new_turn)  # fires once the events waiting had their turn
 
     def new_turn(self) -> None:
         self._spent = 0.0

@@ -21,6 +21,7 @@ from regui.gui.results_model import RunsModel
 from regui.gui.run_entry import RunEntry
 from regui.gui.saving import ask_save_path, write_reporting
 from regui.gui.thumbs import ThumbnailCache
+from regui.gui.timers import single_shot
 from regui.gui.views.base import InspectView
 from regui.gui.views.confusion import ConfusionView
 from regui.gui.views.histogram import HistogramView
@@ -71,10 +72,7 @@ class Inspector(QObject):
         self.selected: list[RunEntry] = []
         self.entries: list[RunEntry] = []
         self.waiting = ""  # why nothing is shown yet, while a big sweep runs
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(_REDRAW_MS)
-        self._timer.timeout.connect(self.push)
+        self._timer = single_shot(self, _REDRAW_MS, self.push)
         self._stagger: list[InspectView] = []
         self._stagger_timer = QTimer(self)
         self._stagger_timer.setInterval(_STAGGER_MS)

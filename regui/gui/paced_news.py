@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
+from PySide6.QtCore import QObject, Signal, SignalInstance
+
+from regui.gui.timers import single_shot
 
 # A turn's share for the news. The plots' drawing (draw_budget) and a repaint may take their
 # turn in the same pass of the event loop: at 15 ms the three together still held the window
@@ -25,10 +27,7 @@ class PacedNews(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._waiting: deque[tuple[SignalInstance, tuple]] = deque()
-        self._turn = QTimer(self)  # 0 ms: the next turn of the event loop, after what is pending
-        self._turn.setSingleShot(True)
-        self._turn.setInterval(0)
-        self._turn.timeout.connect(self._pass_on)
+        self._turn = single_shot(self, 0, self._pass_on)  # the next turn, after what is pending
 
     def add(self, signal: SignalInstance, *args) -> None:
         """Emit ``signal(*args)`` soon, after every message added before it."""

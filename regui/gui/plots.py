@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QVBoxLayout, QWidget
 
@@ -24,6 +24,7 @@ from regui.gui.plot_style import epoch_plot, set_title
 from regui.gui.results_model import RunsModel
 from regui.gui.run_entry import RunEntry
 from regui.gui.run_styles import COLORS, MARKERS
+from regui.gui.timers import single_shot
 from regui.gui.widgets import WrappingRow
 
 # Style per curve: objective/test are the main (solid) lines.
@@ -119,10 +120,7 @@ class PlotsPanel(QWidget):
         self._dirty: set[int] = set()
         self._restyle_later: set[int] = set()  # runs to restyle when next redrawn
         self._waiting: list[int] = []  # runs started whose curves are not made yet (over budget)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(_REFRESH_MS)
-        self._timer.timeout.connect(self._refresh_some)
+        self._timer = single_shot(self, _REFRESH_MS, self._refresh_some)
         # A sweep's block starts and ends dozens of runs at once (a run's curves take some 15 ms
         # to make): what is over the budget waits for the next turn, and the window stays live.
         self._budget = DrawBudget(self)

@@ -7,13 +7,14 @@ follows the session's run signals; plots, views and exports read the entries fro
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
 from regui.core.records import DIVERGED, FAILED, STOPPED, WAITING, EpochResult
 from regui.gui.results_columns import COLUMNS
 from regui.gui.run_entry import RunEntry
 from regui.gui.run_styles import RunStyle, style_for, swatch
+from regui.gui.timers import single_shot
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -30,10 +31,7 @@ class RunsModel(QAbstractTableModel):
         # Epochs can arrive by the thousand per second (tiny data): rows are redrawn at most ten
         # times a second, not once per epoch.
         self._dirty: set[int] = set()
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setSingleShot(True)
-        self._flush_timer.setInterval(100)
-        self._flush_timer.timeout.connect(self.flush)
+        self._flush_timer = single_shot(self, 100, self.flush)
 
     # --- the runs -------------------------------------------------------------------------
 

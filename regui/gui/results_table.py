@@ -3,12 +3,13 @@ and the selection in terms of runs."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from regui.gui.results_columns import COLUMNS
 from regui.gui.results_model import SORT_ROLE, RunsModel
 from regui.gui.run_entry import RunEntry
+from regui.gui.timers import single_shot
 
 
 class ResultsTable(QTableView):
@@ -69,15 +70,9 @@ class ColumnFitter:
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setResizeContentsPrecision(15)  # a sample of rows (mostly those in view), not all
-        self.timer = QTimer(table)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(delay)
-        self.timer.timeout.connect(self.fit)
+        self.timer = single_shot(table, delay, self.fit)
         self._columns: list[int] = []  # still to fit, one per turn
-        self._next = QTimer(table)
-        self._next.setSingleShot(True)
-        self._next.setInterval(0)
-        self._next.timeout.connect(self._fit_next)
+        self._next = single_shot(table, 0, self._fit_next)
         model.reshaped.connect(self.soon)
 
     def soon(self) -> None:

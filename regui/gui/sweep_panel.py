@@ -27,6 +27,7 @@ from regui.gui.results_model import SORT_ROLE, RunsModel
 from regui.gui.results_table import ColumnFitter
 from regui.gui.sweep_plots import SweepPlots
 from regui.gui.sweep_table import SummaryTable, retrained_by_setting, verdict
+from regui.gui.timers import single_shot
 from regui.gui.widgets import WrappingRow
 
 _REFRESH_MS = 250
@@ -166,22 +167,10 @@ class SweepPanel(QWidget):
         self.body.hide()
 
         self._summaries: list[tuple[SettingSummary, list[int]]] = []
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(_REFRESH_MS)
-        self._timer.timeout.connect(self._refresh_in_turns)
-        self._show_timer = QTimer(self)
-        self._show_timer.setSingleShot(True)
-        self._show_timer.setInterval(0)
-        self._show_timer.timeout.connect(self._show_chosen)
-        self._table_timer = QTimer(self)
-        self._table_timer.setSingleShot(True)
-        self._table_timer.setInterval(0)
-        self._table_timer.timeout.connect(self._draw_table)
-        self._progress_timer = QTimer(self)
-        self._progress_timer.setSingleShot(True)
-        self._progress_timer.setInterval(_REFRESH_MS)
-        self._progress_timer.timeout.connect(self._update_progress)
+        self._timer = single_shot(self, _REFRESH_MS, self._refresh_in_turns)
+        self._show_timer = single_shot(self, 0, self._show_chosen)
+        self._table_timer = single_shot(self, 0, self._draw_table)
+        self._progress_timer = single_shot(self, _REFRESH_MS, self._update_progress)
         self._clock = QTimer(self)  # the time left moves even when no run reports
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._update_progress)
@@ -198,6 +187,7 @@ class SweepPanel(QWidget):
         self.chooser.addItem(f"{sweep.name} ({len(sweep.run_ids)} runs)", sweep.name)
         self.chooser.setCurrentIndex(self.chooser.count() - 1)
         self.chooser.blockSignals(False)
+        self._table_timer.stop()  # a table for the sweep shown before: the new one's comes with its curves
         self._show_timer.start()
         self.empty.hide()
         self.body.show()
