@@ -222,13 +222,13 @@ class SGDStack:
                     rows = batch[start : start + CHUNK_ROWS]
                 part, part_steps = self._scaled_gradient(X[rows], y[rows], count, eta)
                 values += part
-                subtract_row_products(grad_w, _transposed(part_steps), X[rows])
+                subtract_row_products(grad_w, part_steps.transpose(0, 2, 1), X[rows])
                 grad_b += part_steps.sum(axis=1)
         values = values + self.penalties() if measure else np.full(len(self), np.nan)
         if self._l2.any():  # W - eta (g + l2 W), as (1 - eta l2) W - eta g
             self._coef *= (1.0 - eta * self._l2)[:, None, None]
         if grad_w is None:  # all the models' gradient steps in one product
-            subtract_row_products(self._coef, _transposed(steps), Xc)
+            subtract_row_products(self._coef, steps.transpose(0, 2, 1), Xc)
         else:
             self._coef += grad_w
         self.bias -= grad_b
@@ -315,12 +315,6 @@ def _runs_of(flags: np.ndarray) -> list[tuple[int, int]]:
     """The (start, stop) of each run of consecutive True values in ``flags``."""
     edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
     return list(zip(edges[::2], edges[1::2], strict=True))
-
-
-def _transposed(steps: np.ndarray) -> np.ndarray:
-    """Score gradients (models, rows, classes) as each model's transpose (models, classes, rows),
-    contiguous: the rows of ``G^T`` in a product ``G^T X``."""
-    return np.ascontiguousarray(steps.transpose(0, 2, 1))
 
 
 def _kept_steps(steps: int) -> np.ndarray:

@@ -29,7 +29,7 @@ import contextlib
 import functools
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -138,12 +138,12 @@ def _stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def subtract_row_products(target: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
-    """``target -= A @ B`` in place, ``A`` being several models' rows stacked, ``per_model``
-    = ``len(A) // models`` each, as (models, per_model, inner), and ``target`` (models,
-    per_model, columns): each model's rows get the numbers they have alone (a stack of one),
-    padded with zero rows where the shape needs it (``padded_rows``). An SGD step's weights,
-    laid out as (classes, features) per model, take their gradient step straight from the
-    product ``G^T X``, in which the models sit in rows, each contiguous."""
+    """``target[k] -= A[k] @ B`` for each model k, in place: ``A`` (models, per_model, inner),
+    any layout (a transposed view is copied once, into the stacked rows), ``target`` (models,
+    per_model, columns). The models' rows are stacked into one product, padded with zero rows
+    where the shape needs it (``padded_rows``), so each model's rows get the numbers they have
+    alone (a stack of one). An SGD step's weights, laid out as (classes, features) per model,
+    take their gradient step straight from the product ``G^T X``."""
     models, per_model, inner = A.shape
     columns = B.shape[1]
     with one_blas_thread():
@@ -155,12 +155,10 @@ def subtract_row_products(target: np.ndarray, A: np.ndarray, B: np.ndarray) -> N
         for first in range(0, models, WIDEST):
             part = A[first : first + WIDEST]
             count = len(part)
-            if count >= least:
-                product = part.reshape(count * per_model, inner) @ B
-            else:
-                padded = np.zeros((least * per_model, inner))
-                padded[: count * per_model] = part.reshape(count * per_model, inner)
-                product = (padded @ B)[: count * per_model]
+            stacked = np.empty((max(least, count) * per_model, inner))
+            stacked[: count * per_model].reshape(part.shape)[...] = part
+            stacked[count * per_model :] = 0.0
+            product = (stacked @ B)[: count * per_model]
             rows = target[first : first + count]
             np.subtract(rows, product.reshape(rows.shape), out=rows)
 
@@ -169,28 +167,39 @@ def padded_rows(per_model: int, inner: int, columns: int, transposed: bool = Fal
     """``padded_width`` for models stacked in the rows of ``A`` (``per_model`` rows each) times
     one ``B`` of ``inner`` x ``columns`` (``transposed``: a transposed view, such as the rows of
     a Fortran-ordered array): the fewest models a product is padded to."""
-    if per_model * inner * columns == 0:
-        return None
-    for least in (1, SMALL_PRODUCT // (per_model * inner * columns) + 1):
-        if least <= MOST_PADDED and _rows_agree(per_model, inner, columns, transposed, least):
-            return least
-    return None
+    return _fewest(per_model * inner * columns, lambda least: _rows_agree(per_model, inner, columns, transposed, least))
 
 
 def padded_width(rows: int, inner: int, columns: int, transposed: bool = False, blocks: bool = False) -> int | None:
     """The fewest models a product of ``rows`` x ``inner`` rows by ``columns`` columns per model
     is padded to (None: multiply model by model), the shape's BLAS checked first.
-    ``transposed``: ``A`` is a transposed view, as in a gradient's ``X.T @ G``, which BLAS may
-    take by another kernel; ``blocks``: ``A`` is a stack of row blocks, which numpy multiplies
-    block by block."""
-    if rows * inner * columns == 0:
+    ``transposed``: ``A`` is a transposed view (a Fortran-ordered array), which BLAS may take by
+    another kernel; ``blocks``: ``A`` is a stack of row blocks, which numpy multiplies block by
+    block."""
+    return _fewest(
+        rows * inner * columns, lambda least: _columns_agree(rows, inner, columns, transposed, blocks, least)
+    )
+
+
+def _fewest(size: int, agree: Callable[[int], bool]) -> int | None:
+    """The fewest models a stacked product of ``size`` multiply-adds per model is padded to, as
+    ``agree(least)`` finds this machine's BLAS exact from ``least`` models up; None: model by
+    model. A lone model unpadded, if BLAS already gives it the same numbers at every width (it
+    may multiply some operands without a small-matrix kernel); else padded past that kernel."""
+    if size == 0:
         return None
-    # A lone model unpadded, if BLAS already gives its columns at every width the same numbers
-    # (it may multiply transposed operands without a small-matrix kernel); else padded past it.
-    for least in (1, SMALL_PRODUCT // (rows * inner * columns) + 1):
-        if least <= MOST_PADDED and _columns_agree(rows, inner, columns, transposed, blocks, least):
+    for least in (1, SMALL_PRODUCT // size + 1):
+        if least <= MOST_PADDED and agree(least):
             return least
     return None
+
+
+def _widths(least: int) -> list[int]:
+    """The stack sizes a check tries: the narrowest and widest products a stack makes, and two
+    between (trying every width would take a lone run's first epoch several times as long as
+    the epoch itself)."""
+    most = max(least, WIDEST)
+    return sorted({least, least + 1, (least + most) // 2, most - 1, most} & set(range(least, most + 1)))
 
 
 def check_shapes(batch: int, features: int, classes: int) -> None:
@@ -210,12 +219,9 @@ def _columns_agree(rows: int, inner: int, columns: int, transposed: bool, blocks
     A = rng.standard_normal((inner, rows)).T if transposed else rng.standard_normal((rows, inner))
     if blocks:
         A = np.stack([A, A[::-1]])
-    most = max(least, WIDEST)
-    B = rng.standard_normal((inner, most * columns))
+    B = rng.standard_normal((inner, max(least, WIDEST) * columns))
     whole = A @ B
-    # The narrowest and widest products a stack makes, and two between (trying every width
-    # would take a lone run's first epoch several times as long as the epoch itself).
-    for models in sorted({least, least + 1, (least + most) // 2, most - 1, most} & set(range(least, most + 1))):
+    for models in _widths(least):
         part = B[:, : models * columns]
         if not np.array_equal(A @ part, whole[..., : models * columns]):
             return False
@@ -228,11 +234,10 @@ def _columns_agree(rows: int, inner: int, columns: int, transposed: bool, blocks
 def _rows_agree(per_model: int, inner: int, columns: int, transposed: bool, least: int) -> bool:
     """``_columns_agree`` for models stacked in rows (``padded_rows``)."""
     rng = np.random.default_rng(0)
-    most = max(least, WIDEST)
-    A = rng.standard_normal((most * per_model, inner))
+    A = rng.standard_normal((max(least, WIDEST) * per_model, inner))
     B = rng.standard_normal((columns, inner)).T if transposed else rng.standard_normal((inner, columns))
     whole = A @ B
-    for models in sorted({least, least + 1, (least + most) // 2, most - 1, most} & set(range(least, most + 1))):
+    for models in _widths(least):
         if not np.array_equal(A[: models * per_model] @ B, whole[: models * per_model]):
             return False
     moved = np.roll(A, -per_model, axis=0)

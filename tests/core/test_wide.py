@@ -63,6 +63,9 @@ def test_a_gradient_step_taken_from_one_product_gives_every_model_its_numbers_al
     together = weights.copy()
     subtract_row_products(together, G, X)
     np.testing.assert_allclose(together, weights - np.matmul(G, X), rtol=1e-10, atol=1e-12)
+    from_view = weights.copy()  # G as the engine passes it: the transposed view of (models, rows, classes)
+    subtract_row_products(from_view, np.ascontiguousarray(G.transpose(0, 2, 1)).transpose(0, 2, 1), X)
+    assert np.array_equal(from_view, together)
     for k in range(len(G)):
         alone = weights[k : k + 1].copy()
         subtract_row_products(alone, G[k : k + 1], X)
