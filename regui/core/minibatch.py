@@ -23,6 +23,7 @@ from regui.core.config import FULL_BATCH, TrainConfig
 from regui.core.objective import (
     l1_part,
     l2_part,
+    model_sums,
     one_row_loss_and_gradient,
     penalty_from_sums,
     penalty_value,
@@ -136,8 +137,8 @@ class SGDStack:
         at once (each model's over its own contiguous weights, in the order they are alone)."""
         coef = self._coef
         ss = self.settings
-        squares = np.square(coef).sum(axis=(1, 2)) if any(s.penalty != "l1" for s in ss) else None
-        absolute = np.abs(coef).sum(axis=(1, 2)) if any(s.penalty != "l2" for s in ss) else None
+        squares = model_sums(np.square(coef)) if any(s.penalty != "l1" for s in ss) else None
+        absolute = model_sums(np.abs(coef)) if any(s.penalty != "l2" for s in ss) else None
         return np.array(
             [
                 penalty_from_sums(
