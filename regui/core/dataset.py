@@ -106,6 +106,15 @@ class Dataset:
                 cache[split] = prepare(self, split)
             return cache[split]
 
+    def prepare_ahead(self, split: SplitSettings) -> None:
+        """``prepared(split)`` made now, before a run asks for it (after a load, as a worker
+        starts). A split it cannot make (or no memory) is left for the run asking for it to say
+        why: work done ahead never fails what it was done for."""
+        try:
+            self.prepared(split)
+        except Exception:  # noqa: BLE001 - said by the run that asks for it
+            pass
+
     def parts(self) -> dict:
         """What another process needs to make this Dataset again, the pixels aside (JSON-able):
         a pool's workers read it from a file, a Dask cluster's from the scattered payload."""

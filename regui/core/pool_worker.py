@@ -47,10 +47,7 @@ def _prepare_expected(dataset, split: dict | None) -> None:
     worker said it is ready: the pool starts the next worker meanwhile, and a first block on
     that split finds it made (one on another split waits for it, 0.1-0.3 s on the Animals photos)."""
     if split:
-        try:
-            dataset.prepared(SplitSettings(**split))
-        except Exception:  # noqa: BLE001 - a split it cannot make (or no memory): the block asking for it says why
-            pass
+        dataset.prepare_ahead(SplitSettings(**split))
 
 
 class _ParentGone(Exception):
