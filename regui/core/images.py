@@ -190,11 +190,6 @@ def decode_file(path: str | os.PathLike, settings: ImageSettings) -> tuple[np.nd
     return decode_bytes(read_bytes(path), shrink, reduce_for)
 
 
-def decode_image(path: str | os.PathLike, settings: ImageSettings) -> np.ndarray:
-    """Read, decode, resize and flatten one file. Returns uint8 of length ``settings.n_features``."""
-    return decode_file(path, settings)[0]
-
-
 def _describe_cv2_error(exc: cv2.error) -> str:
     text = str(exc)
     if "MAX_IMAGE_PIXELS" in text or "pixels" in text.lower() and "limit" in text.lower():

@@ -9,7 +9,7 @@ from regui.core import cache
 from regui.core.config import ImageSettings, SplitSettings
 from regui.core.dataset import load_dataset, prepare
 from regui.core.errors import Cancelled, ConfigError, DatasetError
-from regui.core.images import decode_image
+from regui.core.images import decode_file
 from regui.core.locations import sample_dataset_dir
 from tests.helpers import write_png
 
@@ -26,7 +26,7 @@ def test_loads_every_image_in_scan_order_with_labels(make_folder):
     assert ds.y.tolist() == [0, 0, 0, 0, 1, 1, 1]
     assert ds.X.shape == (7, 6 * 5 * 3) and ds.X.dtype == np.uint8
     for row, rel in zip(ds.X, ds.paths):
-        assert np.array_equal(row, decode_image(root / rel, SMALL))
+        assert np.array_equal(row, decode_file(root / rel, SMALL)[0])
     assert ds.counts() == [4, 3]
     assert not ds.X.flags.writeable
 

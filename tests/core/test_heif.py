@@ -7,7 +7,7 @@ import pytest
 from regui.core import heif
 from regui.core.config import ImageSettings
 from regui.core.dataset import load_dataset
-from regui.core.images import UnreadableImage, decode_image
+from regui.core.images import UnreadableImage, decode_file
 
 pillow_heif = pytest.importorskip("pillow_heif")  # in the test extra; the "heic" extra for users
 
@@ -36,7 +36,7 @@ def wide_picture() -> np.ndarray:
 def test_heic_decodes_to_its_pixels_in_bgr(tmp_path):
     rgb = wide_picture()
     write_heic(tmp_path / "plain.heic", rgb)
-    out = decode_image(tmp_path / "plain.heic", ImageSettings(width=32, height=16)).reshape(16, 32, 3)
+    out = decode_file(tmp_path / "plain.heic", ImageSettings(width=32, height=16))[0].reshape(16, 32, 3)
     # Lossless HEVC still goes through YCbCr: within a few levels, and in OpenCV's BGR order.
     assert np.abs(out.astype(int) - rgb[:, :, ::-1].astype(int)).max() <= 4
 
@@ -44,8 +44,8 @@ def test_heic_decodes_to_its_pixels_in_bgr(tmp_path):
 def test_heic_orientation_is_applied(tmp_path):
     write_heic(tmp_path / "plain.heic", wide_picture())
     write_heic(tmp_path / "rotated.heic", wide_picture(), orientation=6)
-    plain = decode_image(tmp_path / "plain.heic", ImageSettings(width=32, height=16)).reshape(16, 32, 3)
-    rotated = decode_image(tmp_path / "rotated.heic", ImageSettings(width=16, height=32)).reshape(32, 16, 3)
+    plain = decode_file(tmp_path / "plain.heic", ImageSettings(width=32, height=16))[0].reshape(16, 32, 3)
+    rotated = decode_file(tmp_path / "rotated.heic", ImageSettings(width=16, height=32))[0].reshape(32, 16, 3)
     # Orientation 6: shown turned 90 degrees clockwise, as a JPEG with that tag is.
     assert np.abs(rotated.astype(int) - np.rot90(plain, k=-1).astype(int)).max() <= 1
     assert rotated[:16].mean() < 100 and rotated[16:].mean() > 150  # the bright half now at the bottom
@@ -70,7 +70,7 @@ def test_without_pillow_heif_a_heic_is_skipped_with_the_command_that_adds_it(tmp
     monkeypatch.setattr(heif, "register", lambda: False)  # as where it is not installed
 
     with pytest.raises(UnreadableImage, match=r"-m pip install pillow-heif$"):
-        decode_image(tmp_path / "data" / "cats" / "IMG_1.heic", ImageSettings())
+        decode_file(tmp_path / "data" / "cats" / "IMG_1.heic", ImageSettings())[0]
     dataset = load_dataset(tmp_path / "data", ImageSettings(width=4, height=4), cache_dir=tmp_path / "cache")
     assert dataset.n_images == 2
     assert {s.relpath for s in dataset.skipped} == {"cats/IMG_1.heic", "dogs/IMG_2.heic"}
@@ -82,7 +82,7 @@ def test_a_damaged_heic_is_reported_not_raised(tmp_path):
     data = (tmp_path / "good.heic").read_bytes()
     (tmp_path / "cut.heic").write_bytes(data[: len(data) // 2])
     with pytest.raises(UnreadableImage, match=r"^not a readable image \(corrupt, truncated"):
-        decode_image(tmp_path / "cut.heic", ImageSettings())
+        decode_file(tmp_path / "cut.heic", ImageSettings())[0]
 
 
 def test_only_heif_brands_look_like_heif(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from regui.core.config import ImageSettings
 from regui.core.errors import Cancelled
-from regui.core.images import UnreadableImage, decode_files, decode_image
+from regui.core.images import UnreadableImage, decode_file, decode_files
 from tests.helpers import write_png
 
 
@@ -40,7 +40,7 @@ SAME_SIZE = ImageSettings(width=4, height=2)
 def test_colour_png_keeps_bgr_order_and_flattens_row_major(tmp_path):
     pixels = np.arange(4 * 2 * 3, dtype=np.uint8).reshape(2, 4, 3)
     write_png(tmp_path / "x.png", pixels)
-    out = decode_image(tmp_path / "x.png", SAME_SIZE)
+    out = decode_file(tmp_path / "x.png", SAME_SIZE)[0]
     assert out.dtype == np.uint8
     assert np.array_equal(out, pixels.reshape(-1))
 
@@ -49,7 +49,7 @@ def test_resize_is_inter_area_to_exact_size(tmp_path):
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
     write_png(tmp_path / "x.png", pixels)
-    out = decode_image(tmp_path / "x.png", ImageSettings(width=8, height=6))
+    out = decode_file(tmp_path / "x.png", ImageSettings(width=8, height=6))[0]
     expected = cv2.resize(pixels, (8, 6), interpolation=cv2.INTER_AREA).reshape(-1)
     assert np.array_equal(out, expected)
 
@@ -57,7 +57,7 @@ def test_resize_is_inter_area_to_exact_size(tmp_path):
 def test_grayscale_png_is_expanded_to_three_equal_channels(tmp_path):
     gray = np.array([[0, 50, 100, 255], [10, 20, 30, 40]], np.uint8)
     write_png(tmp_path / "g.png", gray)
-    out = decode_image(tmp_path / "g.png", SAME_SIZE).reshape(2, 4, 3)
+    out = decode_file(tmp_path / "g.png", SAME_SIZE)[0].reshape(2, 4, 3)
     for c in range(3):
         assert np.array_equal(out[..., c], gray)
 
@@ -65,7 +65,7 @@ def test_grayscale_png_is_expanded_to_three_equal_channels(tmp_path):
 def test_grayscale_mode_gives_one_channel_with_opencv_luminance(tmp_path):
     pixels = np.random.default_rng(2).integers(0, 256, size=(2, 4, 3), dtype=np.uint8)
     write_png(tmp_path / "c.png", pixels)
-    out = decode_image(tmp_path / "c.png", ImageSettings(width=4, height=2, color=False))
+    out = decode_file(tmp_path / "c.png", ImageSettings(width=4, height=2, color=False))[0]
     assert out.shape == (8,)
     assert np.array_equal(out, cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY).reshape(-1))
 
@@ -74,7 +74,7 @@ def test_palette_png_gives_its_palette_colours(tmp_path):
     palette = bytes([255, 0, 0, 0, 0, 255])  # RGB: red, blue
     rows = b"\x00" + bytes([0, 1, 1, 0]) + b"\x00" + bytes([1, 1, 0, 0])  # filter byte + indices
     (tmp_path / "p.png").write_bytes(png_bytes(4, 2, 3, rows, palette))
-    out = decode_image(tmp_path / "p.png", SAME_SIZE).reshape(2, 4, 3)
+    out = decode_file(tmp_path / "p.png", SAME_SIZE)[0].reshape(2, 4, 3)
     red, blue = [0, 0, 255], [255, 0, 0]  # BGR
     assert out.tolist() == [[red, blue, blue, red], [blue, blue, red, red]]
 
@@ -84,14 +84,14 @@ def test_rgba_png_drops_alpha_and_keeps_colour(tmp_path):
     bgra[..., 0], bgra[..., 1], bgra[..., 2] = 10, 20, 30
     bgra[..., 3] = [[0, 64, 128, 255], [255, 0, 0, 0]]
     write_png(tmp_path / "a.png", bgra)
-    out = decode_image(tmp_path / "a.png", SAME_SIZE).reshape(2, 4, 3)
+    out = decode_file(tmp_path / "a.png", SAME_SIZE)[0].reshape(2, 4, 3)
     assert np.array_equal(out, bgra[..., :3])
 
 
 def test_sixteen_bit_png_keeps_the_high_byte(tmp_path):
     values = np.array([[256 * 64, 65535, 0, 300], [256 * 200 + 255, 256, 511, 1000]], np.uint16)
     write_png(tmp_path / "d.png", values)
-    out = decode_image(tmp_path / "d.png", SAME_SIZE).reshape(2, 4, 3)
+    out = decode_file(tmp_path / "d.png", SAME_SIZE)[0].reshape(2, 4, 3)
     assert np.array_equal(out[..., 0], (values >> 8).astype(np.uint8))
 
 
@@ -104,8 +104,8 @@ def test_exif_orientation_is_applied(tmp_path):
     (tmp_path / "rotated.jpg").write_bytes(with_exif_orientation(jpeg.tobytes(), 6))
     tall = ImageSettings(width=16, height=32)
     wide = ImageSettings(width=32, height=16)
-    plain = decode_image(tmp_path / "plain.jpg", wide).reshape(16, 32, 3)
-    rotated = decode_image(tmp_path / "rotated.jpg", tall).reshape(32, 16, 3)
+    plain = decode_file(tmp_path / "plain.jpg", wide)[0].reshape(16, 32, 3)
+    rotated = decode_file(tmp_path / "rotated.jpg", tall)[0].reshape(32, 16, 3)
     # Orientation 6: the stored image is shown turned 90 degrees clockwise.
     assert np.array_equal(rotated, np.rot90(plain, k=-1))
     assert rotated[:16].mean() < 20 and rotated[16:].mean() > 235  # bright half now at the bottom
@@ -114,7 +114,7 @@ def test_exif_orientation_is_applied(tmp_path):
 def test_non_ascii_path(tmp_path):
     path = tmp_path / "données" / "猫 ü.png"
     write_png(path, np.full((2, 4, 3), 7, np.uint8))
-    assert decode_image(path, SAME_SIZE).tolist() == [7] * 24
+    assert decode_file(path, SAME_SIZE)[0].tolist() == [7] * 24
 
 
 @pytest.mark.parametrize(
@@ -132,12 +132,12 @@ def test_bad_files_raise_with_a_reason(tmp_path, content, reason):
         content = jpeg.tobytes()[: len(jpeg) // 2]
     (tmp_path / "bad.jpg").write_bytes(content)
     with pytest.raises(UnreadableImage, match=reason):
-        decode_image(tmp_path / "bad.jpg", SAME_SIZE)
+        decode_file(tmp_path / "bad.jpg", SAME_SIZE)[0]
 
 
 def test_missing_file_raises_with_a_reason_and_counts_as_transient(tmp_path):
     with pytest.raises(UnreadableImage, match="cannot read") as info:
-        decode_image(tmp_path / "gone.png", SAME_SIZE)
+        decode_file(tmp_path / "gone.png", SAME_SIZE)[0]
     assert info.value.transient
 
 
@@ -189,7 +189,7 @@ def test_a_small_file_declaring_a_huge_image_is_refused_without_decoding(tmp_pat
         UnreadableImage,
         match=r"image too large \((121,000,000|over 89,478,485) pixels; at most 89,478,485 are decoded\)",
     ):
-        decode_image(tmp_path / "bomb.png", SAME_SIZE)
+        decode_file(tmp_path / "bomb.png", SAME_SIZE)[0]
     assert decoded == []
 
 
