@@ -21,6 +21,9 @@ from regui.core import heif
 # headers, never warns below it.
 MAX_IMAGE_PIXELS = 89_478_485
 
+# Pillow's names for a JPEG: "MPO" is one with more images after the first (a camera's stereo
+# pair, a phone's depth or gain map), which OpenCV decodes as the JPEG it starts with.
+JPEG_FORMATS = frozenset({"JPEG", "MPO"})
 # EXIF orientations that turn the image a quarter: its stored width is shown as its height.
 _QUARTER_TURNS = frozenset({5, 6, 7, 8})
 _ORIENTATION_TAG = 0x0112
@@ -31,7 +34,9 @@ class Header:
     width: int  # as stored in the file, before any EXIF rotation
     height: int
     format: str  # Pillow's name for it: "JPEG", "PNG", "HEIF", ...
-    orientation: int = 1  # EXIF orientation, 1 (as stored) to 8
+    # A JPEG's EXIF orientation, 1 (as stored) to 8, for choosing its reduction; that of other
+    # formats is not read (1): their decoders turn the image themselves and nothing else asks.
+    orientation: int = 1
     progressive: bool = False  # a progressive JPEG: its decoder holds the whole image's coefficients
 
     @property
@@ -50,19 +55,21 @@ class Header:
 TOO_LARGE = Header(MAX_IMAGE_PIXELS + 1, 1, "")
 
 
-def read_header(data: np.ndarray) -> Header | None:
+def read_header(data: np.ndarray, is_heif: bool | None = None) -> Header | None:
     """The header of the file whose bytes are ``data``; None if Pillow does not know the format
-    (then OpenCV's own limit still applies), ``TOO_LARGE`` for an image over the limit."""
+    (then OpenCV's own limit still applies), ``TOO_LARGE`` for an image over the limit.
+    ``is_heif``: ``heif.looks_like_heif(data)``, if the caller has asked already."""
     from PIL import Image, UnidentifiedImageError  # here, not at start-up: the app imports this module
 
     _quiet_pillow()
-    if heif.looks_like_heif(data):
+    if heif.looks_like_heif(data) if is_heif is None else is_heif:
         heif.register()  # Pillow reads HEIF headers only through pillow-heif (when installed)
     try:
         with Image.open(io.BytesIO(data.data)) as image:
             width, height = image.size
-            orientation = _orientation(image)
-            return Header(width, height, image.format or "", orientation, bool(image.info.get("progressive")))
+            name = image.format or ""
+            orientation = _orientation(image) if name in JPEG_FORMATS else 1
+            return Header(width, height, name, orientation, bool(image.info.get("progressive")))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return TOO_LARGE  # Pillow's limit is ours (where its warning is an error: tests)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):

@@ -139,17 +139,14 @@ def decode_bytes(
     decoding threads share (only the small result leaves it). UnreadableImage for a file that
     cannot be used.
     """
-    header = read_header(data)
+    is_heif = heif.looks_like_heif(data)
+    header = read_header(data, is_heif)
     if header is not None and header.pixels > MAX_IMAGE_PIXELS:
         raise UnreadableImage(_too_large(header))
-    is_heif = heif.looks_like_heif(data)
     if is_heif and not heif.register():  # before taking memory for it: it will not be decoded
         raise UnreadableImage(heif.MISSING)
     factor = reduce_for(header) if reduce_for is not None else 1
-    if header is None:
-        needed = DECODE_BYTES_PER_PIXEL * MAX_IMAGE_PIXELS
-    else:
-        needed = heif.BYTES_PER_PIXEL * header.pixels if is_heif else decode_bytes_needed(header, factor)
+    needed = DECODE_BYTES_PER_PIXEL * MAX_IMAGE_PIXELS if header is None else decode_bytes_needed(header, factor)
     taken = _BUDGET.take(needed)
     try:
         image = _decode(data, factor, is_heif)

@@ -25,14 +25,12 @@ every Animals photo (the largest is 1600 x 1200: 19x at 1/2) and every non-JPEG 
 
 from __future__ import annotations
 
-from regui.core.image_header import Header
+from regui.core import heif
+from regui.core.image_header import JPEG_FORMATS, Header
 
 #: The reduced image is at least this many times the target, on each side.
 MIN_RATIO = 20
 REDUCTIONS = (8, 4, 2)
-# Pillow's names for a JPEG: "MPO" is one with more images after the first (a camera's stereo
-# pair, a phone's depth or gain map), which OpenCV decodes as the JPEG it starts with.
-_JPEG = frozenset({"JPEG", "MPO"})
 
 # Peak memory of decoding and resizing one image in full, per pixel: measured 693 MB for an
 # 8-bit 11000 x 11000 PNG (5.7 bytes a pixel) and 369 MB for a 16-bit RGBA 8000 x 8000 one (5.8).
@@ -48,7 +46,7 @@ _FULL_SIZE_BUFFERS = {False: 0.25, True: 4.0}
 def reduction(header: Header | None, width: int, height: int, min_ratio: float = MIN_RATIO) -> int:
     """The factor (1, 2, 4 or 8) a file with ``header`` is decoded at, for a ``width`` x ``height``
     target: 1 (in full) for anything but a JPEG large enough."""
-    if header is None or header.format not in _JPEG:
+    if header is None or header.format not in JPEG_FORMATS:
         return 1
     shown_width, shown_height = header.shown_size
     for factor in REDUCTIONS:
@@ -60,7 +58,10 @@ def reduction(header: Header | None, width: int, height: int, min_ratio: float =
 
 
 def decode_bytes_needed(header: Header, factor: int) -> int:
-    """Peak bytes of decoding ``header``'s image at ``factor`` and resizing it (see above)."""
+    """Peak bytes of decoding ``header``'s image at ``factor`` and resizing it (see above; a
+    HEIF photo's, always in full, measured in ``heif``)."""
+    if header.format == heif.PILLOW_FORMAT:
+        return heif.BYTES_PER_PIXEL * header.pixels
     if factor == 1:
         return DECODE_BYTES_PER_PIXEL * header.pixels
     reduced = header.pixels // factor**2

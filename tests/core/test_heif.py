@@ -101,3 +101,14 @@ def test_an_avif_image_is_left_to_opencv():
     assert heif.looks_like_heif(ftyp(b"mif1", b"mif1", b"heic"))  # generic brand, a HEVC image
     assert not heif.looks_like_heif(ftyp(b"mif1", b"mif1", b"avif"))  # generic brand, an AV1 image
     assert not heif.looks_like_heif(ftyp(b"avif", b"mif1", b"avif"))
+
+
+def test_a_heic_decode_takes_its_measured_memory_from_the_shared_budget(tmp_path, monkeypatch):
+    from regui.core import images
+
+    write_heic(tmp_path / "plain.heic", wide_picture())
+    taken = []
+    real_take = images._BUDGET.take
+    monkeypatch.setattr(images._BUDGET, "take", lambda amount: taken.append(amount) or real_take(amount))
+    decode_file(tmp_path / "plain.heic", ImageSettings(width=32, height=16))
+    assert taken == [heif.BYTES_PER_PIXEL * 32 * 16]  # libheif's planes and the copies, in full
