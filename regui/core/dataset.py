@@ -255,7 +255,7 @@ def load_dataset(
         from_cache=cached is not None,
         seconds=time.perf_counter() - started,
         notes=tuple(notes),
-        n_reduced=len(reduced - failures.keys()),
+        n_reduced=len(reduced),  # (a file is counted only once decoded)
     )
 
 
