@@ -370,14 +370,12 @@ class PlotsPanel(QWidget):
 
     def _make_curves(self, run_id: int, *groups: list[str]) -> bool:
         """Make the run's curves named in ``groups`` that it does not have yet (they are made on
-        first use), styled as its others; True if any was made."""
+        first use); True if any was made (the caller styles them as its others)."""
         curves = self._curves[run_id]
         wanted = [key for group in groups for key in group if key not in curves]
         for key in wanted:
             plot = self.loss_plot if key in ("objective_marks", "data", "penalty", "batches") else self.acc_plot
             curves[key] = plot.plot(pen=None) if key in ("objective_marks", "test_marks", "chosen") else plot.plot()
-        if wanted:
-            self._restyle(run_id)
         return bool(wanted)
 
     def _redraw(self, run_ids) -> None:
@@ -387,8 +385,6 @@ class PlotsPanel(QWidget):
             curves = self._curves.get(run_id)
             if curves is None:
                 continue
-            if run_id in self._restyle_later:
-                self._restyle(run_id)
             series = self._series[run_id]
             series.sync(self._entries[run_id].record.epochs)
             x = series.view("epoch")
@@ -411,6 +407,8 @@ class PlotsPanel(QWidget):
                 ["batches"] if self.show_batches.isChecked() else [],
                 ["chosen"] if starred else [],
             )
+            if made or run_id in self._restyle_later:  # once, the curves just made included
+                self._restyle(run_id)
             if made or curves["objective"].opts["symbol"] != symbol:
                 for key, curve in curves.items():
                     if key not in ("batches", "chosen", "val"):  # validation: a plain dotted line, cheap to paint
