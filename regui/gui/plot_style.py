@@ -51,6 +51,7 @@ class ShrinkableLabel(pg.LabelItem):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.shown: tuple[str, str] = ("", "")  # the title and key it shows (set_title's)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)  # no text over the next plot
 
     def updateMin(self) -> None:
@@ -67,6 +68,9 @@ def set_title(plot: pg.PlotItem, title: str, key: str = "") -> None:
         plot.titleLabel.setParentItem(None)
         plot.titleLabel = ShrinkableLabel("", parent=plot)
         plot.layout.addItem(plot.titleLabel, 0, 1)
+    elif plot.titleLabel.isVisible() and plot.titleLabel.shown == (title, key):
+        return  # as it is (setting the same text again lays the plot out again: a live plot's redraw)
+    plot.titleLabel.shown = (title, key)
     text = html.escape(title)
     if key:
         text += f"<br><span style='font-size:8pt; color:#555'>{html.escape(key)}</span>"
@@ -76,6 +80,16 @@ def set_title(plot: pg.PlotItem, title: str, key: str = "") -> None:
     plot.titleLabel.setVisible(True)
     plot.titleLabel.setText(text, color="k", size="10pt", justify="left")  # clipped, it keeps its start
     plot.titleLabel.setToolTip(f"{title}: {key}" if key else title)  # all of it, however narrow the plot
+
+
+def settle(canvas: pg.GraphicsView) -> None:
+    """Fit the axes of ``canvas``'s plots to their new data now, after new data is set, rather
+    than at its next paint. pyqtgraph fits them at the start of a paint, and the axes that then
+    change ask for a second paint straight after: every redraw of a live plot painted it twice
+    (the Sweep tab's plots: 12 ms of painting a redraw instead of 6). A hidden canvas is left
+    as it is: it is fitted when painted."""
+    if canvas.isVisible():
+        canvas.scene().prepareForPaint()
 
 
 def epoch_plot(

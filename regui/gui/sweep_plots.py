@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 from regui.core.config import PENALTY_LABELS
 from regui.core.formatting import e_notation
 from regui.core.sweep_summary import SettingSummary
-from regui.gui.plot_style import set_title, style_plot
+from regui.gui.plot_style import set_title, settle, style_plot
 
 PENALTY_COLORS = {"none": "#616161", "l1": "#e65100", "l2": "#2e7d32", "elasticnet": "#6a1b9a"}
 _TICK_GAP = 10  # pixels between two tick labels
@@ -113,6 +113,7 @@ class SweepPlots(pg.GraphicsLayoutWidget):
         for plot in (self.acc_plot, self.zero_plot):
             plot.setXRange(*span, padding=0)
             plot.getAxis("bottom").points = [math.log10(a) for a in alphas]
+        settle(self)
 
     def _redraw_lines(self, lines: list[tuple]) -> None:
         """Draw ``lines`` where other lines are drawn: the lines drawn already keep their items

@@ -277,6 +277,7 @@ def test_each_run_has_one_record_and_is_stored_once(qtbot, settings, load, folde
     monkeypatch.setenv("REGUI_STORE", str(store))
     win = MainWindow(settings=settings)
     qtbot.addWidget(win)
+    win.show()  # (the plots make a run's curves when they are on screen)
     win.params.set_config(BASE)
     load(win, folder)
     with qtbot.waitSignal(win.controller.run_finished, timeout=30_000):
@@ -521,3 +522,32 @@ def test_the_validation_curves_keep_their_items_as_penalties_come_and_go(qtbot):
     assert canvas.acc_plot.titleLabel.toolTip() == "Validation curve: validation · mean ± std of runs · train ╌╌╌"
     drawn = [item for item in canvas.acc_plot.items if isinstance(item, pg.PlotDataItem)]
     assert drawn == [canvas._items[0][1], canvas._items[1][1]]  # L2's validation and (dashed) train lines
+
+
+def test_a_redrawn_validation_curve_is_painted_once_with_its_axes_already_fitted(qtbot, monkeypatch):
+    from regui.core.sweep_summary import SettingSummary
+    from regui.gui.sweep_plots import SweepPlots
+
+    alphas = [1e-4, 1e-3, 1e-2]
+
+    def summaries(level: float) -> list:
+        return [
+            (SettingSummary("l2", alpha, None, 0.01, runs=[0, 1], test=(level + 0.1 * a, 0.01), zeros=(0, 0)), [a])
+            for a, alpha in enumerate(alphas)
+        ]
+
+    paints = []
+    original = pg.GraphicsView.paintEvent  # (replaced before the view is made: Qt looks it up then)
+    monkeypatch.setattr(pg.GraphicsView, "paintEvent", lambda view, event: (paints.append(1), original(view, event)))
+    plots = SweepPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 400)
+    plots.show()
+    plots.draw(summaries(0.2), alphas, "test", False)
+    qtbot.wait(100)
+    paints.clear()
+    plots.draw(summaries(0.7), alphas, "test", False)  # the accuracies move up: 70-90%
+    low, high = plots.acc_plot.getViewBox().viewRange()[1]
+    assert low <= 70 and high >= 90  # fitted by the draw itself, before any paint
+    qtbot.wait(200)
+    assert len(paints) == 1  # pyqtgraph fitting them at the paint asked for a second one

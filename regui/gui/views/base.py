@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayo
 
 from regui.core.export import ExportError
 from regui.core.records import RUNNING, WAITING, EpochResult
+from regui.gui.plot_style import settle
 from regui.gui.run_entry import RunEntry
 from regui.gui.widgets import WrappingRow
 
@@ -78,7 +79,13 @@ class InspectView(QWidget):
             self._dirty = True
             return
         self._dirty = False
+        self._redraw_settled()
+
+    def _redraw_settled(self) -> None:
+        """``redraw``, then the plots' axes fitted to the new data at once (one paint, not two)."""
         self.redraw()
+        for canvas in self.findChildren(pg.GraphicsView):
+            settle(canvas)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -127,7 +134,7 @@ class InspectView(QWidget):
 
     def refresh_now(self) -> None:
         self._dirty = False
-        self.redraw()
+        self._redraw_settled()
 
     def csv_rows(self) -> list[dict]:
         return []
