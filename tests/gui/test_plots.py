@@ -96,3 +96,78 @@ def test_past_80_runs_every_curve_is_drawn_one_pixel_wide_and_fewer_go_back(qtbo
     assert widths() == {_CROWDED_WIDTH} and not panel._restyle_later
     add(1, _MARKED_RUNS_UP_TO + 1)
     assert widths() == {_CROWDED_WIDTH}
+
+
+def _epochs(run: int, count: int = 3):
+    """A run's epochs with losses and accuracies of its own (``run``), to tell its curves apart."""
+    import numpy as np
+
+    from regui.core.records import EpochResult
+
+    no_weights = np.zeros((1, 2), np.float32)
+    return [
+        EpochResult(
+            e, 1.0 / (run + e), 0.6, 0.0, 1.0 / (run + e), 0.5 + 0.001 * run, 0.6, 1.0, 1.0, 0.0, 0.01, no_weights,
+            np.zeros(1),
+        )
+        for e in range(1, count + 1)
+    ]  # fmt: skip
+
+
+def test_behind_another_tab_the_plots_make_no_curves_and_draw_them_all_at_once_when_shown(qtbot):
+    # A sweep's runs start while the Sweep tab is on screen: the plots make nothing meanwhile.
+    from PySide6.QtWidgets import QLabel, QTabWidget
+
+    from regui.gui.plots import _HOLD_FROM
+    from regui.gui.results_model import RunsModel
+
+    runs = RunsModel()
+    panel = PlotsPanel(runs)
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    tabs.addTab(panel, "Training curves")
+    tabs.addTab(QLabel("sweep"), "Sweep")
+    tabs.setCurrentIndex(1)
+    tabs.resize(900, 600)
+    tabs.show()
+    count = _HOLD_FROM + 10
+    for n in range(count):
+        record = RunRecord(config=TrainConfig())
+        record.epochs = _epochs(n)
+        runs.add(RunEntry(n + 1, record, style_for(n)))
+        panel.run_started(n + 1)
+        panel.run_ended(n + 1)
+    for _ in range(5):
+        QApplication.processEvents()
+    assert not any(panel.has_run(n + 1) for n in range(count))
+
+    tabs.setCurrentIndex(0)  # shown: more runs wait than _HOLD_FROM, so the curves are held
+    qtbot.waitUntil(lambda: panel._held or not panel._waiting, timeout=5_000)
+    held_group = panel.loss_plot.getViewBox().childGroup
+    if panel._waiting:  # (a fast machine may make them all in the first turn)
+        assert not held_group.isVisible() and panel._progress.isVisible()
+        assert "more runs" in panel._progress.text()
+    qtbot.waitUntil(lambda: not panel._waiting and not panel._dirty, timeout=20_000)
+    assert held_group.isVisible() and not panel._progress.isVisible()
+    for n in range(count):
+        x, y = panel.curves(n + 1)["objective"].getData()
+        assert list(x) == [1, 2, 3] and list(y) == [1.0 / (n + e) for e in (1, 2, 3)]
+    top = panel.loss_plot.getViewBox().viewRange()[1][1]
+    assert top >= 1.0  # the axes take in every run's curve (run 0's first loss is 1.0)
+
+
+def test_short_curves_are_drawn_whole_and_only_huge_values_are_clipped(qtbot):
+    import numpy as np
+
+    from regui.gui.plots import _THIN_FROM, _thin
+
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    curve = panel.loss_plot.plot()
+    _thin(curve, np.linspace(0.1, 2.0, 10))  # a sweep's 10 epochs: nothing to do at each zoom
+    assert not curve.opts["clipToView"] and not curve.opts["autoDownsample"]
+    assert curve.opts["dynamicRangeLimit"] is None
+    _thin(curve, np.r_[np.full(_THIN_FROM, 0.5), np.nan])  # a long run: thinned to what is in view
+    assert curve.opts["clipToView"] and curve.opts["autoDownsample"]
+    _thin(curve, np.array([0.5, 3e30, np.inf]))  # a diverging run: pyqtgraph's guard on
+    assert curve.opts["dynamicRangeLimit"] == 1e6
