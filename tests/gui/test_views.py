@@ -399,3 +399,22 @@ def test_an_early_stopped_runs_views_show_the_epoch_it_kept(qtbot, window, tmp_p
     raise_view(qtbot, window, view)
     assert view.epoch_for(entry) == kept.epoch
     assert np.allclose(view.drawn(entry.run_id, 0), kept.coef[0].reshape(5, 6, 3).sum(axis=2), rtol=1e-5, atol=1e-6)
+
+
+def test_the_run_chooser_adds_a_growing_sweeps_runs_and_keeps_the_choice(qtbot):
+    from regui.core.records import RunRecord
+    from regui.gui.run_entry import RunEntry
+    from regui.gui.run_styles import style_for
+    from regui.gui.views.common_run import RunChooser
+
+    entries = [RunEntry(n, RunRecord(config=TrainConfig(alpha=10.0**-n)), style_for(n)) for n in range(1, 5)]
+    chooser = RunChooser()
+    qtbot.addWidget(chooser)
+    assert chooser.set_entries(entries[:2]) is entries[0]
+    chooser.setCurrentIndex(1)
+    first_item = chooser.itemText(0)
+    assert chooser.set_entries(entries[:3]) is entries[1]  # one more run: the choice stays
+    assert [chooser.itemText(i) for i in range(3)] == [e.label for e in entries[:3]]
+    assert chooser.itemText(0) == first_item
+    assert chooser.set_entries([entries[3], entries[1]]) is entries[1]  # another set: made anew, in its order
+    assert [chooser.itemData(i) for i in range(chooser.count())] == [4, 2]

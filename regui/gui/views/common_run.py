@@ -29,8 +29,11 @@ class RunChooser(QComboBox):
         current = self.currentData()
         if ids != self._ids:
             self.blockSignals(True)
-            self.clear()
-            for entry in entries:
+            kept = len(self._ids)
+            if ids[:kept] != self._ids:  # not just more runs at the end (a sweep's): all anew
+                self.clear()
+                kept = 0
+            for entry in entries[kept:]:  # (a sweep's 380 labels anew took 20 ms each time it grew)
                 self.addItem(entry.label, entry.run_id)
                 self.setItemData(self.count() - 1, entry.label, Qt.ItemDataRole.ToolTipRole)
             self._ids = ids
