@@ -130,6 +130,7 @@ class PlotsPanel(QWidget):
         self._waiting: dict[int, None] = {}
         self._timer = single_shot(self, _REFRESH_MS, self._refresh_some)
         self._held = False  # curves out of sight while many runs' are made (see _hold)
+        self._backlog = False  # shown with more than _HOLD_FROM runs waiting: hold them (see showEvent)
         # A sweep's block starts and ends dozens of runs at once (a run's curves take some 15 ms
         # to make): what is over the budget waits for the next turn, and the window stays live.
         self._budget = DrawBudget(self)
@@ -215,6 +216,9 @@ class PlotsPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        # Runs that started while hidden are held until all are made. (Not runs that wait on
+        # screen, a block's over one turn's budget: those are drawn as they are made.)
+        self._backlog = len(self._waiting) > _HOLD_FROM
         if self._waiting or self._dirty:
             self._soon()
 
@@ -232,7 +236,8 @@ class PlotsPanel(QWidget):
         self._budget.new_turn()
         started = time.perf_counter()
         with self._budget.spending():
-            if len(self._waiting) > _HOLD_FROM:
+            if self._backlog:
+                self._backlog = False
                 self._hold(True)
             while self._waiting and not self._budget.over(started):
                 self._add_waiting()
@@ -256,8 +261,9 @@ class PlotsPanel(QWidget):
         for plot in (self.loss_plot, self.acc_plot):
             plot.getViewBox().childGroup.setVisible(not held)  # (out of sight, they cost no repaint)
         self._progress.setVisible(held)
-        if not held:
-            self.follow_visible()
+        if not held:  # the axes that follow the curves take them in (a zoomed one stays as it is)
+            for plot in (self.loss_plot, self.acc_plot):
+                plot.getViewBox().updateAutoRange()
 
     def has_run(self, run_id: int) -> bool:
         return run_id in self._curves
@@ -431,6 +437,7 @@ class PlotsPanel(QWidget):
         while self._waiting:
             self._add_waiting()
         self._redraw(list(self._dirty))
+        self._hold(False)
         settle(self.canvas)
 
     def _make_curves(self, run_id: int, *groups: list[str]) -> bool:

@@ -114,6 +114,33 @@ def _epochs(run: int, count: int = 3):
     ]  # fmt: skip
 
 
+def _one_run_a_turn(panel) -> None:
+    """The panel's drawing budget, as on a slow machine: one run's curves made a turn."""
+    made = [0]
+    add, new_turn = panel._add_waiting, panel._budget.new_turn
+
+    def add_one() -> None:
+        made[0] += 1
+        add()
+
+    def next_turn() -> None:
+        made[0] = 0
+        new_turn()
+
+    panel._add_waiting = add_one
+    panel._budget.new_turn = next_turn
+    panel._budget.over = lambda since=None: made[0] >= 1
+
+
+def _start(panel, runs, count: int, first: int = 0) -> None:
+    for n in range(first, first + count):
+        record = RunRecord(config=TrainConfig())
+        record.epochs = _epochs(n)
+        runs.add(RunEntry(n + 1, record, style_for(n)))
+        panel.run_started(n + 1)
+        panel.run_ended(n + 1)
+
+
 def test_behind_another_tab_the_plots_make_no_curves_and_draw_them_all_at_once_when_shown(qtbot):
     # A sweep's runs start while the Sweep tab is on screen: the plots make nothing meanwhile.
     from PySide6.QtWidgets import QLabel, QTabWidget
@@ -131,22 +158,17 @@ def test_behind_another_tab_the_plots_make_no_curves_and_draw_them_all_at_once_w
     tabs.resize(900, 600)
     tabs.show()
     count = _HOLD_FROM + 10
-    for n in range(count):
-        record = RunRecord(config=TrainConfig())
-        record.epochs = _epochs(n)
-        runs.add(RunEntry(n + 1, record, style_for(n)))
-        panel.run_started(n + 1)
-        panel.run_ended(n + 1)
+    _start(panel, runs, count)
     for _ in range(5):
         QApplication.processEvents()
     assert not any(panel.has_run(n + 1) for n in range(count))
 
-    tabs.setCurrentIndex(0)  # shown: more runs wait than _HOLD_FROM, so the curves are held
-    qtbot.waitUntil(lambda: panel._held or not panel._waiting, timeout=5_000)
+    _one_run_a_turn(panel)
+    tabs.setCurrentIndex(0)  # shown with more runs waiting than _HOLD_FROM: the curves are held
+    panel._refresh_some()  # (the turn its timer would give it)
     held_group = panel.loss_plot.getViewBox().childGroup
-    if panel._waiting:  # (a fast machine may make them all in the first turn)
-        assert not held_group.isVisible() and panel._progress.isVisible()
-        assert "more runs" in panel._progress.text()
+    assert panel._held and not held_group.isVisible() and panel._progress.isVisible()
+    assert f"{count - 1} more runs" in panel._progress.text()
     qtbot.waitUntil(lambda: not panel._waiting and not panel._dirty, timeout=20_000)
     assert held_group.isVisible() and not panel._progress.isVisible()
     for n in range(count):
@@ -154,6 +176,53 @@ def test_behind_another_tab_the_plots_make_no_curves_and_draw_them_all_at_once_w
         assert list(x) == [1, 2, 3] and list(y) == [1.0 / (n + e) for e in (1, 2, 3)]
     top = panel.loss_plot.getViewBox().viewRange()[1][1]
     assert top >= 1.0  # the axes take in every run's curve (run 0's first loss is 1.0)
+
+
+def test_an_option_ticked_while_the_curves_are_held_draws_them_all_and_shows_them(qtbot):
+    from PySide6.QtWidgets import QLabel, QTabWidget
+
+    from regui.gui.plots import _HOLD_FROM
+    from regui.gui.results_model import RunsModel
+
+    runs = RunsModel()
+    panel = PlotsPanel(runs)
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    tabs.addTab(panel, "Training curves")
+    tabs.addTab(QLabel("sweep"), "Sweep")
+    tabs.setCurrentIndex(1)
+    tabs.show()
+    _start(panel, runs, _HOLD_FROM + 5)
+    _one_run_a_turn(panel)
+    tabs.setCurrentIndex(0)
+    panel._refresh_some()
+    assert panel._held
+    panel.log_loss.setChecked(True)  # every run drawn at once: nothing is left to wait for
+    assert not panel._waiting and not panel._held
+    assert panel.loss_plot.getViewBox().childGroup.isVisible() and not panel._progress.isVisible()
+
+
+def test_runs_queued_on_screen_are_drawn_as_they_come_and_a_zoom_is_kept(qtbot):
+    from regui.gui.plots import _HOLD_FROM
+    from regui.gui.results_model import RunsModel
+
+    runs = RunsModel()
+    panel = PlotsPanel(runs)
+    qtbot.addWidget(panel)
+    panel.show()
+    _start(panel, runs, 1)
+    view = panel.loss_plot.getViewBox()
+    view.setXRange(1.5, 2.5, padding=0)  # zoomed in by hand: the x axis no longer follows the curves
+    held = []
+    hold = panel._hold
+    panel._hold = lambda on: (held.append(on), hold(on))
+    panel._budget.over = lambda since=None: True
+    _start(panel, runs, _HOLD_FROM + 10, first=1)  # a block's runs, over budget, on screen: they wait
+    assert len(panel._waiting) == _HOLD_FROM + 10
+    _one_run_a_turn(panel)
+    qtbot.waitUntil(lambda: not panel._waiting and not panel._dirty, timeout=20_000)
+    assert True not in held and view.childGroup.isVisible()
+    assert view.viewRange()[0] == pytest.approx([1.5, 2.5])
 
 
 def test_short_curves_are_drawn_whole_and_only_huge_values_are_clipped(qtbot):
