@@ -105,13 +105,12 @@ def _epochs(run: int, count: int = 3):
     from regui.core.records import EpochResult
 
     no_weights = np.zeros((1, 2), np.float32)
+    loss = [1.0 / (run + e) for e in range(1, count + 1)]
+    accuracy = 0.5 + 0.001 * run
     return [
-        EpochResult(
-            e, 1.0 / (run + e), 0.6, 0.0, 1.0 / (run + e), 0.5 + 0.001 * run, 0.6, 1.0, 1.0, 0.0, 0.01, no_weights,
-            np.zeros(1),
-        )
+        EpochResult(e, loss[e - 1], 0.6, 0.0, loss[e - 1], accuracy, 0.6, 1.0, 1.0, 0.0, 0.01, no_weights, np.zeros(1))
         for e in range(1, count + 1)
-    ]  # fmt: skip
+    ]
 
 
 def _one_run_a_turn(panel) -> None:
