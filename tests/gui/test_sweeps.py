@@ -551,3 +551,19 @@ def test_a_redrawn_validation_curve_is_painted_once_with_its_axes_already_fitted
     assert low <= 70 and high >= 90  # fitted by the draw itself, before any paint
     qtbot.wait(200)
     assert len(paints) == 1  # pyqtgraph fitting them at the paint asked for a second one
+
+
+def test_switching_sweeps_leaves_no_row_or_point_of_the_other_to_click(qtbot, window, load, folder):
+    window.params.set_config(BASE)
+    load(window, folder)
+    first = window.start_sweep(SweepSpec(BASE, penalties=("l1", "l2"), alphas=(1e-3, 1e-1)), jobs=2)
+    wait_for_sweep(qtbot, window, first)
+    second = window.start_sweep(SweepSpec(BASE, penalties=("l2",), alphas=(1e-2,)), jobs=2)
+    wait_for_sweep(qtbot, window, second)
+    panel = window.sweep_panel
+    panel.chooser.setCurrentIndex(panel.chooser.findData(first))  # the other sweep, chosen
+    assert panel.summary.model().rowCount() == 0 and not panel._summaries  # until its own are drawn
+    assert not [i for i in panel.canvas.acc_plot.items if isinstance(i, pg.ScatterPlotItem)]
+    first_ids = set(panel.sweeps[first].run_ids)
+    qtbot.waitUntil(lambda: panel.summary.model().rowCount() == 4, timeout=5_000)  # 2 penalties x 2 lambdas
+    assert {r for _, ids in panel._summaries for r in ids} <= first_ids
