@@ -130,7 +130,6 @@ class PlotsPanel(QWidget):
         self._waiting: dict[int, None] = {}
         self._timer = single_shot(self, _REFRESH_MS, self._refresh_some)
         self._held = False  # curves out of sight while many runs' are made (see _hold)
-        self._backlog = False  # shown with more than _HOLD_FROM runs waiting: hold them (see showEvent)
         # A sweep's block starts and ends dozens of runs at once (a run's curves take some 15 ms
         # to make): what is over the budget waits for the next turn, and the window stays live.
         self._budget = DrawBudget(self)
@@ -218,7 +217,8 @@ class PlotsPanel(QWidget):
         super().showEvent(event)
         # Runs that started while hidden are held until all are made. (Not runs that wait on
         # screen, a block's over one turn's budget: those are drawn as they are made.)
-        self._backlog = len(self._waiting) > _HOLD_FROM
+        if len(self._waiting) > _HOLD_FROM:
+            self._hold(True)
         if self._waiting or self._dirty:
             self._soon()
 
@@ -236,9 +236,6 @@ class PlotsPanel(QWidget):
         self._budget.new_turn()
         started = time.perf_counter()
         with self._budget.spending():
-            if self._backlog:
-                self._backlog = False
-                self._hold(True)
             while self._waiting and not self._budget.over(started):
                 self._add_waiting()
             while self._dirty and not self._budget.over(started):
