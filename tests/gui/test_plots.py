@@ -140,11 +140,10 @@ def _start(panel, runs, count: int, first: int = 0) -> None:
         panel.run_ended(n + 1)
 
 
-def test_behind_another_tab_the_plots_make_no_curves_and_draw_them_all_at_once_when_shown(qtbot):
-    # A sweep's runs start while the Sweep tab is on screen: the plots make nothing meanwhile.
+def _behind_a_tab(qtbot):
+    """A plots panel on the runs of a RunsModel, in a tab behind another (the Sweep tab, say)."""
     from PySide6.QtWidgets import QLabel, QTabWidget
 
-    from regui.gui.plots import _HOLD_FROM
     from regui.gui.results_model import RunsModel
 
     runs = RunsModel()
@@ -156,6 +155,14 @@ def test_behind_another_tab_the_plots_make_no_curves_and_draw_them_all_at_once_w
     tabs.setCurrentIndex(1)
     tabs.resize(900, 600)
     tabs.show()
+    return runs, panel, tabs
+
+
+def test_behind_another_tab_the_plots_make_no_curves_and_draw_them_all_at_once_when_shown(qtbot):
+    # A sweep's runs start while the Sweep tab is on screen: the plots make nothing meanwhile.
+    from regui.gui.plots import _HOLD_FROM
+
+    runs, panel, tabs = _behind_a_tab(qtbot)
     count = _HOLD_FROM + 10
     _start(panel, runs, count)
     for _ in range(5):
@@ -178,19 +185,9 @@ def test_behind_another_tab_the_plots_make_no_curves_and_draw_them_all_at_once_w
 
 
 def test_an_option_ticked_while_the_curves_are_held_draws_them_all_and_shows_them(qtbot):
-    from PySide6.QtWidgets import QLabel, QTabWidget
-
     from regui.gui.plots import _HOLD_FROM
-    from regui.gui.results_model import RunsModel
 
-    runs = RunsModel()
-    panel = PlotsPanel(runs)
-    tabs = QTabWidget()
-    qtbot.addWidget(tabs)
-    tabs.addTab(panel, "Training curves")
-    tabs.addTab(QLabel("sweep"), "Sweep")
-    tabs.setCurrentIndex(1)
-    tabs.show()
+    runs, panel, tabs = _behind_a_tab(qtbot)
     _start(panel, runs, _HOLD_FROM + 5)
     _one_run_a_turn(panel)
     tabs.setCurrentIndex(0)
