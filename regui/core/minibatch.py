@@ -244,8 +244,9 @@ class SGDStack:
         """Each model's data loss on these rows (summed, divided by ``total``) and the gradient
         of it with respect to its scores, times the model's step size ``eta``."""
         # The scores: one small product per model (np.matmul over the stack calls BLAS once per
-        # model, with the shape the model has alone), which BLAS's small-matrix kernel does
-        # faster than a padded wide product would a lone run, and no slower for a block.
+        # model, with the shape the model has alone). One wide product would be faster for a
+        # block (19 models on the Animals photos: 600 us a step, not 920) but needs a lone run
+        # padded past BLAS's small-matrix kernel to get the same numbers (50 us a step -> 140).
         scores = np.matmul(Xc, self.weights)  # (models, rows, classes)
         scores += self.bias[:, None, :]
         values, grad_scores = stacked_loss_and_gradient(scores, yc, self._loss, total)
