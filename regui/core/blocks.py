@@ -3,10 +3,11 @@
 Runs of regui's engine that train on the same data (split) in the same shuffle (seed) with the
 same batch size, loss and schedule see the same mini-batches; only their penalty, lambda, L1
 ratio and learning rate differ. A block trains them together (``minibatch.SGDStack``): each
-mini-batch is gathered once, their gradient steps and measurements are one product each
-(``wide.subtract_row_products``, ``wide.stack_product``), and each run gets exactly the numbers it has alone
-(a run alone is a block of one, by the same code). Runs leave a block when they are stopped,
-diverge, stop early or reach their last epoch; the others go on unchanged.
+mini-batch is gathered once, their scores, gradient steps and measurements are one product each
+(``wide.stack_row_product``, ``wide.subtract_row_products``, ``wide.stack_product``), and each run
+gets exactly the numbers it has alone (a run alone is a block of one, by the same code). Runs
+leave a block when they are stopped, diverge, stop early or reach their last epoch; the others
+go on unchanged.
 """
 
 from __future__ import annotations

@@ -51,6 +51,9 @@ _threads_lock = threading.Lock()
 _holders = 0  # threads inside one_blas_thread
 _original: list[tuple[object, int]] = []  # each BLAS library's thread count before the first came in
 _warned = False
+# How deep this thread is inside one_blas_thread: once in, a product inside needs nothing more
+# (setting the count again cost 5% of a lone run's epoch, a product at a time).
+_depth = threading.local()
 
 
 @contextlib.contextmanager
@@ -63,6 +66,13 @@ def one_blas_thread() -> Iterator[None]:
     OpenBLAS (the first that limited it, while that thread lives) and silently ignores the
     others, so a run training in a second thread would keep two BLAS threads."""
     global _holders
+    if getattr(_depth, "level", 0):  # this thread already holds the limit
+        _depth.level += 1
+        try:
+            yield
+        finally:
+            _depth.level -= 1
+        return
     with _threads_lock:
         libraries = _blas_libraries()
         if not _holders:
@@ -70,9 +80,11 @@ def one_blas_thread() -> Iterator[None]:
         _holders += 1
         for library in libraries:  # again in each thread: an OpenMP build's count is per thread
             _set_threads(library, 1)
+    _depth.level = 1
     try:
         yield
     finally:
+        _depth.level = 0
         with _threads_lock:
             _holders -= 1
             if not _holders:
@@ -140,27 +152,48 @@ def _stack_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def subtract_row_products(target: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
     """``target[k] -= A[k] @ B`` for each model k, in place: ``A`` (models, per_model, inner),
     any layout (a transposed view is copied once, into the stacked rows), ``target`` (models,
-    per_model, columns). The models' rows are stacked into one product, padded with zero rows
-    where the shape needs it (``padded_rows``), so each model's rows get the numbers they have
-    alone (a stack of one). An SGD step's weights, laid out as (classes, features) per model,
-    take their gradient step straight from the product ``G^T X``."""
+    per_model, columns). The models' rows are stacked into one product (``row_products``), so
+    each model's rows get the numbers they have alone. An SGD step's weights, laid out as
+    (classes, features) per model, take their gradient step straight from the product ``G^T X``."""
+    for models, product in row_products(A, B):
+        rows = target[models]
+        np.subtract(rows, product.reshape(rows.shape), out=rows)
+
+
+def stack_row_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A[k] @ B`` for each model k, as (models, per_model, columns): ``A`` (models, per_model,
+    inner) stacked into the rows of one product (``row_products``), bit for bit what each model
+    gets multiplied alone here (a stack of one). An SGD step's scores, transposed: the weights
+    laid out as (classes, features) per model times the mini-batch's rows as columns."""
+    out = np.empty((*A.shape[:2], B.shape[1]))
+    for models, product in row_products(A, B):
+        out[models] = product.reshape(out[models].shape)
+    return out
+
+
+def row_products(A: np.ndarray, B: np.ndarray) -> Iterator[tuple[slice | int, np.ndarray]]:
+    """``A[k] @ B`` for the models k of ``A`` (models, per_model, inner), as (models, product)
+    pairs: slices of at most WIDEST models whose rows are stacked into one product, padded with
+    zero rows where the shape needs it (``padded_rows``), or one model at a time where this
+    machine's BLAS gives no shape the same numbers at every width. On one BLAS thread."""
     models, per_model, inner = A.shape
     columns = B.shape[1]
     with one_blas_thread():
         least = padded_rows(per_model, inner, columns, B.strides[-1] != B.itemsize)
         if least is None:  # model by model
             for k in range(models):
-                target[k] -= A[k] @ B
+                yield k, A[k] @ B
             return
         for first in range(0, models, WIDEST):
             part = A[first : first + WIDEST]
             count = len(part)
-            stacked = np.empty((max(least, count) * per_model, inner))
-            stacked[: count * per_model].reshape(part.shape)[...] = part
-            stacked[count * per_model :] = 0.0
-            product = (stacked @ B)[: count * per_model]
-            rows = target[first : first + count]
-            np.subtract(rows, product.reshape(rows.shape), out=rows)
+            if count >= least and part.flags.c_contiguous:  # already the stacked rows, unpadded
+                stacked = part.reshape(count * per_model, inner)
+            else:
+                stacked = np.empty((max(least, count) * per_model, inner))
+                stacked[: count * per_model].reshape(part.shape)[...] = part
+                stacked[count * per_model :] = 0.0
+            yield slice(first, first + count), (stacked @ B)[: count * per_model]
 
 
 def padded_rows(per_model: int, inner: int, columns: int, transposed: bool = False) -> int | None:
@@ -204,8 +237,9 @@ def _widths(least: int) -> list[int]:
 
 def check_shapes(batch: int, features: int, classes: int) -> None:
     """Check BLAS for the products a stack training on mini-batches of ``batch`` rows makes
-    (its gradient steps, and measuring in blocks of MEASURE_ROWS), ahead of the first epoch."""
+    (its scores and gradient steps, and measuring in blocks of MEASURE_ROWS), ahead of the first epoch."""
     with one_blas_thread():
+        padded_rows(classes, features, batch, transposed=True)
         padded_rows(classes, batch, features)
         padded_width(MEASURE_ROWS, features, classes, blocks=True)
 

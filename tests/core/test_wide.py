@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from regui.core import wide
-from regui.core.wide import WIDEST, one_blas_thread, stack_product, subtract_row_products
+from regui.core.wide import WIDEST, one_blas_thread, stack_product, stack_row_product, subtract_row_products
 
 # (rows, features, classes): an Animals mini-batch and its epoch's last, smaller batch; a batch
 # of the bundled digits (8x8 grey, 10 classes), padded the most.
@@ -76,6 +76,28 @@ def test_a_gradient_step_taken_from_one_product_gives_every_model_its_numbers_al
         assert np.array_equal(part, together[first : first + count])
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_scores_from_one_product_of_stacked_weight_rows_give_every_model_its_numbers_alone(shape):
+    # W^T X^T with the models' rows of W^T stacked: (models, classes, features) times a
+    # mini-batch's transpose, gathered (a copy) or a slice of X in place (a full batch's chunk).
+    rows, features, classes = shape
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((rows * 3, features))
+    coef = rng.standard_normal((WIDEST + 5, classes, features)) * 0.01
+    for batch in (X[rng.permutation(len(X))[:rows]], X[rows : 2 * rows]):
+        together = stack_row_product(coef, batch.T)
+        np.testing.assert_allclose(together, np.matmul(coef, batch.T), rtol=1e-10, atol=1e-12)
+        for k in range(len(coef)):
+            alone = stack_row_product(coef[k : k + 1], batch.T)[0]
+            assert np.array_equal(alone, together[k]), f"model {k} of {len(coef)}"
+        for first, count in [(3, 2), (1, 7), (5, 19), (2, WIDEST)]:  # other stacks, other slots
+            part = stack_row_product(coef[first : first + count], batch.T)
+            assert np.array_equal(part, together[first : first + count])
+        # A stack that is not one contiguous array (the models kept after others left) alike.
+        kept = coef[::2]
+        assert np.array_equal(stack_row_product(kept, batch.T), together[::2])
+
+
 def test_the_numbers_do_not_depend_on_blas_threads_outside():
     rng = np.random.default_rng(1)
     A, B = rng.standard_normal((64, 3072)), rng.standard_normal((19, 3072, 3))
@@ -119,6 +141,22 @@ def test_one_blas_thread_lasts_until_the_last_thread_inside_leaves():
         assert second_out.is_set()
         assert seen["after the first left"] == [1] * len(before)
         assert blas_threads() == before  # given back once nobody is inside
+
+
+def test_one_blas_thread_entered_again_inside_keeps_the_limit_until_the_outermost_leaves():
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        with one_blas_thread():
+            with one_blas_thread():
+                assert blas_threads() == [1] * len(before)
+            assert blas_threads() == [1] * len(before)  # the inner exit gave nothing back
+            with pytest.raises(ValueError), one_blas_thread():
+                raise ValueError("a product failed")
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before
+        with one_blas_thread():  # entered afresh after all that: limits again
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before
 
 
 def test_a_blas_whose_columns_depend_on_the_width_gets_a_product_per_model(monkeypatch):
