@@ -553,6 +553,39 @@ def test_a_redrawn_validation_curve_is_painted_once_with_its_axes_already_fitted
     assert len(paints) == 1  # pyqtgraph fitting them at the paint asked for a second one
 
 
+def test_the_validation_curves_keep_their_size_as_the_first_lines_and_new_labels_come_in(qtbot, monkeypatch):
+    # A plot resized by its legend's first row or by wider tick labels is laid out and painted
+    # again: a stall of the window each time a sweep's results come in.
+    from regui.core.sweep_summary import SettingSummary
+    from regui.gui.sweep_plots import SweepPlots
+
+    alphas = [1e-4, 1e-3, 1e-2]
+
+    def summaries(level: float) -> list:
+        return [
+            (SettingSummary(p, alpha, None, 0.01, runs=[0, 1], test=(level + 0.01 * a, 0.001), zeros=(level, 0)), [a])
+            for p in ("l1", "l2")
+            for a, alpha in enumerate(alphas)
+        ]
+
+    paints = []
+    original = pg.GraphicsView.paintEvent  # (replaced before the view is made: Qt looks it up then)
+    monkeypatch.setattr(pg.GraphicsView, "paintEvent", lambda view, event: (paints.append(1), original(view, event)))
+    plots = SweepPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 400)
+    plots.show()
+    qtbot.wait(100)
+    empty = [plot.getViewBox().geometry() for plot in (plots.acc_plot, plots.zero_plot)]
+    for level in (0.02, 0.95):  # the first lines, labelled 2-4%; then 95-97%, labels three digits wide
+        paints.clear()
+        plots.draw(summaries(level), alphas, "test", False)
+        qtbot.wait(200)
+        assert [plot.getViewBox().geometry() for plot in (plots.acc_plot, plots.zero_plot)] == empty
+        assert len(paints) == 1, level
+    assert len(plots.legend.items) == 2
+
+
 def test_switching_sweeps_leaves_no_row_or_point_of_the_other_to_click(qtbot, window, load, folder):
     window.params.set_config(BASE)
     load(window, folder)
