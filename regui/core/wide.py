@@ -10,7 +10,7 @@ in every slot (measured here on OpenBLAS 0.3.31). SGD amplifies a last-bit diffe
 small kernel would make a run's numbers depend on its block.
 
 So every product here, a lone run's included, is made large enough for the blocked kernel by
-padding the stack with zero columns, is one of at most WIDEST models, and runs on one BLAS
+padding the stack with zero columns (or rows), is one of at most WIDEST models, and runs on one BLAS
 thread (with two, OpenBLAS shares a product's columns out between its threads, and a column's
 numbers then depend on the width again; at these sizes a second thread adds no speed anyway,
 and a sweep's parallelism is its worker processes). Whether this machine's BLAS really gives
@@ -18,9 +18,11 @@ every width the same columns is checked once per shape on random numbers
 (``_columns_agree``); where it does not, each model is multiplied on its own, which is exact
 everywhere (and what a lone run then does too).
 
-An SGD step's gradient steps stack the models the other way, in the rows of one product
-``G^T X`` (``subtract_row_products``): the rows of each model are then contiguous, as its
-weights are. Those widths are checked the same way (``_rows_agree``).
+An SGD step stacks the models the other way, in the rows of its products: its scores
+``W^T X^T`` (``stack_row_product``) and its gradient steps ``G^T X``
+(``subtract_row_products``). Each model's rows of ``W^T`` are then contiguous, as its weights
+are, and are the product's rows without a copy. Those widths are checked the same way
+(``_rows_agree``).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def one_blas_thread() -> Iterator[None]:
     OpenBLAS (the first that limited it, while that thread lives) and silently ignores the
     others, so a run training in a second thread would keep two BLAS threads."""
     global _holders
-    if getattr(_depth, "level", 0):  # this thread already holds the limit
+    if getattr(_depth, "level", 0) > 0:  # this thread already holds the limit
         _depth.level += 1
         try:
             yield
@@ -84,7 +86,7 @@ def one_blas_thread() -> Iterator[None]:
     try:
         yield
     finally:
-        _depth.level = 0
+        _depth.level -= 1
         with _threads_lock:
             _holders -= 1
             if not _holders:
@@ -155,9 +157,10 @@ def subtract_row_products(target: np.ndarray, A: np.ndarray, B: np.ndarray) -> N
     per_model, columns). The models' rows are stacked into one product (``row_products``), so
     each model's rows get the numbers they have alone. An SGD step's weights, laid out as
     (classes, features) per model, take their gradient step straight from the product ``G^T X``."""
-    for models, product in row_products(A, B):
-        rows = target[models]
-        np.subtract(rows, product.reshape(rows.shape), out=rows)
+    with one_blas_thread():
+        for models, product in row_products(A, B):
+            rows = target[models]
+            np.subtract(rows, product.reshape(rows.shape), out=rows)
 
 
 def stack_row_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -166,34 +169,36 @@ def stack_row_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     gets multiplied alone here (a stack of one). An SGD step's scores, transposed: the weights
     laid out as (classes, features) per model times the mini-batch's rows as columns."""
     out = np.empty((*A.shape[:2], B.shape[1]))
-    for models, product in row_products(A, B):
-        out[models] = product.reshape(out[models].shape)
+    with one_blas_thread():
+        for models, product in row_products(A, B):
+            out[models] = product.reshape(-1, *out.shape[1:])
     return out
 
 
-def row_products(A: np.ndarray, B: np.ndarray) -> Iterator[tuple[slice | int, np.ndarray]]:
+def row_products(A: np.ndarray, B: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
     """``A[k] @ B`` for the models k of ``A`` (models, per_model, inner), as (models, product)
     pairs: slices of at most WIDEST models whose rows are stacked into one product, padded with
     zero rows where the shape needs it (``padded_rows``), or one model at a time where this
-    machine's BLAS gives no shape the same numbers at every width. On one BLAS thread."""
+    machine's BLAS gives no shape the same numbers at every width. The caller holds
+    ``one_blas_thread`` around the loop (a generator holding it between its yields could be
+    closed out of turn, inside another holder)."""
     models, per_model, inner = A.shape
     columns = B.shape[1]
-    with one_blas_thread():
-        least = padded_rows(per_model, inner, columns, B.strides[-1] != B.itemsize)
-        if least is None:  # model by model
-            for k in range(models):
-                yield k, A[k] @ B
-            return
-        for first in range(0, models, WIDEST):
-            part = A[first : first + WIDEST]
-            count = len(part)
-            if count >= least and part.flags.c_contiguous:  # already the stacked rows, unpadded
-                stacked = part.reshape(count * per_model, inner)
-            else:
-                stacked = np.empty((max(least, count) * per_model, inner))
-                stacked[: count * per_model].reshape(part.shape)[...] = part
-                stacked[count * per_model :] = 0.0
-            yield slice(first, first + count), (stacked @ B)[: count * per_model]
+    least = padded_rows(per_model, inner, columns, B.strides[-1] != B.itemsize)
+    if least is None:  # model by model
+        for k in range(models):
+            yield slice(k, k + 1), A[k] @ B
+        return
+    for first in range(0, models, WIDEST):
+        part = A[first : first + WIDEST]
+        count = len(part)
+        if count >= least and part.flags.c_contiguous:  # already the stacked rows, unpadded
+            stacked = part.reshape(count * per_model, inner)
+        else:
+            stacked = np.empty((max(least, count) * per_model, inner))
+            stacked[: count * per_model].reshape(part.shape)[...] = part
+            stacked[count * per_model :] = 0.0
+        yield slice(first, first + count), (stacked @ B)[: count * per_model]
 
 
 def padded_rows(per_model: int, inner: int, columns: int, transposed: bool = False) -> int | None:

@@ -93,7 +93,7 @@ def test_scores_from_one_product_of_stacked_weight_rows_give_every_model_its_num
         for first, count in [(3, 2), (1, 7), (5, 19), (2, WIDEST)]:  # other stacks, other slots
             part = stack_row_product(coef[first : first + count], batch.T)
             assert np.array_equal(part, together[first : first + count])
-        # A stack that is not one contiguous array (the models kept after others left) alike.
+        # A stack that is not one contiguous array alike (copied into the stacked rows).
         kept = coef[::2]
         assert np.array_equal(stack_row_product(kept, batch.T), together[::2])
 
@@ -155,6 +155,36 @@ def test_one_blas_thread_entered_again_inside_keeps_the_limit_until_the_outermos
             assert blas_threads() == [1] * len(before)
         assert blas_threads() == before
         with one_blas_thread():  # entered afresh after all that: limits again
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before
+
+
+def test_a_blas_whose_rows_depend_on_the_width_gets_a_product_per_model(monkeypatch):
+    monkeypatch.setattr(wide, "_rows_agree", lambda *args: False)
+    rng = np.random.default_rng(4)
+    X, coef = rng.standard_normal((64, 3072)), rng.standard_normal((5, 3, 3072))
+    assert wide.padded_rows(3, 3072, 64, transposed=True) is None
+    scores = stack_row_product(coef, X.T)
+    steps = coef.copy()
+    subtract_row_products(steps, scores * 1e-3, X)
+    for k in range(len(coef)):
+        assert np.array_equal(scores[k], coef[k] @ X.T)
+        assert np.array_equal(steps[k], coef[k] - (scores[k] * 1e-3) @ X)
+
+
+def test_a_product_left_unfinished_inside_another_holder_leaves_the_limit_to_it():
+    # A stack's products hold the limit around their loop, not across a generator's yields: a
+    # generator closed inside another holder once left this thread counted as holding it for good.
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        rng = np.random.default_rng(5)
+        products = wide.row_products(rng.standard_normal((40, 3, 3072)), rng.standard_normal((3072, 64)))
+        next(products)
+        with one_blas_thread():
+            products.close()
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before
+        with one_blas_thread():  # still limits afresh
             assert blas_threads() == [1] * len(before)
         assert blas_threads() == before
 
