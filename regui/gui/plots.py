@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections import defaultdict
 
 import numpy as np
 import pyqtgraph as pg
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from regui.core.export import ExportError
 from regui.gui.draw_budget import DrawBudget
+from regui.gui.merged_curves import Group, MergedCurves, pen
 from regui.gui.plot_series import Series
 from regui.gui.plot_style import epoch_plot, set_title, settle
 from regui.gui.results_model import RunsModel
@@ -37,6 +39,7 @@ _STYLES = {
     "train": Qt.PenStyle.DashLine,
     "val": Qt.PenStyle.DotLine,
 }
+_LOSS_KEYS = ("objective", "data", "penalty", "batches")  # the curves on the loss plot
 _NORMAL_WIDTH, _HIGHLIGHT_WIDTH, _FADED_WIDTH = 1.6, 3.4, 1.0
 # Past _MARKED_RUNS_UP_TO runs, curves are 1 pixel wide: Qt draws 1-pixel lines, dashed ones too,
 # on a fast path (760 runs' curves of 10 epochs in two plots: 105 ms a repaint at 1.6 px, 33 at 1).
@@ -44,6 +47,9 @@ _CROWDED_WIDTH = 1.0
 _FADED_ALPHA = 45  # runs not selected while some are: in the background
 _BATCH_ALPHA = 110  # mini-batch losses: lighter than the run's own curves
 _REFRESH_MS = 40
+# Crowded, the merged curves are drawn again at most this often: each time costs some 10 ms to
+# join and 20 ms to paint with 380 runs, and so many curves need not move 25 times a second.
+_MERGE_MS = 250
 _THIN_FROM = 1000  # points in a curve (epochs, or mini-batch losses) from which it is thinned
 _TAME = 1000.0  # the largest value of a curve drawn without pyqtgraph's clipping (see _thin)
 # More runs than this waiting for their curves (a sweep's, on showing the panel): the plots are
@@ -123,12 +129,19 @@ class PlotsPanel(QWidget):
         self._series: dict[int, Series] = {}
         self._highlighted: set[int] = set()
         self._legend_ids: list[int] | None = []  # the runs the legend names (None: it says to look at the table)
-        self._crowded = False  # more than _MARKED_RUNS_UP_TO runs shown: no markers
+        self._crowded = False  # more than _MARKED_RUNS_UP_TO runs shown: no markers, curves merged
+        # Crowded, the runs not selected are drawn in merged items, their own curves hidden:
+        # always exactly the runs restyled so (a run is drawn one way or the other, never both).
+        self._merged = MergedCurves({key: self.loss_plot if key in _LOSS_KEYS else self.acc_plot for key in _STYLES})
+        self._merged_runs: set[int] = set()
+        self._merge_due = False  # the merged items are to be drawn again (by _merge_timer)
+        self._stale: set[int] = set()  # merged runs whose own (hidden) curves lag their records
         self._dirty: set[int] = set()
         self._restyle_later: set[int] = set()  # runs to restyle when next redrawn
         # Runs started whose curves are not made yet (over budget, or the panel hidden), in order.
         self._waiting: dict[int, None] = {}
         self._timer = single_shot(self, _REFRESH_MS, self._refresh_some)
+        self._merge_timer = single_shot(self, _MERGE_MS, self._merge_in_turn)
         self._held = False  # curves out of sight while many runs' are made (see _hold)
         # A sweep's block starts and ends dozens of runs at once (a run's curves take some 15 ms
         # to make): what is over the budget waits for the next turn, and the window stays live.
@@ -221,6 +234,8 @@ class PlotsPanel(QWidget):
             self._hold(True)
         if self._waiting or self._dirty:
             self._soon()
+        if self._merge_due:
+            self._merge_soon()
 
     def _add_waiting(self) -> None:
         run_id = next(iter(self._waiting))
@@ -240,6 +255,8 @@ class PlotsPanel(QWidget):
                 self._add_waiting()
             while self._dirty and not self._budget.over(started):
                 self._redraw([self._dirty.pop()])
+            if self._merge_due and self._held and not self._waiting:  # shown with the rest, at once
+                self._merge()
             if self._held:
                 self._hold(bool(self._waiting))
             settle(self.canvas)
@@ -282,11 +299,16 @@ class PlotsPanel(QWidget):
         self._highlighted = set(run_ids)
         for run_id in self._curves:
             self._restyle(run_id)
+        if self._merged_runs:  # faded behind the selected runs, or no longer
+            self._merge_soon()
 
     def curves(self, run_id: int) -> dict[str, pg.PlotDataItem]:
         """The run's curves, as drawn now (those not made or redrawn yet are, first)."""
         if run_id in self._waiting or run_id in self._dirty:
             self._refresh()
+        if run_id in self._stale:
+            self._stale.discard(run_id)
+            self._redraw([run_id], whole=True)
         return self._curves[run_id]
 
     def export_png(self, path: str, width: int = 1800) -> None:
@@ -308,6 +330,7 @@ class PlotsPanel(QWidget):
         for run_id in self._curves:
             self._restyle(run_id)
             self._dirty.add(run_id)
+        self._merge_due = bool(self._merged_runs)
         if self.isVisible():
             self._refresh()  # (hidden, as the window's options are restored: when shown)
         self.options_changed.emit()
@@ -400,17 +423,17 @@ class PlotsPanel(QWidget):
             if self._crowded
             else _NORMAL_WIDTH
         )
-        shown = {
-            "batches": self.show_batches.isChecked(),
-            "objective": True,
-            "data": self.show_parts.isChecked(),
-            "penalty": self.show_parts.isChecked() and entry.record.config.penalty != "none",
-            "test": True,
-            "train": self.show_train.isChecked(),
-            "val": self.show_val.isChecked(),
-            "chosen": self.show_val.isChecked(),
-        }
+        shown = self._shown(entry)
+        shown["chosen"] = self.show_val.isChecked()
         shown["objective_marks"], shown["test_marks"] = shown["objective"], shown["test"]
+        merged = self._crowded and entry.visible and not selected
+        if merged != (run_id in self._merged_runs):
+            (self._merged_runs.add if merged else self._merged_runs.discard)(run_id)
+            self._merge_soon()
+            if not merged and run_id in self._stale:  # its own curves take its epochs in again
+                self._stale.discard(run_id)
+                self._dirty.add(run_id)
+                self._soon()
         for key, curve in self._curves[run_id].items():
             if key.endswith("_marks"):
                 curve.setSymbol(entry.style.marker)
@@ -425,8 +448,65 @@ class PlotsPanel(QWidget):
             curve.setSymbolBrush(color)
             curve.setSymbolPen(None)
             curve.setSymbolSize((9 if selected else 4 if faded else 6) * (2 if key == "chosen" else 1))
-            curve.setVisible(entry.visible and shown[key])
+            curve.setVisible(entry.visible and shown[key] and not (merged and key in _STYLES))
             curve.setZValue(-5 if key == "batches" else 10 if selected else 0)
+
+    def _shown(self, entry: RunEntry) -> dict[str, bool]:
+        """Which of a run's curves the options show."""
+        return {
+            "batches": self.show_batches.isChecked(),
+            "objective": True,
+            "data": self.show_parts.isChecked(),
+            "penalty": self.show_parts.isChecked() and entry.record.config.penalty != "none",
+            "test": True,
+            "train": self.show_train.isChecked(),
+            "val": self.show_val.isChecked(),
+        }
+
+    def _merge_soon(self) -> None:
+        self._merge_due = True
+        if self.isVisible() and not self._merge_timer.isActive():
+            self._merge_timer.start()
+
+    def _merge_in_turn(self) -> None:
+        if self._merge_due and self.isVisible():
+            with self._budget.spending():
+                self._merge()
+                settle(self.canvas)
+
+    def _merge(self) -> None:
+        """Draw the merged runs' curves again (see ``merged_curves``): each run's as its own
+        curves would show it, in the order the runs came."""
+        self._merge_due = False
+        faded = bool(self._highlighted)
+        log_y = self.log_loss.isChecked()
+        pieces: dict[Group, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+        for run_id in self._curves:
+            if run_id not in self._merged_runs:
+                continue
+            entry, series = self._entries[run_id], self._series[run_id]
+            x = series.view("epoch")
+            for key, shown in self._shown(entry).items():
+                if not shown:
+                    continue
+                if key == "batches":
+                    bx, y = series.batches(entry.record.epochs)
+                else:
+                    bx, y = x, series.view(key)
+                    if key == "val" and not np.isfinite(y).any():  # no validation part
+                        continue
+                if log_y and key in _LOSS_KEYS:
+                    y = np.where(y > 0, y, np.nan)
+                pieces[(key, entry.style.color, faded)].append((bx, y))
+        self._merged.draw(pieces, self._merged_pen, lambda key: -5 if key == "batches" else 0)
+
+    @staticmethod
+    def _merged_pen(group: Group):
+        key, color, faded = group
+        alpha = _FADED_ALPHA if faded else 255
+        if key == "batches":
+            return pen(color, min(alpha, _BATCH_ALPHA), 1, Qt.PenStyle.SolidLine)
+        return pen(color, alpha, _FADED_WIDTH if faded else _CROWDED_WIDTH, _STYLES[key])
 
     def _refresh(self) -> None:
         """Redraw every changed run now (and make the waiting runs' curves)."""
@@ -434,6 +514,8 @@ class PlotsPanel(QWidget):
         while self._waiting:
             self._add_waiting()
         self._redraw(list(self._dirty))
+        if self._merge_due:
+            self._merge()
         self._hold(False)
         settle(self.canvas)
 
@@ -447,8 +529,12 @@ class PlotsPanel(QWidget):
             curves[key] = plot.plot(pen=None) if key in ("objective_marks", "test_marks", "chosen") else plot.plot()
         return bool(wanted)
 
-    def _redraw(self, run_ids) -> None:
+    def _redraw(self, run_ids, whole: bool = False) -> None:
+        """Give the runs' curves their epochs so far. A merged run's own curves are hidden: only
+        its series is brought up to date, for the merged curves, unless ``whole``."""
         self._dirty.difference_update(run_ids)
+        if not self._merged_runs.isdisjoint(run_ids):
+            self._merge_soon()
         log_y = self.log_loss.isChecked()
         for run_id in run_ids:
             curves = self._curves.get(run_id)
@@ -456,6 +542,9 @@ class PlotsPanel(QWidget):
                 continue
             series = self._series[run_id]
             series.sync(self._entries[run_id].record.epochs)
+            if not whole and run_id in self._merged_runs and run_id not in self._restyle_later:
+                self._stale.add(run_id)
+                continue
             x = series.view("epoch")
             marker = self._entries[run_id].style.marker
             every_epoch = len(x) <= _MARKERS_UP_TO and not self._crowded

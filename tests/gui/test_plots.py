@@ -236,3 +236,72 @@ def test_short_curves_are_drawn_whole_and_only_huge_values_are_clipped(qtbot):
     assert curve.opts["clipToView"] and curve.opts["autoDownsample"]
     _thin(curve, np.array([0.5, 3e30, np.inf]))  # a diverging run: pyqtgraph's guard on
     assert curve.opts["dynamicRangeLimit"] == 1e6
+
+
+def test_a_crowded_plot_draws_its_runs_merged_by_colour_each_as_its_own_curves_would_show_it(qtbot):
+    # pyqtgraph paints item by item: a sweep's 380 runs' 1,536 curves took 30-50 ms a repaint.
+    import numpy as np
+
+    from regui.gui.plots import _HIGHLIGHT_WIDTH, _MARKED_RUNS_UP_TO
+
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 500)
+    panel.show()
+    count = _MARKED_RUNS_UP_TO + 20
+    entries = []
+    for n in range(count):
+        record = RunRecord(config=TrainConfig())
+        record.epochs = _epochs(n)
+        entries.append(RunEntry(n + 1, record, style_for(n)))
+        panel.add_run(entries[-1])
+    qtbot.waitUntil(lambda: not panel._dirty and not panel._restyle_later and not panel._merge_due, timeout=10_000)
+
+    def expected(key: str, color: str, skip=()) -> tuple[np.ndarray, np.ndarray]:
+        """From the records: each run of that colour's epochs and values, a NaN after each."""
+        attr, scale = {"objective": ("objective", 1.0), "test": ("test_accuracy", 100.0)}[key]
+        xs, ys = [], []
+        for entry in entries:
+            if entry.style.color == color and entry.run_id not in skip:
+                xs += [e.epoch for e in entry.record.epochs] + [np.nan]
+                ys += [getattr(e, attr) * scale for e in entry.record.epochs] + [np.nan]
+        return np.array(xs), np.array(ys)
+
+    colors = sorted({entry.style.color for entry in entries})
+    for key in ("objective", "test"):
+        for color in colors:
+            x, y = panel._merged.data((key, color, False))
+            want_x, want_y = expected(key, color)
+            np.testing.assert_array_equal(x, want_x)
+            np.testing.assert_array_equal(y, want_y)
+    assert not any(curve.isVisible() for curves in panel._curves.values() for curve in curves.values())
+    np.testing.assert_array_equal(panel.curves(7)["objective"].yData, [e.objective for e in entries[6].record.epochs])
+
+    # Selected: its own curves, thick and on top; every other run merged, faded.
+    panel.highlight({7})
+    qtbot.waitUntil(lambda: not panel._merge_due, timeout=5000)
+    own = panel.curves(7)["objective"]
+    assert own.isVisible() and own.opts["pen"].widthF() == _HIGHLIGHT_WIDTH
+    color = entries[6].style.color
+    faded = panel._merged.data(("objective", color, True))[1]
+    np.testing.assert_array_equal(faded, expected("objective", color, {7})[1])
+    assert panel._merged.data(("objective", color, False))[0].size == 0
+    panel.highlight(set())
+
+    # A run unticked in the table leaves the merged curves.
+    entries[2].visible = False
+    panel.set_visible(3, False)
+    qtbot.waitUntil(lambda: not panel._merge_due, timeout=5000)
+    color = entries[2].style.color
+    np.testing.assert_array_equal(panel._merged.data(("test", color, False))[1], expected("test", color, {3})[1])
+    assert not any(curve.isVisible() for curve in panel.curves(3).values())
+
+    # Back under the crowded count: every shown run by its own curves again, nothing merged.
+    for entry in entries[:30]:
+        entry.visible = False
+        panel.set_visible(entry.run_id, False)
+    qtbot.waitUntil(lambda: not panel._dirty and not panel._restyle_later and not panel._merge_due, timeout=10_000)
+    assert not panel._merged_runs
+    groups = [(key, c, f) for key in ("objective", "test") for c in colors for f in (False, True)]
+    assert all(panel._merged.data(group)[0].size == 0 for group in groups)
+    assert all(panel.curves(entry.run_id)["objective"].isVisible() == entry.visible for entry in entries)
