@@ -299,8 +299,11 @@ class PlotsPanel(QWidget):
         self._highlighted = set(run_ids)
         for run_id in self._curves:
             self._restyle(run_id)
-        if self._merged_runs:  # faded behind the selected runs, or no longer
-            self._merge_soon()
+        # A click: the selected runs' own curves, brought up to date, and the others merged,
+        # faded (or no longer), at once rather than at the next turns.
+        self._redraw([run_id for run_id in self._highlighted if run_id in self._dirty])
+        if self._merge_due and self.isVisible() and not self._held:
+            self._merge()
 
     def curves(self, run_id: int) -> dict[str, pg.PlotDataItem]:
         """The run's curves, as drawn now (those not made or redrawn yet are, first)."""
@@ -330,7 +333,7 @@ class PlotsPanel(QWidget):
         for run_id in self._curves:
             self._restyle(run_id)
             self._dirty.add(run_id)
-        self._merge_due = bool(self._merged_runs)
+        self._merge_due = True  # the options changed what is merged (or, no longer crowded, emptied)
         if self.isVisible():
             self._refresh()  # (hidden, as the window's options are restored: when shown)
         self.options_changed.emit()
@@ -448,7 +451,7 @@ class PlotsPanel(QWidget):
             curve.setSymbolBrush(color)
             curve.setSymbolPen(None)
             curve.setSymbolSize((9 if selected else 4 if faded else 6) * (2 if key == "chosen" else 1))
-            curve.setVisible(entry.visible and shown[key] and not (merged and key in _STYLES))
+            curve.setVisible(entry.visible and shown[key] and not merged)  # marks and star too
             curve.setZValue(-5 if key == "batches" else 10 if selected else 0)
 
     def _shown(self, entry: RunEntry) -> dict[str, bool]:
@@ -469,7 +472,7 @@ class PlotsPanel(QWidget):
             self._merge_timer.start()
 
     def _merge_in_turn(self) -> None:
-        if self._merge_due and self.isVisible():
+        if self._merge_due and self.isVisible() and not self._held:  # (held: merged at the release)
             with self._budget.spending():
                 self._merge()
                 settle(self.canvas)
@@ -489,8 +492,10 @@ class PlotsPanel(QWidget):
             for key, shown in self._shown(entry).items():
                 if not shown:
                     continue
-                if key == "batches":
+                if key == "batches":  # every k-th: a texture of up to _THIN_FROM / 4 points a run
                     bx, y = series.batches(entry.record.epochs)
+                    step = max(1, -(-len(y) // (_THIN_FROM // 4)))
+                    bx, y = bx[::step], y[::step]
                 else:
                     bx, y = x, series.view(key)
                     if key == "val" and not np.isfinite(y).any():  # no validation part
@@ -545,6 +550,7 @@ class PlotsPanel(QWidget):
             if not whole and run_id in self._merged_runs and run_id not in self._restyle_later:
                 self._stale.add(run_id)
                 continue
+            self._stale.discard(run_id)  # drawn whole now (a restyle below need not ask again)
             x = series.view("epoch")
             marker = self._entries[run_id].style.marker
             every_epoch = len(x) <= _MARKERS_UP_TO and not self._crowded

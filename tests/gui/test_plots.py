@@ -240,6 +240,8 @@ def test_short_curves_are_drawn_whole_and_only_huge_values_are_clipped(qtbot):
 
 def test_a_crowded_plot_draws_its_runs_merged_by_colour_each_as_its_own_curves_would_show_it(qtbot):
     # pyqtgraph paints item by item: a sweep's 380 runs' 1,536 curves took 30-50 ms a repaint.
+    import dataclasses
+
     import numpy as np
 
     from regui.gui.plots import _HIGHLIGHT_WIDTH, _MARKED_RUNS_UP_TO
@@ -252,9 +254,13 @@ def test_a_crowded_plot_draws_its_runs_merged_by_colour_each_as_its_own_curves_w
     entries = []
     for n in range(count):
         record = RunRecord(config=TrainConfig())
-        record.epochs = _epochs(n)
+        # A validation part: a star at the chosen epoch while uncrowded.
+        record.epochs = [dataclasses.replace(e, val_accuracy=0.4 + 0.01 * e.epoch) for e in _epochs(n)]
         entries.append(RunEntry(n + 1, record, style_for(n)))
         panel.add_run(entries[-1])
+        if n == _MARKED_RUNS_UP_TO + 1:  # selected as the plots turn crowded, a few runs a turn
+            panel.highlight({1})
+            panel.highlight(set())
     qtbot.waitUntil(lambda: not panel._dirty and not panel._restyle_later and not panel._merge_due, timeout=10_000)
 
     def expected(key: str, color: str, skip=()) -> tuple[np.ndarray, np.ndarray]:
@@ -296,10 +302,12 @@ def test_a_crowded_plot_draws_its_runs_merged_by_colour_each_as_its_own_curves_w
     np.testing.assert_array_equal(panel._merged.data(("test", color, False))[1], expected("test", color, {3})[1])
     assert not any(curve.isVisible() for curve in panel.curves(3).values())
 
-    # Back under the crowded count: every shown run by its own curves again, nothing merged.
+    # Back under the crowded count: every shown run by its own curves again, nothing merged
+    # (an option ticked meanwhile, the log scale here, too).
     for entry in entries[:30]:
         entry.visible = False
         panel.set_visible(entry.run_id, False)
+    panel.log_loss.setChecked(True)
     qtbot.waitUntil(lambda: not panel._dirty and not panel._restyle_later and not panel._merge_due, timeout=10_000)
     assert not panel._merged_runs
     groups = [(key, c, f) for key in ("objective", "test") for c in colors for f in (False, True)]
