@@ -14,6 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPen
 
+from regui.gui.plot_style import tame
+
 # What a merged item is: (the curve's kind, its colour "#rrggbb", faded behind selected runs).
 Group = tuple[str, str, bool]
 
@@ -42,8 +44,7 @@ class MergedCurves:
                 item.setPen(pen_of(group))
                 item.setZValue(z_of(group[0]))
             x, y = joined(parts)
-            finite = y[np.isfinite(y)]
-            item.setDynamicRangeLimit(1e6 if finite.size and np.abs(finite).max() > 1000.0 else None)
+            tame(item, y)
             item.setData(x, y)
 
     def clear(self) -> None:

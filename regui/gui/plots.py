@@ -22,7 +22,7 @@ from regui.core.export import ExportError
 from regui.gui.draw_budget import DrawBudget
 from regui.gui.merged_curves import Group, MergedCurves, pen
 from regui.gui.plot_series import Series
-from regui.gui.plot_style import epoch_plot, set_title, settle
+from regui.gui.plot_style import epoch_plot, set_title, settle, tame
 from regui.gui.results_model import RunsModel
 from regui.gui.run_entry import RunEntry
 from regui.gui.run_styles import COLORS, MARKERS
@@ -51,7 +51,6 @@ _REFRESH_MS = 40
 # join and 20 ms to paint with 380 runs, and so many curves need not move 25 times a second.
 _MERGE_MS = 250
 _THIN_FROM = 1000  # points in a curve (epochs, or mini-batch losses) from which it is thinned
-_TAME = 1000.0  # the largest value of a curve drawn without pyqtgraph's clipping (see _thin)
 # More runs than this waiting for their curves (a sweep's, on showing the panel): the plots are
 # held, their curves out of sight, until all are made, then drawn once. Drawn as they were made,
 # each turn's repaint of ever more curves took longer: 37 s and stalls of 0.3 s for 380 runs.
@@ -597,7 +596,7 @@ class PlotsPanel(QWidget):
                 if source == "val" and not np.isfinite(y).any():  # no validation part
                     curve.setData([], [])
                     continue
-                if log_y and source in ("objective", "data", "penalty"):
+                if log_y and source in _LOSS_KEYS:
                     y = np.where(y > 0, y, np.nan)  # no log of 0 (a run without penalty has a 0 penalty term)
                 if key == source:
                     _thin(curve, y)
@@ -610,13 +609,9 @@ class PlotsPanel(QWidget):
 
 def _thin(curve: pg.PlotDataItem, y: np.ndarray) -> None:
     """A long curve draws only what is in view, thinned to the pixels available; a short one is
-    drawn whole. Only a curve with huge values (a diverging run's loss) is clipped to a million
-    times the axis' span, which pyqtgraph does by default against a Qt drawing fault; values
-    within _TAME are safe at any zoom down to a span of _TAME / 1e6. (Each costs work at every
-    change of the axes' range, for every curve that has it: with 1,500 curves of a sweep's 10
-    epochs each, 0.11 s a change, for nothing.)"""
+    drawn whole (clipping and thinning cost work at every change of the axes' range, for every
+    curve that has them). Huge values are clipped (``tame``)."""
     long = len(y) > _THIN_FROM
     curve.setClipToView(long)
     curve.setDownsampling(auto=long, method="peak")
-    finite = y[np.isfinite(y)]
-    curve.setDynamicRangeLimit(1e6 if finite.size and np.abs(finite).max() > _TAME else None)
+    tame(curve, y)
