@@ -169,7 +169,6 @@ class SweepPanel(QWidget):
         self._summaries: list[tuple[SettingSummary, list[int]]] = []
         self._timer = single_shot(self, _REFRESH_MS, self._refresh_in_turns)
         self._show_timer = single_shot(self, 0, self._show_chosen)
-        self._curves_timer = single_shot(self, 0, self._refresh_in_turns)
         self._table_timer = single_shot(self, 0, self._draw_table)
         self._progress_timer = single_shot(self, _REFRESH_MS, self._update_progress)
         self._clock = QTimer(self)  # the time left moves even when no run reports
@@ -224,7 +223,7 @@ class SweepPanel(QWidget):
         state = self.current()
         if state is not None and run_id in state.index_of:
             if not self._timer.isActive():
-                self._timer.start()
+                self._timer.start(_REFRESH_MS)
         self.run_progressed(run_id)
 
     def current(self):
@@ -247,7 +246,6 @@ class SweepPanel(QWidget):
 
     def _draw_curves(self) -> None:
         self._timer.stop()
-        self._curves_timer.stop()
         self._update_progress()
         state = self.current()
         self._summaries = []
@@ -346,7 +344,7 @@ class SweepPanel(QWidget):
         self.canvas.clear_plots()
         self.summary.show_summaries([])
         self._table_timer.stop()
-        self._curves_timer.start()
+        self._timer.start(0)  # (a later start as runs end waits _REFRESH_MS again, unless this is pending)
 
     # --- selection -------------------------------------------------------------------------------
 
