@@ -26,11 +26,11 @@ def tick_label(value: float) -> str:
     return short if len(short) < len(plain) else plain
 
 
-def _text_width(text: str) -> int:
-    """``text``'s width in pixels in the plots' tick font (the application's)."""
+def _metrics(font=None):
+    """Text sizes in ``font`` (default: the application's, the plots' tick font)."""
     from PySide6.QtGui import QFont, QFontMetrics
 
-    return QFontMetrics(QFont()).horizontalAdvance(text)
+    return QFontMetrics(font or QFont())
 
 
 class LogAxis(pg.AxisItem):
@@ -57,9 +57,7 @@ class LogAxis(pg.AxisItem):
         return [(1.0, [float(low)])]
 
     def _fits(self, values: list[float], size: float) -> bool:
-        from PySide6.QtGui import QFont, QFontMetrics
-
-        metrics = QFontMetrics(self.style.get("tickFont") or QFont())
+        metrics = _metrics(self.style.get("tickFont"))
         return sum(metrics.horizontalAdvance(label) + _TICK_GAP for label in self.tickStrings(values, 1, 1)) <= size
 
 
@@ -77,7 +75,8 @@ class SweepPlots(pg.GraphicsLayoutWidget):
             # Room for the widest percentage from the start: an axis that widens or narrows with
             # its labels lays the canvas out again, and it is painted twice (20-30 ms more, as a
             # sweep's results come in).
-            plot.getAxis("left").setStyle(autoExpandTextSpace=False, tickTextWidth=_text_width("100.0"))
+            widest = _metrics().horizontalAdvance("100.0")
+            plot.getAxis("left").setStyle(autoExpandTextSpace=False, tickTextWidth=widest)
         set_title(self.acc_plot, "Validation curve", "mean ± std over repeats · click a point")
         set_title(self.zero_plot, "Sparsity", "share of weights exactly 0")
         # Below both plots, off the data (inside, it covered the points at the smallest λ).

@@ -524,9 +524,22 @@ def test_the_validation_curves_keep_their_items_as_penalties_come_and_go(qtbot):
     assert drawn == [canvas._items[0][1], canvas._items[1][1]]  # L2's validation and (dashed) train lines
 
 
+def _painted_validation_curves(qtbot, monkeypatch):
+    """A shown validation-curve canvas, 900x400, and the list its paints are counted in."""
+    from regui.gui.sweep_plots import SweepPlots
+
+    paints = []
+    original = pg.GraphicsView.paintEvent  # (replaced before the view is made: Qt looks it up then)
+    monkeypatch.setattr(pg.GraphicsView, "paintEvent", lambda view, event: (paints.append(1), original(view, event)))
+    plots = SweepPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 400)
+    plots.show()
+    return plots, paints
+
+
 def test_a_redrawn_validation_curve_is_painted_once_with_its_axes_already_fitted(qtbot, monkeypatch):
     from regui.core.sweep_summary import SettingSummary
-    from regui.gui.sweep_plots import SweepPlots
 
     alphas = [1e-4, 1e-3, 1e-2]
 
@@ -536,13 +549,7 @@ def test_a_redrawn_validation_curve_is_painted_once_with_its_axes_already_fitted
             for a, alpha in enumerate(alphas)
         ]
 
-    paints = []
-    original = pg.GraphicsView.paintEvent  # (replaced before the view is made: Qt looks it up then)
-    monkeypatch.setattr(pg.GraphicsView, "paintEvent", lambda view, event: (paints.append(1), original(view, event)))
-    plots = SweepPlots()
-    qtbot.addWidget(plots)
-    plots.resize(900, 400)
-    plots.show()
+    plots, paints = _painted_validation_curves(qtbot, monkeypatch)
     plots.draw(summaries(0.2), alphas, "test", False)
     qtbot.wait(100)
     paints.clear()
@@ -557,7 +564,6 @@ def test_the_validation_curves_keep_their_size_as_the_first_lines_and_new_labels
     # A plot resized by its legend's first row or by wider tick labels is laid out and painted
     # again: a stall of the window each time a sweep's results come in.
     from regui.core.sweep_summary import SettingSummary
-    from regui.gui.sweep_plots import SweepPlots
 
     alphas = [1e-4, 1e-3, 1e-2]
 
@@ -568,13 +574,7 @@ def test_the_validation_curves_keep_their_size_as_the_first_lines_and_new_labels
             for a, alpha in enumerate(alphas)
         ]
 
-    paints = []
-    original = pg.GraphicsView.paintEvent  # (replaced before the view is made: Qt looks it up then)
-    monkeypatch.setattr(pg.GraphicsView, "paintEvent", lambda view, event: (paints.append(1), original(view, event)))
-    plots = SweepPlots()
-    qtbot.addWidget(plots)
-    plots.resize(900, 400)
-    plots.show()
+    plots, paints = _painted_validation_curves(qtbot, monkeypatch)
     qtbot.wait(100)
     empty = [plot.getViewBox().geometry() for plot in (plots.acc_plot, plots.zero_plot)]
     for level in (0.02, 0.95):  # the first lines, labelled 2-4%; then 95-97%, labels three digits wide
